@@ -1,1 +1,19 @@
-//! placeholder
+//! xpf core: the config model, validation, the compiler to a backend-neutral
+//! compiled form, `ApplyResult`, and the traits every backend implements.
+//!
+//! The flow is: [`Config`] (TOML/JSON, Junos vocabulary) →
+//! [`validate::validate`] (every error, with paths) → [`compile::compile`]
+//! ([`compile::CompiledConfig`] with numeric ids, the single source of truth
+//! for semantics) → a backend's [`traits::ConfigSink`] lowers it and returns
+//! an [`apply::ApplyResult`].
+//!
+//! This crate depends on no backend; see `deny.toml`.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod validate;
+
+pub use config::Config;
+pub use error::{ConfigError, ConfigErrors, DataplaneError, Result};
