@@ -11,6 +11,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod apply;
+pub mod compile;
 pub mod config;
 pub mod error;
 pub mod validate;
