@@ -88,7 +88,7 @@ crate_dir() {
 #   BANNED: for EXPECT=fail, the crate the error must name (default: DEP's name)
 run_case() {
     local expect="$1" parent="$2" dep="$3" kind="$4" banned="${5:-}"
-    local dep_name="${dep%%@*}" label dir log rc parent_dir dep_dir registry=0
+    local dep_name="${dep%%@*}" label dir log rc dep_dir registry=0
     [[ -z "$banned" ]] && banned="$dep_name"
     [[ "$dep" == *@* ]] && registry=1
 
@@ -112,7 +112,7 @@ run_case() {
     cp -a "$BASE" "$dir"
 
     if [[ "$parent" != - ]]; then
-        if ! parent_dir="$(crate_dir "$parent" "$dir")"; then
+        if ! crate_dir "$parent" "$dir" >/dev/null; then
             echo "FAIL  $label: package '$parent' not found in the workspace"
             failed=$((failed + 1))
             return 0
