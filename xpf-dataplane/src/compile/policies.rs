@@ -1,0 +1,435 @@
+//! Applications, schedulers and security policies.
+//!
+//! Policies are expanded: one [`CompiledRule`] per (policy, application,
+//! application term), in config order, so a backend evaluates a flat rule
+//! list with one protocol/port match per rule. A rule's stable key is
+//! `scope/policy/application/term` (scope `from->to` or `global`), so its id
+//! survives edits elsewhere in the config.
+
+use super::addresses::AddressResolver;
+use super::ids::IdRegistry;
+use super::network::zone_id;
+use super::{allocate, form::*, lookup};
+use crate::config::predefined::predefined_applications;
+use crate::config::{Application, Config, Policy, PortRange};
+use crate::error::ConfigError;
+use std::collections::{HashMap, HashSet};
+use xpf_runtime::{AddressSetId, AppId, PolicyRuleId, ScheduleSlot, ZoneId};
+
+/// Every predefined application then custom ones, ids in that order.
+pub(super) fn compile_applications(
+    config: &Config,
+    prev: Option<&IdRegistry>,
+    out: &mut CompiledConfig,
+) -> Result<(), ConfigError> {
+    let predefined = predefined_applications();
+    let custom = &config.applications.applications;
+    let all: Vec<(&Application, bool)> = predefined
+        .iter()
+        .map(|a| (a, true))
+        .chain(custom.iter().map(|a| (a, false)))
+        .collect();
+    out.ids.applications = allocate(
+        "applications",
+        all.iter().map(|(a, _)| a.name.as_str()),
+        prev.map(|p| &p.applications),
+        u32::from(u16::MAX),
+    )?;
+    for (app, predefined) in all {
+        let path = format!("applications.applications[{}]", app.name);
+        out.applications.push(CompiledApplication {
+            id: AppId(lookup(&out.ids.applications, &app.name, &path, "application")? as u16),
+            name: app.name.clone(),
+            predefined,
+            terms: app_terms(app),
+        });
+    }
+    out.applications.sort_by_key(|a| a.id);
+    Ok(())
+}
+
+fn app_terms(app: &Application) -> Vec<AppMatch> {
+    let term = |name: &str,
+                protocol,
+                sport: Option<PortRange>,
+                dport: Option<PortRange>,
+                icmp_type,
+                icmp_code,
+                timeout| AppMatch {
+        term: name.to_string(),
+        protocol,
+        source_ports: sport.unwrap_or(PortRange::ANY),
+        destination_ports: dport.unwrap_or(PortRange::ANY),
+        icmp_type,
+        icmp_code,
+        timeout_secs: timeout,
+    };
+    if app.terms.is_empty() {
+        vec![term(
+            "inline",
+            app.protocol,
+            app.source_port,
+            app.destination_port,
+            app.icmp_type,
+            app.icmp_code,
+            app.inactivity_timeout,
+        )]
+    } else {
+        app.terms
+            .iter()
+            .map(|t| {
+                term(
+                    &t.name,
+                    t.protocol,
+                    t.source_port,
+                    t.destination_port,
+                    t.icmp_type,
+                    t.icmp_code,
+                    t.inactivity_timeout.or(app.inactivity_timeout),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Every scheduler, slots in config order.
+pub(super) fn compile_schedules(
+    config: &Config,
+    prev: Option<&IdRegistry>,
+    out: &mut CompiledConfig,
+) -> Result<(), ConfigError> {
+    out.ids.schedules = allocate(
+        "schedulers",
+        config.schedulers.iter().map(|s| s.name.as_str()),
+        prev.map(|p| &p.schedules),
+        u32::from(u16::MAX),
+    )?;
+    for s in &config.schedulers {
+        let path = format!("schedulers[{}]", s.name);
+        let mut windows: Vec<(u16, u16)> = Vec::new();
+        for w in &s.windows {
+            let days: Vec<u16> = if w.days.is_empty() {
+                (0..7).collect()
+            } else {
+                w.days.iter().map(|d| d.index()).collect()
+            };
+            for d in days {
+                let base = d * 1440;
+                let (a, b) = (w.start.minutes, w.stop.minutes);
+                if a < b {
+                    windows.push((base + a, base + b));
+                } else if a > b {
+                    windows.push((base + a, base + 1440));
+                    let next = ((d + 1) % 7) * 1440;
+                    if b > 0 {
+                        windows.push((next, next + b));
+                    }
+                }
+            }
+        }
+        windows.sort();
+        let mut merged: Vec<(u16, u16)> = Vec::new();
+        for (a, b) in windows {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        let mut date_ranges: Vec<(i64, i64)> = s
+            .date_ranges
+            .iter()
+            .map(|r| (r.start.unix_seconds(), r.stop.unix_seconds()))
+            .collect();
+        date_ranges.sort();
+        out.schedules.push(CompiledSchedule {
+            slot: ScheduleSlot(lookup(&out.ids.schedules, &s.name, &path, "scheduler")? as u16),
+            name: s.name.clone(),
+            date_ranges,
+            week_windows: merged,
+        });
+    }
+    out.schedules.sort_by_key(|s| s.slot);
+    Ok(())
+}
+
+/// A rule before ids are assigned.
+struct Draft {
+    key: String,
+    policy: String,
+    scope: RuleScope,
+    from_zones: Vec<ZoneId>,
+    to_zones: Vec<ZoneId>,
+    source: String,
+    source_negate: bool,
+    destination: String,
+    destination_negate: bool,
+    app: AppId,
+    app_match: AppMatch,
+    policy_ref: usize,
+}
+
+struct PolicyCompiler<'a> {
+    config: &'a Config,
+    resolver: AddressResolver<'a>,
+    sets: Vec<(String, super::addresses::PrefixSet)>,
+    set_index: HashMap<String, usize>,
+    drafts: Vec<Draft>,
+    policies: Vec<&'a Policy>,
+}
+
+/// Zone-pair policies then global policies, with their address sets.
+pub(super) fn compile_policies(
+    config: &Config,
+    prev: Option<&IdRegistry>,
+    out: &mut CompiledConfig,
+) -> Result<(), ConfigError> {
+    let mut pc = PolicyCompiler {
+        config,
+        resolver: AddressResolver::new(config),
+        sets: Vec::new(),
+        set_index: HashMap::new(),
+        drafts: Vec::new(),
+        policies: Vec::new(),
+    };
+    // Application ids were assigned already; index them by name.
+    let apps: Vec<(String, AppId)> = out
+        .applications
+        .iter()
+        .map(|a| (a.name.clone(), a.id))
+        .collect();
+    let app_names: HashMap<String, AppId> = apps.into_iter().collect();
+    let app_terms: HashMap<AppId, Vec<AppMatch>> = out
+        .applications
+        .iter()
+        .map(|a| (a.id, a.terms.clone()))
+        .collect();
+
+    let mut pair_spans: Vec<(ZoneId, ZoneId, usize, usize)> = Vec::new();
+    for pair in &config.security.policies {
+        let scope_path = format!("security.policies[{}->{}]", pair.from_zone, pair.to_zone);
+        let from = zone_id(out, &pair.from_zone, &format!("{scope_path}.from-zone"))?;
+        let to = zone_id(out, &pair.to_zone, &format!("{scope_path}.to-zone"))?;
+        let start = pc.drafts.len();
+        let scope = RuleScope::ZonePair {
+            from: pair.from_zone.clone(),
+            to: pair.to_zone.clone(),
+        };
+        for p in pair.policies.iter().filter(|p| !p.inactive) {
+            let path = format!("{scope_path}.{}", p.name);
+            pc.add_policy(
+                p,
+                &scope,
+                (Some(&pair.from_zone), Some(&pair.to_zone)),
+                (vec![from], vec![to]),
+                &path,
+                &app_names,
+                &app_terms,
+            )?;
+        }
+        pair_spans.push((from, to, start, pc.drafts.len() - start));
+    }
+    let global_start = pc.drafts.len();
+    for p in config.security.global_policies.iter().filter(|p| !p.inactive) {
+        let path = format!("security.global-policies[{}]", p.name);
+        let zones = |names: &[String], field: &str| -> Result<Vec<ZoneId>, ConfigError> {
+            names
+                .iter()
+                .map(|n| zone_id(out, n, &format!("{path}.match.{field}")))
+                .collect()
+        };
+        let from = zones(&p.match_.from_zone, "from-zone")?;
+        let to = zones(&p.match_.to_zone, "to-zone")?;
+        pc.add_policy(
+            p,
+            &RuleScope::Global,
+            (None, None),
+            (from, to),
+            &path,
+            &app_names,
+            &app_terms,
+        )?;
+    }
+    let global_count = pc.drafts.len() - global_start;
+
+    // Assign ids: address sets in first-use order, rules in evaluation order.
+    out.ids.address_sets = allocate(
+        "address sets",
+        pc.sets.iter().map(|(k, _)| k.as_str()),
+        prev.map(|p| &p.address_sets),
+        u32::MAX,
+    )?;
+    out.ids.policy_rules = allocate(
+        "policy rules",
+        pc.drafts.iter().map(|d| d.key.as_str()),
+        prev.map(|p| &p.policy_rules),
+        u32::MAX,
+    )?;
+    for (key, prefixes) in &pc.sets {
+        out.address_sets.push(CompiledAddressSet {
+            id: AddressSetId(lookup(&out.ids.address_sets, key, key, "address set")?),
+            key: key.clone(),
+            v4: prefixes.v4.clone(),
+            v6: prefixes.v6.clone(),
+        });
+    }
+    out.address_sets.sort_by_key(|s| s.id);
+    let set_id = |key: &str| AddressSetId(out.ids.address_sets.get(key).unwrap_or(0));
+    let sched = |name: &Option<String>| name.as_ref().and_then(|n| out.ids.schedules.get(n)).map(|v| ScheduleSlot(v as u16));
+    let mut rules = Vec::with_capacity(pc.drafts.len());
+    for d in pc.drafts {
+        let p = pc.policies[d.policy_ref];
+        rules.push(CompiledRule {
+            id: PolicyRuleId(out.ids.policy_rules.get(&d.key).unwrap_or(0)),
+            policy: d.policy,
+            scope: d.scope,
+            from_zones: d.from_zones,
+            to_zones: d.to_zones,
+            source: set_id(&d.source),
+            source_negate: d.source_negate,
+            destination: set_id(&d.destination),
+            destination_negate: d.destination_negate,
+            app: d.app,
+            app_match: d.app_match,
+            action: p.then.action,
+            log_init: p.then.log.session_init,
+            log_close: p.then.log.session_close,
+            count: p.then.count,
+            schedule: sched(&p.scheduler),
+        });
+    }
+    out.policies = CompiledPolicies {
+        rules,
+        zone_pairs: pair_spans
+            .into_iter()
+            .map(|(from, to, start, count)| ZonePairSpan {
+                from,
+                to,
+                span: Span {
+                    start: start as u32,
+                    count: count as u32,
+                },
+            })
+            .collect(),
+        global: Span {
+            start: global_start as u32,
+            count: global_count as u32,
+        },
+        default_action: config.security.default_policy,
+    };
+    Ok(())
+}
+
+impl<'a> PolicyCompiler<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn add_policy(
+        &mut self,
+        p: &'a Policy,
+        scope: &RuleScope,
+        books: (Option<&'a String>, Option<&'a String>),
+        zones: (Vec<ZoneId>, Vec<ZoneId>),
+        path: &str,
+        app_names: &HashMap<String, AppId>,
+        app_terms: &HashMap<AppId, Vec<AppMatch>>,
+    ) -> Result<(), ConfigError> {
+        let m = &p.match_;
+        let source = self.address_set(
+            books.0.map(String::as_str),
+            &m.source_address,
+            &format!("{path}.match.source-address"),
+        )?;
+        let destination = self.address_set(
+            books.1.map(String::as_str),
+            &m.destination_address,
+            &format!("{path}.match.destination-address"),
+        )?;
+        let apps = self.expand_applications(
+            &m.application,
+            &format!("{path}.match.application"),
+            app_names,
+        )?;
+        let policy_ref = self.policies.len();
+        self.policies.push(p);
+        let mut push = |app: AppId, app_name: &str, term: AppMatch| {
+            self.drafts.push(Draft {
+                key: format!("{scope}/{}/{app_name}/{}", p.name, term.term),
+                policy: p.name.clone(),
+                scope: scope.clone(),
+                from_zones: zones.0.clone(),
+                to_zones: zones.1.clone(),
+                source: source.clone(),
+                source_negate: m.source_address_excluded,
+                destination: destination.clone(),
+                destination_negate: m.destination_address_excluded,
+                app,
+                app_match: term,
+                policy_ref,
+            });
+        };
+        match apps {
+            None => push(AppId::NONE, "any", AppMatch::any()),
+            Some(list) => {
+                for (name, id) in list {
+                    for term in app_terms.get(&id).cloned().unwrap_or_default() {
+                        push(id, &name, term);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn address_set(
+        &mut self,
+        zone: Option<&'a str>,
+        names: &'a [String],
+        path: &str,
+    ) -> Result<String, ConfigError> {
+        let (key, prefixes) = self.resolver.resolve_side(zone, names, path)?;
+        if !self.set_index.contains_key(&key) {
+            self.set_index.insert(key.clone(), self.sets.len());
+            self.sets.push((key.clone(), prefixes));
+        }
+        Ok(key)
+    }
+
+    /// `None` for `any` (or an empty list); otherwise the applications,
+    /// application sets flattened, duplicates removed, order kept.
+    fn expand_applications(
+        &self,
+        names: &[String],
+        path: &str,
+        app_names: &HashMap<String, AppId>,
+    ) -> Result<Option<Vec<(String, AppId)>>, ConfigError> {
+        if names.is_empty() || names.iter().any(|n| n == "any") {
+            return Ok(None);
+        }
+        let sets: HashMap<&str, &[String]> = self
+            .config
+            .applications
+            .application_sets
+            .iter()
+            .map(|s| (s.name.as_str(), s.applications.as_slice()))
+            .collect();
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut stack: Vec<(&str, usize)> = names.iter().rev().map(|n| (n.as_str(), 0)).collect();
+        while let Some((name, depth)) = stack.pop() {
+            if depth > 64 {
+                return Err(ConfigError::new(path, "application-set nesting deeper than 64 (cycle?)"));
+            }
+            if let Some(id) = app_names.get(name) {
+                if seen.insert(*id) {
+                    out.push((name.to_string(), *id));
+                }
+            } else if let Some(members) = sets.get(name) {
+                if members.iter().any(|m| m == "any") {
+                    return Ok(None);
+                }
+                stack.extend(members.iter().rev().map(|m| (m.as_str(), depth + 1)));
+            } else {
+                return Err(ConfigError::new(path, format!("unknown application {name:?}")));
+            }
+        }
+        Ok(Some(out))
+    }
+}
