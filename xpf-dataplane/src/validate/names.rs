@@ -1,0 +1,478 @@
+//! Symbol tables, duplicate tracking and did-you-mean suggestions.
+//!
+//! [`Symbols`] indexes every named thing a config can refer to. It is built
+//! in one silent pass before the walk, so a reference resolves wherever its
+//! target is defined. When a name is defined twice, references resolve to
+//! the first definition; the duplicate itself is reported by the section that
+//! owns the list, at the duplicate's place in config order, using a
+//! [`FirstSeen`] tracker.
+//!
+//! [`unknown`] formats an unknown-reference message with a suggestion from
+//! [`did_you_mean`]: the closest candidate by edit distance (at most
+//! [`MAX_SUGGESTION_DISTANCE`]), or else the only candidate the name is a
+//! prefix of. `junos-*` candidates also match without their prefix, so
+//! `htp` suggests `junos-http`.
+
+use super::path::Path;
+use crate::config::predefined;
+use crate::config::{
+    Address, AddressBook, AddressSet, ApplicationSet, Config, DestinationPool, SourcePool,
+};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use xpf_runtime::AddressFamily;
+
+/// Names a policy may use without defining them.
+pub(super) const PREDEFINED_ADDRESSES: [&str; 3] = ["any", "any-ipv4", "any-ipv6"];
+
+/// The application name that matches every protocol.
+pub(super) const ANY_APPLICATION: &str = "any";
+
+/// Largest edit distance at which a candidate is suggested.
+pub(super) const MAX_SUGGESTION_DISTANCE: usize = 2;
+
+/// Names in definition order, each with a value; the first definition of a
+/// name wins and empty names are skipped.
+#[derive(Debug)]
+pub(super) struct Namespace<'a, V = ()> {
+    order: Vec<&'a str>,
+    entries: HashMap<&'a str, V>,
+}
+
+impl<'a, V: Copy> Namespace<'a, V> {
+    /// Builds from `(name, value)` pairs in definition order.
+    pub(super) fn from_entries(entries: impl IntoIterator<Item = (&'a str, V)>) -> Self {
+        let mut namespace = Self {
+            order: Vec::new(),
+            entries: HashMap::new(),
+        };
+        for (name, value) in entries {
+            if name.is_empty() {
+                continue;
+            }
+            if let Entry::Vacant(slot) = namespace.entries.entry(name) {
+                slot.insert(value);
+                namespace.order.push(name);
+            }
+        }
+        namespace
+    }
+
+    /// The first definition of `name`.
+    pub(super) fn get(&self, name: &str) -> Option<V> {
+        self.entries.get(name).copied()
+    }
+
+    /// True when `name` is defined.
+    pub(super) fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
+    /// Every defined name, in definition order.
+    pub(super) fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.order.iter().copied()
+    }
+}
+
+impl<'a> Namespace<'a> {
+    /// Builds a namespace of bare names.
+    pub(super) fn from_names(names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::from_entries(names.into_iter().map(|name| (name, ())))
+    }
+}
+
+/// An entry of an address book: addresses and sets share one namespace.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum AddressEntry<'a> {
+    /// A named prefix or range.
+    Address(&'a Address),
+    /// A named set.
+    Set(&'a AddressSet),
+}
+
+/// The symbols of one address book.
+pub(super) type Book<'a> = Namespace<'a, AddressEntry<'a>>;
+
+impl<'a> Book<'a> {
+    /// Indexes an address book.
+    pub(super) fn of(book: &'a AddressBook) -> Self {
+        let addresses = book
+            .addresses
+            .iter()
+            .map(|a| (a.name.as_str(), AddressEntry::Address(a)));
+        let sets = book
+            .address_sets
+            .iter()
+            .map(|s| (s.name.as_str(), AddressEntry::Set(s)));
+        Self::from_entries(addresses.chain(sets))
+    }
+}
+
+/// A custom application or application set (they share one namespace).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum ApplicationEntry<'a> {
+    /// A custom application.
+    Application,
+    /// An application set.
+    Set(&'a ApplicationSet),
+}
+
+/// Everything a reference can name, indexed before the walk.
+pub(super) struct Symbols<'a> {
+    /// Interfaces by name.
+    pub(super) interfaces: Namespace<'a>,
+    /// Zones by name.
+    pub(super) zones: Namespace<'a>,
+    /// The global address book.
+    pub(super) global_book: Book<'a>,
+    /// Each zone's address book, by zone name.
+    zone_books: HashMap<&'a str, Book<'a>>,
+    /// Custom applications and application sets.
+    pub(super) applications: Namespace<'a, ApplicationEntry<'a>>,
+    /// Schedulers.
+    pub(super) schedulers: Namespace<'a>,
+    /// Screen (ids-option) profiles.
+    pub(super) screens: Namespace<'a>,
+    /// Source NAT pools.
+    pub(super) source_pools: Namespace<'a, &'a SourcePool>,
+    /// Destination NAT pools.
+    pub(super) destination_pools: Namespace<'a, &'a DestinationPool>,
+    /// `family inet` filters.
+    inet_filters: Namespace<'a>,
+    /// `family inet6` filters.
+    inet6_filters: Namespace<'a>,
+    /// Policers.
+    pub(super) policers: Namespace<'a>,
+    /// Redundancy group ids, or `None` when there is no `ha` section.
+    pub(super) redundancy_groups: Option<HashSet<u8>>,
+}
+
+impl<'a> Symbols<'a> {
+    /// Indexes `config`.
+    pub(super) fn new(config: &'a Config) -> Self {
+        let security = &config.security;
+        let firewall = &config.firewall;
+        let filters_of = |family: AddressFamily| {
+            Namespace::from_names(
+                firewall
+                    .filters
+                    .iter()
+                    .filter(move |f| f.family == family)
+                    .map(|f| f.name.as_str()),
+            )
+        };
+        let mut zone_books = HashMap::new();
+        for zone in &config.zones {
+            zone_books
+                .entry(zone.name.as_str())
+                .or_insert_with(|| Book::of(&zone.address_book));
+        }
+        let applications = config.applications.applications.iter();
+        let application_sets = config.applications.application_sets.iter();
+        Self {
+            interfaces: Namespace::from_names(config.interfaces.iter().map(|i| i.name.as_str())),
+            zones: Namespace::from_names(config.zones.iter().map(|z| z.name.as_str())),
+            global_book: Book::of(&config.address_book),
+            zone_books,
+            applications: Namespace::from_entries(
+                applications
+                    .map(|a| (a.name.as_str(), ApplicationEntry::Application))
+                    .chain(application_sets.map(|s| (s.name.as_str(), ApplicationEntry::Set(s)))),
+            ),
+            schedulers: Namespace::from_names(config.schedulers.iter().map(|s| s.name.as_str())),
+            screens: Namespace::from_names(
+                security.screen.ids_options.iter().map(|s| s.name.as_str()),
+            ),
+            source_pools: Namespace::from_entries(
+                security
+                    .nat
+                    .source
+                    .pools
+                    .iter()
+                    .map(|p| (p.name.as_str(), p)),
+            ),
+            destination_pools: Namespace::from_entries(
+                security
+                    .nat
+                    .destination
+                    .pools
+                    .iter()
+                    .map(|p| (p.name.as_str(), p)),
+            ),
+            inet_filters: filters_of(AddressFamily::Inet),
+            inet6_filters: filters_of(AddressFamily::Inet6),
+            policers: Namespace::from_names(firewall.policers.iter().map(|p| p.name.as_str())),
+            redundancy_groups: config
+                .ha
+                .as_ref()
+                .map(|ha| ha.redundancy_groups.iter().map(|g| g.id).collect()),
+        }
+    }
+
+    /// The address book of zone `zone`, if the zone exists.
+    pub(super) fn zone_book(&self, zone: &str) -> Option<&Book<'a>> {
+        self.zone_books.get(zone)
+    }
+
+    /// Zones whose own address book defines `name`, in definition order.
+    pub(super) fn zones_defining(&self, name: &str) -> Vec<&'a str> {
+        self.zones
+            .names()
+            .filter(|zone| self.zone_books.get(zone).is_some_and(|b| b.contains(name)))
+            .collect()
+    }
+
+    /// Filters of one family.
+    pub(super) fn filters(&self, family: AddressFamily) -> &Namespace<'a> {
+        match family {
+            AddressFamily::Inet => &self.inet_filters,
+            AddressFamily::Inet6 => &self.inet6_filters,
+        }
+    }
+
+    /// True when `name` is `any`, a predefined application, or a custom
+    /// application or set.
+    pub(super) fn application_exists(&self, name: &str) -> bool {
+        name == ANY_APPLICATION
+            || predefined::is_predefined(name)
+            || self.applications.contains(name)
+    }
+
+    /// Every name an application reference may use, custom ones first.
+    pub(super) fn application_names(&self) -> impl Iterator<Item = &'a str> + '_ {
+        let predefined = predefined::predefined_names().map(|name| -> &'a str { name });
+        self.applications
+            .names()
+            .chain(predefined)
+            .chain([ANY_APPLICATION])
+    }
+}
+
+/// Where each key of one list was first defined, for duplicate reports.
+#[derive(Debug, Default)]
+pub(super) struct FirstSeen {
+    first: HashMap<String, Path>,
+}
+
+impl FirstSeen {
+    /// Records `key` as defined at `at`. Returns where it was first defined
+    /// when this is a duplicate.
+    pub(super) fn record(&mut self, key: impl Into<String>, at: Path) -> Option<Path> {
+        match self.first.entry(key.into()) {
+            Entry::Occupied(first) => Some(first.get().clone()),
+            Entry::Vacant(slot) => {
+                slot.insert(at);
+                None
+            }
+        }
+    }
+}
+
+/// `unknown <what> "<name>"`, with a suggestion when one is close enough.
+pub(super) fn unknown<'c>(
+    what: &str,
+    name: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> String {
+    with_suggestion(format!("unknown {what} {name:?}"), name, candidates)
+}
+
+/// `unknown <what> "<name>" in <place>`, with a suggestion when one is close enough.
+pub(super) fn unknown_in<'c>(
+    what: &str,
+    name: &str,
+    place: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> String {
+    with_suggestion(
+        format!("unknown {what} {name:?} in {place}"),
+        name,
+        candidates,
+    )
+}
+
+fn with_suggestion<'c>(
+    message: String,
+    name: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> String {
+    match did_you_mean(name, candidates) {
+        Some(suggestion) => format!("{message} (did you mean {suggestion:?}?)"),
+        None => message,
+    }
+}
+
+/// The candidate `name` was most likely meant to be, if any is close.
+///
+/// Picks the smallest edit distance (at most [`MAX_SUGGESTION_DISTANCE`] and
+/// less than the length of `name`), breaking ties by the longest common
+/// prefix and then by candidate order. Failing that, suggests the only
+/// candidate that starts with `name` (for names of 3 or more characters).
+pub(super) fn did_you_mean<'c>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let name_len = name.chars().count();
+    let mut best: Option<(usize, usize, &'c str)> = None;
+    let mut prefix_matches = Vec::new();
+    for candidate in candidates {
+        if candidate == name {
+            continue;
+        }
+        let (distance, common) = closeness(name, candidate);
+        if distance <= MAX_SUGGESTION_DISTANCE
+            && distance < name_len
+            && best.is_none_or(|(d, c, _)| {
+                (distance, std::cmp::Reverse(common)) < (d, std::cmp::Reverse(c))
+            })
+        {
+            best = Some((distance, common, candidate));
+        }
+        if name_len >= 3 && candidate.starts_with(name) && !prefix_matches.contains(&candidate) {
+            prefix_matches.push(candidate);
+        }
+    }
+    match (best, prefix_matches.as_slice()) {
+        (Some((_, _, candidate)), _) => Some(candidate),
+        (None, [only]) => Some(only),
+        _ => None,
+    }
+}
+
+/// Edit distance from `name` to `candidate` and their common prefix length,
+/// also comparing against `candidate` without a `junos-` prefix.
+fn closeness(name: &str, candidate: &str) -> (usize, usize) {
+    let full = (levenshtein(name, candidate), common_prefix(name, candidate));
+    match candidate.strip_prefix("junos-") {
+        Some(short) => {
+            let stripped = (levenshtein(name, short), common_prefix(name, short));
+            if (stripped.0, std::cmp::Reverse(stripped.1)) < (full.0, std::cmp::Reverse(full.1)) {
+                stripped
+            } else {
+                full
+            }
+        }
+        None => full,
+    }
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
+/// Levenshtein distance over characters.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        current[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+/// Finds a chain of set memberships leading from `start` back to itself,
+/// e.g. `["a", "b", "a"]`. `children` lists the sets a set contains.
+pub(super) fn find_cycle<'a, I>(
+    start: &'a str,
+    children: impl Fn(&'a str) -> I,
+) -> Option<Vec<&'a str>>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let mut visited = HashSet::from([start]);
+    let mut stack = vec![(start, children(start).into_iter())];
+    while let Some((_, members)) = stack.last_mut() {
+        let Some(member) = members.next() else {
+            stack.pop();
+            continue;
+        };
+        if member == start {
+            let mut chain: Vec<&str> = stack.iter().map(|(set, _)| *set).collect();
+            chain.push(start);
+            return Some(chain);
+        }
+        if visited.insert(member) {
+            stack.push((member, children(member).into_iter()));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levenshtein_counts_edits() {
+        assert_eq!(levenshtein("htp", "http"), 1);
+        assert_eq!(levenshtein("trust", "trust"), 0);
+        assert_eq!(levenshtein("untrsut", "untrust"), 2);
+        assert_eq!(levenshtein("", "abc"), 3);
+    }
+
+    #[test]
+    fn suggests_predefined_applications_without_their_prefix() {
+        let names = predefined::predefined_names();
+        assert_eq!(did_you_mean("htp", names), Some("junos-http"));
+        assert_eq!(
+            did_you_mean("junos-htp", predefined::predefined_names()),
+            Some("junos-http")
+        );
+        assert_eq!(
+            did_you_mean("https", predefined::predefined_names()),
+            Some("junos-https")
+        );
+    }
+
+    #[test]
+    fn suggests_by_distance_then_unique_prefix() {
+        assert_eq!(
+            did_you_mean("untrsut", ["trust", "untrust"]),
+            Some("untrust")
+        );
+        assert_eq!(
+            did_you_mean("office", ["office-hours", "weekend"]),
+            Some("office-hours")
+        );
+        assert_eq!(did_you_mean("web", ["web-1", "web-2"]), None);
+        assert_eq!(did_you_mean("zz", ["trust"]), None);
+        assert_eq!(
+            did_you_mean("a", ["b"]),
+            None,
+            "no suggestion that replaces the whole name"
+        );
+    }
+
+    #[test]
+    fn finds_set_cycles() {
+        let graph = |set: &str| -> Vec<&'static str> {
+            match set {
+                "a" => vec!["b"],
+                "b" => vec!["c", "a"],
+                _ => vec![],
+            }
+        };
+        assert_eq!(find_cycle("a", graph), Some(vec!["a", "b", "a"]));
+        assert_eq!(find_cycle("c", graph), None);
+    }
+
+    #[test]
+    fn first_definition_wins() {
+        let ns = Namespace::from_entries([("a", 1), ("b", 2), ("a", 3), ("", 4)]);
+        assert_eq!(ns.get("a"), Some(1));
+        assert_eq!(ns.names().collect::<Vec<_>>(), ["a", "b"]);
+        let mut seen = FirstSeen::default();
+        assert_eq!(seen.record("a", Path::root().field("x").index(0)), None);
+        assert_eq!(
+            seen.record("a", Path::root().field("x").index(1))
+                .map(|p| p.to_string()),
+            Some("x[#0]".to_string())
+        );
+    }
+}

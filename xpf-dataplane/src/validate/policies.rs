@@ -1,0 +1,270 @@
+//! Security policies: zone-pair lists (`security.policies`) and global
+//! policies (`security.global-policies`).
+//!
+//! Owns: a zone pair's zones and uniqueness, policy names (unique within a
+//! pair, or among global policies), every `match` reference (addresses in
+//! the right books, applications, a global policy's zones), schedulers, and
+//! policies that can never match because their source addresses are of one
+//! family and their destination addresses of the other.
+//!
+//! Address resolution: a zone-pair policy looks `source-address` up in the
+//! from-zone's book, then the global book, and `destination-address` in the
+//! to-zone's book, then the global book. A global policy uses the global
+//! book only. `any`, `any-ipv4` and `any-ipv6` are predefined everywhere.
+
+use super::Validator;
+use super::addresses::{address_exists, address_families};
+use super::names::{Book, FirstSeen, PREDEFINED_ADDRESSES, unknown, unknown_in};
+use super::path::Path;
+use super::values::Families;
+use crate::config::{Policy, ZonePairPolicies};
+
+/// Where one side of a policy resolves address names.
+struct AddressScope<'s> {
+    /// Books searched in order.
+    books: Vec<&'s Book<'s>>,
+    /// The books, as named in messages.
+    place: String,
+}
+
+impl AddressScope<'_> {
+    /// Every name the scope can resolve, for suggestions.
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.books
+            .iter()
+            .flat_map(|book| book.names())
+            .chain(PREDEFINED_ADDRESSES)
+    }
+}
+
+impl<'a> Validator<'a> {
+    /// Checks `security.policies`.
+    pub(super) fn check_zone_pair_policies(&mut self) {
+        let config = self.config;
+        let list = Path::root().field("security.policies");
+        let mut pairs = FirstSeen::default();
+        for (i, pair) in config.security.policies.iter().enumerate() {
+            let key = pair_key(pair);
+            let path = list.item(&key, i);
+            if !key.is_empty() {
+                self.check_unique(
+                    &mut pairs,
+                    &key,
+                    &format!("zone pair {key}"),
+                    &path,
+                    list.index(i),
+                );
+            }
+            self.check_pair_zone(&path.field("from-zone"), "from-zone", &pair.from_zone);
+            self.check_pair_zone(&path.field("to-zone"), "to-zone", &pair.to_zone);
+            self.check_pair_policies(&path, pair);
+        }
+    }
+
+    fn check_pair_zone(&mut self, path: &Path, field: &str, zone: &str) {
+        let zones = &self.symbols.zones;
+        if zone.is_empty() {
+            self.error(path, format!("{field} is required"));
+        } else if !zones.contains(zone) {
+            self.error(path, unknown("zone", zone, zones.names()));
+        }
+    }
+
+    fn check_pair_policies(&mut self, path: &Path, pair: &ZonePairPolicies) {
+        let source = self.zone_scope(&pair.from_zone);
+        let destination = self.zone_scope(&pair.to_zone);
+        let mut seen = FirstSeen::default();
+        for (i, policy) in pair.policies.iter().enumerate() {
+            let policy_path = path.segment(&policy.name, i);
+            self.check_name(
+                &mut seen,
+                "policy",
+                &policy.name,
+                &policy_path,
+                path.segment("", i),
+            );
+            let matches = &policy.match_;
+            for (field, zones) in [
+                ("from-zone", &matches.from_zone),
+                ("to-zone", &matches.to_zone),
+            ] {
+                if !zones.is_empty() {
+                    self.error(
+                        &policy_path.field("match").field(field),
+                        format!(
+                            "match.{field} is only valid in global policies (a zone-pair policy takes its zones from the pair)"
+                        ),
+                    );
+                }
+            }
+            self.check_policy(&policy_path, policy, source.as_ref(), destination.as_ref());
+        }
+    }
+
+    /// The books a zone-pair policy side resolves addresses in, or `None`
+    /// when the zone is unknown (already reported; its addresses are then
+    /// not checked, to report the cause rather than its echoes).
+    fn zone_scope(&self, zone: &str) -> Option<AddressScope<'a>> {
+        let symbols = self.symbols;
+        symbols.zone_book(zone).map(|book| AddressScope {
+            books: vec![book, &symbols.global_book],
+            place: format!("zone {zone:?}'s address book or the global address book"),
+        })
+    }
+
+    fn global_scope(&self) -> AddressScope<'a> {
+        AddressScope {
+            books: vec![&self.symbols.global_book],
+            place: "the global address book".to_string(),
+        }
+    }
+
+    /// Checks `security.global-policies`.
+    pub(super) fn check_global_policies(&mut self) {
+        let config = self.config;
+        let list = Path::root().field("security.global-policies");
+        let scope = self.global_scope();
+        let mut seen = FirstSeen::default();
+        for (i, policy) in config.security.global_policies.iter().enumerate() {
+            let path = list.item(&policy.name, i);
+            self.check_name(
+                &mut seen,
+                "global policy",
+                &policy.name,
+                &path,
+                list.index(i),
+            );
+            let matches = &policy.match_;
+            for (field, zones) in [
+                ("from-zone", &matches.from_zone),
+                ("to-zone", &matches.to_zone),
+            ] {
+                self.check_zone_refs(&path.field("match").field(field), zones);
+            }
+            self.check_policy(&path, policy, Some(&scope), Some(&scope));
+        }
+    }
+
+    fn check_zone_refs(&mut self, path: &Path, zones: &[String]) {
+        let known = &self.symbols.zones;
+        for zone in zones.iter().filter(|z| !known.contains(z)) {
+            self.error(path, unknown("zone", zone, known.names()));
+        }
+    }
+
+    /// Checks what zone-pair and global policies share: addresses,
+    /// applications, families and scheduler.
+    /// A side whose scope is `None` (unknown zone) is not checked.
+    fn check_policy(
+        &mut self,
+        path: &Path,
+        policy: &Policy,
+        source: Option<&AddressScope<'_>>,
+        destination: Option<&AddressScope<'_>>,
+    ) {
+        let symbols = self.symbols;
+        let matches = &policy.match_;
+        let match_path = path.field("match");
+        if let Some(source) = source {
+            self.check_address_refs(
+                &match_path.field("source-address"),
+                &matches.source_address,
+                source,
+            );
+        }
+        if let Some(destination) = destination {
+            let path = match_path.field("destination-address");
+            self.check_address_refs(&path, &matches.destination_address, destination);
+        }
+        for application in matches
+            .application
+            .iter()
+            .filter(|a| !symbols.application_exists(a))
+        {
+            self.error(
+                &match_path.field("application"),
+                unknown("application", application, symbols.application_names()),
+            );
+        }
+        if let (Some(source), Some(destination)) = (source, destination) {
+            self.check_policy_families(&match_path, policy, source, destination);
+        }
+        if let Some(scheduler) = &policy.scheduler
+            && !symbols.schedulers.contains(scheduler)
+        {
+            self.error(
+                &path.field("scheduler"),
+                unknown("scheduler", scheduler, symbols.schedulers.names()),
+            );
+        }
+    }
+
+    fn check_address_refs(&mut self, path: &Path, names: &[String], scope: &AddressScope<'_>) {
+        for name in names.iter().filter(|n| !address_exists(&scope.books, n)) {
+            let defined_in = self.symbols.zones_defining(name);
+            let message = match defined_in.first() {
+                Some(zone) => format!(
+                    "unknown address {name:?} in {} (it is defined only in zone {zone:?}'s address book, which this policy cannot use)",
+                    scope.place
+                ),
+                None => unknown_in("address", name, &scope.place, scope.names()),
+            };
+            self.error(path, message);
+        }
+    }
+
+    /// Reports a policy whose source addresses can only be one family and
+    /// destination addresses only the other.
+    fn check_policy_families(
+        &mut self,
+        path: &Path,
+        policy: &Policy,
+        source: &AddressScope<'_>,
+        destination: &AddressScope<'_>,
+    ) {
+        let matches = &policy.match_;
+        let from = side_families(
+            source,
+            &matches.source_address,
+            matches.source_address_excluded,
+        );
+        let to = side_families(
+            destination,
+            &matches.destination_address,
+            matches.destination_address_excluded,
+        );
+        if let (Some(from), Some(to)) = (from, to)
+            && !from.is_empty()
+            && !to.is_empty()
+            && !from.intersects(to)
+        {
+            self.error(
+                path,
+                format!(
+                    "source addresses are {} only and destination addresses {} only; the policy can never match",
+                    from.describe(),
+                    to.describe()
+                ),
+            );
+        }
+    }
+}
+
+/// The families one side of a policy can match; `None` when unknown.
+fn side_families(scope: &AddressScope<'_>, names: &[String], excluded: bool) -> Option<Families> {
+    if names.is_empty() || excluded {
+        return Some(Families::BOTH);
+    }
+    names.iter().try_fold(Families::NONE, |families, name| {
+        Some(families | address_families(&scope.books, name)?)
+    })
+}
+
+/// `from->to`, or empty when neither zone is given (the path then uses the index).
+fn pair_key(pair: &ZonePairPolicies) -> String {
+    if pair.from_zone.is_empty() && pair.to_zone.is_empty() {
+        String::new()
+    } else {
+        format!("{}->{}", pair.from_zone, pair.to_zone)
+    }
+}
