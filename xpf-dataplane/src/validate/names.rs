@@ -302,58 +302,65 @@ fn with_suggestion<'c>(
     }
 }
 
-/// The candidate `name` was most likely meant to be, if any is close.
+/// The candidate `name` was most likely meant to be, if one stands out.
 ///
-/// Picks the smallest edit distance (at most [`MAX_SUGGESTION_DISTANCE`] and
-/// less than the length of `name`), breaking ties by the longest common
-/// prefix and then by candidate order. Failing that, suggests the only
-/// candidate that starts with `name` (for names of 3 or more characters).
+/// The closest candidate by edit distance (at most
+/// [`MAX_SUGGESTION_DISTANCE`], and less than the length of `name`), ties
+/// broken by the longer common prefix; failing that, the only candidate
+/// that starts with `name` (for names of 3 or more characters). When two
+/// candidates are equally close, nothing is suggested.
 pub(super) fn did_you_mean<'c>(
     name: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
     let name_len = name.chars().count();
-    let mut best: Option<(usize, usize, &'c str)> = None;
-    let mut prefix_matches = Vec::new();
+    let mut closest: Vec<&'c str> = Vec::new();
+    let mut closest_score = None;
+    let mut prefixed: Vec<&'c str> = Vec::new();
     for candidate in candidates {
-        if candidate == name {
+        if candidate == name || closest.contains(&candidate) || prefixed.contains(&candidate) {
             continue;
         }
-        let (distance, common) = closeness(name, candidate);
-        if distance <= MAX_SUGGESTION_DISTANCE
-            && distance < name_len
-            && best.is_none_or(|(d, c, _)| {
-                (distance, std::cmp::Reverse(common)) < (d, std::cmp::Reverse(c))
-            })
-        {
-            best = Some((distance, common, candidate));
+        let score = closeness(name, candidate);
+        if score.distance <= MAX_SUGGESTION_DISTANCE && score.distance < name_len {
+            if closest_score.is_none_or(|best| score < best) {
+                closest_score = Some(score);
+                closest.clear();
+            }
+            if closest_score == Some(score) {
+                closest.push(candidate);
+            }
         }
-        if name_len >= 3 && candidate.starts_with(name) && !prefix_matches.contains(&candidate) {
-            prefix_matches.push(candidate);
+        if name_len >= 3 && candidate.starts_with(name) {
+            prefixed.push(candidate);
         }
     }
-    match (best, prefix_matches.as_slice()) {
-        (Some((_, _, candidate)), _) => Some(candidate),
-        (None, [only]) => Some(only),
+    match (closest.as_slice(), prefixed.as_slice()) {
+        ([only], _) | ([], [only]) => Some(only),
         _ => None,
     }
 }
 
-/// Edit distance from `name` to `candidate` and their common prefix length,
-/// also comparing against `candidate` without a `junos-` prefix.
-fn closeness(name: &str, candidate: &str) -> (usize, usize) {
-    let full = (levenshtein(name, candidate), common_prefix(name, candidate));
-    match candidate.strip_prefix("junos-") {
-        Some(short) => {
-            let stripped = (levenshtein(name, short), common_prefix(name, short));
-            if (stripped.0, std::cmp::Reverse(stripped.1)) < (full.0, std::cmp::Reverse(full.1)) {
-                stripped
-            } else {
-                full
-            }
-        }
-        None => full,
-    }
+/// How close a candidate is to a name: smaller is closer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Closeness {
+    /// Levenshtein distance.
+    distance: usize,
+    /// Length of the common prefix, negated so a longer one orders first.
+    common_prefix: std::cmp::Reverse<usize>,
+}
+
+/// How close `candidate` is to `name`, also comparing `candidate` without
+/// a `junos-` prefix and keeping the closer of the two.
+fn closeness(name: &str, candidate: &str) -> Closeness {
+    let score = |candidate: &str| Closeness {
+        distance: levenshtein(name, candidate),
+        common_prefix: std::cmp::Reverse(common_prefix(name, candidate)),
+    };
+    let full = score(candidate);
+    candidate
+        .strip_prefix("junos-")
+        .map_or(full, |short| full.min(score(short)))
 }
 
 fn common_prefix(a: &str, b: &str) -> usize {
@@ -440,7 +447,8 @@ mod tests {
             did_you_mean("office", ["office-hours", "weekend"]),
             Some("office-hours")
         );
-        assert_eq!(did_you_mean("web", ["web-1", "web-2"]), None);
+        assert_eq!(did_you_mean("web", ["web-1", "web-2"]), None, "ambiguous");
+        assert_eq!(did_you_mean("web", ["web-1", "dns"]), Some("web-1"));
         assert_eq!(did_you_mean("zz", ["trust"]), None);
         assert_eq!(
             did_you_mean("a", ["b"]),
