@@ -257,7 +257,7 @@ fn destination_address_resolves_in_the_to_zone_book_not_the_from_zone_book() {
     assert_error(
         &trust_to_untrust(r#"{ destination-address = ["web"] }"#),
         "security.policies[trust->untrust].p.match.destination-address",
-        "defined only in zone \"trust\"'s address book",
+        "defined only in the address book of zone \"trust\"",
     );
 }
 
@@ -1914,5 +1914,86 @@ peer-address = "2001:db8::2"
 "#,
         "ha.fabric-links[1].peer-address",
         "peer-address 2001:db8::2 is IPv6 but local-address 198.18.1.1 is IPv4",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Odds and ends of the classes above
+// ---------------------------------------------------------------------------
+
+#[test]
+fn no_suggestion_when_no_name_is_close() {
+    let errors = errors("[[interfaces]]\nname = \"eth2\"\nzone = \"management\"\n");
+    let error = errors.iter().find(|e| e.path == "interfaces[eth2].zone");
+    assert_eq!(
+        error.map(|e| e.message.as_str()),
+        Some("unknown zone \"management\""),
+        "{errors}"
+    );
+}
+
+#[test]
+fn zone_pair_without_a_from_zone_is_reported() {
+    assert_error(
+        "[[security.policies]]\nto-zone = \"untrust\"\n",
+        "security.policies[->untrust].from-zone",
+        "from-zone is required",
+    );
+}
+
+#[test]
+fn interface_address_listed_twice_is_reported() {
+    assert_error(
+        "[[interfaces]]\nname = \"eth2\"\naddresses = [\"198.18.4.1/24\", \"198.18.4.1/25\"]\n",
+        "interfaces[eth2].addresses",
+        "address 198.18.4.1 is listed twice",
+    );
+}
+
+#[test]
+fn time_window_may_not_start_at_24_00() {
+    assert_error(
+        r#"
+[[schedulers]]
+name = "late"
+[[schedulers.windows]]
+start = "24:00"
+stop = "06:00"
+"#,
+        "schedulers[late].windows[#0].start",
+        "start 24:00 is only valid as a stop time",
+    );
+}
+
+#[test]
+fn source_pool_needs_addresses_and_destination_pool_a_nonzero_port() {
+    let errors = errors(
+        r#"
+[[security.nat.source.pools]]
+name = "empty"
+[[security.nat.destination.pools]]
+name = "web"
+address = "198.18.0.10"
+port = 0
+"#,
+    );
+    assert_has(
+        &errors,
+        "security.nat.source.pools[empty].addresses",
+        "source pool \"empty\" has no addresses",
+    );
+    assert_has(
+        &errors,
+        "security.nat.destination.pools[web].port",
+        "port of 0 is invalid",
+    );
+}
+
+#[test]
+fn fabric_link_needs_an_interface() {
+    assert_error(
+        "[ha]\n[[ha.fabric-links]]\nid = 1\n",
+        "ha.fabric-links[1].interface",
+        "interface is required",
     );
 }

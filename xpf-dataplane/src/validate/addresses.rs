@@ -95,6 +95,8 @@ impl Validator<'_> {
                 self.error(&path.field("address-sets"), message);
             }
         }
+        // Only the definition references resolve to is checked for cycles, so
+        // a duplicate (already reported) does not repeat its twin's cycle.
         let is_first_definition =
             matches!(book.get(&set.name), Some(AddressEntry::Set(s)) if std::ptr::eq(s, set));
         if is_first_definition

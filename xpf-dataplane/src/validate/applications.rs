@@ -194,7 +194,11 @@ impl Validator<'_> {
                 );
             }
         }
-        let is_first_definition = matches!(symbols.applications.get(&set.name), Some(ApplicationEntry::Set(s)) if std::ptr::eq(s, set));
+        // Only the definition references resolve to is checked for cycles, so
+        // a duplicate (already reported) does not repeat its twin's cycle.
+        let resolved = symbols.applications.get(&set.name);
+        let is_first_definition =
+            matches!(resolved, Some(ApplicationEntry::Set(s)) if std::ptr::eq(s, set));
         let nested = |name: &str| match symbols.applications.get(name) {
             Some(ApplicationEntry::Set(nested)) => {
                 nested.applications.iter().map(String::as_str).collect()

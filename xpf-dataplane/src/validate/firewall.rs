@@ -11,7 +11,7 @@
 use super::Validator;
 use super::names::{FirstSeen, unknown};
 use super::path::Path;
-use super::values::family_name;
+use super::values::{address_family, family_name};
 use crate::config::{Filter, FilterMatch, Policer, PolicerKind};
 use xpf_runtime::{AddressFamily, IpProtocol};
 
@@ -78,7 +78,7 @@ impl Validator<'_> {
             let path = path.field(field);
             for prefix in prefixes {
                 self.check_network_prefix(&path, prefix);
-                if family_of(prefix.addr().is_ipv4()) != filter.family {
+                if address_family(prefix.addr()) != filter.family {
                     self.error(
                         &path,
                         format!(
@@ -153,13 +153,5 @@ impl Validator<'_> {
 
     fn check_rate(&mut self, path: &Path, field: &str, value: u64) {
         self.check_positive(&path.field(field), field, Some(value));
-    }
-}
-
-fn family_of(is_ipv4: bool) -> AddressFamily {
-    if is_ipv4 {
-        AddressFamily::Inet
-    } else {
-        AddressFamily::Inet6
     }
 }

@@ -65,8 +65,9 @@
 //! - address sets and application sets that contain themselves;
 //! - overlapping address ranges of two source NAT pools, overlapping public
 //!   prefixes of two static NAT rules, overlapping subnets of two interfaces
-//!   (`198.18.0.0/24 overlaps 198.18.0.0/16 of interface "eth0"`), and an
-//!   address assigned to two interfaces. IPv6 link-local addresses are
+//!   (`subnet 198.18.0.128/25 of address 198.18.0.129/25 overlaps
+//!   198.18.0.0/24 of interface "eth0"`), and an address assigned to two
+//!   interfaces. IPv6 link-local addresses are
 //!   per-link and exempt.
 //!
 //! **3. Invalid ranges and values.** `port range 90-80 is inverted (low > high)`

@@ -153,8 +153,8 @@ impl<'a> Validator<'a> {
     }
 
     /// Checks what zone-pair and global policies share: addresses,
-    /// applications, families and scheduler.
-    /// A side whose scope is `None` (unknown zone) is not checked.
+    /// applications, families and scheduler. The addresses of a side whose
+    /// scope is `None` (an unknown zone) are not checked.
     fn check_policy(
         &mut self,
         path: &Path,
@@ -199,15 +199,20 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Reports address names that do not resolve in `scope`, saying so
+    /// when the name exists in a zone book the policy cannot use.
     fn check_address_refs(&mut self, path: &Path, names: &[String], scope: &AddressScope<'_>) {
         for name in names.iter().filter(|n| !address_exists(&scope.books, n)) {
-            let defined_in = self.symbols.zones_defining(name);
-            let message = match defined_in.first() {
-                Some(zone) => format!(
-                    "unknown address {name:?} in {} (it is defined only in zone {zone:?}'s address book, which this policy cannot use)",
-                    scope.place
-                ),
-                None => unknown_in("address", name, &scope.place, scope.names()),
+            let zones = self.symbols.zones_defining(name);
+            let message = if zones.is_empty() {
+                unknown_in("address", name, &scope.place, scope.names())
+            } else {
+                let zones: Vec<String> = zones.iter().map(|z| format!("{z:?}")).collect();
+                format!(
+                    "unknown address {name:?} in {} (it is defined only in the address book of zone {}, which this policy cannot use)",
+                    scope.place,
+                    zones.join(", ")
+                )
             };
             self.error(path, message);
         }

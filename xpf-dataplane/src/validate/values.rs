@@ -9,6 +9,7 @@ use crate::config::{AddressRange, MacAddr, PortRange};
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::ops::BitOr;
+use xpf_runtime::AddressFamily;
 
 /// A set of address families: what a list of addresses can match.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,6 +91,14 @@ impl BitOr for Families {
 /// `IPv4` or `IPv6`.
 pub(super) fn family_name(addr: IpAddr) -> &'static str {
     Families::of_addr(addr).describe()
+}
+
+/// The family of an address, as filters name it.
+pub(super) fn address_family(addr: IpAddr) -> AddressFamily {
+    match addr {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    }
 }
 
 /// An inclusive interval of addresses of one family, for overlap checks.
