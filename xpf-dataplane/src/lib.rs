@@ -12,10 +12,19 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod cancel;
 pub mod compile;
 pub mod config;
 pub mod error;
+pub mod session_store;
+pub mod traits;
 pub mod validate;
 
+pub use cancel::Cancel;
 pub use config::Config;
 pub use error::{ConfigError, ConfigErrors, DataplaneError, Result};
+pub use session_store::{MemorySessionStore, SessionTable};
+pub use traits::{
+    ConfigSink, EventStream, HAController, LinkController, RuntimeDataPlane, SessionStore,
+    Telemetry,
+};
