@@ -6,7 +6,7 @@
 //! independent clones: mutating a returned `ApplyResult` never affects the
 //! backend or another reader.
 
-use crate::compile::{CompiledConfig, RuleScope};
+use crate::compile::CompiledConfig;
 use crate::config::MacAddr;
 use crate::error::DataplaneError;
 use ipnet::IpNet;
@@ -382,15 +382,12 @@ impl ApplyResult {
             .rules
             .iter()
             .map(|r| {
-                let scope = match &r.scope {
-                    RuleScope::ZonePair { .. } => r.scope.to_string(),
-                    RuleScope::Global => "global".to_string(),
-                };
+                let scope = r.scope.to_string();
                 (
                     r.id,
                     PolicyName {
                         scope,
-                        policy: r.policy.clone(),
+                        policy: r.policy.to_string(),
                         application: app_by_id.get(&r.app).copied().unwrap_or("any").to_string(),
                     },
                 )

@@ -298,13 +298,13 @@ proptest! {
         prop_assert_eq!(result.policy_names.len(), c.policies.rules.len());
         for rule in &c.policies.rules {
             let name = &result.policy_names[&rule.id];
-            prop_assert_eq!(&name.policy, &rule.policy);
+            prop_assert_eq!(name.policy.as_str(), &*rule.policy);
             let exists = if name.scope == "global" {
-                cfg.security.global_policies.iter().any(|p| p.name == rule.policy)
+                cfg.security.global_policies.iter().any(|p| *p.name == *rule.policy)
             } else {
                 cfg.security.policies.iter().any(|pair| {
                     format!("{}->{}", pair.from_zone, pair.to_zone) == name.scope
-                        && pair.policies.iter().any(|p| p.name == rule.policy)
+                        && pair.policies.iter().any(|p| *p.name == *rule.policy)
                 })
             };
             prop_assert!(exists, "rule {:?} names a policy that does not exist", name);
@@ -338,8 +338,8 @@ proptest! {
             prop_assert_eq!(p.span.start, next);
             next += p.span.count;
             for r in &c.policies.rules[p.span.range()] {
-                prop_assert_eq!(&r.from_zones, &vec![p.from]);
-                prop_assert_eq!(&r.to_zones, &vec![p.to]);
+                prop_assert_eq!(&*r.from_zones, &[p.from][..]);
+                prop_assert_eq!(&*r.to_zones, &[p.to][..]);
             }
         }
         prop_assert_eq!(c.policies.global.start, next);

@@ -14,8 +14,9 @@
 use crate::config::{Address, AddressBook, AddressSet, Config};
 use crate::error::ConfigError;
 use ipnet::{IpNet, Ipv4Net, Ipv4Subnets, Ipv6Net, Ipv6Subnets};
-use std::collections::HashMap;
+use super::fxhash::FxHashMap;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 /// Minimal sorted prefix lists per family.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -63,12 +64,13 @@ enum Entry<'a> {
 }
 
 struct Book<'a> {
-    entries: HashMap<&'a str, Entry<'a>>,
+    entries: FxHashMap<&'a str, Entry<'a>>,
 }
 
 impl<'a> Book<'a> {
     fn new(book: &'a AddressBook) -> Self {
-        let mut entries = HashMap::new();
+        let mut entries = FxHashMap::default();
+        entries.reserve(book.addresses.len() + book.address_sets.len());
         for a in &book.addresses {
             entries.entry(a.name.as_str()).or_insert(Entry::Address(a));
         }
@@ -79,18 +81,23 @@ impl<'a> Book<'a> {
     }
 }
 
-/// Resolves address names against the global and per-zone books.
-pub struct AddressResolver<'a> {
-    global: Book<'a>,
-    zones: HashMap<&'a str, Book<'a>>,
-    memo: HashMap<String, Vec<IpNet>>,
+/// Where a name resolved: a zone's book (index into the zone list) or the
+/// global book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Scope {
+    Zone(usize),
+    Global,
 }
 
-/// Where a name resolved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Scope<'a> {
-    Zone(&'a str),
-    Global,
+/// Resolves address names against the global and per-zone books.
+///
+/// Address-set expansions are memoised per (book, name), so a set used by
+/// many policies is expanded once; single addresses are converted directly.
+pub struct AddressResolver<'a> {
+    global: Book<'a>,
+    zone_names: Vec<&'a str>,
+    zones: Vec<Book<'a>>,
+    set_memo: FxHashMap<(Scope, &'a str), Rc<[IpNet]>>,
 }
 
 impl<'a> AddressResolver<'a> {
@@ -98,51 +105,69 @@ impl<'a> AddressResolver<'a> {
     pub fn new(config: &'a Config) -> Self {
         Self {
             global: Book::new(&config.address_book),
+            zone_names: config.zones.iter().map(|z| z.name.as_str()).collect(),
             zones: config
                 .zones
                 .iter()
-                .map(|z| (z.name.as_str(), Book::new(&z.address_book)))
+                .map(|z| Book::new(&z.address_book))
                 .collect(),
-            memo: HashMap::new(),
+            set_memo: FxHashMap::default(),
         }
     }
 
-    /// Resolves the names of one policy side. `zone` is the zone whose book
-    /// is searched before the global one (`None` for global policies).
-    /// Returns the canonical key and the normalised prefixes.
-    pub fn resolve_side(
-        &mut self,
-        zone: Option<&'a str>,
-        names: &'a [String],
+    /// The canonical key of one policy side: sorted, de-duplicated resolved
+    /// names (`global/web`, `zone:trust/web`, `any`) joined by `+`. `zone`
+    /// is the zone whose book is searched before the global one (`None`
+    /// for global policies).
+    pub fn side_key(
+        &self,
+        zone: Option<&str>,
+        names: &[String],
         path: &str,
-    ) -> Result<(String, PrefixSet), ConfigError> {
+    ) -> Result<String, ConfigError> {
         if names.is_empty() {
-            return Ok(("any".into(), Self::predefined("any").unwrap_or_default()));
+            return Ok("any".into());
         }
         let mut keys = Vec::with_capacity(names.len());
+        for name in names {
+            if Self::predefined(name).is_some() {
+                keys.push(name.clone());
+                continue;
+            }
+            let scope = self.scope_of(zone, name).ok_or_else(|| unknown(path, name))?;
+            keys.push(self.scoped_key(scope, name));
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys.join("+"))
+    }
+
+    /// The normalised prefixes of one policy side (the union of its names).
+    pub fn side_prefixes(
+        &mut self,
+        zone: Option<&str>,
+        names: &'a [String],
+        path: &str,
+    ) -> Result<PrefixSet, ConfigError> {
+        if names.is_empty() {
+            return Ok(Self::predefined("any").unwrap_or_default());
+        }
         let mut nets = Vec::new();
         for name in names {
             if let Some(p) = Self::predefined(name) {
-                keys.push(name.clone());
                 nets.extend(p.v4.into_iter().map(IpNet::V4));
                 nets.extend(p.v6.into_iter().map(IpNet::V6));
                 continue;
             }
-            let scope = self.scope_of(zone, name).ok_or_else(|| {
-                ConfigError::new(path, format!("unknown address or address-set {name:?}"))
-            })?;
-            let key = scoped_key(scope, name);
-            nets.extend(self.resolve_in(scope, name, &key, 0)?);
-            keys.push(key);
+            let scope = self.scope_of(zone, name).ok_or_else(|| unknown(path, name))?;
+            self.resolve_in(scope, name, path, 0, &mut nets)?;
         }
-        keys.sort();
-        keys.dedup();
-        Ok((keys.join("+"), PrefixSet::from_nets(nets)))
+        Ok(PrefixSet::from_nets(nets))
     }
 
     fn predefined(name: &str) -> Option<PrefixSet> {
-        let v4 = || vec!["0.0.0.0/0".parse().expect("literal")];
-        let v6 = || vec!["::/0".parse().expect("literal")];
+        let v4 = || vec![Ipv4Net::default()];
+        let v6 = || vec![Ipv6Net::default()];
         match name {
             "any" => Some(PrefixSet { v4: v4(), v6: v6() }),
             "any-ipv4" => Some(PrefixSet { v4: v4(), v6: vec![] }),
@@ -151,18 +176,26 @@ impl<'a> AddressResolver<'a> {
         }
     }
 
-    fn book(&self, scope: Scope<'a>) -> Option<&Book<'a>> {
+    fn book(&self, scope: Scope) -> &Book<'a> {
         match scope {
-            Scope::Zone(z) => self.zones.get(z),
-            Scope::Global => Some(&self.global),
+            Scope::Zone(z) => &self.zones[z],
+            Scope::Global => &self.global,
         }
     }
 
-    fn scope_of(&self, zone: Option<&'a str>, name: &str) -> Option<Scope<'a>> {
+    fn scoped_key(&self, scope: Scope, name: &str) -> String {
+        match scope {
+            Scope::Zone(z) => format!("zone:{}/{name}", self.zone_names[z]),
+            Scope::Global => format!("global/{name}"),
+        }
+    }
+
+    fn scope_of(&self, zone: Option<&str>, name: &str) -> Option<Scope> {
         if let Some(z) = zone
-            && self.zones.get(z).is_some_and(|b| b.entries.contains_key(name))
+            && let Some(i) = self.zone_names.iter().position(|n| *n == z)
+            && self.zones[i].entries.contains_key(name)
         {
-            return Some(Scope::Zone(z));
+            return Some(Scope::Zone(i));
         }
         self.global
             .entries
@@ -170,61 +203,48 @@ impl<'a> AddressResolver<'a> {
             .then_some(Scope::Global)
     }
 
+    /// Appends the prefixes of `name` (an address or set in `scope`) to `out`.
     fn resolve_in(
         &mut self,
-        scope: Scope<'a>,
+        scope: Scope,
         name: &str,
-        key: &str,
+        path: &str,
         depth: usize,
-    ) -> Result<Vec<IpNet>, ConfigError> {
-        if let Some(hit) = self.memo.get(key) {
-            return Ok(hit.clone());
-        }
+        out: &mut Vec<IpNet>,
+    ) -> Result<(), ConfigError> {
         if depth > 64 {
             return Err(ConfigError::new(
-                key,
-                "address-set nesting deeper than 64 (cycle?)",
+                path,
+                format!("address-set {name:?} nests deeper than 64 levels (cycle?)"),
             ));
         }
-        let nets = match self.book(scope).and_then(|b| b.entries.get(name)) {
-            Some(Entry::Address(a)) => {
-                let mut v: Vec<IpNet> = a.prefix.iter().map(|p| p.trunc()).collect();
+        let (key, set) = match self.book(scope).entries.get_key_value(name) {
+            Some((_, Entry::Address(a))) => {
+                out.extend(a.prefix.iter().map(|p| p.trunc()));
                 if let Some(r) = a.range {
-                    v.extend(range_to_nets(r.from, r.to));
+                    out.extend(range_to_nets(r.from, r.to));
                 }
-                v
+                return Ok(());
             }
-            Some(Entry::Set(s)) => {
-                let members: Vec<String> = s
-                    .addresses
-                    .iter()
-                    .chain(&s.address_sets)
-                    .cloned()
-                    .collect();
-                let mut v = Vec::new();
-                for m in members {
-                    let k = scoped_key(scope, &m);
-                    v.extend(self.resolve_in(scope, &m, &k, depth + 1)?);
-                }
-                v
-            }
-            None => {
-                return Err(ConfigError::new(
-                    key,
-                    format!("unknown address or address-set {name:?}"),
-                ));
-            }
+            Some((key, Entry::Set(s))) => (*key, *s),
+            None => return Err(unknown(path, name)),
         };
-        self.memo.insert(key.to_string(), nets.clone());
-        Ok(nets)
+        if let Some(hit) = self.set_memo.get(&(scope, key)) {
+            out.extend_from_slice(hit);
+            return Ok(());
+        }
+        let mut members = Vec::new();
+        for m in set.addresses.iter().chain(&set.address_sets) {
+            self.resolve_in(scope, m, path, depth + 1, &mut members)?;
+        }
+        out.extend_from_slice(&members);
+        self.set_memo.insert((scope, key), members.into());
+        Ok(())
     }
 }
 
-fn scoped_key(scope: Scope<'_>, name: &str) -> String {
-    match scope {
-        Scope::Zone(z) => format!("zone:{z}/{name}"),
-        Scope::Global => format!("global/{name}"),
-    }
+fn unknown(path: &str, name: &str) -> ConfigError {
+    ConfigError::new(path, format!("unknown address or address-set {name:?}"))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::config::{
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use xpf_runtime::{
     AddressFamily, AddressSetId, AppId, FilterId, FilterTermId, InterfaceId, IpProtocol,
     NatPoolId, NatRuleId, PolicerId, PolicyRuleId, RedundancyGroupId, ScheduleSlot,
@@ -191,7 +192,7 @@ pub struct CompiledApplication {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AppMatch {
     /// Term name.
-    pub term: String,
+    pub term: Arc<str>,
     /// Protocol; `None` matches every protocol (`any`).
     pub protocol: Option<IpProtocol>,
     /// Source ports (TCP/UDP/SCTP only).
@@ -210,7 +211,7 @@ impl AppMatch {
     /// The match-everything term of the `any` application.
     pub fn any() -> Self {
         Self {
-            term: "any".into(),
+            term: Arc::from("any"),
             protocol: None,
             source_ports: PortRange::ANY,
             destination_ports: PortRange::ANY,
@@ -356,14 +357,14 @@ impl std::fmt::Display for RuleScope {
 pub struct CompiledRule {
     /// Stable id.
     pub id: PolicyRuleId,
-    /// Policy name.
-    pub policy: String,
+    /// Policy name (shared by the rules the policy expands to).
+    pub policy: Arc<str>,
     /// Scope.
-    pub scope: RuleScope,
+    pub scope: Arc<RuleScope>,
     /// From zones (empty = any; global policies only).
-    pub from_zones: Vec<ZoneId>,
+    pub from_zones: Arc<[ZoneId]>,
     /// To zones (empty = any; global policies only).
-    pub to_zones: Vec<ZoneId>,
+    pub to_zones: Arc<[ZoneId]>,
     /// Source address set.
     pub source: AddressSetId,
     /// Negate the source match.

@@ -19,39 +19,57 @@
 //!    reset a counter slot whenever the key owning its id changes, which they
 //!    can see by comparing the names in two `ApplyResult`s.
 
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use super::fxhash::FxHashMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::{BTreeMap, HashSet};
 
-/// One id space: stable key → id.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One id space: stable key → id. Serialises as a key-sorted map.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IdSpace {
-    ids: BTreeMap<String, u32>,
+    ids: FxHashMap<String, u32>,
 }
 
 impl IdSpace {
     /// Allocates ids for `keys` (in order; duplicates get the same id),
     /// reusing `previous` ids for surviving keys. Fails if more than `max`
     /// ids would be needed.
-    pub fn allocate<'a>(
-        keys: impl IntoIterator<Item = &'a str>,
+    pub fn allocate<K: AsRef<str> + Into<String>>(
+        keys: impl IntoIterator<Item = K>,
         previous: Option<&IdSpace>,
         max: u32,
     ) -> Result<Self, IdExhausted> {
-        let keys: Vec<&str> = keys.into_iter().collect();
-        let mut ids = BTreeMap::new();
-        let mut used = BTreeSet::new();
+        Self::allocate_ordered(keys, previous, max).map(|(space, _)| space)
+    }
+
+    /// Like [`IdSpace::allocate`], also returning the id of each input key
+    /// in input order (saves a lookup per key for large spaces).
+    pub fn allocate_ordered<K: AsRef<str> + Into<String>>(
+        keys: impl IntoIterator<Item = K>,
+        previous: Option<&IdSpace>,
+        max: u32,
+    ) -> Result<(Self, Vec<u32>), IdExhausted> {
+        let keys: Vec<K> = keys.into_iter().collect();
+        let mut ids: FxHashMap<String, u32> = FxHashMap::default();
+        ids.reserve(keys.len());
+        let mut order = vec![0u32; keys.len()];
+        let mut used: HashSet<u32, std::hash::BuildHasherDefault<super::fxhash::FxHasher>> =
+            HashSet::default();
         if let Some(prev) = previous {
-            for k in &keys {
-                if let Some(&id) = prev.ids.get(*k) {
-                    ids.insert((*k).to_string(), id);
-                    used.insert(id);
+            used.extend(prev.ids.values().copied());
+            for (slot, k) in order.iter_mut().zip(&keys) {
+                if let Some(&id) = prev.ids.get(k.as_ref()) {
+                    *slot = id;
                 }
             }
-            used.extend(prev.ids.values().copied());
         }
         let mut next = 1u32;
-        for k in keys {
-            if ids.contains_key(k) {
+        for (slot, k) in order.iter_mut().zip(keys) {
+            if *slot != 0 {
+                ids.entry(k.into()).or_insert(*slot);
+                continue;
+            }
+            if let Some(&id) = ids.get(k.as_ref()) {
+                *slot = id;
                 continue;
             }
             while used.contains(&next) {
@@ -60,10 +78,11 @@ impl IdSpace {
             if next > max {
                 return Err(IdExhausted { max });
             }
-            ids.insert(k.to_string(), next);
+            ids.insert(k.into(), next);
             used.insert(next);
+            *slot = next;
         }
-        Ok(Self { ids })
+        Ok((Self { ids }, order))
     }
 
     /// The id of `key`.
@@ -83,12 +102,29 @@ impl IdSpace {
 
     /// Every `(key, id)` in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
-        self.ids.iter().map(|(k, v)| (k.as_str(), *v))
+        let sorted: BTreeMap<&str, u32> = self.ids.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        sorted.into_iter()
     }
 
     /// The largest id in use (0 when empty).
     pub fn max_id(&self) -> u32 {
         self.ids.values().copied().max().unwrap_or(0)
+    }
+}
+
+impl Serialize for IdSpace {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let sorted: BTreeMap<&String, &u32> = self.ids.iter().collect();
+        sorted.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for IdSpace {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, u32>::deserialize(d)?;
+        Ok(Self {
+            ids: map.into_iter().collect(),
+        })
     }
 }
 

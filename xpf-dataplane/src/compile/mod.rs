@@ -13,6 +13,7 @@
 //! [`ConfigError`](crate::ConfigError).
 
 pub mod addresses;
+mod fxhash;
 pub mod form;
 pub mod ids;
 mod filters;
@@ -69,13 +70,24 @@ pub fn compile_validated(
 }
 
 /// Allocates an id space, mapping exhaustion to a config error.
-fn allocate<'a>(
+fn allocate<K: AsRef<str> + Into<String>>(
     what: &str,
-    keys: impl IntoIterator<Item = &'a str>,
+    keys: impl IntoIterator<Item = K>,
     previous: Option<&IdSpace>,
     max: u32,
 ) -> Result<IdSpace, ConfigError> {
     IdSpace::allocate(keys, previous, max)
+        .map_err(|e| ConfigError::new(what, format!("more than {} {what} (id space exhausted)", e.max)))
+}
+
+/// [`allocate`], also returning each key's id in input order.
+fn allocate_ordered<K: AsRef<str> + Into<String>>(
+    what: &str,
+    keys: impl IntoIterator<Item = K>,
+    previous: Option<&IdSpace>,
+    max: u32,
+) -> Result<(IdSpace, Vec<u32>), ConfigError> {
+    IdSpace::allocate_ordered(keys, previous, max)
         .map_err(|e| ConfigError::new(what, format!("more than {} {what} (id space exhausted)", e.max)))
 }
 

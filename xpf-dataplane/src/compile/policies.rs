@@ -7,13 +7,15 @@
 //! survives edits elsewhere in the config.
 
 use super::addresses::AddressResolver;
+use super::fxhash::FxHashMap;
 use super::ids::IdRegistry;
 use super::network::zone_id;
-use super::{allocate, form::*, lookup};
+use super::{allocate, allocate_ordered, form::*, lookup};
 use crate::config::predefined::predefined_applications;
 use crate::config::{Application, Config, Policy, PortRange};
 use crate::error::ConfigError;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use xpf_runtime::{AddressSetId, AppId, PolicyRuleId, ScheduleSlot, ZoneId};
 
 /// Every predefined application then custom ones, ids in that order.
@@ -56,7 +58,7 @@ fn app_terms(app: &Application) -> Vec<AppMatch> {
                 icmp_type,
                 icmp_code,
                 timeout| AppMatch {
-        term: name.to_string(),
+        term: Arc::from(name),
         protocol,
         source_ports: sport.unwrap_or(PortRange::ANY),
         destination_ports: dport.unwrap_or(PortRange::ANY),
@@ -154,14 +156,13 @@ pub(super) fn compile_schedules(
 
 /// A rule before ids are assigned.
 struct Draft {
-    key: String,
-    policy: String,
-    scope: RuleScope,
-    from_zones: Vec<ZoneId>,
-    to_zones: Vec<ZoneId>,
-    source: String,
+    policy: Arc<str>,
+    scope: Arc<RuleScope>,
+    from_zones: Arc<[ZoneId]>,
+    to_zones: Arc<[ZoneId]>,
+    source: usize,
     source_negate: bool,
-    destination: String,
+    destination: usize,
     destination_negate: bool,
     app: AppId,
     app_match: AppMatch,
@@ -172,8 +173,9 @@ struct PolicyCompiler<'a> {
     config: &'a Config,
     resolver: AddressResolver<'a>,
     sets: Vec<(String, super::addresses::PrefixSet)>,
-    set_index: HashMap<String, usize>,
+    set_index: FxHashMap<String, usize>,
     drafts: Vec<Draft>,
+    draft_keys: Vec<String>,
     policies: Vec<&'a Policy>,
 }
 
@@ -187,8 +189,9 @@ pub(super) fn compile_policies(
         config,
         resolver: AddressResolver::new(config),
         sets: Vec::new(),
-        set_index: HashMap::new(),
+        set_index: FxHashMap::default(),
         drafts: Vec::new(),
+        draft_keys: Vec::new(),
         policies: Vec::new(),
     };
     // Application ids were assigned already; index them by name.
@@ -210,17 +213,17 @@ pub(super) fn compile_policies(
         let from = zone_id(out, &pair.from_zone, &format!("{scope_path}.from-zone"))?;
         let to = zone_id(out, &pair.to_zone, &format!("{scope_path}.to-zone"))?;
         let start = pc.drafts.len();
-        let scope = RuleScope::ZonePair {
+        let scope = Arc::new(RuleScope::ZonePair {
             from: pair.from_zone.clone(),
             to: pair.to_zone.clone(),
-        };
+        });
         for p in pair.policies.iter().filter(|p| !p.inactive) {
             let path = format!("{scope_path}.{}", p.name);
             pc.add_policy(
                 p,
                 &scope,
                 (Some(&pair.from_zone), Some(&pair.to_zone)),
-                (vec![from], vec![to]),
+                (Arc::from([from]), Arc::from([to])),
                 &path,
                 &app_names,
                 &app_terms,
@@ -229,6 +232,7 @@ pub(super) fn compile_policies(
         pair_spans.push((from, to, start, pc.drafts.len() - start));
     }
     let global_start = pc.drafts.len();
+    let global_scope = Arc::new(RuleScope::Global);
     for p in config.security.global_policies.iter().filter(|p| !p.inactive) {
         let path = format!("security.global-policies[{}]", p.name);
         let zones = |names: &[String], field: &str| -> Result<Vec<ZoneId>, ConfigError> {
@@ -241,9 +245,9 @@ pub(super) fn compile_policies(
         let to = zones(&p.match_.to_zone, "to-zone")?;
         pc.add_policy(
             p,
-            &RuleScope::Global,
+            &global_scope,
             (None, None),
-            (from, to),
+            (from.into(), to.into()),
             &path,
             &app_names,
             &app_terms,
@@ -252,41 +256,43 @@ pub(super) fn compile_policies(
     let global_count = pc.drafts.len() - global_start;
 
     // Assign ids: address sets in first-use order, rules in evaluation order.
-    out.ids.address_sets = allocate(
+    let (space, set_ids) = allocate_ordered(
         "address sets",
         pc.sets.iter().map(|(k, _)| k.as_str()),
         prev.map(|p| &p.address_sets),
         u32::MAX,
     )?;
-    out.ids.policy_rules = allocate(
+    out.ids.address_sets = space;
+    let set_ids: Vec<AddressSetId> = set_ids.into_iter().map(AddressSetId).collect();
+    let (space, rule_ids) = allocate_ordered(
         "policy rules",
-        pc.drafts.iter().map(|d| d.key.as_str()),
+        std::mem::take(&mut pc.draft_keys),
         prev.map(|p| &p.policy_rules),
         u32::MAX,
     )?;
-    for (key, prefixes) in &pc.sets {
+    out.ids.policy_rules = space;
+    for ((key, prefixes), id) in std::mem::take(&mut pc.sets).into_iter().zip(&set_ids) {
         out.address_sets.push(CompiledAddressSet {
-            id: AddressSetId(lookup(&out.ids.address_sets, key, key, "address set")?),
-            key: key.clone(),
-            v4: prefixes.v4.clone(),
-            v6: prefixes.v6.clone(),
+            id: *id,
+            key,
+            v4: prefixes.v4,
+            v6: prefixes.v6,
         });
     }
     out.address_sets.sort_by_key(|s| s.id);
-    let set_id = |key: &str| AddressSetId(out.ids.address_sets.get(key).unwrap_or(0));
     let sched = |name: &Option<String>| name.as_ref().and_then(|n| out.ids.schedules.get(n)).map(|v| ScheduleSlot(v as u16));
     let mut rules = Vec::with_capacity(pc.drafts.len());
-    for d in pc.drafts {
+    for (d, rule_id) in pc.drafts.into_iter().zip(rule_ids) {
         let p = pc.policies[d.policy_ref];
         rules.push(CompiledRule {
-            id: PolicyRuleId(out.ids.policy_rules.get(&d.key).unwrap_or(0)),
+            id: PolicyRuleId(rule_id),
             policy: d.policy,
             scope: d.scope,
             from_zones: d.from_zones,
             to_zones: d.to_zones,
-            source: set_id(&d.source),
+            source: set_ids[d.source],
             source_negate: d.source_negate,
-            destination: set_id(&d.destination),
+            destination: set_ids[d.destination],
             destination_negate: d.destination_negate,
             app: d.app,
             app_match: d.app_match,
@@ -324,9 +330,9 @@ impl<'a> PolicyCompiler<'a> {
     fn add_policy(
         &mut self,
         p: &'a Policy,
-        scope: &RuleScope,
+        scope: &Arc<RuleScope>,
         books: (Option<&'a String>, Option<&'a String>),
-        zones: (Vec<ZoneId>, Vec<ZoneId>),
+        zones: (Arc<[ZoneId]>, Arc<[ZoneId]>),
         path: &str,
         app_names: &HashMap<String, AppId>,
         app_terms: &HashMap<AppId, Vec<AppMatch>>,
@@ -349,16 +355,18 @@ impl<'a> PolicyCompiler<'a> {
         )?;
         let policy_ref = self.policies.len();
         self.policies.push(p);
+        let policy_name: Arc<str> = Arc::from(p.name.as_str());
         let mut push = |app: AppId, app_name: &str, term: AppMatch| {
+            self.draft_keys
+                .push(format!("{scope}/{}/{app_name}/{}", p.name, term.term));
             self.drafts.push(Draft {
-                key: format!("{scope}/{}/{app_name}/{}", p.name, term.term),
-                policy: p.name.clone(),
+                policy: policy_name.clone(),
                 scope: scope.clone(),
                 from_zones: zones.0.clone(),
                 to_zones: zones.1.clone(),
-                source: source.clone(),
+                source,
                 source_negate: m.source_address_excluded,
-                destination: destination.clone(),
+                destination,
                 destination_negate: m.destination_address_excluded,
                 app,
                 app_match: term,
@@ -378,18 +386,23 @@ impl<'a> PolicyCompiler<'a> {
         Ok(())
     }
 
+    /// The index (into `sets`) of the address set for one policy side,
+    /// resolving its prefixes only the first time its canonical key is seen.
     fn address_set(
         &mut self,
         zone: Option<&'a str>,
         names: &'a [String],
         path: &str,
-    ) -> Result<String, ConfigError> {
-        let (key, prefixes) = self.resolver.resolve_side(zone, names, path)?;
-        if !self.set_index.contains_key(&key) {
-            self.set_index.insert(key.clone(), self.sets.len());
-            self.sets.push((key.clone(), prefixes));
+    ) -> Result<usize, ConfigError> {
+        let key = self.resolver.side_key(zone, names, path)?;
+        if let Some(&i) = self.set_index.get(&key) {
+            return Ok(i);
         }
-        Ok(key)
+        let prefixes = self.resolver.side_prefixes(zone, names, path)?;
+        let i = self.sets.len();
+        self.set_index.insert(key.clone(), i);
+        self.sets.push((key, prefixes));
+        Ok(i)
     }
 
     /// `None` for `any` (or an empty list); otherwise the applications,

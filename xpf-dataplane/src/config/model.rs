@@ -970,8 +970,14 @@ pub enum FilterAction {
 }
 
 /// A policer.
+///
+/// Written as `{ name = "p", type = "single-rate", bandwidth-limit = ...,
+/// burst-size-limit = ... }`. Unlike the rest of the model this struct
+/// cannot use `deny_unknown_fields` (serde does not support it together with
+/// the flattened, internally tagged `kind`); every rate field is required,
+/// so a misspelt field still fails to load as a missing field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct Policer {
     /// Name.
     pub name: String,
