@@ -17,6 +17,7 @@ pub mod compile;
 pub mod config;
 pub mod error;
 pub mod session_store;
+pub mod syslog;
 pub mod traits;
 pub mod validate;
 
