@@ -84,9 +84,20 @@ impl<'a> Book<'a> {
 /// Where a name resolved: a zone's book (index into the zone list) or the
 /// global book.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Scope {
+pub enum Scope {
+    /// A zone's book (index into the config's zone list).
     Zone(usize),
+    /// The global book.
     Global,
+}
+
+/// One resolved policy-side name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolved<'a> {
+    /// `any`, `any-ipv4` or `any-ipv6`.
+    Predefined(&'a str),
+    /// An address or set in a book.
+    Entry(Scope, &'a str),
 }
 
 /// Resolves address names against the global and per-zone books.
@@ -115,54 +126,97 @@ impl<'a> AddressResolver<'a> {
         }
     }
 
-    /// The canonical key of one policy side: sorted, de-duplicated resolved
-    /// names (`global/web`, `zone:trust/web`, `any`) joined by `+`. `zone`
-    /// is the zone whose book is searched before the global one (`None`
-    /// for global policies).
-    pub fn side_key(
-        &self,
-        zone: Option<&str>,
-        names: &[String],
-        path: &str,
-    ) -> Result<String, ConfigError> {
-        if names.is_empty() {
-            return Ok("any".into());
-        }
-        let mut keys = Vec::with_capacity(names.len());
-        for name in names {
-            if Self::predefined(name).is_some() {
-                keys.push(name.clone());
-                continue;
-            }
-            let scope = self.scope_of(zone, name).ok_or_else(|| unknown(path, name))?;
-            keys.push(self.scoped_key(scope, name));
-        }
-        keys.sort();
-        keys.dedup();
-        Ok(keys.join("+"))
+    /// The index of a zone's book, for [`AddressResolver::resolve_names`].
+    pub fn zone_index(&self, zone: &str) -> Option<usize> {
+        self.zone_names.iter().position(|n| *n == zone)
     }
 
-    /// The normalised prefixes of one policy side (the union of its names).
+    /// Resolves the names of one policy side: each name is found in the
+    /// book of `zone` (an index from [`AddressResolver::zone_index`]) first,
+    /// then in the global book (`zone` is `None` for global policies).
+    pub fn resolve_names(
+        &self,
+        zone: Option<usize>,
+        names: &'a [String],
+        path: &dyn Fn() -> String,
+    ) -> Result<Vec<Resolved<'a>>, ConfigError> {
+        names
+            .iter()
+            .map(|name| {
+                if Self::predefined(name).is_some() {
+                    return Ok(Resolved::Predefined(name));
+                }
+                if let Some(z) = zone
+                    && let Some((key, _)) = self.zones[z].entries.get_key_value(name.as_str())
+                {
+                    return Ok(Resolved::Entry(Scope::Zone(z), key));
+                }
+                match self.global.entries.get_key_value(name.as_str()) {
+                    Some((key, _)) => Ok(Resolved::Entry(Scope::Global, key)),
+                    None => Err(unknown(path, name)),
+                }
+            })
+            .collect()
+    }
+
+    /// The canonical key of a resolved side: sorted, de-duplicated resolved
+    /// names (`global/web`, `zone:trust/web`, `any`) joined by `+`; `any`
+    /// for an empty side.
+    pub fn side_key(&self, resolved: &[Resolved<'a>]) -> String {
+        if resolved.is_empty() {
+            return "any".into();
+        }
+        let mut keys: Vec<String> = resolved.iter().map(|r| self.resolved_key(r)).collect();
+        if keys.len() > 1 {
+            keys.sort_unstable();
+            keys.dedup();
+        }
+        keys.join("+")
+    }
+
+    /// The normalised prefixes of a resolved side (the union of its names;
+    /// every address for an empty side).
     pub fn side_prefixes(
         &mut self,
-        zone: Option<&str>,
-        names: &'a [String],
-        path: &str,
+        resolved: &[Resolved<'a>],
+        path: &dyn Fn() -> String,
     ) -> Result<PrefixSet, ConfigError> {
-        if names.is_empty() {
+        if resolved.is_empty() {
             return Ok(Self::predefined("any").unwrap_or_default());
         }
         let mut nets = Vec::new();
-        for name in names {
-            if let Some(p) = Self::predefined(name) {
-                nets.extend(p.v4.into_iter().map(IpNet::V4));
-                nets.extend(p.v6.into_iter().map(IpNet::V6));
-                continue;
+        for r in resolved {
+            match *r {
+                Resolved::Predefined(name) => {
+                    let p = Self::predefined(name).unwrap_or_default();
+                    nets.extend(p.v4.into_iter().map(IpNet::V4));
+                    nets.extend(p.v6.into_iter().map(IpNet::V6));
+                }
+                Resolved::Entry(scope, name) => self.resolve_in(scope, name, path, 0, &mut nets)?,
             }
-            let scope = self.scope_of(zone, name).ok_or_else(|| unknown(path, name))?;
-            self.resolve_in(scope, name, path, 0, &mut nets)?;
         }
         Ok(PrefixSet::from_nets(nets))
+    }
+
+    fn resolved_key(&self, r: &Resolved<'a>) -> String {
+        match *r {
+            Resolved::Predefined(name) => name.to_string(),
+            Resolved::Entry(Scope::Zone(z), name) => {
+                let zone = self.zone_names[z];
+                let mut k = String::with_capacity(6 + zone.len() + name.len());
+                k.push_str("zone:");
+                k.push_str(zone);
+                k.push('/');
+                k.push_str(name);
+                k
+            }
+            Resolved::Entry(Scope::Global, name) => {
+                let mut k = String::with_capacity(7 + name.len());
+                k.push_str("global/");
+                k.push_str(name);
+                k
+            }
+        }
     }
 
     fn predefined(name: &str) -> Option<PrefixSet> {
@@ -183,38 +237,18 @@ impl<'a> AddressResolver<'a> {
         }
     }
 
-    fn scoped_key(&self, scope: Scope, name: &str) -> String {
-        match scope {
-            Scope::Zone(z) => format!("zone:{}/{name}", self.zone_names[z]),
-            Scope::Global => format!("global/{name}"),
-        }
-    }
-
-    fn scope_of(&self, zone: Option<&str>, name: &str) -> Option<Scope> {
-        if let Some(z) = zone
-            && let Some(i) = self.zone_names.iter().position(|n| *n == z)
-            && self.zones[i].entries.contains_key(name)
-        {
-            return Some(Scope::Zone(i));
-        }
-        self.global
-            .entries
-            .contains_key(name)
-            .then_some(Scope::Global)
-    }
-
     /// Appends the prefixes of `name` (an address or set in `scope`) to `out`.
     fn resolve_in(
         &mut self,
         scope: Scope,
         name: &str,
-        path: &str,
+        path: &dyn Fn() -> String,
         depth: usize,
         out: &mut Vec<IpNet>,
     ) -> Result<(), ConfigError> {
         if depth > 64 {
             return Err(ConfigError::new(
-                path,
+                path(),
                 format!("address-set {name:?} nests deeper than 64 levels (cycle?)"),
             ));
         }
@@ -243,8 +277,8 @@ impl<'a> AddressResolver<'a> {
     }
 }
 
-fn unknown(path: &str, name: &str) -> ConfigError {
-    ConfigError::new(path, format!("unknown address or address-set {name:?}"))
+fn unknown(path: &dyn Fn() -> String, name: &str) -> ConfigError {
+    ConfigError::new(path(), format!("unknown address or address-set {name:?}"))
 }
 
 #[cfg(test)]

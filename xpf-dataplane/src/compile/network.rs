@@ -161,7 +161,13 @@ pub(super) fn compile_interfaces(
         let compiled = CompiledInterface {
             id: interface_id(out, &i.name, &path)?,
             name: i.name.clone(),
-            zone: zone_id(out, &i.zone, &format!("{path}.zone"))?,
+            // An interface without a zone (e.g. a fabric link) is managed
+            // but belongs to no security zone: traffic on it matches no policy.
+            zone: if i.zone.is_empty() {
+                ZoneId::NONE
+            } else {
+                zone_id(out, &i.zone, &format!("{path}.zone"))?
+            },
             mac: i.mac.unwrap_or(MacAddr([0; 6])),
             addresses: i.addresses.clone(),
             vlan: i.vlan,

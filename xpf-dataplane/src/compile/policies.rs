@@ -217,14 +217,15 @@ pub(super) fn compile_policies(
             from: pair.from_zone.clone(),
             to: pair.to_zone.clone(),
         });
+        let (from_zones, to_zones): (Arc<[ZoneId]>, Arc<[ZoneId]>) =
+            (Arc::from([from]), Arc::from([to]));
         for p in pair.policies.iter().filter(|p| !p.inactive) {
-            let path = format!("{scope_path}.{}", p.name);
             pc.add_policy(
                 p,
                 &scope,
                 (Some(&pair.from_zone), Some(&pair.to_zone)),
-                (Arc::from([from]), Arc::from([to])),
-                &path,
+                (from_zones.clone(), to_zones.clone()),
+                &|| format!("{scope_path}.{}", p.name),
                 &app_names,
                 &app_terms,
             )?;
@@ -248,7 +249,7 @@ pub(super) fn compile_policies(
             &global_scope,
             (None, None),
             (from.into(), to.into()),
-            &path,
+            &|| path.clone(),
             &app_names,
             &app_terms,
         )?;
@@ -333,7 +334,7 @@ impl<'a> PolicyCompiler<'a> {
         scope: &Arc<RuleScope>,
         books: (Option<&'a String>, Option<&'a String>),
         zones: (Arc<[ZoneId]>, Arc<[ZoneId]>),
-        path: &str,
+        path: &dyn Fn() -> String,
         app_names: &HashMap<String, AppId>,
         app_terms: &HashMap<AppId, Vec<AppMatch>>,
     ) -> Result<(), ConfigError> {
@@ -341,24 +342,29 @@ impl<'a> PolicyCompiler<'a> {
         let source = self.address_set(
             books.0.map(String::as_str),
             &m.source_address,
-            &format!("{path}.match.source-address"),
+            &|| format!("{}.match.source-address", path()),
         )?;
         let destination = self.address_set(
             books.1.map(String::as_str),
             &m.destination_address,
-            &format!("{path}.match.destination-address"),
+            &|| format!("{}.match.destination-address", path()),
         )?;
         let apps = self.expand_applications(
             &m.application,
-            &format!("{path}.match.application"),
+            &|| format!("{}.match.application", path()),
             app_names,
         )?;
         let policy_ref = self.policies.len();
         self.policies.push(p);
         let policy_name: Arc<str> = Arc::from(p.name.as_str());
+        let prefix = format!("{scope}/{}/", p.name);
         let mut push = |app: AppId, app_name: &str, term: AppMatch| {
-            self.draft_keys
-                .push(format!("{scope}/{}/{app_name}/{}", p.name, term.term));
+            let mut key = String::with_capacity(prefix.len() + app_name.len() + 1 + term.term.len());
+            key.push_str(&prefix);
+            key.push_str(app_name);
+            key.push('/');
+            key.push_str(&term.term);
+            self.draft_keys.push(key);
             self.drafts.push(Draft {
                 policy: policy_name.clone(),
                 scope: scope.clone(),
@@ -392,13 +398,15 @@ impl<'a> PolicyCompiler<'a> {
         &mut self,
         zone: Option<&'a str>,
         names: &'a [String],
-        path: &str,
+        path: &dyn Fn() -> String,
     ) -> Result<usize, ConfigError> {
-        let key = self.resolver.side_key(zone, names, path)?;
+        let zone = zone.and_then(|z| self.resolver.zone_index(z));
+        let resolved = self.resolver.resolve_names(zone, names, path)?;
+        let key = self.resolver.side_key(&resolved);
         if let Some(&i) = self.set_index.get(&key) {
             return Ok(i);
         }
-        let prefixes = self.resolver.side_prefixes(zone, names, path)?;
+        let prefixes = self.resolver.side_prefixes(&resolved, path)?;
         let i = self.sets.len();
         self.set_index.insert(key.clone(), i);
         self.sets.push((key, prefixes));
@@ -410,7 +418,7 @@ impl<'a> PolicyCompiler<'a> {
     fn expand_applications(
         &self,
         names: &[String],
-        path: &str,
+        path: &dyn Fn() -> String,
         app_names: &HashMap<String, AppId>,
     ) -> Result<Option<Vec<(String, AppId)>>, ConfigError> {
         if names.is_empty() || names.iter().any(|n| n == "any") {
@@ -428,7 +436,10 @@ impl<'a> PolicyCompiler<'a> {
         let mut stack: Vec<(&str, usize)> = names.iter().rev().map(|n| (n.as_str(), 0)).collect();
         while let Some((name, depth)) = stack.pop() {
             if depth > 64 {
-                return Err(ConfigError::new(path, "application-set nesting deeper than 64 (cycle?)"));
+                return Err(ConfigError::new(
+                    path(),
+                    "application-set nesting deeper than 64 (cycle?)",
+                ));
             }
             if let Some(id) = app_names.get(name) {
                 if seen.insert(*id) {
@@ -440,7 +451,10 @@ impl<'a> PolicyCompiler<'a> {
                 }
                 stack.extend(members.iter().rev().map(|m| (m.as_str(), depth + 1)));
             } else {
-                return Err(ConfigError::new(path, format!("unknown application {name:?}")));
+                return Err(ConfigError::new(
+                    path(),
+                    format!("unknown application {name:?}"),
+                ));
             }
         }
         Ok(Some(out))

@@ -973,9 +973,9 @@ pub enum FilterAction {
 ///
 /// Written as `{ name = "p", type = "single-rate", bandwidth-limit = ...,
 /// burst-size-limit = ... }`. Unlike the rest of the model this struct
-/// cannot use `deny_unknown_fields` (serde does not support it together with
-/// the flattened, internally tagged `kind`); every rate field is required,
-/// so a misspelt field still fails to load as a missing field.
+/// cannot use `deny_unknown_fields` itself (serde does not support it
+/// together with the flattened `kind`); [`PolicerKind`] carries it instead,
+/// so a misspelt rate field is still rejected by name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Policer {
@@ -988,7 +988,7 @@ pub struct Policer {
 
 /// Policer algorithms. Out-of-profile (red) packets are discarded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "type")]
+#[serde(rename_all = "kebab-case", tag = "type", deny_unknown_fields)]
 pub enum PolicerKind {
     /// Single-rate two-color: conform if within `bandwidth-limit` with
     /// `burst-size-limit` bucket, otherwise exceed (discard).
