@@ -828,3 +828,62 @@ pub struct CompiledFabricLink {
     /// Peer sync address.
     pub peer_address: Option<IpAddr>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-11-23 (a Monday) at `h:m` UTC, in Unix seconds.
+    fn monday(h: i64, m: i64) -> i64 {
+        1_795_392_000 + h * 3600 + m * 60
+    }
+
+    #[test]
+    fn weekly_windows_follow_the_local_clock() {
+        // Monday 08:00-18:00 in minutes of the week.
+        let s = CompiledSchedule {
+            slot: ScheduleSlot(1),
+            name: "office".into(),
+            date_ranges: vec![],
+            week_windows: vec![(480, 1080)],
+        };
+        assert!(!s.is_active(monday(7, 59), 0));
+        assert!(s.is_active(monday(8, 0), 0));
+        assert!(s.is_active(monday(17, 59), 0));
+        assert!(!s.is_active(monday(18, 0), 0), "stop is exclusive");
+        // UTC+1: 07:30 UTC is 08:30 local.
+        assert!(s.is_active(monday(7, 30), 3600));
+        // The same time a week later is active again; a day later is not.
+        assert!(s.is_active(monday(9, 0) + 7 * 86_400, 0));
+        assert!(!s.is_active(monday(9, 0) + 86_400, 0));
+    }
+
+    #[test]
+    fn date_ranges_and_windows_must_both_hold() {
+        let s = CompiledSchedule {
+            slot: ScheduleSlot(1),
+            name: "x".into(),
+            date_ranges: vec![(monday(0, 0), monday(0, 0) + 86_400)],
+            week_windows: vec![(600, 660)],
+        };
+        assert!(s.is_active(monday(10, 30), 0));
+        assert!(!s.is_active(monday(11, 30), 0), "outside the window");
+        assert!(!s.is_active(monday(10, 30) + 7 * 86_400, 0), "outside the dates");
+    }
+
+    #[test]
+    fn static_nat_maps_host_bits_both_ways() {
+        let r = CompiledStaticRule {
+            id: NatRuleId(1),
+            name: "rs/r".into(),
+            from: CompiledNatContext::default(),
+            public: "198.19.0.32/28".parse().unwrap(),
+            private: "198.18.2.32/28".parse().unwrap(),
+        };
+        let public: IpAddr = "198.19.0.37".parse().unwrap();
+        let private: IpAddr = "198.18.2.37".parse().unwrap();
+        assert_eq!(r.to_private(public), Some(private));
+        assert_eq!(r.to_public(private), Some(public));
+        assert_eq!(r.to_private(private), None);
+    }
+}
