@@ -1,0 +1,1 @@
+//! Internet checksums (placeholder; being written).

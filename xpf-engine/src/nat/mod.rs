@@ -1,0 +1,1 @@
+//! NAT allocation (placeholder; being written).

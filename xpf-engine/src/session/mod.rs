@@ -1,0 +1,1 @@
+//! Session table (placeholder; being written).

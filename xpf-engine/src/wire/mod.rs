@@ -1,0 +1,1 @@
+//! Typed zero-copy views over frames (placeholder; being written).
