@@ -8,6 +8,9 @@
 //! the same shape, is measured in the same run so the figure can be read as
 //! a ratio.
 
+// criterion_group!/criterion_main! generate undocumented items.
+#![allow(missing_docs)]
+
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -33,7 +36,11 @@ fn big_config(policies: usize, addresses: usize) -> Config {
     for i in 0..addresses {
         cfg.address_book.addresses.push(Address {
             name: format!("h{i}"),
-            prefix: Some(format!("{}/32", Ipv4Addr::from(base + i as u32)).parse().unwrap()),
+            prefix: Some(
+                format!("{}/32", Ipv4Addr::from(base + i as u32))
+                    .parse()
+                    .unwrap(),
+            ),
             ..Address::default()
         });
     }

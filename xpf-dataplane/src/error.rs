@@ -11,7 +11,9 @@
 use std::fmt;
 
 /// One problem found in a config.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ConfigError {
     /// Dotted path of the offending field, Junos-style names in brackets.
     pub path: String,

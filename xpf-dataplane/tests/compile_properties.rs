@@ -22,7 +22,11 @@ fn arb_config() -> impl Strategy<Value = Config> {
         proptest::collection::vec((0u8..=255, 8u8..=32), 1..12),
         proptest::collection::vec((1u16..2000, 0u16..100), 0..5),
         proptest::collection::vec(
-            (0usize..5, 0usize..5, proptest::collection::vec(arb_policy(), 0..6)),
+            (
+                0usize..5,
+                0usize..5,
+                proptest::collection::vec(arb_policy(), 0..6),
+            ),
             0..6,
         ),
         proptest::collection::vec(arb_policy(), 0..4),
@@ -87,7 +91,8 @@ fn arb_config() -> impl Strategy<Value = Config> {
                 if names.is_empty() {
                     return vec![];
                 }
-                let mut v: Vec<String> = sel.iter().map(|i| names[i % names.len()].clone()).collect();
+                let mut v: Vec<String> =
+                    sel.iter().map(|i| names[i % names.len()].clone()).collect();
                 v.dedup();
                 v
             };
@@ -99,7 +104,12 @@ fn arb_config() -> impl Strategy<Value = Config> {
                 }
                 let mut list = Vec::new();
                 for (i, p) in policies.into_iter().enumerate() {
-                    list.push(p.build(format!("p{i}"), &pick(&addr_names, &p.src), &pick(&addr_names, &p.dst), &pick(&app_names, &p.apps)));
+                    list.push(p.build(
+                        format!("p{i}"),
+                        &pick(&addr_names, &p.src),
+                        &pick(&addr_names, &p.dst),
+                        &pick(&app_names, &p.apps),
+                    ));
                 }
                 cfg.security.policies.push(ZonePairPolicies {
                     from_zone: from,
@@ -108,7 +118,12 @@ fn arb_config() -> impl Strategy<Value = Config> {
                 });
             }
             for (i, p) in globals.into_iter().enumerate() {
-                let mut pol = p.build(format!("g{i}"), &pick(&addr_names, &p.src), &pick(&addr_names, &p.dst), &pick(&app_names, &p.apps));
+                let mut pol = p.build(
+                    format!("g{i}"),
+                    &pick(&addr_names, &p.src),
+                    &pick(&addr_names, &p.dst),
+                    &pick(&app_names, &p.apps),
+                );
                 pol.match_.from_zone = pick(&zones, &p.src);
                 cfg.security.global_policies.push(pol);
             }
@@ -141,7 +156,9 @@ fn arb_config() -> impl Strategy<Value = Config> {
                     let name = format!("pool{i}");
                     cfg.security.nat.source.pools.push(SourcePool {
                         name: name.clone(),
-                        addresses: vec![PoolAddress::Prefix(format!("198.19.{}.0/30", 200 + i).parse().unwrap())],
+                        addresses: vec![PoolAddress::Prefix(
+                            format!("198.19.{}.0/30", 200 + i).parse().unwrap(),
+                        )],
                         ..SourcePool::default()
                     });
                     SourceNatAction::Pool(name)
@@ -240,14 +257,21 @@ fn rule_keys(c: &CompiledConfig) -> BTreeMap<String, u32> {
         .map(|rule| {
             let name = &r.policy_names[&rule.id];
             (
-                format!("{}/{}/{}/{}", name.scope, name.policy, name.application, rule.app_match.term),
+                format!(
+                    "{}/{}/{}/{}",
+                    name.scope, name.policy, name.application, rule.app_match.term
+                ),
                 rule.id.0,
             )
         })
         .collect()
 }
 
-fn assert_unique<T: Ord + Copy + std::fmt::Debug>(what: &str, ids: impl IntoIterator<Item = T>, none: T) {
+fn assert_unique<T: Ord + Copy + std::fmt::Debug>(
+    what: &str,
+    ids: impl IntoIterator<Item = T>,
+    none: T,
+) {
     let mut seen = BTreeSet::new();
     for id in ids {
         assert_ne!(id, none, "{what}: id 0 is reserved");
@@ -362,10 +386,10 @@ proptest! {
                 ..Policy::default()
             }),
             2 => {
-                if let Some(pair) = edited.security.policies.first_mut() {
-                    if !pair.policies.is_empty() {
-                        pair.policies.remove(0);
-                    }
+                if let Some(pair) = edited.security.policies.first_mut()
+                    && !pair.policies.is_empty()
+                {
+                    pair.policies.remove(0);
                 }
             }
             3 => edited.applications.applications.insert(0, Application {

@@ -21,7 +21,8 @@ fn load(name: &str) -> Config {
 
 fn reviewable(mut c: CompiledConfig) -> CompiledConfig {
     let used: std::collections::BTreeSet<_> = c.policies.rules.iter().map(|r| r.app).collect();
-    c.applications.retain(|a| !a.predefined || used.contains(&a.id));
+    c.applications
+        .retain(|a| !a.predefined || used.contains(&a.id));
     c.ids = Default::default();
     c
 }

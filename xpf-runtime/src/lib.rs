@@ -31,8 +31,8 @@ pub use delta::{
     SweepProfile,
 };
 pub use event::{
-    CloseReason, Event, FilterDirection, FilterLogAction, FilterLogEvent, FlowTuple, PolicyDenyEvent, ScreenDropEvent, ScreenKind,
-    SessionCloseEvent, SessionOpenEvent,
+    CloseReason, Event, FilterDirection, FilterLogAction, FilterLogEvent, FlowTuple,
+    PolicyDenyEvent, ScreenDropEvent, ScreenKind, SessionCloseEvent, SessionOpenEvent,
 };
 pub use ids::{
     AddressSetId, AppId, FilterId, FilterTermId, InterfaceId, NatPoolId, NatRuleId, PolicerId,
@@ -40,8 +40,8 @@ pub use ids::{
 };
 pub use proto::IpProtocol;
 pub use session::{
-    AddressFamily, AnySessionKey, NatTranslation, PacketCounters, SessionAddr, SessionEntry, SessionFlags,
-    SessionKey, SessionKeyV4, SessionKeyV6, SessionState, SessionValue, SessionValueV4,
-    SessionValueV6, TcpState,
+    AddressFamily, AnySessionKey, NatTranslation, PacketCounters, SessionAddr, SessionEntry,
+    SessionFlags, SessionKey, SessionKeyV4, SessionKeyV6, SessionState, SessionValue,
+    SessionValueV4, SessionValueV6, TcpState,
 };
 pub use status::{RedundancyGroupStatus, RuntimeStatus, TableStats};

@@ -51,7 +51,10 @@ impl IpProtocol {
 
     /// The Junos keyword for this protocol, if it has one.
     pub fn name(self) -> Option<&'static str> {
-        Self::NAMES.iter().find(|(_, p)| *p == self).map(|(n, _)| *n)
+        Self::NAMES
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map(|(n, _)| *n)
     }
 
     /// True for protocols whose sessions are keyed by ports (TCP, UDP, SCTP).
@@ -76,7 +79,9 @@ impl fmt::Display for IpProtocol {
 
 /// Error for an unknown protocol keyword.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown protocol {0:?} (expected a number 0-255 or one of tcp, udp, icmp, icmp6, gre, esp, ah, sctp, ospf, pim, vrrp, igmp)")]
+#[error(
+    "unknown protocol {0:?} (expected a number 0-255 or one of tcp, udp, icmp, icmp6, gre, esp, ah, sctp, ospf, pim, vrrp, igmp)"
+)]
 pub struct UnknownProtocol(pub String);
 
 impl FromStr for IpProtocol {

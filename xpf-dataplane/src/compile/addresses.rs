@@ -11,10 +11,10 @@
 //! Normalisation turns prefixes and ranges into the minimal sorted list of
 //! non-overlapping prefixes covering the same addresses.
 
+use super::fxhash::FxHashMap;
 use crate::config::{Address, AddressBook, AddressSet, Config};
 use crate::error::ConfigError;
 use ipnet::{IpNet, Ipv4Net, Ipv4Subnets, Ipv6Net, Ipv6Subnets};
-use super::fxhash::FxHashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
 
@@ -224,8 +224,14 @@ impl<'a> AddressResolver<'a> {
         let v6 = || vec![Ipv6Net::default()];
         match name {
             "any" => Some(PrefixSet { v4: v4(), v6: v6() }),
-            "any-ipv4" => Some(PrefixSet { v4: v4(), v6: vec![] }),
-            "any-ipv6" => Some(PrefixSet { v4: vec![], v6: v6() }),
+            "any-ipv4" => Some(PrefixSet {
+                v4: v4(),
+                v6: vec![],
+            }),
+            "any-ipv6" => Some(PrefixSet {
+                v4: vec![],
+                v6: v6(),
+            }),
             _ => None,
         }
     }
@@ -303,14 +309,16 @@ mod tests {
 
     #[test]
     fn ranges_become_minimal_prefix_lists() {
-        let nets = range_to_nets(
-            "198.18.0.1".parse().unwrap(),
-            "198.18.0.6".parse().unwrap(),
-        );
+        let nets = range_to_nets("198.18.0.1".parse().unwrap(), "198.18.0.6".parse().unwrap());
         let text: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
         assert_eq!(
             text,
-            ["198.18.0.1/32", "198.18.0.2/31", "198.18.0.4/31", "198.18.0.6/32"]
+            [
+                "198.18.0.1/32",
+                "198.18.0.2/31",
+                "198.18.0.4/31",
+                "198.18.0.6/32"
+            ]
         );
     }
 }

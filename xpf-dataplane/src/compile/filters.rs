@@ -66,15 +66,23 @@ pub(super) fn compile_filters(
     let mut filters: Vec<(FilterId, &crate::config::Filter)> = Vec::new();
     for (f, key) in fw.filters.iter().zip(&keys) {
         let path = format!("firewall.filters[{}]", f.name);
-        filters.push((FilterId(lookup(&out.ids.filters, key, &path, "filter")? as u16), f));
+        filters.push((
+            FilterId(lookup(&out.ids.filters, key, &path, "filter")? as u16),
+            f,
+        ));
     }
     filters.sort_by_key(|(id, _)| *id);
     for (id, f) in filters {
         let start = out.filters.terms.len() as u32;
         for t in &f.terms {
-            let path = format!("firewall.filters[{}].terms[{}].then.policer", f.name, t.name);
+            let path = format!(
+                "firewall.filters[{}].terms[{}].then.policer",
+                f.name, t.name
+            );
             let policer = match &t.then.policer {
-                Some(p) => Some(PolicerId(lookup(&out.ids.policers, p, &path, "policer")? as u16)),
+                Some(p) => Some(PolicerId(
+                    lookup(&out.ids.policers, p, &path, "policer")? as u16
+                )),
                 None => None,
             };
             let m = &t.from;

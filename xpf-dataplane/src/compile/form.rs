@@ -17,9 +17,8 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use xpf_runtime::{
-    AddressFamily, AddressSetId, AppId, FilterId, FilterTermId, InterfaceId, IpProtocol,
-    NatPoolId, NatRuleId, PolicerId, PolicyRuleId, RedundancyGroupId, ScheduleSlot,
-    ScreenProfileId, ZoneId,
+    AddressFamily, AddressSetId, AppId, FilterId, FilterTermId, InterfaceId, IpProtocol, NatPoolId,
+    NatRuleId, PolicerId, PolicyRuleId, RedundancyGroupId, ScheduleSlot, ScreenProfileId, ZoneId,
 };
 
 /// A contiguous run of entries in an ordered vector: `start..start + count`.
@@ -273,8 +272,11 @@ impl CompiledSchedule {
     /// Is the schedule active at `unix_secs` (UTC) given the offset?
     pub fn is_active(&self, unix_secs: i64, utc_offset_secs: i32) -> bool {
         let local = unix_secs + i64::from(utc_offset_secs);
-        let in_dates =
-            self.date_ranges.is_empty() || self.date_ranges.iter().any(|&(a, b)| a <= local && local < b);
+        let in_dates = self.date_ranges.is_empty()
+            || self
+                .date_ranges
+                .iter()
+                .any(|&(a, b)| a <= local && local < b);
         if !in_dates {
             return false;
         }
@@ -447,7 +449,8 @@ impl CompiledNatMatch {
         src_port: u16,
         dst_port: u16,
     ) -> bool {
-        let in_nets = |nets: &[IpNet], a: IpAddr| nets.is_empty() || nets.iter().any(|n| n.contains(&a));
+        let in_nets =
+            |nets: &[IpNet], a: IpAddr| nets.is_empty() || nets.iter().any(|n| n.contains(&a));
         let in_ports = |rs: &[PortRange], p: u16| {
             rs.is_empty() || (protocol.has_ports() && rs.iter().any(|r| r.contains(p)))
         };
@@ -573,15 +576,11 @@ fn map_prefix(addr: IpAddr, from: &IpNet, to: &IpNet) -> Option<IpAddr> {
     match (addr, from, to) {
         (IpAddr::V4(a), IpNet::V4(f), IpNet::V4(t)) => {
             let host = u32::from(a) & u32::from(f.hostmask());
-            Some(IpAddr::V4(Ipv4Addr::from(
-                u32::from(t.network()) | host,
-            )))
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from(t.network()) | host)))
         }
         (IpAddr::V6(a), IpNet::V6(f), IpNet::V6(t)) => {
             let host = u128::from(a) & u128::from(f.hostmask());
-            Some(IpAddr::V6(Ipv6Addr::from(
-                u128::from(t.network()) | host,
-            )))
+            Some(IpAddr::V6(Ipv6Addr::from(u128::from(t.network()) | host)))
         }
         _ => None,
     }
@@ -868,7 +867,10 @@ mod tests {
         };
         assert!(s.is_active(monday(10, 30), 0));
         assert!(!s.is_active(monday(11, 30), 0), "outside the window");
-        assert!(!s.is_active(monday(10, 30) + 7 * 86_400, 0), "outside the dates");
+        assert!(
+            !s.is_active(monday(10, 30) + 7 * 86_400, 0),
+            "outside the dates"
+        );
     }
 
     #[test]

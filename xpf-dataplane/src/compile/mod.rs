@@ -13,10 +13,10 @@
 //! [`ConfigError`](crate::ConfigError).
 
 pub mod addresses;
-mod fxhash;
-pub mod form;
-pub mod ids;
 mod filters;
+pub mod form;
+mod fxhash;
+pub mod ids;
 mod nat;
 mod network;
 mod policies;
@@ -76,8 +76,12 @@ fn allocate<K: AsRef<str> + Into<String>>(
     previous: Option<&IdSpace>,
     max: u32,
 ) -> Result<IdSpace, ConfigError> {
-    IdSpace::allocate(keys, previous, max)
-        .map_err(|e| ConfigError::new(what, format!("more than {} {what} (id space exhausted)", e.max)))
+    IdSpace::allocate(keys, previous, max).map_err(|e| {
+        ConfigError::new(
+            what,
+            format!("more than {} {what} (id space exhausted)", e.max),
+        )
+    })
 }
 
 /// [`allocate`], also returning each key's id in input order.
@@ -87,8 +91,12 @@ fn allocate_ordered<K: AsRef<str> + Into<String>>(
     previous: Option<&IdSpace>,
     max: u32,
 ) -> Result<(IdSpace, Vec<u32>), ConfigError> {
-    IdSpace::allocate_ordered(keys, previous, max)
-        .map_err(|e| ConfigError::new(what, format!("more than {} {what} (id space exhausted)", e.max)))
+    IdSpace::allocate_ordered(keys, previous, max).map_err(|e| {
+        ConfigError::new(
+            what,
+            format!("more than {} {what} (id space exhausted)", e.max),
+        )
+    })
 }
 
 /// Looks up an id that validation guarantees exists.
@@ -110,7 +118,11 @@ impl CompiledConfig {
             .interfaces
             .iter()
             .any(|i| i.addresses.iter().any(|a| a.addr().is_ipv6()))
-            || self.forwarding.routes.iter().any(|r| r.destination.addr().is_ipv6());
+            || self
+                .forwarding
+                .routes
+                .iter()
+                .any(|r| r.destination.addr().is_ipv6());
         if v6 {
             caps.insert(Capability::Ipv6);
         }

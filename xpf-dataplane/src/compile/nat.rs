@@ -31,7 +31,12 @@ pub(super) fn compile_nat(
         .pools
         .iter()
         .map(|p| format!("source/{}", p.name))
-        .chain(nat.destination.pools.iter().map(|p| format!("destination/{}", p.name)))
+        .chain(
+            nat.destination
+                .pools
+                .iter()
+                .map(|p| format!("destination/{}", p.name)),
+        )
         .collect();
     out.ids.nat_pools = allocate(
         "NAT pools",
@@ -41,13 +46,25 @@ pub(super) fn compile_nat(
     )?;
     let mut rule_keys = Vec::new();
     for rs in &nat.source.rule_sets {
-        rule_keys.extend(rs.rules.iter().map(|r| format!("source/{}/{}", rs.name, r.name)));
+        rule_keys.extend(
+            rs.rules
+                .iter()
+                .map(|r| format!("source/{}/{}", rs.name, r.name)),
+        );
     }
     for rs in &nat.destination.rule_sets {
-        rule_keys.extend(rs.rules.iter().map(|r| format!("destination/{}/{}", rs.name, r.name)));
+        rule_keys.extend(
+            rs.rules
+                .iter()
+                .map(|r| format!("destination/{}/{}", rs.name, r.name)),
+        );
     }
     for rs in &nat.static_.rule_sets {
-        rule_keys.extend(rs.rules.iter().map(|r| format!("static/{}/{}", rs.name, r.name)));
+        rule_keys.extend(
+            rs.rules
+                .iter()
+                .map(|r| format!("static/{}/{}", rs.name, r.name)),
+        );
     }
     out.ids.nat_rules = allocate(
         "NAT rules",
@@ -159,7 +176,11 @@ pub(super) fn compile_nat(
     Ok(())
 }
 
-fn context(out: &CompiledConfig, ctx: &NatContext, path: &str) -> Result<CompiledNatContext, ConfigError> {
+fn context(
+    out: &CompiledConfig,
+    ctx: &NatContext,
+    path: &str,
+) -> Result<CompiledNatContext, ConfigError> {
     let zones = ctx
         .zone
         .iter()

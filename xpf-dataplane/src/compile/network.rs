@@ -91,9 +91,12 @@ pub(super) fn compile_zones_and_screens(
     for z in &config.zones {
         let path = format!("zones[{}]", z.name);
         let screen = match &z.screen {
-            Some(s) => Some(ScreenProfileId(
-                lookup(&out.ids.screens, s, &format!("{path}.screen"), "screen")? as u16,
-            )),
+            Some(s) => Some(ScreenProfileId(lookup(
+                &out.ids.screens,
+                s,
+                &format!("{path}.screen"),
+                "screen",
+            )? as u16)),
             None => None,
         };
         out.zones.push(CompiledZone {
@@ -146,7 +149,10 @@ pub(super) fn compile_interfaces(
     )?;
     for i in &config.interfaces {
         let path = format!("interfaces[{}]", i.name);
-        let filter = |name: &Option<String>, family: &str, field: &str| -> Result<Option<FilterId>, ConfigError> {
+        let filter = |name: &Option<String>,
+                      family: &str,
+                      field: &str|
+         -> Result<Option<FilterId>, ConfigError> {
             match name {
                 Some(n) => lookup(
                     &out.ids.filters,
@@ -206,7 +212,10 @@ pub(super) fn compile_flow(config: &Config, out: &mut CompiledConfig) {
 /// longest prefix first; neighbours sorted by address. A static route with
 /// the same destination as a connected one is shadowed by it (connected
 /// routes have preference 0, as in Junos).
-pub(super) fn compile_forwarding(config: &Config, out: &mut CompiledConfig) -> Result<(), ConfigError> {
+pub(super) fn compile_forwarding(
+    config: &Config,
+    out: &mut CompiledConfig,
+) -> Result<(), ConfigError> {
     let mut routes: Vec<CompiledRoute> = Vec::new();
     for i in &out.interfaces {
         for a in &i.addresses {
@@ -237,7 +246,10 @@ pub(super) fn compile_forwarding(config: &Config, out: &mut CompiledConfig) -> R
                     )
                 })?,
                 (None, None) => {
-                    return Err(ConfigError::new(path, "route needs next-hop, interface or discard"));
+                    return Err(ConfigError::new(
+                        path,
+                        "route needs next-hop, interface or discard",
+                    ));
                 }
             };
             match r.next_hop {

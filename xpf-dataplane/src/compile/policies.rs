@@ -234,7 +234,12 @@ pub(super) fn compile_policies(
     }
     let global_start = pc.drafts.len();
     let global_scope = Arc::new(RuleScope::Global);
-    for p in config.security.global_policies.iter().filter(|p| !p.inactive) {
+    for p in config
+        .security
+        .global_policies
+        .iter()
+        .filter(|p| !p.inactive)
+    {
         let path = format!("security.global-policies[{}]", p.name);
         let zones = |names: &[String], field: &str| -> Result<Vec<ZoneId>, ConfigError> {
             names
@@ -281,7 +286,11 @@ pub(super) fn compile_policies(
         });
     }
     out.address_sets.sort_by_key(|s| s.id);
-    let sched = |name: &Option<String>| name.as_ref().and_then(|n| out.ids.schedules.get(n)).map(|v| ScheduleSlot(v as u16));
+    let sched = |name: &Option<String>| {
+        name.as_ref()
+            .and_then(|n| out.ids.schedules.get(n))
+            .map(|v| ScheduleSlot(v as u16))
+    };
     let mut rules = Vec::with_capacity(pc.drafts.len());
     for (d, rule_id) in pc.drafts.into_iter().zip(rule_ids) {
         let p = pc.policies[d.policy_ref];
@@ -339,16 +348,13 @@ impl<'a> PolicyCompiler<'a> {
         app_terms: &HashMap<AppId, Vec<AppMatch>>,
     ) -> Result<(), ConfigError> {
         let m = &p.match_;
-        let source = self.address_set(
-            books.0.map(String::as_str),
-            &m.source_address,
-            &|| format!("{}.match.source-address", path()),
-        )?;
-        let destination = self.address_set(
-            books.1.map(String::as_str),
-            &m.destination_address,
-            &|| format!("{}.match.destination-address", path()),
-        )?;
+        let source = self.address_set(books.0.map(String::as_str), &m.source_address, &|| {
+            format!("{}.match.source-address", path())
+        })?;
+        let destination =
+            self.address_set(books.1.map(String::as_str), &m.destination_address, &|| {
+                format!("{}.match.destination-address", path())
+            })?;
         let apps = self.expand_applications(
             &m.application,
             &|| format!("{}.match.application", path()),
@@ -359,7 +365,8 @@ impl<'a> PolicyCompiler<'a> {
         let policy_name: Arc<str> = Arc::from(p.name.as_str());
         let prefix = format!("{scope}/{}/", p.name);
         let mut push = |app: AppId, app_name: &str, term: AppMatch| {
-            let mut key = String::with_capacity(prefix.len() + app_name.len() + 1 + term.term.len());
+            let mut key =
+                String::with_capacity(prefix.len() + app_name.len() + 1 + term.term.len());
             key.push_str(&prefix);
             key.push_str(app_name);
             key.push('/');

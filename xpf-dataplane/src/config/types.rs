@@ -305,7 +305,10 @@ impl FromStr for CivilDateTime {
     }
 }
 
-serde_via_str!(CivilDateTime, "a date \"YYYY-MM-DD\" or \"YYYY-MM-DDTHH:MM\"");
+serde_via_str!(
+    CivilDateTime,
+    "a date \"YYYY-MM-DD\" or \"YYYY-MM-DDTHH:MM\""
+);
 
 /// TCP flag bits as they appear in the TCP header's flags byte.
 pub mod tcp_flags {
@@ -388,7 +391,9 @@ impl FromStr for TcpFlagsMatch {
                     }
                 };
                 if mask & bit != 0 {
-                    return Err(format!("invalid tcp-flags {text:?}: flag {name:?} repeated"));
+                    return Err(format!(
+                        "invalid tcp-flags {text:?}: flag {name:?} repeated"
+                    ));
                 }
                 mask |= bit;
                 if !neg {
@@ -416,7 +421,10 @@ mod tests {
         );
         assert!("70000".parse::<PortRange>().is_err());
         let inverted: PortRange = "90-80".parse().unwrap();
-        assert!(!inverted.is_valid(), "inverted ranges are caught by validation");
+        assert!(
+            !inverted.is_valid(),
+            "inverted ranges are caught by validation"
+        );
     }
 
     #[test]
