@@ -459,3 +459,92 @@ impl ApplyResult {
             .map(|(n, _)| n.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use crate::compile::compile;
+
+    fn compiled() -> CompiledConfig {
+        let cfg = Config::from_toml_str(
+            r#"
+[[interfaces]]
+name = "eth0"
+zone = "trust"
+addresses = ["198.18.0.1/24"]
+[[interfaces]]
+name = "eth1"
+zone = "untrust"
+addresses = ["198.19.0.1/24"]
+[[zones]]
+name = "trust"
+[[zones]]
+name = "untrust"
+[[security.policies]]
+from-zone = "trust"
+to-zone = "untrust"
+[[security.policies.policies]]
+name = "web"
+match = { application = ["junos-http"] }
+then = { action = "permit" }
+[[security.nat.static.rule-sets]]
+name = "rs"
+from = { zone = ["untrust"] }
+[[security.nat.static.rule-sets.rules]]
+name = "srv"
+destination-address = "198.19.0.32/28"
+prefix = "198.18.0.32/28"
+"#,
+        )
+        .unwrap();
+        compile(&cfg).unwrap()
+    }
+
+    #[test]
+    fn clones_are_independent_of_the_original() {
+        let original = ApplyResult::from_compiled(&compiled(), 3, Capabilities::all_supported());
+        let mut copy = original.clone();
+        copy.zone_ids.insert("evil".into(), ZoneId(99));
+        copy.managed_interfaces[0].addresses.clear();
+        copy.policy_names.clear();
+        copy.capabilities = Capabilities::default();
+        assert!(!original.zone_ids.contains_key("evil"));
+        assert_eq!(original.managed_interfaces[0].addresses.len(), 1);
+        assert_eq!(original.policy_names.len(), 1);
+        assert!(original.capabilities.supports(Capability::StaticNat));
+        assert_eq!(original.generation, 3);
+    }
+
+    #[test]
+    fn names_resolve_ids_back() {
+        let r = ApplyResult::from_compiled(&compiled(), 1, Capabilities::all_supported());
+        let zone = r.zone_ids["untrust"];
+        assert_eq!(r.zone_name(zone), Some("untrust"));
+        let nat = r.nat_counter_ids["static/rs/srv"];
+        assert_eq!(r.nat_rule_name(nat), Some("static/rs/srv"));
+        let (rule, name) = r.policy_names.iter().next().unwrap();
+        assert_eq!(name.policy, "web");
+        assert_eq!(name.scope, "trust->untrust");
+        assert_eq!(name.application, "junos-http");
+        assert!(rule.get() > 0);
+    }
+
+    #[test]
+    fn a_config_needing_an_unsupported_capability_is_refused_with_the_reason() {
+        let caps = Capabilities::all_supported()
+            .unsupported(Capability::StaticNat, "static NAT lands in a later release");
+        let err = caps.check(&compiled()).unwrap_err();
+        match err {
+            DataplaneError::Unsupported { capability, reason } => {
+                assert_eq!(capability, "static-nat");
+                assert!(reason.contains("later release"));
+            }
+            other => panic!("expected Unsupported, got {other}"),
+        }
+        assert!(Capabilities::all_supported().check(&compiled()).is_ok());
+        let listed = caps.unsupported_list();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].0, Capability::StaticNat);
+    }
+}
