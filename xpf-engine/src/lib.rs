@@ -16,6 +16,8 @@
 
 pub mod checksum;
 pub mod lookup;
+pub mod meter;
 pub mod nat;
+pub mod policy;
 pub mod session;
 pub mod wire;
