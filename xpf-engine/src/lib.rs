@@ -19,5 +19,6 @@ pub mod lookup;
 pub mod meter;
 pub mod nat;
 pub mod policy;
+pub mod screen;
 pub mod session;
 pub mod wire;
