@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checksum;
+pub mod filter;
 pub mod lookup;
 pub mod meter;
 pub mod nat;
