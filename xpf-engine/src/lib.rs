@@ -22,4 +22,5 @@ pub mod nat;
 pub mod policy;
 pub mod screen;
 pub mod session;
+pub mod telemetry;
 pub mod wire;
