@@ -163,8 +163,10 @@ impl<'a> AddressResolver<'a> {
     /// names (`global/web`, `zone:trust/web`, `any`) joined by `+`; `any`
     /// for an empty side.
     pub fn side_key(&self, resolved: &[Resolved<'a>]) -> String {
-        if resolved.is_empty() {
-            return "any".into();
+        match resolved {
+            [] => return "any".into(),
+            [one] => return self.resolved_key(one),
+            _ => {}
         }
         let mut keys: Vec<String> = resolved.iter().map(|r| self.resolved_key(r)).collect();
         if keys.len() > 1 {
