@@ -16,6 +16,7 @@
 
 pub mod checksum;
 pub mod filter;
+pub mod fragments;
 pub mod lookup;
 pub mod meter;
 pub mod nat;
