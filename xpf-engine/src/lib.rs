@@ -17,6 +17,7 @@
 pub mod checksum;
 pub mod filter;
 pub mod fragments;
+pub mod host_inbound;
 pub mod lookup;
 pub mod meter;
 pub mod nat;
