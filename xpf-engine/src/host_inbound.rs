@@ -50,11 +50,10 @@ fn udp(p: &HostPacket, lo: u16, hi: u16) -> bool {
 fn service_allows(s: HostService, p: &HostPacket) -> bool {
     match s {
         HostService::All => true,
-        HostService::Ping => match (p.protocol, p.icmp_type) {
-            (IpProtocol::ICMP, Some(8)) => true,
-            (IpProtocol::ICMPV6, Some(128)) => true,
-            _ => false,
-        },
+        HostService::Ping => matches!(
+            (p.protocol, p.icmp_type),
+            (IpProtocol::ICMP, Some(8)) | (IpProtocol::ICMPV6, Some(128))
+        ),
         HostService::Traceroute => udp(p, 33434, 33534),
         HostService::Ssh => tcp(p, 22),
         HostService::Telnet => tcp(p, 23),
