@@ -24,5 +24,6 @@ pub mod nat;
 pub mod policy;
 pub mod screen;
 pub mod session;
+pub mod tables;
 pub mod telemetry;
 pub mod wire;
