@@ -21,6 +21,7 @@ pub mod host_inbound;
 pub mod lookup;
 pub mod meter;
 pub mod nat;
+pub mod nat_rules;
 pub mod policy;
 pub mod screen;
 pub mod session;
