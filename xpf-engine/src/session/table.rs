@@ -1,0 +1,984 @@
+//! [`SessionTable`]: storage, lookup, lifecycle, expiry and capacity.
+//!
+//! Layout (see the [module docs](super) for the rules):
+//!
+//! - two slabs, one per address family, of `Slot { keys: [forward,
+//!   reverse], session }`, in fixed-size chunks, with a free list threaded
+//!   through freed slots (module `store`);
+//! - one [`Index`] for both families holding two entries per session, each
+//!   a 32-bit reference `(slot << 2) | (family << 1) | direction`, so a
+//!   lookup by either key yields the session and the direction;
+//! - the timer [`Wheel`] and the embryonic FIFO, both intrusive lists
+//!   through the sessions;
+//! - per-family maps from address to session count, by forward source and
+//!   by forward destination.
+
+use super::hash::{SeededState, Seeds};
+use super::index::Index;
+use super::record::{
+    Closed, Direction, EMBRYONIC, FlowKeys, Session, SessionHandle, SessionInit, is_unanswered,
+    lifecycle_of,
+};
+use super::slab::{List, NIL};
+use super::store::{
+    AddrCounts, EmbryoLinks, Family, Slot, Store, Stores, WheelLinks, forward_entry_in,
+};
+use super::tcp::{TcpSegment, TcpTracker, TcpUpdate, TcpViolation};
+use super::timeout::Timeouts;
+use super::wheel::{Wheel, tick_of};
+use std::mem::size_of;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use xpf_dataplane::session_store::reverse_entry;
+use xpf_runtime::{
+    AddressFamily, AnySessionKey, CloseReason, DropReason, IpProtocol, SessionAddr, SessionEntry,
+    SessionFlags, SessionKey, SessionState, SessionValue, TableStats, TcpState,
+};
+
+/// The largest capacity a table accepts (2^28 sessions): keeps every slot
+/// reference within 32 bits with room for the family and direction bits.
+pub const MAX_CAPACITY: usize = 1 << 28;
+
+/// The index entry of `node`'s key in `dir`.
+#[inline(always)]
+fn entry_ref(node: u32, dir: Direction) -> u32 {
+    (node << 1) | dir as u32
+}
+
+/// Why an insert was refused. Nothing in the table changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InsertError {
+    /// The table is full and holds no embryonic session to evict.
+    #[error("session table full and no embryonic session to evict")]
+    TableFull,
+    /// One of the keys already belongs to a session (in either of its
+    /// directions).
+    #[error("the {direction:?} key is already in use by session {existing}")]
+    KeyInUse {
+        /// Which of the new session's keys collided.
+        direction: Direction,
+        /// The session holding it.
+        existing: SessionHandle,
+    },
+    /// The forward and reverse keys are equal (a packet to itself); such a
+    /// session could not tell its directions apart.
+    #[error("the forward and reverse keys are equal")]
+    SameKeys,
+    /// The keys differ in address family or protocol.
+    #[error("the forward and reverse keys differ in address family or protocol")]
+    KeyMismatch,
+    /// A TCP session was given no tracker, or another protocol one.
+    #[error("a TCP session needs a TCP tracker and no other session may have one")]
+    TcpTracker,
+    /// [`SessionTable::insert_synced`] was given a reverse entry.
+    #[error("a synced session is installed from its forward entry")]
+    ReverseEntry,
+    /// A synced entry's reverse key does not follow from its NAT
+    /// translation.
+    #[error("the entry's reverse key does not match its NAT translation")]
+    InconsistentEntry,
+}
+
+impl InsertError {
+    /// The drop reason to count when the packet that tried to create the
+    /// session is dropped because of this error: `SessionTableFull` for
+    /// [`TableFull`](Self::TableFull). The other errors are the caller's to
+    /// classify (a reverse-key collision, for one, usually means the NAT
+    /// allocator should pick another port).
+    pub fn drop_reason(&self) -> Option<DropReason> {
+        match self {
+            Self::TableFull => Some(DropReason::SessionTableFull),
+            _ => None,
+        }
+    }
+}
+
+/// A successful [`SessionTable::insert`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inserted {
+    /// The new session.
+    pub handle: SessionHandle,
+    /// The embryonic session evicted to make room, if the table was full.
+    pub evicted: Option<Closed>,
+}
+
+/// A successful [`SessionTable::insert_synced`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Synced {
+    /// The installed (or refreshed) session.
+    pub handle: SessionHandle,
+    /// True when the session was already present (same id and keys) and
+    /// was refreshed in place.
+    pub refreshed: bool,
+    /// A different session that held the forward key and was replaced
+    /// (reported with [`CloseReason::ClusterReconcile`]).
+    pub replaced: Option<Closed>,
+    /// The embryonic session evicted to make room.
+    pub evicted: Option<Closed>,
+}
+
+/// Memory in use, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Session slabs (allocated chunks of both families).
+    pub slabs: usize,
+    /// The key index (allocated up front for the capacity).
+    pub index: usize,
+    /// The timer wheel's bucket heads.
+    pub wheel: usize,
+    /// The per-address session-count maps.
+    pub address_counts: usize,
+}
+
+impl MemoryUsage {
+    /// Everything.
+    pub fn total(&self) -> usize {
+        self.slabs + self.index + self.wheel + self.address_counts
+    }
+}
+
+/// The session table. See the [module docs](super).
+#[derive(Debug)]
+pub struct SessionTable {
+    capacity: usize,
+    len: usize,
+    timeouts: Timeouts,
+    seeds: Seeds,
+    index: Index,
+    stores: Stores,
+    wheel: Wheel,
+    embryonic: List,
+    embryonic_len: usize,
+    counts: AddrCounts,
+}
+
+impl SessionTable {
+    /// An empty table for at most `capacity` sessions with the default
+    /// timeouts.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` exceeds [`MAX_CAPACITY`].
+    pub fn new(capacity: usize) -> Self {
+        Self::with_timeouts(capacity, Timeouts::default())
+    }
+
+    /// An empty table for at most `capacity` sessions with `timeouts`.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` exceeds [`MAX_CAPACITY`].
+    pub fn with_timeouts(capacity: usize, timeouts: Timeouts) -> Self {
+        assert!(
+            capacity <= MAX_CAPACITY,
+            "session capacity {capacity} exceeds {MAX_CAPACITY}"
+        );
+        let seeds = Seeds::random();
+        Self {
+            capacity,
+            len: 0,
+            timeouts,
+            seeds,
+            index: Index::with_max_entries(2 * capacity),
+            stores: Stores::default(),
+            wheel: Wheel::default(),
+            embryonic: List::EMPTY,
+            embryonic_len: 0,
+            counts: AddrCounts::new(SeededState::new(&seeds)),
+        }
+    }
+
+    /// The maximum number of sessions.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Live sessions (each a forward and a reverse entry).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no session is live.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Live embryonic (unanswered) sessions.
+    pub fn embryonic_len(&self) -> usize {
+        self.embryonic_len
+    }
+
+    /// Occupancy in sessions.
+    pub fn stats(&self) -> TableStats {
+        TableStats {
+            occupancy: self.len as u64,
+            capacity: self.capacity as u64,
+        }
+    }
+
+    /// The timeouts new timeouts are computed from.
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
+    /// Replaces the timeouts (config apply). Live sessions keep their
+    /// current timeout until their next state change; new sessions and
+    /// state changes use the new values.
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.timeouts = timeouts;
+    }
+
+    /// Bytes one session pair of `family` costs when the table is full:
+    /// its slot (record and both keys) plus its share of the index (two
+    /// entries). Excludes the per-address count maps, which grow with the
+    /// number of distinct addresses rather than sessions.
+    pub fn bytes_per_session(&self, family: AddressFamily) -> f64 {
+        let slot = match family {
+            AddressFamily::Inet => size_of::<Slot<Ipv4Addr>>(),
+            AddressFamily::Inet6 => size_of::<Slot<Ipv6Addr>>(),
+        };
+        slot as f64 + self.index.bytes() as f64 / self.capacity.max(1) as f64
+    }
+
+    /// Memory in use now.
+    pub fn memory(&self) -> MemoryUsage {
+        MemoryUsage {
+            slabs: self.stores.v4.slots.bytes() + self.stores.v6.slots.bytes(),
+            index: self.index.bytes(),
+            wheel: super::wheel::WHEEL_SLOTS * size_of::<List>(),
+            address_counts: self.counts.v4.bytes() + self.counts.v6.bytes(),
+        }
+    }
+
+    // ----------------------------------------------------------------
+    // Lookup and access
+    // ----------------------------------------------------------------
+
+    /// The session `key` belongs to and which direction it is.
+    #[inline]
+    pub fn lookup(&self, key: &AnySessionKey) -> Option<(SessionHandle, Direction)> {
+        match key {
+            AnySessionKey::V4(k) => self.lookup_in(k),
+            AnySessionKey::V6(k) => self.lookup_in(k),
+        }
+    }
+
+    /// [`lookup`](Self::lookup) for an IPv4 key.
+    #[inline]
+    pub fn lookup_v4(&self, key: &SessionKey<Ipv4Addr>) -> Option<(SessionHandle, Direction)> {
+        self.lookup_in(key)
+    }
+
+    /// [`lookup`](Self::lookup) for an IPv6 key.
+    #[inline]
+    pub fn lookup_v6(&self, key: &SessionKey<Ipv6Addr>) -> Option<(SessionHandle, Direction)> {
+        self.lookup_in(key)
+    }
+
+    #[inline(always)]
+    fn lookup_in<A: Family>(&self, key: &SessionKey<A>) -> Option<(SessionHandle, Direction)> {
+        let hash = A::hash_key(key, &self.seeds);
+        let slots = &A::store(&self.stores).slots;
+        self.index
+            .find(hash, |entry| {
+                let node = entry >> 1;
+                node & 1 == A::BIT
+                    && slots.get((node >> 1) as usize).keys[(entry & 1) as usize] == *key
+            })
+            .map(|entry| (SessionHandle(entry >> 1), Direction::from_bit(entry)))
+    }
+
+    /// The session of `handle`.
+    ///
+    /// # Panics
+    ///
+    /// If `handle` does not refer to a live session of this table.
+    #[inline]
+    pub fn get(&self, handle: SessionHandle) -> &Session {
+        self.try_get(handle).expect("stale session handle")
+    }
+
+    /// The session of `handle`, or `None` if it is not live.
+    #[inline]
+    pub fn try_get(&self, handle: SessionHandle) -> Option<&Session> {
+        self.stores.live(handle.0)
+    }
+
+    /// The session of `handle`, for the changes [`Session`] allows
+    /// (policy, flags, owner). State, timeouts and counters change only
+    /// through the table.
+    ///
+    /// # Panics
+    ///
+    /// If `handle` does not refer to a live session of this table.
+    #[inline]
+    pub fn get_mut(&mut self, handle: SessionHandle) -> &mut Session {
+        assert!(self.stores.live(handle.0).is_some(), "stale session handle");
+        self.stores.session_mut(handle.0)
+    }
+
+    /// The session's forward and reverse keys.
+    ///
+    /// # Panics
+    ///
+    /// If `handle` does not refer to a live session of this table.
+    pub fn keys(&self, handle: SessionHandle) -> FlowKeys {
+        self.get(handle);
+        let slot = handle.slot();
+        match handle.family() {
+            AddressFamily::Inet => {
+                let [forward, reverse] = self.stores.v4.slots.get(slot).keys;
+                FlowKeys {
+                    forward: forward.into(),
+                    reverse: reverse.into(),
+                }
+            }
+            AddressFamily::Inet6 => {
+                let [forward, reverse] = self.stores.v6.slots.get(slot).keys;
+                FlowKeys {
+                    forward: forward.into(),
+                    reverse: reverse.into(),
+                }
+            }
+        }
+    }
+
+    /// Every live session, IPv4 first, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (SessionHandle, &Session)> + '_ {
+        fn live<A>(
+            store: &Store<A>,
+            bit: u32,
+        ) -> impl Iterator<Item = (SessionHandle, &Session)> + '_ {
+            store
+                .slots
+                .iter()
+                .filter(|(_, slot)| slot.session.is_live())
+                .map(move |(i, slot)| (SessionHandle(((i as u32) << 1) | bit), &slot.session))
+        }
+        live(&self.stores.v4, Ipv4Addr::BIT).chain(live(&self.stores.v6, Ipv6Addr::BIT))
+    }
+
+    /// The session's forward entry and reverse entry, as
+    /// [`SessionStore`](xpf_dataplane::traits::SessionStore) and HA sync
+    /// exchange them.
+    ///
+    /// # Panics
+    ///
+    /// If `handle` does not refer to a live session of this table.
+    pub fn to_entries(&self, handle: SessionHandle) -> (SessionEntry, SessionEntry) {
+        let forward = self.forward_entry(handle);
+        let reverse = reverse_entry(&forward);
+        (forward, reverse)
+    }
+
+    /// The session's forward entry.
+    ///
+    /// # Panics
+    ///
+    /// If `handle` does not refer to a live session of this table.
+    pub fn forward_entry(&self, handle: SessionHandle) -> SessionEntry {
+        self.get(handle);
+        self.entry_of(handle.0)
+    }
+
+    fn entry_of(&self, node: u32) -> SessionEntry {
+        let slot = (node >> 1) as usize;
+        if node & 1 == 0 {
+            forward_entry_in(self.stores.v4.slots.get(slot))
+        } else {
+            forward_entry_in(self.stores.v6.slots.get(slot))
+        }
+    }
+
+    /// Live sessions whose forward key has source address `addr` (the
+    /// initiator as it arrived, before NAT); for the screens' per-source
+    /// session limits.
+    pub fn count_by_source(&self, addr: IpAddr) -> u32 {
+        match addr {
+            IpAddr::V4(a) => self.counts.v4.by_source.get(&a.to_bits()).copied(),
+            IpAddr::V6(a) => self.counts.v6.by_source.get(&a.to_bits()).copied(),
+        }
+        .unwrap_or(0)
+    }
+
+    /// Live sessions whose forward key has destination address `addr`
+    /// (before destination NAT); for the per-destination session limits.
+    pub fn count_by_destination(&self, addr: IpAddr) -> u32 {
+        match addr {
+            IpAddr::V4(a) => self.counts.v4.by_destination.get(&a.to_bits()).copied(),
+            IpAddr::V6(a) => self.counts.v6.by_destination.get(&a.to_bits()).copied(),
+        }
+        .unwrap_or(0)
+    }
+
+    // ----------------------------------------------------------------
+    // Packets
+    // ----------------------------------------------------------------
+
+    /// Accounts a packet of `bytes` bytes in `dir` at `now_ns`: counters
+    /// and last-seen (which never moves backwards). The first reverse
+    /// packet of a non-TCP session answers it (`New` → `Established`,
+    /// leaving the embryonic FIFO); TCP sessions change state only through
+    /// [`track_tcp`](Self::track_tcp). Returns true when the state changed
+    /// (an HA update delta is due). Does no timer-wheel work.
+    ///
+    /// # Panics
+    ///
+    /// If `handle` is not live (checked in debug builds only).
+    #[inline]
+    pub fn touch(
+        &mut self,
+        handle: SessionHandle,
+        dir: Direction,
+        bytes: u64,
+        now_ns: u64,
+    ) -> bool {
+        let node = handle.0;
+        let session = self.stores.session_mut(node);
+        debug_assert!(session.is_live(), "stale session handle");
+        session.counters[dir.index()].add(bytes);
+        if now_ns > session.last_seen_ns {
+            session.last_seen_ns = now_ns;
+        }
+        if dir == Direction::Reverse
+            && session.state == SessionState::New
+            && session.tcp.state() == TcpState::None
+        {
+            session.state = SessionState::Established;
+            let embryonic = session.marks & EMBRYONIC != 0;
+            if embryonic {
+                self.leave_embryonic(node);
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Runs TCP tracking for `segment`, seen in `dir`: checks it against
+    /// the session's state and windows (enforced unless the session has
+    /// [`SessionFlags::LOOSE_TCP`]) and applies the result: lifecycle
+    /// state, timeout class (rescheduling at once when the timeout
+    /// shrinks), embryonic membership. Does not count the packet; call
+    /// [`touch`](Self::touch) once the packet is accepted. On error the
+    /// session is unchanged.
+    ///
+    /// # Panics
+    ///
+    /// If `handle` is not live (checked in debug builds only).
+    pub fn track_tcp(
+        &mut self,
+        handle: SessionHandle,
+        dir: Direction,
+        segment: &TcpSegment,
+    ) -> Result<TcpUpdate, TcpViolation> {
+        let node = handle.0;
+        let session = self.stores.session_mut(node);
+        debug_assert!(session.is_live(), "stale session handle");
+        if session.tcp.state() == TcpState::None {
+            return Err(TcpViolation::InvalidState);
+        }
+        let loose = session.flags.contains(SessionFlags::LOOSE_TCP);
+        let update = session.tcp.update(dir, segment, loose)?;
+        if update.state_changed() {
+            self.tcp_state_changed(node, update.state);
+        }
+        Ok(update)
+    }
+
+    fn tcp_state_changed(&mut self, node: u32, tcp: TcpState) {
+        let session = self.stores.session_mut(node);
+        session.state = lifecycle_of(tcp, true);
+        let timeout = self
+            .timeouts
+            .for_session(IpProtocol::TCP, tcp, session.app_timeout);
+        let shorter = timeout < session.timeout_secs;
+        session.timeout_secs = timeout;
+        let deadline = session.deadline_ns();
+        let bucket = session.wheel_bucket;
+        let leaves_fifo = session.marks & EMBRYONIC != 0 && !is_unanswered(session.state, tcp);
+        if leaves_fifo {
+            self.leave_embryonic(node);
+        }
+        if shorter {
+            let bucket =
+                self.wheel
+                    .reschedule(&mut WheelLinks(&mut self.stores), node, bucket, deadline);
+            self.stores.session_mut(node).wheel_bucket = bucket;
+        }
+    }
+
+    // ----------------------------------------------------------------
+    // Insert and remove
+    // ----------------------------------------------------------------
+
+    /// Creates a session from its first packet at `now_ns`: `forward` is
+    /// that packet's key, `reverse` the key replies will carry (after NAT).
+    /// If the table is full, the oldest embryonic session is evicted first
+    /// and returned in [`Inserted::evicted`]; if there is none the insert
+    /// fails with [`InsertError::TableFull`]. Key collisions, equal keys,
+    /// mismatched keys and a missing or superfluous TCP tracker are
+    /// refused before anything is evicted.
+    pub fn insert(
+        &mut self,
+        forward: AnySessionKey,
+        reverse: AnySessionKey,
+        init: SessionInit,
+        now_ns: u64,
+    ) -> Result<Inserted, InsertError> {
+        match (forward, reverse) {
+            (AnySessionKey::V4(f), AnySessionKey::V4(r)) => self.insert_in(f, r, &init, now_ns),
+            (AnySessionKey::V6(f), AnySessionKey::V6(r)) => self.insert_in(f, r, &init, now_ns),
+            _ => Err(InsertError::KeyMismatch),
+        }
+    }
+
+    fn insert_in<A: Family>(
+        &mut self,
+        forward: SessionKey<A>,
+        reverse: SessionKey<A>,
+        init: &SessionInit,
+        now_ns: u64,
+    ) -> Result<Inserted, InsertError> {
+        let protocol = forward.protocol;
+        let tcp = match (protocol == IpProtocol::TCP, init.tcp) {
+            (true, Some(tracker)) => tracker,
+            (false, None) => TcpTracker::none(),
+            _ => return Err(InsertError::TcpTracker),
+        };
+        self.check_keys(&forward, &reverse)?;
+        let evicted = self.make_room()?;
+        let timeout = self
+            .timeouts
+            .for_session(protocol, tcp.state(), init.app_timeout);
+        let session = Session::new(init, tcp, timeout, now_ns);
+        let node = self.install(forward, reverse, session, now_ns);
+        Ok(Inserted {
+            handle: SessionHandle(node),
+            evicted,
+        })
+    }
+
+    /// Refuses equal, mismatched or colliding keys.
+    fn check_keys<A: Family>(
+        &self,
+        forward: &SessionKey<A>,
+        reverse: &SessionKey<A>,
+    ) -> Result<(), InsertError> {
+        if forward.protocol != reverse.protocol {
+            return Err(InsertError::KeyMismatch);
+        }
+        if forward == reverse {
+            return Err(InsertError::SameKeys);
+        }
+        for (direction, key) in [(Direction::Forward, forward), (Direction::Reverse, reverse)] {
+            if let Some((existing, _)) = self.lookup_in(key) {
+                return Err(InsertError::KeyInUse {
+                    direction,
+                    existing,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Evicts the oldest embryonic session if the table is full.
+    fn make_room(&mut self) -> Result<Option<Closed>, InsertError> {
+        if self.len < self.capacity {
+            return Ok(None);
+        }
+        match self.embryonic.front() {
+            Some(victim) => Ok(Some(self.remove_node(victim, CloseReason::Evicted))),
+            None => Err(InsertError::TableFull),
+        }
+    }
+
+    /// Stores a session whose keys were checked and for which there is
+    /// room: slot, index entries, wheel, embryonic FIFO, address counts.
+    fn install<A: Family>(
+        &mut self,
+        forward: SessionKey<A>,
+        reverse: SessionKey<A>,
+        session: Session,
+        now_ns: u64,
+    ) -> u32 {
+        if self.len == 0 {
+            // Nothing is scheduled: skip the wheel over the idle time.
+            self.wheel.advance_to(tick_of(now_ns));
+        }
+        let store = A::store_mut(&mut self.stores);
+        let slot = Slot {
+            keys: [forward, reverse],
+            session,
+        };
+        let index = if store.free == NIL {
+            store.slots.push(slot)
+        } else {
+            let index = store.free as usize;
+            let reused = store.slots.get_mut(index);
+            store.free = reused.session.wheel.next;
+            *reused = slot;
+            index
+        };
+        let node = ((index as u32) << 1) | A::BIT;
+
+        self.index.insert(
+            A::hash_key(&forward, &self.seeds),
+            entry_ref(node, Direction::Forward),
+        );
+        self.index.insert(
+            A::hash_key(&reverse, &self.seeds),
+            entry_ref(node, Direction::Reverse),
+        );
+        let deadline = session.deadline_ns();
+        let bucket = self
+            .wheel
+            .schedule(&mut WheelLinks(&mut self.stores), node, deadline);
+        self.stores.session_mut(node).wheel_bucket = bucket;
+        if is_unanswered(session.state, session.tcp.state()) {
+            self.embryonic
+                .push_back(&mut EmbryoLinks(&mut self.stores), node);
+            self.stores.session_mut(node).marks |= EMBRYONIC;
+            self.embryonic_len += 1;
+        }
+        A::counts_mut(&mut self.counts).add(forward.src.bits(), forward.dst.bits());
+        self.len += 1;
+        node
+    }
+
+    fn leave_embryonic(&mut self, node: u32) {
+        self.embryonic
+            .unlink(&mut EmbryoLinks(&mut self.stores), node);
+        self.stores.session_mut(node).marks &= !EMBRYONIC;
+        self.embryonic_len -= 1;
+    }
+
+    /// Removes the session and returns its final state with `reason`.
+    ///
+    /// # Panics
+    ///
+    /// If `handle` does not refer to a live session of this table.
+    pub fn remove(&mut self, handle: SessionHandle, reason: CloseReason) -> Closed {
+        self.get(handle);
+        self.remove_node(handle.0, reason)
+    }
+
+    fn remove_node(&mut self, node: u32, reason: CloseReason) -> Closed {
+        let forward = self.entry_of(node);
+        if node & 1 == 0 {
+            self.unlink_in::<Ipv4Addr>(node);
+        } else {
+            self.unlink_in::<Ipv6Addr>(node);
+        }
+        Closed {
+            handle: SessionHandle(node),
+            forward,
+            reason,
+        }
+    }
+
+    /// Undoes [`install`](Self::install) and frees the slot.
+    fn unlink_in<A: Family>(&mut self, node: u32) {
+        let index = (node >> 1) as usize;
+        let slot = *A::store(&self.stores).slots.get(index);
+        let [forward, reverse] = slot.keys;
+        let removed_fwd = self.index.remove(
+            A::hash_key(&forward, &self.seeds),
+            entry_ref(node, Direction::Forward),
+        );
+        let removed_rev = self.index.remove(
+            A::hash_key(&reverse, &self.seeds),
+            entry_ref(node, Direction::Reverse),
+        );
+        debug_assert!(removed_fwd && removed_rev, "index out of sync");
+        self.wheel.unschedule(
+            &mut WheelLinks(&mut self.stores),
+            node,
+            slot.session.wheel_bucket,
+        );
+        if slot.session.marks & EMBRYONIC != 0 {
+            self.leave_embryonic(node);
+        }
+        A::counts_mut(&mut self.counts).sub(forward.src.bits(), forward.dst.bits());
+        let store = A::store_mut(&mut self.stores);
+        let freed = &mut store.slots.get_mut(index).session;
+        freed.marks = 0;
+        freed.wheel.next = store.free;
+        store.free = index as u32;
+        self.len -= 1;
+    }
+
+    // ----------------------------------------------------------------
+    // Expiry
+    // ----------------------------------------------------------------
+
+    /// Removes and returns up to `max` sessions idle for at least their
+    /// timeout at `now_ns` (`now_ns ≥ last_seen + timeout`), oldest ticks
+    /// first. Exactly the due sessions are removed: a session touched since
+    /// it was scheduled is re-checked and rescheduled, never expired early.
+    /// When `max` stops the sweep, the next call continues where it
+    /// stopped. The reason is [`CloseReason::TcpFin`] for a TCP session in
+    /// `TimeWait`, [`CloseReason::TcpRst`] in `Close`, otherwise
+    /// [`CloseReason::IdleTimeout`].
+    pub fn expire(&mut self, now_ns: u64, max: usize) -> Vec<Closed> {
+        let mut expired = Vec::new();
+        if self.len == 0 {
+            self.wheel.advance_to(tick_of(now_ns));
+            return expired;
+        }
+        let Some(ticks) = self.wheel.due_ticks(now_ns) else {
+            return expired;
+        };
+        let now_tick = *ticks.end();
+        for tick in ticks {
+            if tick == self.wheel.cursor() && tick == now_tick && self.wheel.cursor_idle(now_ns) {
+                break;
+            }
+            match self.expire_bucket(tick, now_ns, max, &mut expired) {
+                None => {
+                    // Stopped by `max`: resume in this bucket next time.
+                    self.wheel.advance_to(tick);
+                    self.wheel.set_rescan_at(0);
+                    return expired;
+                }
+                Some(_) if tick < now_tick => self.wheel.advance_to(tick + 1),
+                Some(next_due) => {
+                    self.wheel.advance_to(tick);
+                    self.wheel.set_rescan_at(next_due);
+                }
+            }
+        }
+        expired
+    }
+
+    /// Processes one bucket: expires what is due, moves what was touched
+    /// to the bucket of its real deadline. Returns the earliest deadline
+    /// within `tick` still in the bucket (`u64::MAX` for none), or `None`
+    /// when `max` stopped the scan.
+    fn expire_bucket(
+        &mut self,
+        tick: u64,
+        now_ns: u64,
+        max: usize,
+        expired: &mut Vec<Closed>,
+    ) -> Option<u64> {
+        let bucket = Wheel::bucket(tick);
+        let mut next_due = u64::MAX;
+        let mut node = self.wheel.head(tick);
+        while node != NIL {
+            let session = self.stores.session(node);
+            let next = session.wheel.next;
+            let deadline = session.deadline_ns();
+            if deadline <= now_ns {
+                if expired.len() >= max {
+                    return None;
+                }
+                let reason = match session.tcp.state() {
+                    TcpState::TimeWait => CloseReason::TcpFin,
+                    TcpState::Close => CloseReason::TcpRst,
+                    _ => CloseReason::IdleTimeout,
+                };
+                expired.push(self.remove_node(node, reason));
+            } else if Wheel::bucket(tick_of(deadline)) != bucket {
+                // Touched since scheduled: follow the real deadline.
+                let moved = self.wheel.reschedule(
+                    &mut WheelLinks(&mut self.stores),
+                    node,
+                    bucket,
+                    deadline,
+                );
+                self.stores.session_mut(node).wheel_bucket = moved;
+            } else if tick_of(deadline) == tick {
+                // Due later in this second.
+                next_due = next_due.min(deadline);
+            }
+            node = next;
+        }
+        Some(next_due)
+    }
+
+    // ----------------------------------------------------------------
+    // Cluster sync and bulk operations
+    // ----------------------------------------------------------------
+
+    /// Installs a session received from the cluster peer, given its
+    /// forward entry, at local time `now_ns` (the entry's times must
+    /// already be on the local clock; a last-seen in the future is clamped
+    /// to `now_ns`).
+    ///
+    /// - If the same session (same id and keys) is present it is refreshed
+    ///   in place: state, timeout, last-seen, counters, flags, policy.
+    /// - Otherwise a session holding the forward key is replaced (returned
+    ///   in [`Synced::replaced`]); one holding only the reverse key makes
+    ///   the install fail with [`InsertError::KeyInUse`].
+    /// - Capacity is enforced as for [`insert`](Self::insert).
+    ///
+    /// The session gets [`SessionFlags::CLUSTER_SYNCED`]; TCP windows are
+    /// not part of the entry, so its tracker is liberal (windows learned,
+    /// not enforced). The application timeout override and the admitting
+    /// generation are not part of the entry either: an installed TCP
+    /// session that later becomes established uses `tcp_established`, and
+    /// its generation is 0, so the next policy rematch re-checks it.
+    pub fn insert_synced(
+        &mut self,
+        forward: &SessionEntry,
+        now_ns: u64,
+    ) -> Result<Synced, InsertError> {
+        if forward.is_reverse() {
+            return Err(InsertError::ReverseEntry);
+        }
+        match forward {
+            SessionEntry::V4 { key, value } => self.sync_in(key, value, now_ns),
+            SessionEntry::V6 { key, value } => self.sync_in(key, value, now_ns),
+        }
+    }
+
+    fn sync_in<A: Family>(
+        &mut self,
+        forward: &SessionKey<A>,
+        value: &SessionValue<A>,
+        now_ns: u64,
+    ) -> Result<Synced, InsertError> {
+        let reverse = value.reverse_key;
+        if SessionValue::reply_key(forward, &value.nat) != reverse {
+            return Err(InsertError::InconsistentEntry);
+        }
+        if *forward == reverse {
+            return Err(InsertError::SameKeys);
+        }
+        let session = synced_session(forward.protocol, value, now_ns);
+        let holder = self.lookup_in(forward).map(|(h, _)| h);
+        if let Some((existing, _)) = self.lookup_in(&reverse)
+            && Some(existing) != holder
+        {
+            return Err(InsertError::KeyInUse {
+                direction: Direction::Reverse,
+                existing,
+            });
+        }
+        let mut replaced = None;
+        if let Some(handle) = holder {
+            let slot = A::store(&self.stores).slots.get(handle.slot());
+            if slot.session.id == value.session_id && slot.keys == [*forward, reverse] {
+                self.refresh(handle.0, session);
+                return Ok(Synced {
+                    handle,
+                    refreshed: true,
+                    replaced: None,
+                    evicted: None,
+                });
+            }
+            replaced = Some(self.remove_node(handle.0, CloseReason::ClusterReconcile));
+        }
+        let evicted = self.make_room()?;
+        let node = self.install(*forward, reverse, session, now_ns);
+        Ok(Synced {
+            handle: SessionHandle(node),
+            refreshed: false,
+            replaced,
+            evicted,
+        })
+    }
+
+    /// Overwrites a live session's record with `fresh` (same keys), keeping
+    /// its list memberships consistent.
+    fn refresh(&mut self, node: u32, fresh: Session) {
+        let old = *self.stores.session(node);
+        let was_embryonic = old.marks & EMBRYONIC != 0;
+        let session = self.stores.session_mut(node);
+        *session = Session {
+            last_seen_ns: fresh.last_seen_ns.max(old.last_seen_ns),
+            marks: old.marks,
+            wheel: old.wheel,
+            embryo: old.embryo,
+            wheel_bucket: old.wheel_bucket,
+            ..fresh
+        };
+        let deadline = session.deadline_ns();
+        let unanswered = is_unanswered(session.state, session.tcp.state());
+        if was_embryonic && !unanswered {
+            self.leave_embryonic(node);
+        } else if !was_embryonic && unanswered {
+            self.embryonic
+                .push_back(&mut EmbryoLinks(&mut self.stores), node);
+            self.stores.session_mut(node).marks |= EMBRYONIC;
+            self.embryonic_len += 1;
+        }
+        let bucket = self.wheel.reschedule(
+            &mut WheelLinks(&mut self.stores),
+            node,
+            old.wheel_bucket,
+            deadline,
+        );
+        self.stores.session_mut(node).wheel_bucket = bucket;
+    }
+
+    /// Removes every session without close records (HA table reset) and
+    /// returns how many there were.
+    pub fn clear(&mut self) -> usize {
+        let removed = self.len;
+        self.index.clear();
+        self.stores = Stores::default();
+        self.wheel.clear();
+        self.embryonic = List::EMPTY;
+        self.embryonic_len = 0;
+        self.counts.v4.clear();
+        self.counts.v6.clear();
+        self.len = 0;
+        removed
+    }
+}
+
+/// The record of a session installed from a peer's forward value.
+fn synced_session<A: SessionAddr>(
+    protocol: IpProtocol,
+    value: &SessionValue<A>,
+    now_ns: u64,
+) -> Session {
+    let tcp = if protocol == IpProtocol::TCP {
+        TcpTracker::synced(value.tcp_state)
+    } else {
+        TcpTracker::none()
+    };
+    let init = SessionInit {
+        id: value.session_id,
+        generation: 0,
+        policy_rule: value.policy_rule,
+        app: value.app,
+        app_timeout: None,
+        ingress_zone: value.ingress_zone,
+        egress_zone: value.egress_zone,
+        ingress_interface: value.ingress_interface,
+        egress_interface: value.egress_interface,
+        nat_rule_src: value.nat_rule_src,
+        nat_rule_dst: value.nat_rule_dst,
+        nat_pool: value.nat_pool,
+        flags: value.flags | SessionFlags::CLUSTER_SYNCED,
+        owner_rg: value.owner_rg,
+        tcp: None,
+    };
+    let last_seen = value.last_seen_ns.min(now_ns);
+    let mut session = Session::new(&init, tcp, value.timeout_secs, last_seen);
+    session.created_ns = value.created_ns.min(last_seen);
+    session.state = if protocol == IpProtocol::TCP {
+        lifecycle_of(tcp.state(), true)
+    } else {
+        value.state
+    };
+    session.counters = [value.fwd, value.rev];
+    session
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_fit_the_memory_budget() {
+        assert_eq!(size_of::<Slot<Ipv4Addr>>(), 184);
+        assert_eq!(size_of::<Slot<Ipv6Addr>>(), 232);
+        let table = SessionTable::new(1_000_000);
+        let v4 = table.bytes_per_session(AddressFamily::Inet);
+        let v6 = table.bytes_per_session(AddressFamily::Inet6);
+        println!("bytes per session pair at 1M capacity: IPv4 {v4:.1}, IPv6 {v6:.1}");
+        assert!(v4 <= 256.0 && v6 <= 256.0, "v4 {v4} v6 {v6}");
+    }
+}
