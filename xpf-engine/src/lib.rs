@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checksum;
+pub mod engine;
 pub mod filter;
 pub mod fragments;
 pub mod host_inbound;
