@@ -2,12 +2,13 @@
 //! compiled ids, built once per apply and swapped atomically between
 //! packets (the engine holds it in an `Arc`).
 
+use crate::lookup::LpmTable;
 use crate::policy::PolicyTable;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use xpf_dataplane::compile::{
-    CompiledConfig, CompiledInterface, CompiledRoute, CompiledScreen, CompiledZone, RouteTarget,
+    CompiledConfig, CompiledInterface, CompiledScreen, CompiledZone, RouteTarget,
 };
 use xpf_dataplane::config::MacAddr;
 use xpf_runtime::{AddressFamily, InterfaceId, ZoneId};
@@ -40,7 +41,7 @@ pub struct Tables {
     /// Policies.
     pub policy: PolicyTable,
     local: HashMap<IpAddr, InterfaceId>,
-    routes: Vec<CompiledRoute>,
+    routes: LpmTable<RouteTarget>,
     neighbours: HashMap<IpAddr, MacAddr>,
 }
 
@@ -74,7 +75,7 @@ impl Tables {
             screens: by_index(&c.screens, |s| s.id.index()),
             policy: PolicyTable::new(c),
             local,
-            routes: c.forwarding.routes.clone(),
+            routes: LpmTable::from_routes(&c.forwarding.routes),
             neighbours,
             generation,
             compiled,
@@ -108,11 +109,11 @@ impl Tables {
         self.interface(id)?.primary_address(family)
     }
 
-    /// Longest-prefix route lookup. The compiled routes are sorted longest
-    /// prefix first, so the first containing route is the longest match.
+    /// Longest-prefix route lookup (stride tries, chosen by benchmark; see
+    /// [`crate::lookup`]).
     pub fn route(&self, dst: IpAddr) -> Option<NextHop> {
-        let r = self.routes.iter().find(|r| r.destination.contains(&dst))?;
-        Some(match r.target {
+        let (_, target) = self.routes.longest_match(dst)?;
+        Some(match *target {
             RouteTarget::NextHop { gateway, interface } => NextHop::Via { interface, gateway },
             RouteTarget::Connected { interface } => NextHop::Via {
                 interface,
