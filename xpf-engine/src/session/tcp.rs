@@ -476,21 +476,20 @@ impl TcpTracker {
         forward: bool,
     ) -> Option<Self> {
         let syn = matches!(kind, Kind::Syn | Kind::SynAck);
-        let mut next = *self;
-        if self.max_window[s] == 0 {
-            if syn {
-                next.init_from_syn(s, seg);
-            } else {
-                next.init_mid_stream(s, seg);
-            }
-        } else if syn
+        let first = self.max_window[s] == 0;
+        let restart = !first
+            && syn
             && after(seg.end(), self.end[s])
             && ((previous == TcpState::SynSent && forward)
-                || (previous == TcpState::SynReceived && !forward))
-        {
-            next.init_from_syn(s, seg);
-        } else if kind != Kind::SynAck {
+                || (previous == TcpState::SynReceived && !forward));
+        if !first && !restart && kind != Kind::SynAck {
             return None;
+        }
+        let mut next = *self;
+        if first && !syn {
+            next.init_mid_stream(s, seg);
+        } else if first || restart {
+            next.init_from_syn(s, seg);
         }
         if kind == Kind::SynAck && next.dir_flags[0] & next.dir_flags[1] & SCALE_OFFERED == 0 {
             // RFC 7323: scaling only when both SYNs carried the option.
