@@ -1,5 +1,6 @@
 //! Source NAT allocation properties, under random allocate/release
-//! sequences on small random pools of every mode:
+//! sequences on small random pools of every mode (and a /22, whose emptied
+//! port bitmaps are recycled rather than kept):
 //!
 //! - the allocator agrees step by step with [`Model`], a deliberately naive
 //!   transcription of `docs/nat-allocation.md` (slot-by-slot probing over
@@ -217,17 +218,17 @@ enum Op {
 
 #[derive(Clone, Debug)]
 struct Setup {
-    addresses: u8,
+    addresses: u32,
     low: u16,
-    ports: u16,
+    ports: u32,
     mode: PoolMode,
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
     (
-        1u8..=3,
+        1u32..=3,
         1024u16..1100,
-        1u16..=5,
+        1u32..=5,
         any::<(bool, bool, bool)>(),
     )
         .prop_map(
@@ -290,13 +291,13 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 
 fn build(s: &Setup) -> (SourcePool, Model) {
     let first = Ipv4Addr::new(198, 18, 100, 1);
-    let last = Ipv4Addr::from(u32::from(first) + u32::from(s.addresses) - 1);
+    let last = Ipv4Addr::from(u32::from(first) + s.addresses - 1);
     let layout = PoolLayout::new(
         &[(IpAddr::V4(first), IpAddr::V4(last))],
-        PortRange::new(s.low, s.low + s.ports - 1),
+        PortRange::new(s.low, (u32::from(s.low) + s.ports - 1) as u16),
     )
     .unwrap();
-    let addrs = (0..u32::from(s.addresses))
+    let addrs = (0..s.addresses)
         .map(|i| IpAddr::V4(Ipv4Addr::from(u32::from(first) + i)))
         .collect();
     (
@@ -320,7 +321,8 @@ fn check_live(
     for m in live {
         match model.hold_scope(m.protocol) {
             None => {
-                prop_assert!(m.public_port >= s.low && m.public_port < s.low + s.ports);
+                let port = u32::from(m.public_port);
+                prop_assert!(port >= u32::from(s.low) && port < u32::from(s.low) + s.ports);
                 let slot = (m.public_addr, m.public_port, m.protocol);
                 let owner = (m.internal_addr, m.internal_port);
                 // Unique per (public address, public port, protocol).
@@ -419,6 +421,26 @@ proptest! {
         run(&s, &ops)?;
     }
 
+    /// A /22 with the full port range: large enough that emptied port maps
+    /// are dropped and recycled rather than kept resident.
+    #[test]
+    fn large_pool_follows_the_written_spec(
+        mode in any::<(bool, bool, bool)>(),
+        ops in ops(),
+    ) {
+        let s = Setup {
+            addresses: 1024,
+            low: 1024,
+            ports: 64512,
+            mode: PoolMode {
+                port_overload: mode.0,
+                persistent: mode.1,
+                address_persistent: mode.2,
+            },
+        };
+        run(&s, &ops)?;
+    }
+
     #[test]
     fn same_request_sequence_gives_same_mappings(s in setup(), ops in ops()) {
         prop_assert_eq!(run(&s, &ops)?, run(&s, &ops)?);
@@ -426,8 +448,8 @@ proptest! {
 
     #[test]
     fn port_overload_exhausts_exactly_when_full(
-        addresses in 1u8..=3,
-        ports in 1u16..=6,
+        addresses in 1u32..=3,
+        ports in 1u32..=6,
         reqs in prop::collection::vec(request(), 1..60),
     ) {
         let s = Setup {
@@ -456,8 +478,8 @@ proptest! {
 
     #[test]
     fn released_slot_is_reused_when_it_is_the_only_free_one(
-        addresses in 1u8..=3,
-        ports in 1u16..=6,
+        addresses in 1u32..=3,
+        ports in 1u32..=6,
         victim in any::<usize>(),
         host in 1u8..=250,
     ) {
@@ -502,7 +524,7 @@ proptest! {
 
     #[test]
     fn address_only_pool_exhausts_exactly_when_every_address_is_held(
-        addresses in 1u8..=4,
+        addresses in 1u32..=4,
         hosts in prop::collection::vec(1u8..=8, 1..30),
     ) {
         let s = Setup {
@@ -531,7 +553,7 @@ proptest! {
                 Err(e) => {
                     prop_assert_eq!(e, NatError::PoolExhausted);
                     prop_assert!(!held.contains_key(&src));
-                    prop_assert_eq!(held.len(), usize::from(addresses));
+                    prop_assert_eq!(held.len() as u32, addresses);
                 }
             }
         }

@@ -28,6 +28,29 @@
 //! - Exhaustion fails closed: [`NatError::PoolExhausted`], never an
 //!   unchecked mapping; the caller drops the packet and counts it.
 //!
+//! # Performance
+//!
+//! `cargo bench -p xpf-engine --bench nat`: one allocate + release of a TCP
+//! flow at constant occupancy, ns per pair, against the spec transcribed
+//! literally (slot-by-slot probing over a `HashSet`) in the same run. Shared
+//! 2-core VM, 2026-11-23, load average ≈ 7 from other builds: absolute
+//! numbers are inflated 2-3× and noisy; the shape is what matters.
+//!
+//! | pool, occupancy | engine | naive baseline |
+//! |---|---:|---:|
+//! | 1 address × 64,512 ports, 0% | 100 | 74 |
+//! | 1 address, 50% | 99 | 212 |
+//! | 1 address, 90% | 108 | 3,417 |
+//! | /24 × 64,512 ports, 0% | 169 | 139 |
+//! | /24, 50% | 402 | 2,417 |
+//! | /24, 90% | 438 | 64,606 |
+//!
+//! (The flow hash alone: 15 ns.) The port bitmaps skip 64 taken ports per
+//! step, so the cost stays flat as the pool fills, where slot-by-slot
+//! probing grows with the length of the taken runs; in a /24 every
+//! allocation touches one of 256 cold 8 KiB bitmaps, which is the remaining
+//! cost. At 0% the baseline is cheaper: it keeps no refcounts or telemetry.
+//!
 //! Modules, top-down: [`source`](SourcePool) (the allocator),
 //! [`table`](SourceNat) (all allocators of a config), [`layout`](PoolLayout)
 //! (slot numbering), [`hash`] (the hash), `ports` (port bitmaps),

@@ -95,7 +95,7 @@ pub struct SourcePool {
     slots_used: Box<[u64; 256]>,
     ports_in_use: u64,
     /// Per address index: occupied slots plus address holds on it.
-    address_refs: FxHashMap<u32, u32>,
+    address_refs: AddressRefs,
     /// Address persistence: host → bound address.
     affinity: FxHashMap<IpAddr, Binding>,
     /// Address holds: (scope, host) → address, and (scope, address) → host.
@@ -108,17 +108,30 @@ pub struct SourcePool {
     persistent_rev: FxHashMap<(u8, u32, u32), (IpAddr, u16)>,
     /// Persistent address holds: live (protocol, host, port) endpoints.
     endpoints: FxHashMap<(u8, IpAddr, u16), u32>,
-    /// Emptied port maps kept for reuse (all bits clear), so an address
-    /// that goes idle and busy again does not reallocate and zero 8 KiB.
+    /// Small pools keep emptied port maps in place: their bitmaps for one
+    /// protocol fit in [`RESIDENT_PORT_MAPS_BYTES`], and an address going
+    /// idle and busy again then costs no map insert/remove.
+    resident_maps: bool,
+    /// Larger pools drop emptied maps but keep a few (all bits clear) for
+    /// reuse, so they are not reallocated and zeroed every time.
     spare_maps: Vec<PortMap>,
 }
 
 /// At most this many emptied port maps are kept for reuse per pool.
 const SPARE_PORT_MAPS: usize = 16;
 
+/// Pools whose port bitmaps for one protocol take at most this many bytes
+/// (32 addresses with the full 1024-65535 range: the bitmaps stay cache
+/// resident) keep them allocated once used. Larger pools touch a cold
+/// bitmap per allocation anyway, and gain more from reusing one hot spare.
+const RESIDENT_PORT_MAPS_BYTES: u64 = 256 << 10;
+
 impl SourcePool {
     /// An allocator over `layout` with `mode`.
     pub fn new(id: NatPoolId, layout: PoolLayout, mode: PoolMode) -> Self {
+        let address_refs = AddressRefs::new(layout.address_count());
+        let map_bytes = u64::from(layout.port_count()).div_ceil(64) * 8;
+        let resident_maps = layout.address_count() * map_bytes <= RESIDENT_PORT_MAPS_BYTES;
         Self {
             id,
             layout,
@@ -126,7 +139,7 @@ impl SourcePool {
             ports: FxHashMap::default(),
             slots_used: Box::new([0; 256]),
             ports_in_use: 0,
-            address_refs: FxHashMap::default(),
+            address_refs,
             affinity: FxHashMap::default(),
             holders: FxHashMap::default(),
             owners: FxHashMap::default(),
@@ -134,6 +147,7 @@ impl SourcePool {
             persistent: FxHashMap::default(),
             persistent_rev: FxHashMap::default(),
             endpoints: FxHashMap::default(),
+            resident_maps,
             spare_maps: Vec::new(),
         }
     }
@@ -195,7 +209,7 @@ impl SourcePool {
 
     /// Pool addresses with at least one occupied slot or address hold.
     pub fn addresses_in_use(&self) -> u64 {
-        self.address_refs.len() as u64
+        self.address_refs.in_use
     }
 
     /// The address `host` is bound to while it has live mappings: its
@@ -275,7 +289,7 @@ impl SourcePool {
                 if unbind(&mut self.holders, (s, m.internal_addr)) {
                     self.owners.remove(&(s, a));
                     unref(&mut self.holds_per_scope, s);
-                    unref(&mut self.address_refs, a);
+                    self.address_refs.release(a);
                 }
                 Ok(())
             }
@@ -510,7 +524,7 @@ impl SourcePool {
         debug_assert!(fresh, "probed slot was free");
         self.slots_used[usize::from(p)] += 1;
         self.ports_in_use += 1;
-        *self.address_refs.entry(a).or_default() += 1;
+        self.address_refs.retain(a);
     }
 
     /// Frees a slot; false if it was not taken.
@@ -522,6 +536,7 @@ impl SourcePool {
             return false;
         }
         if m.used() == 0
+            && !self.resident_maps
             && let Some(empty) = self.ports.remove(&(p, a))
             && self.spare_maps.len() < SPARE_PORT_MAPS
         {
@@ -529,7 +544,7 @@ impl SourcePool {
         }
         self.slots_used[usize::from(p)] -= 1;
         self.ports_in_use -= 1;
-        unref(&mut self.address_refs, a);
+        self.address_refs.release(a);
         true
     }
 
@@ -571,7 +586,67 @@ impl SourcePool {
     fn take_hold(&mut self, s: Scope, host: IpAddr, a: u32) {
         self.owners.insert((s, a), host);
         *self.holds_per_scope.entry(s).or_default() += 1;
-        *self.address_refs.entry(a).or_default() += 1;
+        self.address_refs.retain(a);
+    }
+}
+
+/// Per-address reference counts (slots and holds), dense for pools of up
+/// to [`DENSE_ADDRESS_REFS`] addresses (every IPv4 pool short of a /15),
+/// sparse beyond.
+#[derive(Clone, Debug)]
+struct AddressRefs {
+    dense: Vec<u32>,
+    sparse: FxHashMap<u32, u32>,
+    /// Addresses with a non-zero count.
+    in_use: u64,
+}
+
+/// Largest pool whose address refcounts are kept in a flat array (256 KiB).
+const DENSE_ADDRESS_REFS: u64 = 1 << 16;
+
+impl AddressRefs {
+    fn new(addresses: u64) -> Self {
+        let dense = if addresses <= DENSE_ADDRESS_REFS {
+            vec![0; addresses as usize]
+        } else {
+            Vec::new()
+        };
+        Self {
+            dense,
+            sparse: FxHashMap::default(),
+            in_use: 0,
+        }
+    }
+
+    #[inline]
+    fn count(&mut self, a: u32) -> &mut u32 {
+        if self.dense.is_empty() {
+            self.sparse.entry(a).or_default()
+        } else {
+            &mut self.dense[a as usize]
+        }
+    }
+
+    #[inline]
+    fn retain(&mut self, a: u32) {
+        let n = self.count(a);
+        *n += 1;
+        if *n == 1 {
+            self.in_use += 1;
+        }
+    }
+
+    #[inline]
+    fn release(&mut self, a: u32) {
+        let n = self.count(a);
+        *n -= 1;
+        if *n == 0 {
+            self.in_use -= 1;
+            if !self.dense.is_empty() {
+                return;
+            }
+            self.sparse.remove(&a);
+        }
     }
 }
 
