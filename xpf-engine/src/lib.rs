@@ -4,13 +4,21 @@
 //! run it in memory. It lowers the compiled form of `xpf-dataplane` and
 //! never reads the raw config.
 //!
-//! Work in progress (issue 3): the building blocks land first.
+//! [`engine::Engine`] is the entry point: `process(now, ingress, frame)`
+//! runs one frame through the whole pipeline; `apply` swaps in a new config
+//! generation atomically and rematches live sessions. The modules it is
+//! built from, each owning one stage:
 //!
-//! - [`wire`]: typed zero-copy views over frames and the frame parser.
+//! - [`wire`]: typed zero-copy views, `parse_frame`, rewrites, builders.
 //! - [`checksum`]: full and incremental (RFC 1624) Internet checksums.
+//! - [`filter`], [`meter`]: firewall filters, token buckets, policers.
+//! - [`screen`], [`fragments`]: screens and fragment tracking.
 //! - [`session`]: the session table, timer wheel and TCP tracking.
-//! - [`nat`]: deterministic NAT address/port allocation.
+//! - [`policy`], [`host_inbound`]: security policy and host-inbound rules.
+//! - [`nat_rules`], [`nat`]: NAT rule selection and deterministic allocation.
 //! - [`lookup`]: longest-prefix-match tables.
+//! - [`tables`]: the lowered config of one generation.
+//! - [`telemetry`]: counters and the bounded event / delta queues.
 
 #![forbid(unsafe_code)]
 
