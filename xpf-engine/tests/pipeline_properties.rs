@@ -44,7 +44,7 @@ fn arb_flow() -> impl Strategy<Value = Flow> {
 /// Sends the flow's first packet out and its reply back; returns whether
 /// the reply reached the initiator untranslated.
 fn round_trip(e: &mut xpf_engine::engine::Engine, f: &Flow, now: u64) -> Result<(), String> {
-    let (out, reply_of): (Vec<u8>, Box<dyn Fn(IpAddrPort) -> Vec<u8>>) = match *f {
+    let (out, reply_of): (Vec<u8>, ReplyBuilder) = match *f {
         Flow::Udp { host, sport, dport } => (
             udp4([198, 18, 0, host], REMOTE, sport, dport, b"x"),
             Box::new(move |p: IpAddrPort| udp4(REMOTE, p.0, dport, p.1, b"y")),
@@ -83,6 +83,9 @@ fn round_trip(e: &mut xpf_engine::engine::Engine, f: &Flow, now: u64) -> Result<
     }
     Ok(())
 }
+
+/// Builds the reply to a flow, given the public address and port it left with.
+type ReplyBuilder = Box<dyn Fn(IpAddrPort) -> Vec<u8>>;
 
 #[derive(Clone, Copy)]
 struct IpAddrPort([u8; 4], u16);
