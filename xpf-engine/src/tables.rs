@@ -42,7 +42,8 @@ pub struct Tables {
     pub policy: PolicyTable,
     local: HashMap<IpAddr, InterfaceId>,
     routes: LpmTable<RouteTarget>,
-    neighbours: HashMap<IpAddr, MacAddr>,
+    /// Sorted by address; binary-searched (no hashing on the fast path).
+    neighbours: Vec<(IpAddr, MacAddr)>,
 }
 
 fn by_index<T: Clone>(items: &[T], index: impl Fn(&T) -> usize) -> Vec<Option<T>> {
@@ -63,12 +64,13 @@ impl Tables {
             .iter()
             .flat_map(|i| i.addresses.iter().map(move |a| (a.addr(), i.id)))
             .collect();
-        let neighbours = c
+        let mut neighbours: Vec<(IpAddr, MacAddr)> = c
             .forwarding
             .neighbours
             .iter()
             .map(|n| (n.address, n.mac))
             .collect();
+        neighbours.sort_unstable_by_key(|n| n.0);
         Self {
             interfaces: by_index(&c.interfaces, |i| i.id.index()),
             zones: by_index(&c.zones, |z| z.id.index()),
@@ -125,6 +127,9 @@ impl Tables {
 
     /// The MAC of a neighbour.
     pub fn neighbour(&self, addr: IpAddr) -> Option<MacAddr> {
-        self.neighbours.get(&addr).copied()
+        self.neighbours
+            .binary_search_by_key(&addr, |n| n.0)
+            .ok()
+            .map(|i| self.neighbours[i].1)
     }
 }
