@@ -9,9 +9,8 @@
 //! and sets that contain themselves.
 
 use super::Validator;
-use super::names::{ANY_APPLICATION, ApplicationEntry, FirstSeen, find_cycle, unknown};
+use super::names::{ANY_APPLICATION, ApplicationEntry, EntryOrSet, FirstSeen, find_cycle, unknown};
 use super::path::Path;
-use crate::config::predefined;
 use crate::config::{Application, ApplicationSet, ApplicationTerm, PortRange};
 use xpf_runtime::IpProtocol;
 
@@ -59,42 +58,38 @@ impl Validator<'_> {
     pub(super) fn check_applications(&mut self) {
         let config = self.config;
         let root = Path::root().field("applications");
-        let mut seen = FirstSeen::default();
+        // Applications and sets share one namespace, which `symbols` tracks.
+        let symbols = self.symbols;
         let list = root.field("applications");
+        let sets = root.field("application-sets");
+        let first_path = |at| {
+            let first: EntryOrSet = symbols.application_repeat_of(at)?;
+            Some(first.path(&list, &sets))
+        };
         for (i, application) in config.applications.applications.iter().enumerate() {
             let path = list.item(&application.name, i);
-            self.check_application_name(
-                &mut seen,
-                "application",
-                &application.name,
-                &path,
-                list.index(i),
-            );
+            let first = || first_path(EntryOrSet::Entry(i));
+            self.check_application_name("application", &application.name, &path, first);
             self.check_application(&path, application);
         }
-        let list = root.field("application-sets");
         for (i, set) in config.applications.application_sets.iter().enumerate() {
-            let path = list.item(&set.name, i);
-            self.check_application_name(
-                &mut seen,
-                "application set",
-                &set.name,
-                &path,
-                list.index(i),
-            );
+            let path = sets.item(&set.name, i);
+            let first = || first_path(EntryOrSet::Set(i));
+            self.check_application_name("application set", &set.name, &path, first);
             self.check_application_set(&path, set);
         }
     }
 
-    fn check_application_name(
+    /// Checks the name of an application or set; `first` is as for
+    /// [`check_name_with`](Self::check_name_with).
+    fn check_application_name<'p>(
         &mut self,
-        seen: &mut FirstSeen,
         what: &str,
         name: &str,
-        path: &Path,
-        at: Path,
+        path: &Path<'_>,
+        first: impl FnOnce() -> Option<Path<'p>>,
     ) {
-        if predefined::is_predefined(name) {
+        if self.symbols.is_predefined_application(name) {
             self.error(
                 path,
                 format!("{what} {name:?} is predefined and may not be redefined"),
@@ -105,11 +100,11 @@ impl Validator<'_> {
                 format!("{what} name {name:?} is reserved (it matches every application)"),
             );
         } else {
-            self.check_name(seen, what, name, path, at);
+            self.check_name_with(what, name, path, first);
         }
     }
 
-    fn check_application(&mut self, path: &Path, application: &Application) {
+    fn check_application(&mut self, path: &Path<'_>, application: &Application) {
         let name = &application.name;
         let inline = TermFields::inline(application);
         match (inline.is_empty(), application.terms.is_empty()) {
@@ -139,7 +134,7 @@ impl Validator<'_> {
         let mut seen = FirstSeen::default();
         for (i, term) in application.terms.iter().enumerate() {
             let path = list.item(&term.name, i);
-            self.check_name(&mut seen, "term", &term.name, &path, list.index(i));
+            self.check_name(&mut seen, "term", &term.name, &path, i);
             let owner = format!("term {:?} of application {name:?}", term.name);
             self.check_term_fields(&path, &TermFields::of_term(term), &owner);
             let timeout = term.inactivity_timeout;
@@ -152,7 +147,7 @@ impl Validator<'_> {
     }
 
     /// Checks one term's fields; `owner` names the term in messages.
-    fn check_term_fields(&mut self, path: &Path, term: &TermFields, owner: &str) {
+    fn check_term_fields(&mut self, path: &Path<'_>, term: &TermFields, owner: &str) {
         let Some(protocol) = term.protocol else {
             self.error(&path.field("protocol"), format!("{owner} has no protocol"));
             return;
@@ -184,7 +179,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_application_set(&mut self, path: &Path, set: &ApplicationSet) {
+    fn check_application_set(&mut self, path: &Path<'_>, set: &ApplicationSet) {
         let symbols = self.symbols;
         for member in &set.applications {
             if !symbols.application_exists(member) {

@@ -32,31 +32,25 @@ impl Validator<'_> {
                 AddressFamily::Inet6 => &mut inet6,
             };
             let what = format!("{} filter", filter.family);
-            self.check_name(seen, &what, &filter.name, &path, filters.index(i));
+            self.check_name(seen, &what, &filter.name, &path, i);
             self.check_filter(&path, filter);
         }
         let policers = root.field("policers");
         let mut seen = FirstSeen::default();
         for (i, policer) in firewall.policers.iter().enumerate() {
             let path = policers.item(&policer.name, i);
-            self.check_name(
-                &mut seen,
-                "policer",
-                &policer.name,
-                &path,
-                policers.index(i),
-            );
+            self.check_name(&mut seen, "policer", &policer.name, &path, i);
             self.check_policer(&path, policer);
         }
     }
 
-    fn check_filter(&mut self, path: &Path, filter: &Filter) {
+    fn check_filter(&mut self, path: &Path<'_>, filter: &Filter) {
         let symbols = self.symbols;
         let terms = path.field("terms");
         let mut seen = FirstSeen::default();
         for (i, term) in filter.terms.iter().enumerate() {
             let path = terms.item(&term.name, i);
-            self.check_name(&mut seen, "term", &term.name, &path, terms.index(i));
+            self.check_name(&mut seen, "term", &term.name, &path, i);
             self.check_filter_match(&path.field("from"), &term.from, filter);
             if let Some(policer) = &term.then.policer
                 && !symbols.policers.contains(policer)
@@ -69,7 +63,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_filter_match(&mut self, path: &Path, matches: &FilterMatch, filter: &Filter) {
+    fn check_filter_match(&mut self, path: &Path<'_>, matches: &FilterMatch, filter: &Filter) {
         let prefixes = [
             ("source-address", &matches.source_address),
             ("destination-address", &matches.destination_address),
@@ -114,7 +108,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_policer(&mut self, path: &Path, policer: &Policer) {
+    fn check_policer(&mut self, path: &Path<'_>, policer: &Policer) {
         match policer.kind {
             PolicerKind::SingleRate {
                 bandwidth_limit,
@@ -151,7 +145,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_rate(&mut self, path: &Path, field: &str, value: u64) {
+    fn check_rate(&mut self, path: &Path<'_>, field: &str, value: u64) {
         self.check_positive(&path.field(field), field, Some(value));
     }
 }

@@ -24,9 +24,10 @@ impl Validator<'_> {
         for (i, route) in forwarding.routes.iter().enumerate() {
             let destination = route.destination.to_string();
             let path = routes.item(&destination, i);
-            let network = route.destination.trunc().to_string();
-            let subject = format!("route {network}");
-            self.check_unique(&mut seen, &network, &subject, &path, routes.index(i));
+            // Keyed by network: 198.18.0.1/16 and 198.18.0.0/16 are one route.
+            let network = route.destination.trunc();
+            let subject = format_args!("route {network}");
+            self.check_unique(&mut seen, network, subject, &path, i);
             self.check_route(&path, route);
         }
         let neighbours = root.field("neighbours");
@@ -34,21 +35,21 @@ impl Validator<'_> {
         for (i, neighbour) in forwarding.neighbours.iter().enumerate() {
             let address = neighbour.address.to_string();
             let path = neighbours.item(&address, i);
-            let (key, subject) = if is_ipv6_link_local(neighbour.address) {
-                let interface = &neighbour.interface;
-                (
-                    format!("{address}%{interface}"),
-                    format!("neighbour {address} on interface {interface:?}"),
-                )
+            if is_ipv6_link_local(neighbour.address) {
+                // Link-local addresses are per link: keyed by address and interface.
+                let interface = neighbour.interface.as_str();
+                let subject = format_args!("neighbour {address} on interface {interface:?}");
+                let key = (neighbour.address, Some(interface));
+                self.check_unique(&mut seen, key, subject, &path, i);
             } else {
-                (address.clone(), format!("neighbour {address}"))
-            };
-            self.check_unique(&mut seen, &key, &subject, &path, neighbours.index(i));
+                let subject = format_args!("neighbour {address}");
+                self.check_unique(&mut seen, (neighbour.address, None), subject, &path, i);
+            }
             self.check_neighbour(&path, neighbour);
         }
     }
 
-    fn check_route(&mut self, path: &Path, route: &StaticRoute) {
+    fn check_route(&mut self, path: &Path<'_>, route: &StaticRoute) {
         let destination = &route.destination;
         self.check_network_prefix(&path.field("destination"), destination);
         match (route.next_hop, route.discard, &route.interface) {
@@ -89,13 +90,13 @@ impl Validator<'_> {
         }
     }
 
-    fn check_neighbour(&mut self, path: &Path, neighbour: &Neighbour) {
+    fn check_neighbour(&mut self, path: &Path<'_>, neighbour: &Neighbour) {
         self.check_unicast_mac(&path.field("mac"), neighbour.mac);
         self.check_interface_ref(&path.field("interface"), &neighbour.interface);
     }
 
     /// Reports a missing or unknown interface reference.
-    pub(super) fn check_interface_ref(&mut self, path: &Path, interface: &str) {
+    pub(super) fn check_interface_ref(&mut self, path: &Path<'_>, interface: &str) {
         let interfaces = &self.symbols.interfaces;
         if interface.is_empty() {
             self.error(path, "interface is required");

@@ -33,13 +33,8 @@ impl Validator<'_> {
         for (i, group) in ha.redundancy_groups.iter().enumerate() {
             let id = group.id.to_string();
             let item = groups.item(&id, i);
-            self.check_unique(
-                &mut seen,
-                &id,
-                &format!("redundancy group {id}"),
-                &item,
-                groups.index(i),
-            );
+            let subject = format_args!("redundancy group {id}");
+            self.check_unique(&mut seen, group.id, subject, &item, i);
             self.check_redundancy_group(&item, group);
         }
         let links = path.field("fabric-links");
@@ -47,13 +42,8 @@ impl Validator<'_> {
         for (i, link) in ha.fabric_links.iter().enumerate() {
             let id = link.id.to_string();
             let item = links.item(&id, i);
-            self.check_unique(
-                &mut seen,
-                &id,
-                &format!("fabric link {id}"),
-                &item,
-                links.index(i),
-            );
+            let subject = format_args!("fabric link {id}");
+            self.check_unique(&mut seen, link.id, subject, &item, i);
             self.check_fabric_link(&item, link);
         }
         let interval = ha.heartbeat_interval_ms;
@@ -70,7 +60,7 @@ impl Validator<'_> {
         );
     }
 
-    fn check_redundancy_group(&mut self, path: &Path, group: &RedundancyGroup) {
+    fn check_redundancy_group(&mut self, path: &Path<'_>, group: &RedundancyGroup) {
         if group.id > MAX_REDUNDANCY_GROUP {
             self.error(
                 &path.field("id"),
@@ -94,7 +84,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_fabric_link(&mut self, path: &Path, link: &FabricLink) {
+    fn check_fabric_link(&mut self, path: &Path<'_>, link: &FabricLink) {
         if link.id > 1 {
             self.error(
                 &path.field("id"),

@@ -10,7 +10,7 @@
 //! is an interface with no address.
 
 use super::Validator;
-use super::names::{FirstSeen, unknown};
+use super::names::{Book, FirstSeen, unknown};
 use super::path::Path;
 use super::values::Span;
 use crate::config::Interface;
@@ -43,13 +43,7 @@ impl Validator<'_> {
         let mut seen = FirstSeen::default();
         for (i, interface) in interfaces.iter().enumerate() {
             let path = list.item(&interface.name, i);
-            self.check_name(
-                &mut seen,
-                "interface",
-                &interface.name,
-                &path,
-                list.index(i),
-            );
+            self.check_name(&mut seen, "interface", &interface.name, &path, i);
             self.check_interface_zone(&path.field("zone"), &interface.zone);
             if let Some(mac) = interface.mac {
                 self.check_unicast_mac(&path.field("mac"), mac);
@@ -69,7 +63,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_interface_zone(&mut self, path: &Path, zone: &str) {
+    fn check_interface_zone(&mut self, path: &Path<'_>, zone: &str) {
         let zones = &self.symbols.zones;
         if !zone.is_empty() && !zones.contains(zone) {
             self.error(path, unknown("zone", zone, zones.names()));
@@ -80,7 +74,7 @@ impl Validator<'_> {
     /// interfaces before this one, so each conflict is reported once.
     fn check_interface_addresses(
         &mut self,
-        path: &Path,
+        path: &Path<'_>,
         interface: &Interface,
         earlier: &[Interface],
     ) {
@@ -100,7 +94,7 @@ impl Validator<'_> {
     }
 
     /// Reports an IPv4 address that is its subnet's network or broadcast address.
-    fn check_host_address(&mut self, path: &Path, address: &IpNet) {
+    fn check_host_address(&mut self, path: &Path<'_>, address: &IpNet) {
         let IpNet::V4(v4) = address else { return };
         if v4.prefix_len() > 30 {
             return;
@@ -121,7 +115,7 @@ impl Validator<'_> {
         );
     }
 
-    fn check_mtu(&mut self, path: &Path, interface: &Interface) {
+    fn check_mtu(&mut self, path: &Path<'_>, interface: &Interface) {
         let Some(mtu) = interface.mtu else { return };
         let has_ipv6 = interface.addresses.iter().any(|a| a.addr().is_ipv6());
         let problem = if mtu > MAX_MTU {
@@ -138,7 +132,7 @@ impl Validator<'_> {
         self.error(path, problem);
     }
 
-    fn check_filter_bindings(&mut self, path: &Path, interface: &Interface) {
+    fn check_filter_bindings(&mut self, path: &Path<'_>, interface: &Interface) {
         let filters = &interface.filter;
         let bound = [
             &filters.input,
@@ -157,7 +151,7 @@ impl Validator<'_> {
     /// saying so when it exists in the other family.
     fn check_filter_binding(
         &mut self,
-        path: &Path,
+        path: &Path<'_>,
         (binding, family, counterpart): (&str, AddressFamily, &str),
         filter: &str,
     ) {
@@ -183,7 +177,7 @@ impl Validator<'_> {
         self.error(path, message);
     }
 
-    fn check_interface_redundancy_group(&mut self, path: &Path, group: u8) {
+    fn check_interface_redundancy_group(&mut self, path: &Path<'_>, group: u8) {
         let message = match &self.symbols.redundancy_groups {
             None => format!("redundancy-group {group} needs an ha section that defines it"),
             Some(_) if group == 0 => {
@@ -199,11 +193,12 @@ impl Validator<'_> {
 
     /// Checks `zones`; each zone's address book is checked in place.
     pub(super) fn check_zones(&mut self) {
+        let (config, symbols) = (self.config, self.symbols);
         let list = Path::root().field("zones");
         let mut seen = FirstSeen::default();
-        for (i, zone) in self.config.zones.iter().enumerate() {
+        for (i, zone) in config.zones.iter().enumerate() {
             let path = list.item(&zone.name, i);
-            self.check_name(&mut seen, "zone", &zone.name, &path, list.index(i));
+            self.check_name(&mut seen, "zone", &zone.name, &path, i);
             if let Some(screen) = &zone.screen {
                 let screens = &self.symbols.screens;
                 if !screens.contains(screen) {
@@ -214,7 +209,21 @@ impl Validator<'_> {
                 }
             }
             let place = format!("zone {:?}'s address book", zone.name);
-            self.check_address_book(&path.field("address-book"), &zone.address_book, &place);
+            // The zone's book is indexed already, unless the zone is a
+            // duplicate (references resolve to the first zone of a name).
+            let indexed = symbols
+                .zone_book(&zone.name)
+                .filter(|book| book.indexes(&zone.address_book));
+            let unindexed;
+            let book = match indexed {
+                Some(book) => book,
+                None => {
+                    unindexed = Book::of(&zone.address_book);
+                    &unindexed
+                }
+            };
+            let path = path.field("address-book");
+            self.check_address_book(&path, &zone.address_book, book, &place);
         }
     }
 }

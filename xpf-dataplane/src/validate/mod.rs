@@ -126,6 +126,7 @@ mod applications;
 mod firewall;
 mod flow;
 mod forwarding;
+mod fxhash;
 mod ha;
 mod interfaces;
 mod names;
@@ -139,6 +140,8 @@ mod values;
 use crate::{Config, ConfigError, ConfigErrors};
 use names::{FirstSeen, Symbols};
 use path::Path;
+use std::fmt;
+use std::hash::Hash;
 
 /// Checks a config's semantics and returns every problem found, in config
 /// order, each with the path of the offending field. See the [module
@@ -177,40 +180,76 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     /// Records an error at `path`.
-    fn error(&mut self, path: &Path, message: impl Into<String>) {
-        self.errors.push(ConfigError::new(path, message));
+    fn error(&mut self, path: &Path<'_>, message: impl Into<String>) {
+        self.errors
+            .push(ConfigError::new(path.to_string(), message));
     }
 
     /// Reports an empty name, or a name already recorded in `seen`.
-    /// `path` is the element's path and `at` its by-index path, recorded as
-    /// its location for later duplicates. `what` names the kind (`"zone"`).
-    fn check_name(&mut self, seen: &mut FirstSeen, what: &str, name: &str, path: &Path, at: Path) {
+    /// `path` is the path of the list element named and `index` its
+    /// position in the list, recorded for later duplicates. `what` names
+    /// the kind (`"zone"`).
+    fn check_name<'n>(
+        &mut self,
+        seen: &mut FirstSeen<&'n str>,
+        what: &str,
+        name: &'n str,
+        path: &Path<'_>,
+        index: usize,
+    ) {
+        self.check_name_with(what, name, path, || {
+            let first = seen.record(name, index)?;
+            Some(path.by_index(first))
+        });
+    }
+
+    /// Reports an empty name, or a repeated one: `first` gives where the
+    /// name was first defined when this element repeats it (it is called
+    /// for non-empty names only). For lists whose names a [`Namespace`]
+    /// already tracks.
+    ///
+    /// [`Namespace`]: names::Namespace
+    fn check_name_with<'p>(
+        &mut self,
+        what: &str,
+        name: &str,
+        path: &Path<'_>,
+        first: impl FnOnce() -> Option<Path<'p>>,
+    ) {
         if name.is_empty() {
             self.error(
                 &path.field("name"),
                 format!("{what} name must not be empty"),
             );
-        } else {
-            self.check_unique(seen, name, &format!("{what} {name:?}"), path, at);
+        } else if let Some(first) = first() {
+            self.report_duplicate(path, format_args!("{what} {name:?}"), &first);
         }
     }
 
     /// Reports `key` when `seen` already holds it. `subject` describes the
-    /// element in the message (`zone "trust"`, `route 198.18.0.0/16`).
-    fn check_unique(
+    /// element in the message (`zone "trust"`, `route 198.18.0.0/16`);
+    /// `path` and `index` are as for [`check_name`](Self::check_name).
+    fn check_unique<K: Hash + Eq>(
         &mut self,
-        seen: &mut FirstSeen,
-        key: &str,
-        subject: &str,
-        path: &Path,
-        at: Path,
+        seen: &mut FirstSeen<K>,
+        key: K,
+        subject: impl fmt::Display,
+        path: &Path<'_>,
+        index: usize,
     ) {
-        if let Some(first) = seen.record(key, at) {
-            self.error(
-                path,
-                format!("duplicate {subject} (first defined at {first})"),
-            );
+        if let Some(first) = seen.record(key, index) {
+            self.report_duplicate(path, subject, &path.by_index(first));
         }
+    }
+
+    /// Reports the element at `path` as a duplicate of the one at `first`.
+    /// The first is named by index, because the key would not tell the two
+    /// apart: `zones[#0]`.
+    fn report_duplicate(&mut self, path: &Path<'_>, subject: impl fmt::Display, first: &Path<'_>) {
+        self.error(
+            path,
+            format!("duplicate {subject} (first defined at {first})"),
+        );
     }
 
     fn finish(self) -> Result<(), ConfigErrors> {

@@ -4,22 +4,27 @@
 //! in one silent pass before the walk, so a reference resolves wherever its
 //! target is defined. When a name is defined twice, references resolve to
 //! the first definition; the duplicate itself is reported by the section that
-//! owns the list, at the duplicate's place in config order, using a
-//! [`FirstSeen`] tracker.
+//! owns the list, at the duplicate's place in config order: from the
+//! repeats its [`Namespace`] recorded when the list is indexed here
+//! (address books, applications), else using a [`FirstSeen`] tracker.
 //!
 //! [`unknown`] formats an unknown-reference message with a suggestion from
 //! [`did_you_mean`]: the closest candidate by edit distance (at most
 //! [`MAX_SUGGESTION_DISTANCE`]), or else the only candidate the name is a
 //! prefix of. `junos-*` candidates also match without their prefix, so
 //! `htp` suggests `junos-http`.
+//!
+//! Tables are keyed by `&str` borrowed from the config and hashed with
+//! FxHash: a 50,000-entry address book is indexed on every load.
 
+use super::addresses::{ResolvedSet, resolve_sets};
+use super::fxhash::{FxHashMap, FxHashSet};
 use super::path::Path;
+use super::values::Families;
 use crate::config::predefined;
-use crate::config::{
-    Address, AddressBook, AddressSet, ApplicationSet, Config, DestinationPool, SourcePool,
-};
+use crate::config::{AddressBook, AddressSet, ApplicationSet, Config, DestinationPool, SourcePool};
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use xpf_runtime::AddressFamily;
 
 /// Names a policy may use without defining them.
@@ -32,27 +37,40 @@ pub(super) const ANY_APPLICATION: &str = "any";
 pub(super) const MAX_SUGGESTION_DISTANCE: usize = 2;
 
 /// Names in definition order, each with a value; the first definition of a
-/// name wins and empty names are skipped.
+/// name wins and empty names are skipped. Definitions that repeat a name
+/// are remembered, so the list's own check can report them without
+/// tracking names again ([`Namespace::repeat_of`]).
 #[derive(Debug)]
 pub(super) struct Namespace<'a, V = ()> {
     order: Vec<&'a str>,
-    entries: HashMap<&'a str, V>,
+    /// Each name's first definition: its value and position.
+    entries: FxHashMap<&'a str, (V, usize)>,
+    /// The definitions that repeat a name, in order: their position and
+    /// that of the name's first definition. Positions count every
+    /// definition given, those with empty names too.
+    repeats: Vec<(usize, usize)>,
 }
 
 impl<'a, V: Copy> Namespace<'a, V> {
     /// Builds from `(name, value)` pairs in definition order.
     pub(super) fn from_entries(entries: impl IntoIterator<Item = (&'a str, V)>) -> Self {
+        let entries = entries.into_iter();
+        let capacity = entries.size_hint().0;
         let mut namespace = Self {
-            order: Vec::new(),
-            entries: HashMap::new(),
+            order: Vec::with_capacity(capacity),
+            entries: FxHashMap::with_capacity_and_hasher(capacity, Default::default()),
+            repeats: Vec::new(),
         };
-        for (name, value) in entries {
+        for (position, (name, value)) in entries.enumerate() {
             if name.is_empty() {
                 continue;
             }
-            if let Entry::Vacant(slot) = namespace.entries.entry(name) {
-                slot.insert(value);
-                namespace.order.push(name);
+            match namespace.entries.entry(name) {
+                Entry::Vacant(slot) => {
+                    slot.insert((value, position));
+                    namespace.order.push(name);
+                }
+                Entry::Occupied(first) => namespace.repeats.push((position, first.get().1)),
             }
         }
         namespace
@@ -60,7 +78,13 @@ impl<'a, V: Copy> Namespace<'a, V> {
 
     /// The first definition of `name`.
     pub(super) fn get(&self, name: &str) -> Option<V> {
-        self.entries.get(name).copied()
+        self.entries.get(name).map(|&(value, _)| value)
+    }
+
+    /// The position of the first definition of `name`, counting every
+    /// definition given, in order.
+    pub(super) fn position(&self, name: &str) -> Option<usize> {
+        self.entries.get(name).map(|&(_, position)| position)
     }
 
     /// True when `name` is defined.
@@ -71,6 +95,30 @@ impl<'a, V: Copy> Namespace<'a, V> {
     /// Every defined name, in definition order.
     pub(super) fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.order.iter().copied()
+    }
+
+    /// When the definition at `position` (counting every definition given,
+    /// in order) repeats an earlier name, the position of the first.
+    pub(super) fn repeat_of(&self, position: usize) -> Option<usize> {
+        let repeat = self
+            .repeats
+            .binary_search_by_key(&position, |&(repeat, _)| repeat)
+            .ok()?;
+        Some(self.repeats[repeat].1)
+    }
+
+    /// [`repeat_of`](Self::repeat_of) for a namespace built from `entries`
+    /// entries followed by sets ([`EntryOrSet`]).
+    fn shared_repeat_of(&self, at: EntryOrSet, entries: usize) -> Option<EntryOrSet> {
+        let position = match at {
+            EntryOrSet::Entry(index) => index,
+            EntryOrSet::Set(index) => entries + index,
+        };
+        let first = self.repeat_of(position)?;
+        Some(match first.checked_sub(entries) {
+            Some(index) => EntryOrSet::Set(index),
+            None => EntryOrSet::Entry(first),
+        })
     }
 }
 
@@ -84,27 +132,93 @@ impl<'a> Namespace<'a> {
 /// An entry of an address book: addresses and sets share one namespace.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum AddressEntry<'a> {
-    /// A named prefix or range.
-    Address(&'a Address),
-    /// A named set.
-    Set(&'a AddressSet),
+    /// A named prefix or range, by position in the book's `addresses`.
+    Address(usize),
+    /// A named set, and its position in the book's `address-sets`.
+    Set(&'a AddressSet, usize),
 }
 
-/// The symbols of one address book.
-pub(super) type Book<'a> = Namespace<'a, AddressEntry<'a>>;
+/// The symbols of one address book, with the families each entry can match.
+///
+/// Policies look names up at random in books of up to tens of thousands of
+/// entries, so the lookup touches as little memory as it can: the table
+/// holds positions only, and the families of addresses and sets are in
+/// vectors by position, not read from the config.
+#[derive(Debug)]
+pub(super) struct Book<'a> {
+    /// The book indexed.
+    source: &'a AddressBook,
+    /// Names of the addresses, then of the sets: positions below the
+    /// number of addresses are addresses, the rest sets.
+    names: Namespace<'a>,
+    /// The families each address can match, by position.
+    address_families: Vec<Families>,
+    /// What each set resolves to, by position in `address-sets`: resolved
+    /// once, up front, because every policy naming a set asks.
+    sets: Vec<ResolvedSet>,
+}
 
 impl<'a> Book<'a> {
     /// Indexes an address book.
     pub(super) fn of(book: &'a AddressBook) -> Self {
-        let addresses = book
-            .addresses
-            .iter()
-            .map(|a| (a.name.as_str(), AddressEntry::Address(a)));
-        let sets = book
-            .address_sets
-            .iter()
-            .map(|s| (s.name.as_str(), AddressEntry::Set(s)));
-        Self::from_entries(addresses.chain(sets))
+        let addresses = book.addresses.iter().map(|a| a.name.as_str());
+        let sets = book.address_sets.iter().map(|s| s.name.as_str());
+        let mut symbols = Self {
+            source: book,
+            names: Namespace::from_names(addresses.chain(sets)),
+            address_families: book.addresses.iter().map(Families::of_address).collect(),
+            sets: Vec::new(),
+        };
+        symbols.sets = resolve_sets(&symbols, &book.address_sets);
+        symbols
+    }
+
+    /// True when this indexes `book` (the very same one, not an equal one).
+    pub(super) fn indexes(&self, book: &AddressBook) -> bool {
+        std::ptr::eq(self.source, book)
+    }
+
+    /// The first definition of `name`.
+    pub(super) fn get(&self, name: &str) -> Option<AddressEntry<'a>> {
+        let position = self.names.position(name)?;
+        Some(match position.checked_sub(self.source.addresses.len()) {
+            None => AddressEntry::Address(position),
+            Some(set) => AddressEntry::Set(&self.source.address_sets[set], set),
+        })
+    }
+
+    /// True when `name` is defined.
+    pub(super) fn contains(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+
+    /// Every defined name, in definition order.
+    pub(super) fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.names.names()
+    }
+
+    /// The families `entry` of this book can match; `None` when a set
+    /// member along the way does not resolve (or, while the book is being
+    /// indexed, when the set is not resolved yet).
+    pub(super) fn families(&self, entry: AddressEntry<'_>) -> Option<Families> {
+        match entry {
+            AddressEntry::Address(index) => self.address_families.get(index).copied(),
+            AddressEntry::Set(_, index) => self.sets.get(index)?.families,
+        }
+    }
+
+    /// When the address or set at `at` repeats an earlier name of the book,
+    /// where that name was first defined.
+    pub(super) fn repeat_of(&self, at: EntryOrSet) -> Option<EntryOrSet> {
+        self.names.shared_repeat_of(at, self.source.addresses.len())
+    }
+
+    /// True when every member of the set at `index` of `address-sets` is
+    /// known to resolve to an entry of the kind its list names. Only the
+    /// first definition of a name is resolved; for a duplicate this is
+    /// false, and its members must be checked one by one.
+    pub(super) fn members_resolve(&self, index: usize) -> bool {
+        self.sets.get(index).is_some_and(|set| set.members_resolve)
     }
 }
 
@@ -126,9 +240,14 @@ pub(super) struct Symbols<'a> {
     /// The global address book.
     pub(super) global_book: Book<'a>,
     /// Each zone's address book, by zone name.
-    zone_books: HashMap<&'a str, Book<'a>>,
+    zone_books: FxHashMap<&'a str, Book<'a>>,
     /// Custom applications and application sets.
     pub(super) applications: Namespace<'a, ApplicationEntry<'a>>,
+    /// How many custom applications there are (the sets follow them in
+    /// `applications`).
+    application_count: usize,
+    /// The predefined `junos-*` applications.
+    predefined_applications: FxHashSet<&'static str>,
     /// Schedulers.
     pub(super) schedulers: Namespace<'a>,
     /// Screen (ids-option) profiles.
@@ -144,7 +263,7 @@ pub(super) struct Symbols<'a> {
     /// Policers.
     pub(super) policers: Namespace<'a>,
     /// Redundancy group ids, or `None` when there is no `ha` section.
-    pub(super) redundancy_groups: Option<HashSet<u8>>,
+    pub(super) redundancy_groups: Option<FxHashSet<u8>>,
 }
 
 impl<'a> Symbols<'a> {
@@ -161,7 +280,7 @@ impl<'a> Symbols<'a> {
                     .map(|f| f.name.as_str()),
             )
         };
-        let mut zone_books = HashMap::new();
+        let mut zone_books = FxHashMap::default();
         for zone in &config.zones {
             zone_books
                 .entry(zone.name.as_str())
@@ -179,6 +298,8 @@ impl<'a> Symbols<'a> {
                     .map(|a| (a.name.as_str(), ApplicationEntry::Application))
                     .chain(application_sets.map(|s| (s.name.as_str(), ApplicationEntry::Set(s)))),
             ),
+            application_count: config.applications.applications.len(),
+            predefined_applications: predefined::predefined_names().collect(),
             schedulers: Namespace::from_names(config.schedulers.iter().map(|s| s.name.as_str())),
             screens: Namespace::from_names(
                 security.screen.ids_options.iter().map(|s| s.name.as_str()),
@@ -230,11 +351,23 @@ impl<'a> Symbols<'a> {
         }
     }
 
+    /// When the application or application set at `at` repeats an earlier
+    /// name, where that name was first defined.
+    pub(super) fn application_repeat_of(&self, at: EntryOrSet) -> Option<EntryOrSet> {
+        self.applications
+            .shared_repeat_of(at, self.application_count)
+    }
+
+    /// True when `name` is a predefined `junos-*` application.
+    pub(super) fn is_predefined_application(&self, name: &str) -> bool {
+        self.predefined_applications.contains(name)
+    }
+
     /// True when `name` is `any`, a predefined application, or a custom
     /// application or set.
     pub(super) fn application_exists(&self, name: &str) -> bool {
         name == ANY_APPLICATION
-            || predefined::is_predefined(name)
+            || self.is_predefined_application(name)
             || self.applications.contains(name)
     }
 
@@ -248,22 +381,60 @@ impl<'a> Symbols<'a> {
     }
 }
 
-/// Where each key of one list was first defined, for duplicate reports.
-#[derive(Debug, Default)]
-pub(super) struct FirstSeen {
-    first: HashMap<String, Path>,
+/// Where each key of one list was first defined, for duplicate reports:
+/// by default the element's index, from which the "first defined at" path
+/// is rendered only when a duplicate is reported.
+#[derive(Debug)]
+pub(super) struct FirstSeen<K, At = usize> {
+    first: FxHashMap<K, At>,
 }
 
-impl FirstSeen {
+impl<K, At> Default for FirstSeen<K, At> {
+    fn default() -> Self {
+        Self {
+            first: FxHashMap::default(),
+        }
+    }
+}
+
+impl<K: Hash + Eq, At: Copy> FirstSeen<K, At> {
+    /// A tracker for a list of about `len` elements.
+    pub(super) fn with_capacity(len: usize) -> Self {
+        Self {
+            first: FxHashMap::with_capacity_and_hasher(len, Default::default()),
+        }
+    }
+
     /// Records `key` as defined at `at`. Returns where it was first defined
     /// when this is a duplicate.
-    pub(super) fn record(&mut self, key: impl Into<String>, at: Path) -> Option<Path> {
-        match self.first.entry(key.into()) {
-            Entry::Occupied(first) => Some(first.get().clone()),
+    pub(super) fn record(&mut self, key: K, at: At) -> Option<At> {
+        match self.first.entry(key) {
+            Entry::Occupied(first) => Some(*first.get()),
             Entry::Vacant(slot) => {
                 slot.insert(at);
                 None
             }
+        }
+    }
+}
+
+/// Where a name was defined in a namespace that a list of entries shares
+/// with a list of sets: addresses and address sets, applications and
+/// application sets.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum EntryOrSet {
+    /// The element of the entry list at this index.
+    Entry(usize),
+    /// The element of the set list at this index.
+    Set(usize),
+}
+
+impl EntryOrSet {
+    /// The definition's path by index, given the paths of the two lists.
+    pub(super) fn path<'p>(self, entries: &Path<'p>, sets: &Path<'p>) -> Path<'p> {
+        match self {
+            Self::Entry(index) => entries.index(index),
+            Self::Set(index) => sets.index(index),
         }
     }
 }
@@ -392,7 +563,8 @@ pub(super) fn find_cycle<'a, I>(
 where
     I: IntoIterator<Item = &'a str>,
 {
-    let mut visited = HashSet::from([start]);
+    let mut visited = FxHashSet::default();
+    visited.insert(start);
     let mut stack = vec![(start, children(start).into_iter())];
     while let Some((_, members)) = stack.last_mut() {
         let Some(member) = members.next() else {

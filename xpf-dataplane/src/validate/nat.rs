@@ -32,32 +32,26 @@ impl Validator<'_> {
         self.check_static_nat(&root.field("static"), &nat.static_);
     }
 
-    fn check_source_nat(&mut self, path: &Path, nat: &SourceNat) {
+    fn check_source_nat(&mut self, path: &Path<'_>, nat: &SourceNat) {
         let pools = path.field("pools");
         let mut seen = FirstSeen::default();
         for (i, pool) in nat.pools.iter().enumerate() {
             let item = pools.item(&pool.name, i);
-            self.check_name(&mut seen, "source pool", &pool.name, &item, pools.index(i));
+            self.check_name(&mut seen, "source pool", &pool.name, &item, i);
             self.check_source_pool(&item, pool, &nat.pools[..i]);
         }
         let rule_sets = path.field("rule-sets");
         let mut seen = FirstSeen::default();
         for (i, set) in nat.rule_sets.iter().enumerate() {
             let item = rule_sets.item(&set.name, i);
-            self.check_name(
-                &mut seen,
-                "source rule set",
-                &set.name,
-                &item,
-                rule_sets.index(i),
-            );
+            self.check_name(&mut seen, "source rule set", &set.name, &item, i);
             self.check_nat_context(&item.field("from"), "from", &set.from);
             self.check_nat_context(&item.field("to"), "to", &set.to);
             let rules = item.field("rules");
             let mut seen_rules = FirstSeen::default();
             for (j, rule) in set.rules.iter().enumerate() {
                 let path = rules.item(&rule.name, j);
-                self.check_name(&mut seen_rules, "rule", &rule.name, &path, rules.index(j));
+                self.check_name(&mut seen_rules, "rule", &rule.name, &path, j);
                 self.check_nat_match(&path.field("match"), &rule.match_);
                 if let SourceNatAction::Pool(pool) = &rule.then {
                     self.check_source_pool_ref(&path.field("then.pool"), pool);
@@ -67,7 +61,7 @@ impl Validator<'_> {
     }
 
     /// Checks a source pool, including overlap with the pools before it.
-    fn check_source_pool(&mut self, path: &Path, pool: &SourcePool, earlier: &[SourcePool]) {
+    fn check_source_pool(&mut self, path: &Path<'_>, pool: &SourcePool, earlier: &[SourcePool]) {
         let addresses = path.field("addresses");
         if pool.addresses.is_empty() {
             self.error(
@@ -105,7 +99,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_source_pool_ref(&mut self, path: &Path, pool: &str) {
+    fn check_source_pool_ref(&mut self, path: &Path<'_>, pool: &str) {
         let symbols = self.symbols;
         if !symbols.source_pools.contains(pool) {
             let mut message = unknown("source pool", pool, symbols.source_pools.names());
@@ -117,7 +111,7 @@ impl Validator<'_> {
     }
 
     /// Checks a rule set's `from` or `to` context; `field` names it.
-    fn check_nat_context(&mut self, path: &Path, field: &str, context: &NatContext) {
+    fn check_nat_context(&mut self, path: &Path<'_>, field: &str, context: &NatContext) {
         let symbols = self.symbols;
         if context.is_empty() {
             self.error(
@@ -141,7 +135,7 @@ impl Validator<'_> {
     }
 
     /// Checks a NAT rule's match conditions.
-    fn check_nat_match(&mut self, path: &Path, matches: &NatMatch) {
+    fn check_nat_match(&mut self, path: &Path<'_>, matches: &NatMatch) {
         self.check_network_prefixes(&path.field("source-address"), &matches.source_address);
         self.check_network_prefixes(
             &path.field("destination-address"),
@@ -163,43 +157,31 @@ impl Validator<'_> {
         }
     }
 
-    fn check_destination_nat(&mut self, path: &Path, nat: &DestinationNat) {
+    fn check_destination_nat(&mut self, path: &Path<'_>, nat: &DestinationNat) {
         let pools = path.field("pools");
         let mut seen = FirstSeen::default();
         for (i, pool) in nat.pools.iter().enumerate() {
             let item = pools.item(&pool.name, i);
-            self.check_name(
-                &mut seen,
-                "destination pool",
-                &pool.name,
-                &item,
-                pools.index(i),
-            );
+            self.check_name(&mut seen, "destination pool", &pool.name, &item, i);
             self.check_positive(&item.field("port"), "port", pool.port);
         }
         let rule_sets = path.field("rule-sets");
         let mut seen = FirstSeen::default();
         for (i, set) in nat.rule_sets.iter().enumerate() {
             let item = rule_sets.item(&set.name, i);
-            self.check_name(
-                &mut seen,
-                "destination rule set",
-                &set.name,
-                &item,
-                rule_sets.index(i),
-            );
+            self.check_name(&mut seen, "destination rule set", &set.name, &item, i);
             self.check_nat_context(&item.field("from"), "from", &set.from);
             let rules = item.field("rules");
             let mut seen_rules = FirstSeen::default();
             for (j, rule) in set.rules.iter().enumerate() {
                 let path = rules.item(&rule.name, j);
-                self.check_name(&mut seen_rules, "rule", &rule.name, &path, rules.index(j));
+                self.check_name(&mut seen_rules, "rule", &rule.name, &path, j);
                 self.check_destination_rule(&path, rule);
             }
         }
     }
 
-    fn check_destination_rule(&mut self, path: &Path, rule: &DestinationNatRule) {
+    fn check_destination_rule(&mut self, path: &Path<'_>, rule: &DestinationNatRule) {
         let destinations = &rule.match_.destination_address;
         if destinations.is_empty() {
             self.error(
@@ -238,25 +220,19 @@ impl Validator<'_> {
         }
     }
 
-    fn check_static_nat(&mut self, path: &Path, nat: &StaticNat) {
+    fn check_static_nat(&mut self, path: &Path<'_>, nat: &StaticNat) {
         let rule_sets = path.field("rule-sets");
         let mut seen = FirstSeen::default();
         let mut public: Vec<(Span, &StaticNatRule, Path)> = Vec::new();
         for (i, set) in nat.rule_sets.iter().enumerate() {
             let item = rule_sets.item(&set.name, i);
-            self.check_name(
-                &mut seen,
-                "static rule set",
-                &set.name,
-                &item,
-                rule_sets.index(i),
-            );
+            self.check_name(&mut seen, "static rule set", &set.name, &item, i);
             self.check_nat_context(&item.field("from"), "from", &set.from);
             let rules = item.field("rules");
             let mut seen_rules = FirstSeen::default();
             for (j, rule) in set.rules.iter().enumerate() {
                 let path = rules.item(&rule.name, j);
-                self.check_name(&mut seen_rules, "rule", &rule.name, &path, rules.index(j));
+                self.check_name(&mut seen_rules, "rule", &rule.name, &path, j);
                 self.check_static_rule(&path, rule);
                 let span = Span::of_net(&rule.destination_address);
                 if let Some((_, first, at)) = public.iter().find(|(s, _, _)| s.overlaps(&span)) {
@@ -273,7 +249,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_static_rule(&mut self, path: &Path, rule: &StaticNatRule) {
+    fn check_static_rule(&mut self, path: &Path<'_>, rule: &StaticNatRule) {
         let (public, private) = (&rule.destination_address, &rule.prefix);
         self.check_network_prefix(&path.field("destination-address"), public);
         self.check_network_prefix(&path.field("prefix"), private);

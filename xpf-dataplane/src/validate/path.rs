@@ -13,68 +13,137 @@
 //!   (`security.policies[trust->untrust].allow-web`, or `.#2` when unnamed);
 //! - a list of plain values (`interfaces[eth0].addresses`) is not indexed:
 //!   the message quotes the offending value instead.
+//!
+//! # Cost
+//!
+//! Almost every path built during a walk is thrown away, because almost
+//! every field is fine. So a path is not a string: it is a small `Copy`
+//! value holding its segments (borrowed names and indices) inline, and
+//! building one never allocates. The string is rendered, with [`Display`],
+//! only when an error is reported.
+//!
+//! [`Display`]: fmt::Display
 
 use std::fmt;
 
-/// A dotted config path; see the module docs for the conventions.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(super) struct Path(String);
+/// Deepest path the validator builds, in segments. The deepest today has 8
+/// (`security.nat.source.rule-sets[rs].rules[r].match.source-address`,
+/// where `security.nat` is one segment); the rest is headroom.
+const MAX_DEPTH: usize = 10;
 
-impl Path {
+/// A dotted config path; see the module docs for the conventions.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Path<'a> {
+    /// The first `len` entries are the path's segments, outermost first.
+    segments: [Segment<'a>; MAX_DEPTH],
+    len: usize,
+}
+
+/// One step of a [`Path`].
+#[derive(Clone, Copy, Debug)]
+enum Segment<'a> {
+    /// `.name` (or just `name` at the root): one or more dotted fields.
+    Field(&'a str),
+    /// `[key]`, or `[#index]` when the key is empty: a list element.
+    Item(&'a str, usize),
+    /// `.name`, or `.#index` when the name is empty: a list element
+    /// written as a dotted segment (policies inside a zone pair).
+    Dotted(&'a str, usize),
+}
+
+impl Default for Segment<'_> {
+    fn default() -> Self {
+        Self::Field("")
+    }
+}
+
+impl<'a> Path<'a> {
     /// The empty path (the config root).
     pub(super) fn root() -> Self {
         Self::default()
     }
 
     /// `self.name`: a field, or several dotted fields (`"match.application"`).
-    pub(super) fn field(&self, name: &str) -> Self {
-        let mut path = self.0.clone();
-        if !path.is_empty() {
-            path.push('.');
-        }
-        path.push_str(name);
-        Self(path)
+    pub(super) fn field(&self, name: &'a str) -> Self {
+        self.push(Segment::Field(name))
     }
 
     /// `self[key]`: a list element named by its key, or `self[#index]`
     /// when the key is empty.
-    pub(super) fn item(&self, key: &str, index: usize) -> Self {
-        if key.is_empty() {
-            self.index(index)
-        } else {
-            Self(format!("{}[{key}]", self.0))
-        }
+    pub(super) fn item(&self, key: &'a str, index: usize) -> Self {
+        self.push(Segment::Item(key, index))
     }
 
     /// `self[#index]`: a list element by position. Used for unnamed
     /// elements and for "first defined at" references, where the key would
     /// not tell the two definitions apart.
     pub(super) fn index(&self, index: usize) -> Self {
-        Self(format!("{}[#{index}]", self.0))
+        self.item("", index)
     }
 
     /// `self.name`, or `self.#index` when the name is empty: a list element
     /// written as a dotted segment (policies inside a zone pair).
-    pub(super) fn segment(&self, name: &str, index: usize) -> Self {
-        if name.is_empty() {
-            self.field(&format!("#{index}"))
-        } else {
-            self.field(name)
+    pub(super) fn segment(&self, name: &'a str, index: usize) -> Self {
+        self.push(Segment::Dotted(name, index))
+    }
+
+    /// The element at `index` of the list this path's element belongs to,
+    /// named by position: `zones[trust]` gives `zones[#index]` and
+    /// `security.policies[a->b].allow-web` gives `security.policies[a->b].#index`.
+    /// This is where a duplicate's first definition is reported. A path
+    /// that does not end in a list element gives `self[#index]`.
+    pub(super) fn by_index(&self, index: usize) -> Self {
+        match self.last() {
+            Some(Segment::Item(..)) => self.pop().index(index),
+            Some(Segment::Dotted(..)) => self.pop().segment("", index),
+            Some(Segment::Field(_)) | None => self.index(index),
         }
     }
+
+    fn last(&self) -> Option<Segment<'a>> {
+        self.len.checked_sub(1).map(|last| self.segments[last])
+    }
+
+    fn pop(&self) -> Self {
+        let mut path = *self;
+        path.len = path.len.saturating_sub(1);
+        path
+    }
+
+    fn push(&self, segment: Segment<'a>) -> Self {
+        let mut path = *self;
+        debug_assert!(path.len < MAX_DEPTH, "path deeper than MAX_DEPTH");
+        if let Some(slot) = path.segments.get_mut(path.len) {
+            *slot = segment;
+            path.len += 1;
+        }
+        path
+    }
 }
 
-impl fmt::Display for Path {
+impl fmt::Display for Path<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        for (i, segment) in self.segments[..self.len].iter().enumerate() {
+            let dot = if i == 0 { "" } else { "." };
+            match *segment {
+                Segment::Dotted("", index) => write!(f, "{dot}#{index}")?,
+                Segment::Field(name) | Segment::Dotted(name, _) => write!(f, "{dot}{name}")?,
+                Segment::Item("", index) => write!(f, "[#{index}]")?,
+                Segment::Item(key, _) => write!(f, "[{key}]")?,
+            }
+        }
+        Ok(())
     }
 }
 
-impl From<&Path> for String {
-    fn from(path: &Path) -> Self {
-        path.0.clone()
+/// Paths are equal when they render the same.
+impl PartialEq for Path<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
     }
 }
+
+impl Eq for Path<'_> {}
 
 #[cfg(test)]
 mod tests {
@@ -108,5 +177,17 @@ mod tests {
             Path::root().field("zones").index(0).to_string(),
             "zones[#0]"
         );
+    }
+
+    #[test]
+    fn names_a_duplicate_by_index() {
+        let zones = Path::root().field("zones");
+        assert_eq!(zones.item("trust", 4).by_index(1).to_string(), "zones[#1]");
+        let pair = Path::root().field("security.policies").item("a->b", 0);
+        assert_eq!(
+            pair.segment("allow-web", 4).by_index(2).to_string(),
+            "security.policies[a->b].#2"
+        );
+        assert_eq!(zones.by_index(0).to_string(), "zones[#0]");
     }
 }

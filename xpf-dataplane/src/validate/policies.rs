@@ -13,7 +13,7 @@
 //! book only. `any`, `any-ipv4` and `any-ipv6` are predefined everywhere.
 
 use super::Validator;
-use super::addresses::{address_exists, address_families};
+use super::addresses::address_families;
 use super::names::{Book, FirstSeen, PREDEFINED_ADDRESSES, unknown, unknown_in};
 use super::path::Path;
 use super::values::Families;
@@ -47,13 +47,8 @@ impl<'a> Validator<'a> {
             let key = pair_key(pair);
             let path = list.item(&key, i);
             if !key.is_empty() {
-                self.check_unique(
-                    &mut pairs,
-                    &key,
-                    &format!("zone pair {key}"),
-                    &path,
-                    list.index(i),
-                );
+                let subject = format_args!("zone pair {key}");
+                self.check_unique(&mut pairs, key.clone(), subject, &path, i);
             }
             self.check_pair_zone(&path.field("from-zone"), "from-zone", &pair.from_zone);
             self.check_pair_zone(&path.field("to-zone"), "to-zone", &pair.to_zone);
@@ -61,7 +56,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn check_pair_zone(&mut self, path: &Path, field: &str, zone: &str) {
+    fn check_pair_zone(&mut self, path: &Path<'_>, field: &str, zone: &str) {
         let zones = &self.symbols.zones;
         if zone.is_empty() {
             self.error(path, format!("{field} is required"));
@@ -70,19 +65,13 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn check_pair_policies(&mut self, path: &Path, pair: &ZonePairPolicies) {
+    fn check_pair_policies(&mut self, path: &Path<'_>, pair: &ZonePairPolicies) {
         let source = self.zone_scope(&pair.from_zone);
         let destination = self.zone_scope(&pair.to_zone);
-        let mut seen = FirstSeen::default();
+        let mut seen = FirstSeen::with_capacity(pair.policies.len());
         for (i, policy) in pair.policies.iter().enumerate() {
             let policy_path = path.segment(&policy.name, i);
-            self.check_name(
-                &mut seen,
-                "policy",
-                &policy.name,
-                &policy_path,
-                path.segment("", i),
-            );
+            self.check_name(&mut seen, "policy", &policy.name, &policy_path, i);
             let matches = &policy.match_;
             for (field, zones) in [
                 ("from-zone", &matches.from_zone),
@@ -124,16 +113,10 @@ impl<'a> Validator<'a> {
         let config = self.config;
         let list = Path::root().field("security.global-policies");
         let scope = self.global_scope();
-        let mut seen = FirstSeen::default();
+        let mut seen = FirstSeen::with_capacity(config.security.global_policies.len());
         for (i, policy) in config.security.global_policies.iter().enumerate() {
             let path = list.item(&policy.name, i);
-            self.check_name(
-                &mut seen,
-                "global policy",
-                &policy.name,
-                &path,
-                list.index(i),
-            );
+            self.check_name(&mut seen, "global policy", &policy.name, &path, i);
             let matches = &policy.match_;
             for (field, zones) in [
                 ("from-zone", &matches.from_zone),
@@ -145,7 +128,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn check_zone_refs(&mut self, path: &Path, zones: &[String]) {
+    fn check_zone_refs(&mut self, path: &Path<'_>, zones: &[String]) {
         let known = &self.symbols.zones;
         for zone in zones.iter().filter(|z| !known.contains(z)) {
             self.error(path, unknown("zone", zone, known.names()));
@@ -157,7 +140,7 @@ impl<'a> Validator<'a> {
     /// scope is `None` (an unknown zone) are not checked.
     fn check_policy(
         &mut self,
-        path: &Path,
+        path: &Path<'_>,
         policy: &Policy,
         source: Option<&AddressScope<'_>>,
         destination: Option<&AddressScope<'_>>,
@@ -165,17 +148,17 @@ impl<'a> Validator<'a> {
         let symbols = self.symbols;
         let matches = &policy.match_;
         let match_path = path.field("match");
-        if let Some(source) = source {
-            self.check_address_refs(
-                &match_path.field("source-address"),
-                &matches.source_address,
-                source,
-            );
-        }
-        if let Some(destination) = destination {
-            let path = match_path.field("destination-address");
-            self.check_address_refs(&path, &matches.destination_address, destination);
-        }
+        let from = source.map(|scope| {
+            let names = &matches.source_address;
+            let families = self.check_address_refs(&match_path, "source-address", names, scope);
+            side_families(families, names, matches.source_address_excluded)
+        });
+        let to = destination.map(|scope| {
+            let names = &matches.destination_address;
+            let field = "destination-address";
+            let families = self.check_address_refs(&match_path, field, names, scope);
+            side_families(families, names, matches.destination_address_excluded)
+        });
         for application in matches
             .application
             .iter()
@@ -186,8 +169,8 @@ impl<'a> Validator<'a> {
                 unknown("application", application, symbols.application_names()),
             );
         }
-        if let (Some(source), Some(destination)) = (source, destination) {
-            self.check_policy_families(&match_path, policy, source, destination);
+        if let (Some(from), Some(to)) = (from, to) {
+            self.check_policy_families(&match_path, from, to);
         }
         if let Some(scheduler) = &policy.scheduler
             && !symbols.schedulers.contains(scheduler)
@@ -199,45 +182,52 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// Reports address names that do not resolve in `scope`, saying so
-    /// when the name exists in a zone book the policy cannot use.
-    fn check_address_refs(&mut self, path: &Path, names: &[String], scope: &AddressScope<'_>) {
-        for name in names.iter().filter(|n| !address_exists(&scope.books, n)) {
-            let zones = self.symbols.zones_defining(name);
-            let message = if zones.is_empty() {
-                unknown_in("address", name, &scope.place, scope.names())
-            } else {
-                let zones: Vec<String> = zones.iter().map(|z| format!("{z:?}")).collect();
-                format!(
-                    "unknown address {name:?} in {} (it is defined only in the address book of zone {}, which this policy cannot use)",
-                    scope.place,
-                    zones.join(", ")
-                )
+    /// Reports the address names of `match_path.field` that do not
+    /// resolve in `scope`, saying so when the name exists in a zone book
+    /// the policy cannot use. Returns the families the names can match
+    /// together, `None` when one does not resolve.
+    fn check_address_refs(
+        &mut self,
+        match_path: &Path<'_>,
+        field: &str,
+        names: &[String],
+        scope: &AddressScope<'_>,
+    ) -> Option<Families> {
+        let mut families = Some(Families::NONE);
+        for name in names {
+            let Some(name_families) = address_families(&scope.books, name) else {
+                self.report_unknown_address(&match_path.field(field), name, scope);
+                families = None;
+                continue;
             };
-            self.error(path, message);
+            families = families.zip(name_families).map(|(a, b)| a | b);
         }
+        families
+    }
+
+    fn report_unknown_address(&mut self, path: &Path<'_>, name: &str, scope: &AddressScope<'_>) {
+        let zones = self.symbols.zones_defining(name);
+        let message = if zones.is_empty() {
+            unknown_in("address", name, &scope.place, scope.names())
+        } else {
+            let zones: Vec<String> = zones.iter().map(|z| format!("{z:?}")).collect();
+            format!(
+                "unknown address {name:?} in {} (it is defined only in the address book of zone {}, which this policy cannot use)",
+                scope.place,
+                zones.join(", ")
+            )
+        };
+        self.error(path, message);
     }
 
     /// Reports a policy whose source addresses can only be one family and
-    /// destination addresses only the other.
+    /// destination addresses only the other (`None`: unknown).
     fn check_policy_families(
         &mut self,
-        path: &Path,
-        policy: &Policy,
-        source: &AddressScope<'_>,
-        destination: &AddressScope<'_>,
+        path: &Path<'_>,
+        from: Option<Families>,
+        to: Option<Families>,
     ) {
-        let matches = &policy.match_;
-        let from = side_families(
-            source,
-            &matches.source_address,
-            matches.source_address_excluded,
-        );
-        let to = side_families(
-            destination,
-            &matches.destination_address,
-            matches.destination_address_excluded,
-        );
         if let (Some(from), Some(to)) = (from, to)
             && !from.is_empty()
             && !to.is_empty()
@@ -255,14 +245,19 @@ impl<'a> Validator<'a> {
     }
 }
 
-/// The families one side of a policy can match; `None` when unknown.
-fn side_families(scope: &AddressScope<'_>, names: &[String], excluded: bool) -> Option<Families> {
+/// The families one side of a policy can match, given those its address
+/// `names` resolve to; `None` when unknown. No addresses, or excluded
+/// ones, can match either family.
+fn side_families(
+    names_families: Option<Families>,
+    names: &[String],
+    excluded: bool,
+) -> Option<Families> {
     if names.is_empty() || excluded {
-        return Some(Families::BOTH);
+        Some(Families::BOTH)
+    } else {
+        names_families
     }
-    names.iter().try_fold(Families::NONE, |families, name| {
-        Some(families | address_families(&scope.books, name)?)
-    })
 }
 
 /// `from->to`, or empty when neither zone is given (the path then uses the index).

@@ -36,18 +36,12 @@ impl Validator<'_> {
         let mut seen = FirstSeen::default();
         for (i, scheduler) in self.config.schedulers.iter().enumerate() {
             let path = list.item(&scheduler.name, i);
-            self.check_name(
-                &mut seen,
-                "scheduler",
-                &scheduler.name,
-                &path,
-                list.index(i),
-            );
+            self.check_name(&mut seen, "scheduler", &scheduler.name, &path, i);
             self.check_scheduler(&path, scheduler);
         }
     }
 
-    fn check_scheduler(&mut self, path: &Path, scheduler: &Scheduler) {
+    fn check_scheduler(&mut self, path: &Path<'_>, scheduler: &Scheduler) {
         let ranges = path.field("date-ranges");
         for (i, range) in scheduler.date_ranges.iter().enumerate() {
             self.check_date_range(&ranges.index(i), range);
@@ -58,7 +52,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_date_range(&mut self, path: &Path, range: &DateRange) {
+    fn check_date_range(&mut self, path: &Path<'_>, range: &DateRange) {
         if range.stop <= range.start {
             self.error(
                 &path.field("stop"),
@@ -70,7 +64,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_window(&mut self, path: &Path, window: &TimeWindow) {
+    fn check_window(&mut self, path: &Path<'_>, window: &TimeWindow) {
         if window.start.minutes == END_OF_DAY {
             self.error(
                 &path.field("start"),

@@ -16,18 +16,12 @@ impl Validator<'_> {
         let mut seen = FirstSeen::default();
         for (i, profile) in self.config.security.screen.ids_options.iter().enumerate() {
             let path = list.item(&profile.name, i);
-            self.check_name(
-                &mut seen,
-                "screen profile",
-                &profile.name,
-                &path,
-                list.index(i),
-            );
+            self.check_name(&mut seen, "screen profile", &profile.name, &path, i);
             self.check_screen_profile(&path, profile);
         }
     }
 
-    fn check_screen_profile(&mut self, path: &Path, profile: &ScreenProfile) {
+    fn check_screen_profile(&mut self, path: &Path<'_>, profile: &ScreenProfile) {
         let limits = &profile.limit_session;
         let positive = [
             ("icmp.flood-threshold", profile.icmp.flood_threshold),

@@ -5,7 +5,7 @@
 
 use super::Validator;
 use super::path::Path;
-use crate::config::{AddressRange, MacAddr, PortRange};
+use crate::config::{Address, AddressRange, MacAddr, PortRange};
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::ops::BitOr;
@@ -43,6 +43,14 @@ impl Families {
             IpAddr::V4(_) => Self::V4,
             IpAddr::V6(_) => Self::V6,
         }
+    }
+
+    /// The families an address book entry can match: those of its prefix
+    /// and of its range's start (none when it has neither).
+    pub(super) fn of_address(address: &Address) -> Self {
+        let prefix = address.prefix.map(|p| Self::of_addr(p.addr()));
+        let range = address.range.map(|r| Self::of_addr(r.from));
+        prefix.unwrap_or_default() | range.unwrap_or_default()
     }
 
     /// The families of some prefixes; [`Families::NONE`] when there are none.
@@ -144,9 +152,19 @@ impl Span {
     }
 }
 
+/// What is wrong with a prefix where a network is expected: host bits set.
+pub(super) fn host_bits_problem(prefix: &IpNet) -> Option<String> {
+    (prefix.addr() != prefix.network()).then(|| {
+        format!(
+            "prefix {prefix} has host bits set (did you mean {}?)",
+            prefix.trunc()
+        )
+    })
+}
+
 impl Validator<'_> {
     /// Reports an inverted port range.
-    pub(super) fn check_port_range(&mut self, path: &Path, range: PortRange) {
+    pub(super) fn check_port_range(&mut self, path: &Path<'_>, range: PortRange) {
         if !range.is_valid() {
             self.error(
                 path,
@@ -159,34 +177,28 @@ impl Validator<'_> {
     }
 
     /// Reports every inverted port range of a list.
-    pub(super) fn check_port_ranges(&mut self, path: &Path, ranges: &[PortRange]) {
+    pub(super) fn check_port_ranges(&mut self, path: &Path<'_>, ranges: &[PortRange]) {
         for range in ranges {
             self.check_port_range(path, *range);
         }
     }
 
     /// Reports a prefix with host bits set where a network is expected.
-    pub(super) fn check_network_prefix(&mut self, path: &Path, prefix: &IpNet) {
-        if prefix.addr() != prefix.network() {
-            self.error(
-                path,
-                format!(
-                    "prefix {prefix} has host bits set (did you mean {}?)",
-                    prefix.trunc()
-                ),
-            );
+    pub(super) fn check_network_prefix(&mut self, path: &Path<'_>, prefix: &IpNet) {
+        if let Some(problem) = host_bits_problem(prefix) {
+            self.error(path, problem);
         }
     }
 
     /// Reports every prefix of a list that has host bits set.
-    pub(super) fn check_network_prefixes(&mut self, path: &Path, prefixes: &[IpNet]) {
+    pub(super) fn check_network_prefixes(&mut self, path: &Path<'_>, prefixes: &[IpNet]) {
         for prefix in prefixes {
             self.check_network_prefix(path, prefix);
         }
     }
 
     /// Reports an address range that mixes families or is inverted.
-    pub(super) fn check_address_range(&mut self, path: &Path, range: &AddressRange) {
+    pub(super) fn check_address_range(&mut self, path: &Path<'_>, range: &AddressRange) {
         let (from, to) = (range.from, range.to);
         if from.is_ipv4() != to.is_ipv4() {
             self.error(
@@ -206,7 +218,7 @@ impl Validator<'_> {
     }
 
     /// Reports a MAC address that cannot be a unicast source or destination.
-    pub(super) fn check_unicast_mac(&mut self, path: &Path, mac: MacAddr) {
+    pub(super) fn check_unicast_mac(&mut self, path: &Path<'_>, mac: MacAddr) {
         if mac.is_zero() {
             self.error(path, format!("mac {mac} is the all-zero address"));
         } else if mac.is_multicast() {
@@ -216,7 +228,7 @@ impl Validator<'_> {
 
     /// Reports an optional count, rate, size or timer that is set to 0.
     /// `what` names it in the message (`"syn-flood-threshold"`).
-    pub(super) fn check_positive<T>(&mut self, path: &Path, what: &str, value: Option<T>)
+    pub(super) fn check_positive<T>(&mut self, path: &Path<'_>, what: &str, value: Option<T>)
     where
         T: Into<u64> + Copy,
     {
