@@ -58,8 +58,12 @@ pub fn range_to_nets(from: IpAddr, to: IpAddr) -> Vec<IpNet> {
     }
 }
 
-enum Entry<'a> {
+/// An address-book entry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Entry<'a> {
+    /// An address.
     Address(&'a Address),
+    /// An address set.
     Set(&'a AddressSet),
 }
 
@@ -92,12 +96,13 @@ pub enum Scope {
 }
 
 /// One resolved policy-side name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Resolved<'a> {
     /// `any`, `any-ipv4` or `any-ipv6`.
     Predefined(&'a str),
-    /// An address or set in a book.
-    Entry(Scope, &'a str),
+    /// An address or set in a book, with the entry found (so resolving its
+    /// prefixes needs no second lookup).
+    Entry(Scope, &'a str, Entry<'a>),
 }
 
 /// Resolves address names against the global and per-zone books.
@@ -147,12 +152,12 @@ impl<'a> AddressResolver<'a> {
                     return Ok(Resolved::Predefined(name));
                 }
                 if let Some(z) = zone
-                    && let Some((key, _)) = self.zones[z].entries.get_key_value(name.as_str())
+                    && let Some((key, e)) = self.zones[z].entries.get_key_value(name.as_str())
                 {
-                    return Ok(Resolved::Entry(Scope::Zone(z), key));
+                    return Ok(Resolved::Entry(Scope::Zone(z), key, *e));
                 }
                 match self.global.entries.get_key_value(name.as_str()) {
-                    Some((key, _)) => Ok(Resolved::Entry(Scope::Global, key)),
+                    Some((key, e)) => Ok(Resolved::Entry(Scope::Global, key, *e)),
                     None => Err(unknown(path, name)),
                 }
             })
@@ -194,7 +199,9 @@ impl<'a> AddressResolver<'a> {
                     nets.extend(p.v4.into_iter().map(IpNet::V4));
                     nets.extend(p.v6.into_iter().map(IpNet::V6));
                 }
-                Resolved::Entry(scope, name) => self.resolve_in(scope, name, path, 0, &mut nets)?,
+                Resolved::Entry(scope, name, entry) => {
+                    self.resolve_entry(scope, name, entry, path, 0, &mut nets)?
+                }
             }
         }
         Ok(PrefixSet::from_nets(nets))
@@ -203,7 +210,7 @@ impl<'a> AddressResolver<'a> {
     fn resolved_key(&self, r: &Resolved<'a>) -> String {
         match *r {
             Resolved::Predefined(name) => name.to_string(),
-            Resolved::Entry(Scope::Zone(z), name) => {
+            Resolved::Entry(Scope::Zone(z), name, _) => {
                 let zone = self.zone_names[z];
                 let mut k = String::with_capacity(6 + zone.len() + name.len());
                 k.push_str("zone:");
@@ -212,7 +219,7 @@ impl<'a> AddressResolver<'a> {
                 k.push_str(name);
                 k
             }
-            Resolved::Entry(Scope::Global, name) => {
+            Resolved::Entry(Scope::Global, name, _) => {
                 let mut k = String::with_capacity(7 + name.len());
                 k.push_str("global/");
                 k.push_str(name);
@@ -260,16 +267,34 @@ impl<'a> AddressResolver<'a> {
                 format!("address-set {name:?} nests deeper than 64 levels (cycle?)"),
             ));
         }
-        let (key, set) = match self.book(scope).entries.get_key_value(name) {
-            Some((_, Entry::Address(a))) => {
+        match self.book(scope).entries.get_key_value(name) {
+            Some((key, entry)) => {
+                let (key, entry) = (*key, *entry);
+                self.resolve_entry(scope, key, entry, path, depth, out)
+            }
+            None => Err(unknown(path, name)),
+        }
+    }
+
+    /// Appends the prefixes of a found entry to `out`.
+    fn resolve_entry(
+        &mut self,
+        scope: Scope,
+        key: &'a str,
+        entry: Entry<'a>,
+        path: &dyn Fn() -> String,
+        depth: usize,
+        out: &mut Vec<IpNet>,
+    ) -> Result<(), ConfigError> {
+        let set = match entry {
+            Entry::Address(a) => {
                 out.extend(a.prefix.iter().map(|p| p.trunc()));
                 if let Some(r) = a.range {
                     out.extend(range_to_nets(r.from, r.to));
                 }
                 return Ok(());
             }
-            Some((key, Entry::Set(s))) => (*key, *s),
-            None => return Err(unknown(path, name)),
+            Entry::Set(s) => s,
         };
         if let Some(hit) = self.set_memo.get(&(scope, key)) {
             out.extend_from_slice(hit);
