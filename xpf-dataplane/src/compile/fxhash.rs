@@ -1,5 +1,5 @@
-//! A small, fast, non-cryptographic hasher for the compiler's internal maps
-//! (the FxHash function used by rustc). Keys are config names, never
+//! A small, fast, non-cryptographic hasher for the compiler's and validator's
+//! internal maps (the FxHash function used by rustc). Keys are config names, never
 //! attacker-controlled at packet rate, so HashDoS resistance is not needed;
 //! SipHash was a measurable share of compile time on 50,000-entry address
 //! books.
@@ -58,3 +58,6 @@ impl Hasher for FxHasher {
 
 /// A `HashMap` using [`FxHasher`].
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// A `HashSet` using [`FxHasher`].
+pub type FxHashSet<T> = std::collections::HashSet<T, BuildHasherDefault<FxHasher>>;

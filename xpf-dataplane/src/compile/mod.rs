@@ -15,7 +15,7 @@
 pub mod addresses;
 mod filters;
 pub mod form;
-mod fxhash;
+pub(crate) mod fxhash;
 pub mod ids;
 mod nat;
 mod network;

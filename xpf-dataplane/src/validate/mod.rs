@@ -126,7 +126,6 @@ mod applications;
 mod firewall;
 mod flow;
 mod forwarding;
-mod fxhash;
 mod ha;
 mod interfaces;
 mod names;

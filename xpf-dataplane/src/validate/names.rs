@@ -18,7 +18,7 @@
 //! FxHash: a 50,000-entry address book is indexed on every load.
 
 use super::addresses::{ResolvedSet, resolve_sets};
-use super::fxhash::{FxHashMap, FxHashSet};
+use crate::compile::fxhash::{FxHashMap, FxHashSet};
 use super::path::Path;
 use super::values::Families;
 use crate::config::predefined;
