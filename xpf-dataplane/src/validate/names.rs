@@ -18,9 +18,9 @@
 //! FxHash: a 50,000-entry address book is indexed on every load.
 
 use super::addresses::{ResolvedSet, resolve_sets};
-use crate::compile::fxhash::{FxHashMap, FxHashSet};
 use super::path::Path;
 use super::values::Families;
+use crate::compile::fxhash::{FxHashMap, FxHashSet};
 use crate::config::predefined;
 use crate::config::{AddressBook, AddressSet, ApplicationSet, Config, DestinationPool, SourcePool};
 use std::collections::hash_map::Entry;
