@@ -14,7 +14,7 @@ use super::{allocate, allocate_ordered, form::*, lookup};
 use crate::config::predefined::predefined_applications;
 use crate::config::{Application, Config, Policy, PortRange};
 use crate::error::ConfigError;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use xpf_runtime::{AddressSetId, AppId, PolicyRuleId, ScheduleSlot, ZoneId};
 
@@ -170,12 +170,13 @@ struct Draft {
 }
 
 struct PolicyCompiler<'a> {
-    config: &'a Config,
     resolver: AddressResolver<'a>,
     sets: Vec<(String, super::addresses::PrefixSet)>,
     set_index: FxHashMap<String, usize>,
     drafts: Vec<Draft>,
     draft_keys: Vec<String>,
+    /// Application sets by name, indexed once.
+    app_sets: FxHashMap<&'a str, &'a [String]>,
     policies: Vec<&'a Policy>,
 }
 
@@ -186,12 +187,17 @@ pub(super) fn compile_policies(
     out: &mut CompiledConfig,
 ) -> Result<(), ConfigError> {
     let mut pc = PolicyCompiler {
-        config,
         resolver: AddressResolver::new(config),
         sets: Vec::new(),
         set_index: FxHashMap::default(),
         drafts: Vec::new(),
         draft_keys: Vec::new(),
+        app_sets: config
+            .applications
+            .application_sets
+            .iter()
+            .map(|s| (s.name.as_str(), s.applications.as_slice()))
+            .collect(),
         policies: Vec::new(),
     };
     // Application ids were assigned already; index them by name.
@@ -431,15 +437,7 @@ impl<'a> PolicyCompiler<'a> {
         if names.is_empty() || names.iter().any(|n| n == "any") {
             return Ok(None);
         }
-        let sets: HashMap<&str, &[String]> = self
-            .config
-            .applications
-            .application_sets
-            .iter()
-            .map(|s| (s.name.as_str(), s.applications.as_slice()))
-            .collect();
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
+        let mut out: Vec<(String, AppId)> = Vec::with_capacity(names.len());
         let mut stack: Vec<(&str, usize)> = names.iter().rev().map(|n| (n.as_str(), 0)).collect();
         while let Some((name, depth)) = stack.pop() {
             if depth > 64 {
@@ -449,10 +447,11 @@ impl<'a> PolicyCompiler<'a> {
                 ));
             }
             if let Some(id) = app_names.get(name) {
-                if seen.insert(*id) {
+                // Policies name few applications: a scan beats a set.
+                if !out.iter().any(|(_, seen)| seen == id) {
                     out.push((name.to_string(), *id));
                 }
-            } else if let Some(members) = sets.get(name) {
+            } else if let Some(members) = self.app_sets.get(name) {
                 if members.iter().any(|m| m == "any") {
                     return Ok(None);
                 }
