@@ -894,8 +894,8 @@ fn ethertype(frame: &[u8]) -> Option<u16> {
     }
 }
 
-/// Rewrites the packet's tuple from `from` (as it arrived) to the tuple
-/// `(src, dst, sport, dport)`.
+/// Rewrites the packet's tuple to `(src, dst, sport, dport)`, touching only
+/// the fields that differ. False if the frame could not be rewritten.
 fn rewrite_tuple(
     frame: &mut [u8],
     p: &mut ParsedFrame,
@@ -904,37 +904,17 @@ fn rewrite_tuple(
     sport: u16,
     dport: u16,
 ) -> bool {
-    let mut changed = false;
     let has_l4 = p.l4_offset.is_some() && !matches!(p.l4, L4Info::None);
-    if p.src != src {
-        if rewrite::set_src_addr(frame, p, src).is_err() {
-            return false;
-        }
-        changed = true;
-    }
-    if p.dst != dst {
-        if rewrite::set_dst_addr(frame, p, dst).is_err() {
-            return false;
-        }
-        changed = true;
-    }
-    if has_l4 && let Some((ps, pd)) = p.ports() {
-        if ps != sport {
-            if rewrite::set_src_port(frame, p, sport).is_err() {
-                return false;
-            }
-            changed = true;
-        }
-        // ICMP queries carry one identifier in both slots: set it once.
-        if pd != dport && !p.protocol.is_icmp() {
-            if rewrite::set_dst_port(frame, p, dport).is_err() {
-                return false;
-            }
-            changed = true;
-        }
-    }
-    let _ = changed;
-    true
+    let ports = if has_l4 { p.ports() } else { None };
+    (p.src == src || rewrite::set_src_addr(frame, p, src).is_ok())
+        && (p.dst == dst || rewrite::set_dst_addr(frame, p, dst).is_ok())
+        && ports.is_none_or(|(ps, pd)| {
+            (ps == sport || rewrite::set_src_port(frame, p, sport).is_ok())
+                // ICMP queries carry one identifier in both slots: set once.
+                && (pd == dport
+                    || p.protocol.is_icmp()
+                    || rewrite::set_dst_port(frame, p, dport).is_ok())
+        })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1325,7 +1305,10 @@ fn first_packet(
             }
             return Verdict::Drop(match e {
                 InsertError::TableFull => DropReason::SessionTableFull,
-                _ => DropReason::SessionTableFull,
+                // The translated reply tuple belongs to a live session
+                // (e.g. a static NAT host reusing a port another flow
+                // already maps to): refuse rather than alias two flows.
+                _ => DropReason::SessionConflict,
             });
         }
     };

@@ -121,6 +121,8 @@ indexed_enum! {
         TcpInvalidState = "tcp-invalid-state",
         /// Session table full; new flow refused.
         SessionTableFull = "session-table-full",
+        /// A new session's keys collide with a live session's; refused.
+        SessionConflict = "session-conflict",
         /// Denied by an explicit policy.
         PolicyDeny = "policy-deny",
         /// Rejected by an explicit policy (RST / unreachable sent).
