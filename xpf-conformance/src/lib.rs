@@ -4,10 +4,13 @@
 //! properties every backend must satisfy.
 //!
 //! - [`harness`]: the trait and its neutral data types.
+//! - [`model`]: the reference model (itself a [`Harness`]).
 
 pub mod harness;
+pub mod model;
 
 pub use harness::{
     CounterSnapshot, EmittedFrame, Harness, HarnessError, HarnessFactory, Outcome,
     ReconcileSummary, Verdict, ZoneCounters,
 };
+pub use model::Model;
