@@ -272,7 +272,7 @@ impl NetSpec {
                 let last = s.addresses.max(1);
                 let _ = writeln!(
                     t,
-                    "[[security.nat.source.pools]]\nname = \"pool1\"\naddresses = [\"198.19.200.1-198.19.200.{last}\"]\nport-range = \"1024-{}\"\nport-overload = \"{}\"\npersistent = {}\naddress-persistent = {}",
+                    "[[security.nat.source.pools]]\nname = \"pool1\"\naddresses = [{{ from = \"198.19.200.1\", to = \"198.19.200.{last}\" }}]\nport-range = \"1024-{}\"\nport-overload = \"{}\"\npersistent = {}\naddress-persistent = {}",
                     1023 + s.ports.max(1),
                     if s.overload { "on" } else { "off" },
                     s.persistent,

@@ -177,7 +177,7 @@ impl Counters {
         (id.index() < self.sizes[1]).then(|| self.zones.entry(id).or_default())
     }
     fn policy(&mut self, id: PolicyRuleId, bytes: usize) {
-        if id.index() < self.sizes[2] {
+        if !id.is_none() && id.index() < self.sizes[2] {
             let c = self.policies.entry(id).or_default();
             c.packets += 1;
             c.bytes += bytes as u64;
