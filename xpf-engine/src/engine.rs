@@ -966,13 +966,16 @@ fn established(
     };
     // The packet leaves with the other direction's key reversed.
     let (osrc, odst, osport, odport) = parts(&other);
+    let before = (p.src, p.dst, p.ports());
     if !rewrite_tuple(frame, p, odst, osrc, odport, osport) {
         return Verdict::Drop(DropReason::MalformedIpv4);
     }
-    if osrc != p.src || odst != p.dst {
+    if before != (p.src, p.dst, p.ports()) {
         s.telemetry.counters.add(BaseCounter::NatTranslated, 1);
     }
-    if let Some(c) = s.telemetry.counters.policies.get_mut(rule.index()) {
+    if let Some(c) = s.telemetry.counters.policies.get_mut(rule.index())
+        && !rule.is_none()
+    {
         c.packets += 1;
         c.bytes += p.l3_len as u64;
     }
