@@ -231,7 +231,9 @@ impl NetSpec {
             } else {
                 addr_name(p.src)
             };
-            let zones = if p.global {
+            let zones = if p.global && p.src == AddrRef::Any && p.dst == AddrRef::Any && p.app == "any" {
+                String::new()
+            } else if p.global {
                 format!(", from-zone = [\"z{}\"], to-zone = [\"z{}\"]", p.from, p.to)
             } else {
                 String::new()
@@ -568,7 +570,25 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
             zones,
         );
         let pols = if allow_policies {
-            prop::collection::vec(policy(zones, n), 0..6).boxed()
+            (prop::collection::vec(policy(zones, n), 0..5), prop::bool::weighted(0.6))
+                .prop_map(|(mut v, catch_all)| {
+                    if catch_all {
+                        v.push(PolicySpec {
+                            global: true,
+                            from: 0,
+                            to: 0,
+                            src: AddrRef::Any,
+                            dst: AddrRef::Any,
+                            app: "any".into(),
+                            action: "permit".into(),
+                            log_init: true,
+                            log_close: true,
+                            count: false,
+                        });
+                    }
+                    v
+                })
+                .boxed()
         } else {
             Just(Vec::new()).boxed()
         };
@@ -627,12 +647,14 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
     })
 }
 
-fn endpoint(n: usize, dnat: bool, stat: bool) -> impl Strategy<Value = Endpoint> {
+fn endpoint(n: usize, server: bool, dnat: bool, stat: bool) -> impl Strategy<Value = Endpoint> {
     let mut v: Vec<BoxedStrategy<Endpoint>> = vec![
-        (1..=n, prop_oneof![Just(10u8), Just(11u8)]).prop_map(|(k, h)| Endpoint::Host(k, h)).boxed(),
+        (1..=n, prop_oneof![3 => Just(10u8), 1 => Just(11u8)]).prop_map(|(k, h)| Endpoint::Host(k, h)).boxed(),
         (1..=n).prop_map(Endpoint::Remote).boxed(),
-        (1..=n).prop_map(Endpoint::Firewall).boxed(),
     ];
+    if server {
+        v.push((1..=n).prop_map(Endpoint::Firewall).boxed());
+    }
     if dnat {
         v.push((1..=n).prop_map(Endpoint::DnatPublic).boxed());
     }
@@ -646,8 +668,8 @@ fn flow(n: usize, dnat: bool, stat: bool) -> impl Strategy<Value = FlowSpec> {
     (
         prop::bool::weighted(0.25),
         prop_oneof![3 => Just(Proto::Tcp), 2 => Just(Proto::Udp), 1 => Just(Proto::Icmp)],
-        endpoint(n, false, false),
-        endpoint(n, dnat, stat),
+        endpoint(n, false, false, false),
+        endpoint(n, true, dnat, stat),
         prop_oneof![Just(40000u16), Just(40001u16), 1024u16..65535],
         prop::sample::select(&[22u16, 53, 80, 443, 5000, 8000, 8080][..]),
     )
@@ -668,9 +690,9 @@ fn flow(n: usize, dnat: bool, stat: bool) -> impl Strategy<Value = FlowSpec> {
 
 fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
     let kind = prop_oneof![
-        3 => Just(TcpKind::Syn),
+        5 => Just(TcpKind::Syn),
         3 => Just(TcpKind::Ack),
-        2 => (1u16..200).prop_map(TcpKind::Data),
+        4 => (1u16..200).prop_map(TcpKind::Data),
         1 => Just(TcpKind::Fin),
         1 => Just(TcpKind::Rst),
         1 => Just(TcpKind::OutOfWindow),

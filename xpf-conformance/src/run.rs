@@ -334,7 +334,23 @@ pub fn run_equivalence<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut 
     Ok(true)
 }
 
+thread_local! {
+    static VERDICTS: std::cell::RefCell<BTreeMap<String, u64>> = const { std::cell::RefCell::new(BTreeMap::new()) };
+}
+
+/// Verdicts seen by [`run_equivalence`] on this thread, with counts
+/// (coverage statistics for the suite's output), and resets them.
+pub fn take_verdict_stats() -> BTreeMap<String, u64> {
+    VERDICTS.with(|v| std::mem::take(&mut *v.borrow_mut()))
+}
+
 fn compare_outcome(step: usize, m: &Outcome, b: &Outcome) -> Result<(), Failure> {
+    let label = match m.verdict {
+        Verdict::Forward { .. } => "forward".to_string(),
+        Verdict::Local => "local".to_string(),
+        Verdict::Drop { reason } => format!("drop {reason}"),
+    };
+    VERDICTS.with(|v| *v.borrow_mut().entry(label).or_default() += 1);
     if m.verdict != b.verdict {
         return fail(step, format!("verdict: model {:?} vs backend {:?}", m.verdict, b.verdict));
     }

@@ -128,8 +128,16 @@ pub fn run_property<H: Harness>(p: Property, factory: &dyn Fn() -> H) -> (u32, u
         Ok(())
     });
     report(&format!("{p:?}"), &skipped.borrow());
+    let stats = crate::run::take_verdict_stats();
+    if !stats.is_empty() {
+        println!("xpf-conformance {p:?}: verdicts compared: {stats:?}");
+    }
     match result {
-        Ok(()) => counts.get(),
+        Ok(()) => {
+            let (ran, skip) = counts.get();
+            println!("xpf-conformance {p:?}: {ran} cases passed, {skip} skipped as unsupported");
+            counts.get()
+        }
         Err(TestError::Fail(reason, s)) => {
             let text = to_corpus(&s);
             let mut saved = String::new();
