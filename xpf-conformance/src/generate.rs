@@ -177,9 +177,16 @@ impl NetSpec {
         let n = self.interfaces.len();
         for (i, f) in self.interfaces.iter().enumerate() {
             let k = i + 1;
-            let _ = writeln!(t, "[[interfaces]]\nname = \"ge-{k}\"\nzone = \"z{}\"", f.zone);
+            let _ = writeln!(
+                t,
+                "[[interfaces]]\nname = \"ge-{k}\"\nzone = \"z{}\"",
+                f.zone
+            );
             let _ = writeln!(t, "mac = \"02:00:00:00:00:{k:02x}\"");
-            let _ = writeln!(t, "addresses = [\"198.18.{k}.1/24\", \"2001:db8:{k}::1/64\"]");
+            let _ = writeln!(
+                t,
+                "addresses = [\"198.18.{k}.1/24\", \"2001:db8:{k}::1/64\"]"
+            );
             if f.vlan {
                 let _ = writeln!(t, "vlan = {}", k * 10);
             }
@@ -198,17 +205,33 @@ impl NetSpec {
                 "tcp-window-check = \"{}\"",
                 if spec.loose { "loose" } else { "strict" }
             );
-            let _ = writeln!(t, "host-inbound-traffic = {{ system-services = [{}] }}", svc.join(", "));
+            let _ = writeln!(
+                t,
+                "host-inbound-traffic = {{ system-services = [{}] }}",
+                svc.join(", ")
+            );
         }
         t.push_str("[address-book]\naddresses = [\n");
         for k in 1..=n {
-            let _ = writeln!(t, "  {{ name = \"net{k}\", prefix = \"198.18.{k}.0/24\" }},");
-            let _ = writeln!(t, "  {{ name = \"net6-{k}\", prefix = \"2001:db8:{k}::/64\" }},");
-            let _ = writeln!(t, "  {{ name = \"host{k}\", prefix = \"198.18.{k}.10/32\" }},");
+            let _ = writeln!(
+                t,
+                "  {{ name = \"net{k}\", prefix = \"198.18.{k}.0/24\" }},"
+            );
+            let _ = writeln!(
+                t,
+                "  {{ name = \"net6-{k}\", prefix = \"2001:db8:{k}::/64\" }},"
+            );
+            let _ = writeln!(
+                t,
+                "  {{ name = \"host{k}\", prefix = \"198.18.{k}.10/32\" }},"
+            );
         }
         t.push_str("]\naddress-sets = [\n");
         for k in 1..=n {
-            let _ = writeln!(t, "  {{ name = \"lan{k}\", addresses = [\"net{k}\", \"net6-{k}\"] }},");
+            let _ = writeln!(
+                t,
+                "  {{ name = \"lan{k}\", addresses = [\"net{k}\", \"net6-{k}\"] }},"
+            );
         }
         t.push_str("]\n");
         t.push_str(
@@ -231,13 +254,14 @@ impl NetSpec {
             } else {
                 addr_name(p.src)
             };
-            let zones = if p.global && p.src == AddrRef::Any && p.dst == AddrRef::Any && p.app == "any" {
-                String::new()
-            } else if p.global {
-                format!(", from-zone = [\"z{}\"], to-zone = [\"z{}\"]", p.from, p.to)
-            } else {
-                String::new()
-            };
+            let zones =
+                if p.global && p.src == AddrRef::Any && p.dst == AddrRef::Any && p.app == "any" {
+                    String::new()
+                } else if p.global {
+                    format!(", from-zone = [\"z{}\"], to-zone = [\"z{}\"]", p.from, p.to)
+                } else {
+                    String::new()
+                };
             let _ = writeln!(
                 t,
                 "name = \"p{i}\"\nmatch = {{ source-address = [\"{src}\"], destination-address = [\"{}\"], application = [\"{}\"]{zones} }}",
@@ -251,7 +275,10 @@ impl NetSpec {
             );
         };
         for (from, to) in &pairs {
-            let _ = writeln!(t, "[[security.policies]]\nfrom-zone = \"z{from}\"\nto-zone = \"z{to}\"");
+            let _ = writeln!(
+                t,
+                "[[security.policies]]\nfrom-zone = \"z{from}\"\nto-zone = \"z{to}\""
+            );
             for (i, p) in self.policies.iter().enumerate() {
                 if !p.global && (p.from, p.to) == (*from, *to) {
                     t.push_str("[[security.policies.policies]]\n");
@@ -319,7 +346,11 @@ impl NetSpec {
         let _ = writeln!(
             t,
             "[security]\ndefault-policy = \"{}\"",
-            if self.default_permit { "permit" } else { "deny" }
+            if self.default_permit {
+                "permit"
+            } else {
+                "deny"
+            }
         );
         let _ = writeln!(t, "[security.flow]\nsession-capacity = {}", self.capacity);
         if let Some(m) = self.mss {
@@ -334,7 +365,12 @@ impl NetSpec {
                 t,
                 "[[forwarding.routes]]\ndestination = \"198.19.{k}.0/24\"\nnext-hop = \"198.18.{k}.254\"\n[[forwarding.routes]]\ndestination = \"2001:db8:1{k}::/64\"\nnext-hop = \"2001:db8:{k}::fe\""
             );
-            let mut hosts = vec![(format!("198.18.{k}.10"), 10u8), (format!("2001:db8:{k}::a"), 10), (format!("198.18.{k}.254"), 254), (format!("2001:db8:{k}::fe"), 254)];
+            let mut hosts = vec![
+                (format!("198.18.{k}.10"), 10u8),
+                (format!("2001:db8:{k}::a"), 10),
+                (format!("198.18.{k}.254"), 254),
+                (format!("2001:db8:{k}::fe"), 254),
+            ];
             if self.interfaces[k - 1].host11_neighbour {
                 hosts.push((format!("198.18.{k}.11"), 11));
                 hosts.push((format!("2001:db8:{k}::b"), 11));
@@ -371,7 +407,11 @@ impl Endpoint {
     /// The interface the endpoint sits behind.
     pub fn iface(self) -> usize {
         match self {
-            Self::Host(k, _) | Self::Remote(k) | Self::Firewall(k) | Self::DnatPublic(k) | Self::StaticPublic(k) => k,
+            Self::Host(k, _)
+            | Self::Remote(k)
+            | Self::Firewall(k)
+            | Self::DnatPublic(k)
+            | Self::StaticPublic(k) => k,
         }
     }
 }
@@ -531,18 +571,20 @@ fn policy(zones: usize, n: usize) -> impl Strategy<Value = PolicySpec> {
         prop::sample::select(&["permit", "permit", "permit", "deny", "reject"][..]),
         any::<(bool, bool, bool)>(),
     )
-        .prop_map(|(global, from, to, src, dst, app, action, (li, lc, count))| PolicySpec {
-            global,
-            from,
-            to,
-            src,
-            dst,
-            app: app.to_string(),
-            action: action.to_string(),
-            log_init: li,
-            log_close: lc,
-            count,
-        })
+        .prop_map(
+            |(global, from, to, src, dst, app, action, (li, lc, count))| PolicySpec {
+                global,
+                from,
+                to,
+                src,
+                dst,
+                app: app.to_string(),
+                action: action.to_string(),
+                log_init: li,
+                log_close: lc,
+                count,
+            },
+        )
 }
 
 /// Networks: 2-3 interfaces in 2-3 zones, policies, NAT, flow options.
@@ -551,7 +593,11 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
         let zones = zones.min(n);
         let ifs = (0..n)
             .map(|k| {
-                (Just(k % zones), prop::bool::weighted(0.2), prop::bool::weighted(0.8))
+                (
+                    Just(k % zones),
+                    prop::bool::weighted(0.2),
+                    prop::bool::weighted(0.8),
+                )
                     .prop_map(|(zone, vlan, host11_neighbour)| IfSpec {
                         zone,
                         vlan,
@@ -560,7 +606,12 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
             })
             .collect::<Vec<_>>();
         let zs = prop::collection::vec(
-            (any::<bool>(), any::<bool>(), prop::bool::weighted(0.3), prop::bool::weighted(0.2))
+            (
+                any::<bool>(),
+                any::<bool>(),
+                prop::bool::weighted(0.3),
+                prop::bool::weighted(0.2),
+            )
                 .prop_map(|(ping, ssh, tcp_rst, loose)| ZoneSpec {
                     ping,
                     ssh,
@@ -570,7 +621,10 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
             zones,
         );
         let pols = if allow_policies {
-            (prop::collection::vec(policy(zones, n), 0..5), prop::bool::weighted(0.6))
+            (
+                prop::collection::vec(policy(zones, n), 0..5),
+                prop::bool::weighted(0.6),
+            )
                 .prop_map(|(mut v, catch_all)| {
                     if catch_all {
                         v.push(PolicySpec {
@@ -604,16 +658,27 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 prop::bool::weighted(0.2),
                 prop::bool::weighted(0.2),
             )
-                .prop_map(|(from, to, interface, addresses, ports, overload, persistent, address_persistent)| SnatSpec {
-                    from,
-                    to,
-                    interface,
-                    addresses,
-                    ports,
-                    overload,
-                    persistent,
-                    address_persistent,
-                }),
+                .prop_map(
+                    |(
+                        from,
+                        to,
+                        interface,
+                        addresses,
+                        ports,
+                        overload,
+                        persistent,
+                        address_persistent,
+                    )| SnatSpec {
+                        from,
+                        to,
+                        interface,
+                        addresses,
+                        ports,
+                        overload,
+                        persistent,
+                        address_persistent,
+                    },
+                ),
         );
         let dnat = prop::option::weighted(
             0.3,
@@ -625,13 +690,28 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
             (0..zones, 0..n).prop_map(|(from, to_if)| StaticSpec { from, to_if }),
         );
         let flow = (
-            (2u32..=20, 5u32..=60, 2u32..=10, 1u32..=3, 2u32..=30, 2u32..=10),
+            (
+                2u32..=20,
+                5u32..=60,
+                2u32..=10,
+                1u32..=3,
+                2u32..=30,
+                2u32..=10,
+            ),
             2u32..=12,
             prop::option::weighted(0.2, 1200u16..=1460),
             prop::bool::weighted(if allow_policies { 0.05 } else { 0.0 }),
         );
         (ifs, zs, pols, snat, dnat, stat, flow).prop_map(
-            |(ifs, zones, policies, snat, dnat, static_nat, ((a, b, c, d, e, f), capacity, mss, default_permit))| NetSpec {
+            |(
+                ifs,
+                zones,
+                policies,
+                snat,
+                dnat,
+                static_nat,
+                ((a, b, c, d, e, f), capacity, mss, default_permit),
+            )| NetSpec {
                 zones,
                 interfaces: ifs,
                 policies,
@@ -649,7 +729,9 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
 
 fn endpoint(n: usize, server: bool, dnat: bool, stat: bool) -> impl Strategy<Value = Endpoint> {
     let mut v: Vec<BoxedStrategy<Endpoint>> = vec![
-        (1..=n, prop_oneof![3 => Just(10u8), 1 => Just(11u8)]).prop_map(|(k, h)| Endpoint::Host(k, h)).boxed(),
+        (1..=n, prop_oneof![3 => Just(10u8), 1 => Just(11u8)])
+            .prop_map(|(k, h)| Endpoint::Host(k, h))
+            .boxed(),
         (1..=n).prop_map(Endpoint::Remote).boxed(),
     ];
     if server {
@@ -715,10 +797,15 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
 pub fn scenario(allow_policies: bool, max_steps: usize) -> impl Strategy<Value = Scenario> {
     net(allow_policies).prop_flat_map(move |net| {
         let n = net.interfaces.len();
-        let flows = prop::collection::vec(flow(n, net.dnat.is_some(), net.static_nat.is_some()), 1..=4);
+        let flows =
+            prop::collection::vec(flow(n, net.dnat.is_some(), net.static_nat.is_some()), 1..=4);
         (Just(net), flows).prop_flat_map(move |(net, flows)| {
             let steps = prop::collection::vec(step(flows.len(), n), 1..=max_steps);
-            (Just(net), Just(flows), steps).prop_map(|(net, flows, steps)| Scenario { net, flows, steps })
+            (Just(net), Just(flows), steps).prop_map(|(net, flows, steps)| Scenario {
+                net,
+                flows,
+                steps,
+            })
         })
     })
 }

@@ -18,7 +18,10 @@ pub struct SeqState {
 impl SeqState {
     /// Fresh state with fixed initial sequence numbers per flow.
     pub fn new(flow: usize) -> Self {
-        let isn = [1_000 + flow as u32 * 100_000, 5_000_000 + flow as u32 * 100_000];
+        let isn = [
+            1_000 + flow as u32 * 100_000,
+            5_000_000 + flow as u32 * 100_000,
+        ];
         Self { isn, next: isn }
     }
 }
@@ -69,8 +72,20 @@ pub fn forward_key(f: &FlowSpec) -> AnySessionKey {
         (Proto::Icmp, true) => IpProtocol::ICMPV6,
     };
     match (s, d) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => AnySessionKey::V4(SessionKey { src: s, dst: d, src_port: sp, dst_port: dp, protocol }),
-        (IpAddr::V6(s), IpAddr::V6(d)) => AnySessionKey::V6(SessionKey { src: s, dst: d, src_port: sp, dst_port: dp, protocol }),
+        (IpAddr::V4(s), IpAddr::V4(d)) => AnySessionKey::V4(SessionKey {
+            src: s,
+            dst: d,
+            src_port: sp,
+            dst_port: dp,
+            protocol,
+        }),
+        (IpAddr::V6(s), IpAddr::V6(d)) => AnySessionKey::V6(SessionKey {
+            src: s,
+            dst: d,
+            src_port: sp,
+            dst_port: dp,
+            protocol,
+        }),
         _ => unreachable!("one family per flow"),
     }
 }
@@ -139,7 +154,14 @@ fn frame(w: &Wire, ethertype: u16, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Builds the frame of one flow packet and advances the sequence state.
-pub fn flow_frame(f: &FlowSpec, w: &Wire, reply: bool, kind: TcpKind, ttl1: bool, seq: &mut SeqState) -> Vec<u8> {
+pub fn flow_frame(
+    f: &FlowSpec,
+    w: &Wire,
+    reply: bool,
+    kind: TcpKind,
+    ttl1: bool,
+    seq: &mut SeqState,
+) -> Vec<u8> {
     let ttl = if ttl1 { 1 } else { 64 };
     let (proto, l4) = match f.proto {
         Proto::Tcp => {
@@ -169,7 +191,11 @@ pub fn flow_frame(f: &FlowSpec, w: &Wire, reply: bool, kind: TcpKind, ttl1: bool
                 TcpKind::Rst => (0x14, seq.next[s], 0),
                 TcpKind::OutOfWindow => (0x18, seq.next[s].wrapping_add(1 << 30), 10),
             };
-            let ack = if flags & 0x10 != 0 || reply && kind == TcpKind::Syn { seq.next[r] } else { 0 };
+            let ack = if flags & 0x10 != 0 || reply && kind == TcpKind::Syn {
+                seq.next[r]
+            } else {
+                0
+            };
             let hl = 20 + opts.len();
             let mut t = vec![0u8; hl + usize::from(payload)];
             t[0..2].copy_from_slice(&w.sport.to_be_bytes());
@@ -216,7 +242,11 @@ pub fn flow_frame(f: &FlowSpec, w: &Wire, reply: bool, kind: TcpKind, ttl1: bool
     let mut ip = ip_packet(w.src, w.dst, proto, ttl, &l4);
     let l3_len = ip.len();
     let hl = if f.v6 { 40 } else { 20 };
-    let fam = if f.v6 { xpf_runtime::AddressFamily::Inet6 } else { xpf_runtime::AddressFamily::Inet };
+    let fam = if f.v6 {
+        xpf_runtime::AddressFamily::Inet6
+    } else {
+        xpf_runtime::AddressFamily::Inet
+    };
     wire::fix_l4(&mut ip, fam, w.src, w.dst, proto, hl, l3_len);
     frame(w, if f.v6 { 0x86dd } else { 0x0800 }, &ip)
 }
@@ -230,7 +260,11 @@ pub fn client_wire(f: &FlowSpec, vlan_of: impl Fn(usize) -> Option<u16>) -> (usi
             src: addr(f.client, f.v6),
             dst: addr(f.server, f.v6),
             sport: f.sport,
-            dport: if f.proto == Proto::Icmp { f.sport } else { f.dport },
+            dport: if f.proto == Proto::Icmp {
+                f.sport
+            } else {
+                f.dport
+            },
             src_mac: mac_of(f.client),
             dst_mac: if_mac(k),
             vlan: vlan_of(k),

@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use xpf_dataplane::Config;
 use xpf_dataplane::session_store::{ReconcileInput, reverse_entry};
 use xpf_runtime::counters::BaseCounter;
-use xpf_runtime::{AnySessionKey, CloseReason, DropReason, GlobalCounter, SessionEntry, SessionFlags, ZoneId};
+use xpf_runtime::{
+    AnySessionKey, CloseReason, DropReason, GlobalCounter, SessionEntry, SessionFlags, ZoneId,
+};
 
 /// Start of every scenario: 2026-11-23 10:00 UTC (a Monday).
 pub const T0: u64 = (1_795_392_000 + 10 * 3600) * 1_000_000_000;
@@ -51,11 +53,17 @@ fn fail<T>(step: usize, message: impl Into<String>) -> Result<T, Failure> {
 /// Parses the config of a variant.
 pub fn config_of(s: &Scenario, v: Variant) -> Config {
     let text = s.net.config_toml(v);
-    Config::from_toml_str(&text).unwrap_or_else(|e| panic!("generated config does not parse: {e}\n{text}"))
+    Config::from_toml_str(&text)
+        .unwrap_or_else(|e| panic!("generated config does not parse: {e}\n{text}"))
 }
 
 fn vlan_of(s: &Scenario) -> impl Fn(usize) -> Option<u16> + '_ {
-    |k| s.net.interfaces.get(k - 1).and_then(|i| i.vlan.then_some((k * 10) as u16))
+    |k| {
+        s.net
+            .interfaces
+            .get(k - 1)
+            .and_then(|i| i.vlan.then_some((k * 10) as u16))
+    }
 }
 
 /// The frame and ingress interface of a flow packet, addressed from the
@@ -83,7 +91,11 @@ fn render_send(s: &Scenario, model: &Model, flow: usize, reply: bool) -> (usize,
         }
         None => (w.dst, w.src, w.dport, w.sport, f.server.iface()),
     };
-    let ingress = if ingress == 0 { f.server.iface() } else { ingress };
+    let ingress = if ingress == 0 {
+        f.server.iface()
+    } else {
+        ingress
+    };
     let sport = if f.proto == Proto::Icmp { dport } else { sport };
     let mac = |k: usize| crate::generate::host_mac(k, 254);
     let w = Wire {
@@ -92,7 +104,9 @@ fn render_send(s: &Scenario, model: &Model, flow: usize, reply: bool) -> (usize,
         sport,
         dport,
         src_mac: match f.server {
-            crate::generate::Endpoint::Host(k2, h) if k2 == ingress => crate::generate::host_mac(k2, h),
+            crate::generate::Endpoint::Host(k2, h) if k2 == ingress => {
+                crate::generate::host_mac(k2, h)
+            }
             _ => mac(ingress),
         },
         dst_mac: crate::generate::if_mac(ingress),
@@ -117,18 +131,41 @@ fn invariants(step: usize, h: &dyn HarnessDyn) -> Result<(), Failure> {
     let c = h.counters();
     // Counters add up.
     let rx = c.get(BaseCounter::RxPackets);
-    let handled = c.get(BaseCounter::Forwarded) + c.get(BaseCounter::LocalDelivered) + c.get(BaseCounter::Dropped);
+    let handled = c.get(BaseCounter::Forwarded)
+        + c.get(BaseCounter::LocalDelivered)
+        + c.get(BaseCounter::Dropped);
     if rx != handled {
-        return fail(step, format!("counters: rx {rx} != forwarded + local + dropped {handled}"));
+        return fail(
+            step,
+            format!("counters: rx {rx} != forwarded + local + dropped {handled}"),
+        );
     }
-    let drops: u64 = c.global.iter().filter(|(k, _)| matches!(k, GlobalCounter::Drop(_))).map(|(_, v)| v).sum();
+    let drops: u64 = c
+        .global
+        .iter()
+        .filter(|(k, _)| matches!(k, GlobalCounter::Drop(_)))
+        .map(|(_, v)| v)
+        .sum();
     if drops != c.get(BaseCounter::Dropped) {
-        return fail(step, format!("counters: drop reasons sum {drops} != dropped {}", c.get(BaseCounter::Dropped)));
+        return fail(
+            step,
+            format!(
+                "counters: drop reasons sum {drops} != dropped {}",
+                c.get(BaseCounter::Dropped)
+            ),
+        );
     }
     let forward: Vec<&SessionEntry> = sessions.iter().filter(|e| !e.is_reverse()).collect();
-    let live = c.get(BaseCounter::SessionsCreated) as i64 - c.get(BaseCounter::SessionsClosed) as i64;
+    let live =
+        c.get(BaseCounter::SessionsCreated) as i64 - c.get(BaseCounter::SessionsClosed) as i64;
     if live != forward.len() as i64 {
-        return fail(step, format!("counters: created - closed = {live} but {} sessions live", forward.len()));
+        return fail(
+            step,
+            format!(
+                "counters: created - closed = {live} but {} sessions live",
+                forward.len()
+            ),
+        );
     }
     // Every forward entry has its reverse entry and vice versa.
     let keys: BTreeSet<AnySessionKey> = sessions.iter().map(|e| e.key()).collect();
@@ -137,7 +174,14 @@ fn invariants(step: usize, h: &dyn HarnessDyn) -> Result<(), Failure> {
     }
     for e in &sessions {
         if !keys.contains(&e.companion_key()) {
-            return fail(step, format!("sessions: {} has no companion {}", e.key(), e.companion_key()));
+            return fail(
+                step,
+                format!(
+                    "sessions: {} has no companion {}",
+                    e.key(),
+                    e.companion_key()
+                ),
+            );
         }
     }
     // NAT mapping uniqueness: a translated (public addr, port, protocol)
@@ -160,7 +204,10 @@ fn invariants(step: usize, h: &dyn HarnessDyn) -> Result<(), Failure> {
         if let Some(prev) = owners.insert(public.clone(), internal.clone())
             && prev != internal
         {
-            return fail(step, format!("NAT mapping {public} shared by {prev} and {internal}"));
+            return fail(
+                step,
+                format!("NAT mapping {public} shared by {prev} and {internal}"),
+            );
         }
     }
     Ok(())
@@ -197,14 +244,21 @@ fn unsupported(skipped: &mut Skipped, name: &str, what: &str, e: &HarnessError) 
 /// step and checks the backend's invariants. `Ok(false)` when the initial
 /// config was refused by either side (the case is skipped and the refusal
 /// listed in `skipped`).
-pub fn run_equivalence<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut Skipped) -> Result<bool, Failure> {
+pub fn run_equivalence<B: Harness>(
+    s: &Scenario,
+    backend: &mut B,
+    skipped: &mut Skipped,
+) -> Result<bool, Failure> {
     let mut model = Model::new();
     let base = config_of(s, Variant::Base);
     let m = model.apply(&base, T0);
     let b = backend.apply(&base, T0);
     match (&m, &b) {
         (Ok(m), Ok(b)) => {
-            if m.generation != b.generation || m.zone_ids != b.zone_ids || m.policy_names != b.policy_names {
+            if m.generation != b.generation
+                || m.zone_ids != b.zone_ids
+                || m.policy_names != b.policy_names
+            {
                 return fail(usize::MAX, "apply results differ");
             }
         }
@@ -218,7 +272,10 @@ pub fn run_equivalence<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut 
             if unsupported(skipped, backend.name(), "config", e) {
                 return Ok(false);
             }
-            return fail(usize::MAX, format!("backend refused a config the model accepts: {e}"));
+            return fail(
+                usize::MAX,
+                format!("backend refused a config the model accepts: {e}"),
+            );
         }
     }
     let mut now = T0;
@@ -228,9 +285,15 @@ pub fn run_equivalence<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut 
         let before_sessions = Harness::sessions(backend);
         let before_counters = Harness::counters(backend);
         match step {
-            Step::Send { flow, reply, kind, ttl1 } => {
+            Step::Send {
+                flow,
+                reply,
+                kind,
+                ttl1,
+            } => {
                 let (k, w) = render_send(s, &model, *flow, *reply);
-                let frame = render::flow_frame(&s.flows[*flow], &w, *reply, *kind, *ttl1, &mut seqs[*flow]);
+                let frame =
+                    render::flow_frame(&s.flows[*flow], &w, *reply, *kind, *ttl1, &mut seqs[*flow]);
                 let iface = xpf_runtime::InterfaceId(k as u16);
                 let mo = model.inject(iface, &frame, now);
                 let bo = backend.inject(iface, &frame, now);
@@ -267,7 +330,16 @@ pub fn run_equivalence<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut 
                             return fail(i, "a rejected apply changed the counters");
                         }
                     }
-                    (m, b) => return fail(i, format!("apply: model {:?} vs backend {:?}", m.map(|r| r.generation), b.map(|r| r.generation))),
+                    (m, b) => {
+                        return fail(
+                            i,
+                            format!(
+                                "apply: model {:?} vs backend {:?}",
+                                m.map(|r| r.generation),
+                                b.map(|r| r.generation)
+                            ),
+                        );
+                    }
                 }
             }
             Step::DeleteFlow { flow, by_reverse } => {
@@ -281,11 +353,18 @@ pub fn run_equivalence<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut 
                 let b = backend.delete_with_companions(&key, CloseReason::Admin, now);
                 match (m, b) {
                     (Ok(m), Ok(b)) if m == b => {}
-                    (Ok(_), Err(e)) if unsupported(skipped, backend.name(), "delete_with_companions", &e) => {}
-                    (m, b) => return fail(i, format!("delete_with_companions: model {m:?} vs backend {b:?}")),
+                    (Ok(_), Err(e))
+                        if unsupported(skipped, backend.name(), "delete_with_companions", &e) => {}
+                    (m, b) => {
+                        return fail(
+                            i,
+                            format!("delete_with_companions: model {m:?} vs backend {b:?}"),
+                        );
+                    }
                 }
                 if let Some(t) = target {
-                    let keys: BTreeSet<_> = Harness::sessions(backend).iter().map(|e| e.key()).collect();
+                    let keys: BTreeSet<_> =
+                        Harness::sessions(backend).iter().map(|e| e.key()).collect();
                     if keys.contains(&t.key()) || keys.contains(&t.companion_key()) {
                         return fail(i, "companion delete left an entry behind");
                     }
@@ -293,16 +372,24 @@ pub fn run_equivalence<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut 
             }
             Step::DeleteKnown { flow } => {
                 let fwd = render::forward_key(&s.flows[*flow]);
-                let Some(entry) = model.session_of(&fwd) else { continue };
+                let Some(entry) = model.session_of(&fwd) else {
+                    continue;
+                };
                 let m = model.delete_known(&entry, CloseReason::Admin, now);
                 let b = backend.delete_known(&entry, CloseReason::Admin, now);
                 match (m, b) {
                     (Ok(m), Ok(b)) if m == b => {}
-                    (Ok(_), Err(e)) if unsupported(skipped, backend.name(), "delete_known", &e) => {}
-                    (m, b) => return fail(i, format!("delete_known: model {m:?} vs backend {b:?}")),
+                    (Ok(_), Err(e)) if unsupported(skipped, backend.name(), "delete_known", &e) => {
+                    }
+                    (m, b) => {
+                        return fail(i, format!("delete_known: model {m:?} vs backend {b:?}"));
+                    }
                 }
             }
-            Step::Reconcile { received, synced_zone } => {
+            Step::Reconcile {
+                received,
+                synced_zone,
+            } => {
                 let keys: Vec<AnySessionKey> = s
                     .flows
                     .iter()
@@ -311,20 +398,36 @@ pub fn run_equivalence<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut 
                     .map(|(_, f)| render::forward_key(f))
                     .collect();
                 let input = ReconcileInput::new(keys, synced_zone.map(|z| ZoneId(z as u16 + 1)));
-                let stale: BTreeSet<AnySessionKey> = before_sessions.iter().filter(|e| input.is_stale(e)).map(|e| e.key()).collect();
+                let stale: BTreeSet<AnySessionKey> = before_sessions
+                    .iter()
+                    .filter(|e| input.is_stale(e))
+                    .map(|e| e.key())
+                    .collect();
                 let m = model.reconcile_cluster_bulk(&input, CloseReason::ClusterReconcile, now);
                 let b = backend.reconcile_cluster_bulk(&input, CloseReason::ClusterReconcile, now);
                 match (m, b) {
                     (Ok(m), Ok(b)) if m == b => {}
-                    (Ok(_), Err(e)) if unsupported(skipped, backend.name(), "reconcile_cluster_bulk", &e) => {}
+                    (Ok(_), Err(e))
+                        if unsupported(skipped, backend.name(), "reconcile_cluster_bulk", &e) => {}
                     (m, b) => return fail(i, format!("reconcile: model {m:?} vs backend {b:?}")),
                 }
                 // Exactly the stale forward sessions (and their companions) left.
-                let after: BTreeSet<AnySessionKey> = Harness::sessions(backend).iter().filter(|e| !e.is_reverse()).map(|e| e.key()).collect();
-                let before: BTreeSet<AnySessionKey> = before_sessions.iter().filter(|e| !e.is_reverse()).map(|e| e.key()).collect();
+                let after: BTreeSet<AnySessionKey> = Harness::sessions(backend)
+                    .iter()
+                    .filter(|e| !e.is_reverse())
+                    .map(|e| e.key())
+                    .collect();
+                let before: BTreeSet<AnySessionKey> = before_sessions
+                    .iter()
+                    .filter(|e| !e.is_reverse())
+                    .map(|e| e.key())
+                    .collect();
                 let removed: BTreeSet<AnySessionKey> = before.difference(&after).copied().collect();
                 if removed != stale {
-                    return fail(i, format!("reconcile removed {removed:?}, stale were {stale:?}"));
+                    return fail(
+                        i,
+                        format!("reconcile removed {removed:?}, stale were {stale:?}"),
+                    );
                 }
             }
         }
@@ -352,13 +455,28 @@ fn compare_outcome(step: usize, m: &Outcome, b: &Outcome) -> Result<(), Failure>
     };
     VERDICTS.with(|v| *v.borrow_mut().entry(label).or_default() += 1);
     if m.verdict != b.verdict {
-        return fail(step, format!("verdict: model {:?} vs backend {:?}", m.verdict, b.verdict));
+        return fail(
+            step,
+            format!("verdict: model {:?} vs backend {:?}", m.verdict, b.verdict),
+        );
     }
     if m.forwarded != b.forwarded {
-        return fail(step, format!("forwarded bytes differ:\n model   {:02x?}\n backend {:02x?}", m.forwarded, b.forwarded));
+        return fail(
+            step,
+            format!(
+                "forwarded bytes differ:\n model   {:02x?}\n backend {:02x?}",
+                m.forwarded, b.forwarded
+            ),
+        );
     }
     if m.generated != b.generated {
-        return fail(step, format!("generated frames differ:\n model   {:02x?}\n backend {:02x?}", m.generated, b.generated));
+        return fail(
+            step,
+            format!(
+                "generated frames differ:\n model   {:02x?}\n backend {:02x?}",
+                m.generated, b.generated
+            ),
+        );
     }
     Ok(())
 }
@@ -368,25 +486,44 @@ fn compare_state<B: Harness>(step: usize, model: &mut Model, b: &mut B) -> Resul
     if ms != bs {
         let only_m: Vec<_> = ms.iter().filter(|e| !bs.contains(e)).collect();
         let only_b: Vec<_> = bs.iter().filter(|e| !ms.contains(e)).collect();
-        return fail(step, format!("sessions differ:\n model only   {only_m:?}\n backend only {only_b:?}"));
+        return fail(
+            step,
+            format!("sessions differ:\n model only   {only_m:?}\n backend only {only_b:?}"),
+        );
     }
     let (mc, bc) = (Harness::counters(model), Harness::counters(b));
     if mc != bc {
-        return fail(step, format!("counters differ:\n model   {mc:?}\n backend {bc:?}"));
+        return fail(
+            step,
+            format!("counters differ:\n model   {mc:?}\n backend {bc:?}"),
+        );
     }
     let (me, be) = (sorted(model.drain_events()), sorted(b.drain_events()));
     if me != be {
-        return fail(step, format!("events differ:\n model   {me:?}\n backend {be:?}"));
+        return fail(
+            step,
+            format!("events differ:\n model   {me:?}\n backend {be:?}"),
+        );
     }
-    let (md, bd) = (deltas_normalised(model.drain_deltas()), deltas_normalised(b.drain_deltas()));
+    let (md, bd) = (
+        deltas_normalised(model.drain_deltas()),
+        deltas_normalised(b.drain_deltas()),
+    );
     if md != bd {
-        return fail(step, format!("deltas differ:\n model   {md:?}\n backend {bd:?}"));
+        return fail(
+            step,
+            format!("deltas differ:\n model   {md:?}\n backend {bd:?}"),
+        );
     }
     Ok(())
 }
 
 /// Default deny: with no policy at all, no first packet is ever forwarded.
-pub fn run_default_deny<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut Skipped) -> Result<bool, Failure> {
+pub fn run_default_deny<B: Harness>(
+    s: &Scenario,
+    backend: &mut B,
+    skipped: &mut Skipped,
+) -> Result<bool, Failure> {
     if let Err(e) = backend.apply(&config_of(s, Variant::Base), T0) {
         if unsupported(skipped, backend.name(), "config", &e) {
             return Ok(false);
@@ -396,7 +533,14 @@ pub fn run_default_deny<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut
     let mut seqs: Vec<SeqState> = (0..s.flows.len()).map(SeqState::new).collect();
     for (i, f) in s.flows.iter().enumerate() {
         let (k, w) = render::client_wire(f, vlan_of(s));
-        let frame = render::flow_frame(f, &w, false, crate::generate::TcpKind::Syn, false, &mut seqs[i]);
+        let frame = render::flow_frame(
+            f,
+            &w,
+            false,
+            crate::generate::TcpKind::Syn,
+            false,
+            &mut seqs[i],
+        );
         let o = backend.inject(xpf_runtime::InterfaceId(k as u16), &frame, T0 + SEC);
         if matches!(o.verdict, Verdict::Forward { .. }) {
             return fail(i, format!("forwarded without any policy: {f:?}"));
@@ -411,7 +555,11 @@ pub fn run_default_deny<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut
 /// Replies pass: when a flow's first packet is forwarded, the responder's
 /// reply (addressed to the translated tuple) is forwarded back to the
 /// client's interface.
-pub fn run_replies_pass<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut Skipped) -> Result<bool, Failure> {
+pub fn run_replies_pass<B: Harness>(
+    s: &Scenario,
+    backend: &mut B,
+    skipped: &mut Skipped,
+) -> Result<bool, Failure> {
     let mut model = Model::new();
     let cfg = config_of(s, Variant::Base);
     if let Err(e) = model.apply(&cfg, T0) {
@@ -428,7 +576,14 @@ pub fn run_replies_pass<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut
     for (i, f) in s.flows.iter().enumerate() {
         let now = T0 + SEC + i as u64;
         let (k, w) = render::client_wire(f, vlan_of(s));
-        let frame = render::flow_frame(f, &w, false, crate::generate::TcpKind::Syn, false, &mut seqs[i]);
+        let frame = render::flow_frame(
+            f,
+            &w,
+            false,
+            crate::generate::TcpKind::Syn,
+            false,
+            &mut seqs[i],
+        );
         let iface = xpf_runtime::InterfaceId(k as u16);
         model.inject(iface, &frame, now);
         let o = backend.inject(iface, &frame, now);
@@ -440,13 +595,22 @@ pub fn run_replies_pass<B: Harness>(s: &Scenario, backend: &mut B, skipped: &mut
             continue;
         }
         let (k2, w2) = render_send(s, &model, i, true);
-        let reply = render::flow_frame(f, &w2, true, crate::generate::TcpKind::Syn, false, &mut seqs[i]);
+        let reply = render::flow_frame(
+            f,
+            &w2,
+            true,
+            crate::generate::TcpKind::Syn,
+            false,
+            &mut seqs[i],
+        );
         let r = backend.inject(xpf_runtime::InterfaceId(k2 as u16), &reply, now + 1);
         match r.verdict {
             Verdict::Forward { egress } if usize::from(egress.0) == k => {}
             // The reply's own path can lack a neighbour (a host the
             // generator left without one): that is not a policy failure.
-            Verdict::Drop { reason: DropReason::NoNeighbour } => {}
+            Verdict::Drop {
+                reason: DropReason::NoNeighbour,
+            } => {}
             v => return fail(i, format!("reply of a permitted flow {f:?} got {v:?}")),
         }
     }

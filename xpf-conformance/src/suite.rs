@@ -53,7 +53,9 @@ pub fn corpus_dir() -> PathBuf {
 /// A scenario as a corpus file: the rendered config as a comment, then the
 /// scenario itself.
 pub fn to_corpus(s: &Scenario) -> String {
-    let mut out = String::from("# xpf-conformance regression case (model equivalence).\n# Rendered base config:\n");
+    let mut out = String::from(
+        "# xpf-conformance regression case (model equivalence).\n# Rendered base config:\n",
+    );
     for line in s.net.config_toml(Variant::Base).lines() {
         out.push_str("#   ");
         out.push_str(line);
@@ -68,7 +70,12 @@ pub fn from_corpus(text: &str) -> Result<Scenario, toml::de::Error> {
     toml::from_str(text)
 }
 
-fn run_one<H: Harness>(p: Property, s: &Scenario, h: &mut H, skipped: &mut Skipped) -> Result<bool, Failure> {
+fn run_one<H: Harness>(
+    p: Property,
+    s: &Scenario,
+    h: &mut H,
+    skipped: &mut Skipped,
+) -> Result<bool, Failure> {
     match p {
         Property::ModelEquivalence => run_equivalence(s, h, skipped),
         Property::DefaultDeny => run_default_deny(s, h, skipped),
@@ -85,7 +92,8 @@ pub fn replay_corpus<H: Harness>(factory: &dyn Fn() -> H) -> usize {
     files.sort();
     let mut skipped = Skipped::new();
     for path in &files {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let s = from_corpus(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut h = factory();
         if let Err(f) = run_equivalence(&s, &mut h, &mut skipped) {
@@ -122,7 +130,8 @@ pub fn run_property<H: Harness>(p: Property, factory: &dyn Fn() -> H) -> (u32, u
     let strategy = scenario(p != Property::DefaultDeny, 24);
     let result = runner.run(&strategy, |s| {
         let mut h = factory();
-        let ran = run_one(p, &s, &mut h, &mut skipped.borrow_mut()).map_err(|f| TestCaseError::fail(f.to_string()))?;
+        let ran = run_one(p, &s, &mut h, &mut skipped.borrow_mut())
+            .map_err(|f| TestCaseError::fail(f.to_string()))?;
         let (a, b) = counts.get();
         counts.set(if ran { (a + 1, b) } else { (a, b + 1) });
         Ok(())
@@ -144,7 +153,9 @@ pub fn run_property<H: Harness>(p: Property, factory: &dyn Fn() -> H) -> (u32, u
             if std::env::var_os("XPF_CONFORMANCE_SAVE").is_some() {
                 let name = format!("case-{:016x}.toml", fnv(text.as_bytes()));
                 let path = corpus_dir().join(name);
-                if std::fs::create_dir_all(corpus_dir()).is_ok() && std::fs::write(&path, &text).is_ok() {
+                if std::fs::create_dir_all(corpus_dir()).is_ok()
+                    && std::fs::write(&path, &text).is_ok()
+                {
                     saved = format!("\nsaved to {}", path.display());
                 }
             }
@@ -155,7 +166,9 @@ pub fn run_property<H: Harness>(p: Property, factory: &dyn Fn() -> H) -> (u32, u
 }
 
 fn fnv(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| (h ^ u64::from(*x)).wrapping_mul(0x100_0000_01b3))
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
+        (h ^ u64::from(*x)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Replays the corpus, then runs every property.

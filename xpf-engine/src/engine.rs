@@ -1273,7 +1273,14 @@ fn first_packet(
             r.log_close,
             r.count,
         ),
-        None => (Default::default(), Default::default(), None, false, false, false),
+        None => (
+            Default::default(),
+            Default::default(),
+            None,
+            false,
+            false,
+            false,
+        ),
     };
     if log_init {
         flags.insert(SessionFlags::LOG_INIT);

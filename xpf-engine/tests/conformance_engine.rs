@@ -59,11 +59,13 @@ impl Harness for EngineHarness {
         };
         match self.engine.as_mut() {
             Some(e) => {
-                e.apply(compiled.clone(), generation, now_ns).map_err(failed)?;
+                e.apply(compiled.clone(), generation, now_ns)
+                    .map_err(failed)?;
             }
             None => {
                 let opts = EngineOptions::default();
-                self.engine = Some(Engine::new(compiled.clone(), generation, opts, now_ns).map_err(failed)?);
+                self.engine =
+                    Some(Engine::new(compiled.clone(), generation, opts, now_ns).map_err(failed)?);
             }
         }
         self.generation = generation;
