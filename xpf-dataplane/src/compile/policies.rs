@@ -6,7 +6,7 @@
 //! `scope/policy/application/term` (scope `from->to` or `global`), so its id
 //! survives edits elsewhere in the config.
 
-use super::addresses::AddressResolver;
+use super::addresses::{AddressResolver, Resolved};
 use super::fxhash::FxHashMap;
 use super::ids::IdRegistry;
 use super::network::zone_id;
@@ -172,7 +172,12 @@ struct Draft {
 struct PolicyCompiler<'a> {
     resolver: AddressResolver<'a>,
     sets: Vec<(String, super::addresses::PrefixSet)>,
-    set_index: FxHashMap<String, usize>,
+    /// Sides naming one entry, by that entry.
+    single_index: FxHashMap<Resolved, usize>,
+    /// Sides naming several entries (or none), by the sorted entries.
+    multi_index: FxHashMap<Box<[Resolved]>, usize>,
+    /// Scratch buffer for one side's resolved names.
+    scratch: Vec<Resolved>,
     drafts: Vec<Draft>,
     draft_keys: Vec<String>,
     /// Application sets by name, indexed once.
@@ -189,7 +194,9 @@ pub(super) fn compile_policies(
     let mut pc = PolicyCompiler {
         resolver: AddressResolver::new(config),
         sets: Vec::new(),
-        set_index: FxHashMap::default(),
+        single_index: FxHashMap::default(),
+        multi_index: FxHashMap::default(),
+        scratch: Vec::new(),
         drafts: Vec::new(),
         draft_keys: Vec::new(),
         app_sets: config
@@ -410,19 +417,34 @@ impl<'a> PolicyCompiler<'a> {
     fn address_set(
         &mut self,
         zone: Option<&'a str>,
-        names: &'a [String],
+        names: &[String],
         path: &dyn Fn() -> String,
     ) -> Result<usize, ConfigError> {
         let zone = zone.and_then(|z| self.resolver.zone_index(z));
-        let resolved = self.resolver.resolve_names(zone, names, path)?;
-        let key = self.resolver.side_key(&resolved);
-        if let Some(&i) = self.set_index.get(&key) {
+        let mut resolved = std::mem::take(&mut self.scratch);
+        self.resolver
+            .resolve_names(zone, names, path, &mut resolved)?;
+        let found = match resolved.as_slice() {
+            [one] => self.single_index.get(one),
+            many => self.multi_index.get(many),
+        };
+        if let Some(&i) = found {
+            self.scratch = resolved;
             return Ok(i);
         }
+        let key = self.resolver.side_key(&resolved);
         let prefixes = self.resolver.side_prefixes(&resolved, path)?;
         let i = self.sets.len();
-        self.set_index.insert(key.clone(), i);
+        match resolved.as_slice() {
+            [one] => {
+                self.single_index.insert(*one, i);
+            }
+            many => {
+                self.multi_index.insert(many.into(), i);
+            }
+        }
         self.sets.push((key, prefixes));
+        self.scratch = resolved;
         Ok(i)
     }
 
