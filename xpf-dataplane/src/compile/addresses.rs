@@ -50,13 +50,32 @@ impl PrefixSet {
 /// prefixes become inclusive integer intervals, which are sorted, merged
 /// when they overlap or touch, and cut back into aligned blocks).
 pub fn aggregate_v4(nets: &[Ipv4Net]) -> Vec<Ipv4Net> {
-    let intervals = merge(
-        nets.iter()
-            .map(|n| (u32::from(n.network()), u32::from(n.broadcast())))
-            .collect(),
-    );
-    let mut out = Vec::with_capacity(intervals.len());
-    for (first, last) in intervals {
+    let mut intervals: Vec<(u32, u32)> = nets
+        .iter()
+        .map(|n| (u32::from(n.network()), u32::from(n.broadcast())))
+        .collect();
+    intervals_to_v4(&mut intervals)
+}
+
+/// [`aggregate_v4`] for IPv6.
+pub fn aggregate_v6(nets: &[Ipv6Net]) -> Vec<Ipv6Net> {
+    let mut intervals: Vec<(u128, u128)> = nets
+        .iter()
+        .map(|n| (u128::from(n.network()), u128::from(n.broadcast())))
+        .collect();
+    intervals_to_v6(&mut intervals)
+}
+
+/// Merges inclusive IPv4 intervals (in place) and returns their minimal
+/// prefix list, allocated once at its exact size.
+fn intervals_to_v4(intervals: &mut Vec<(u32, u32)>) -> Vec<Ipv4Net> {
+    merge(intervals);
+    let mut count = 0;
+    for &(first, last) in intervals.iter() {
+        blocks(u128::from(first), u128::from(last), 32, |_, _| count += 1);
+    }
+    let mut out = Vec::with_capacity(count);
+    for &(first, last) in intervals.iter() {
         blocks(u128::from(first), u128::from(last), 32, |addr, len| {
             out.push(Ipv4Net::new(std::net::Ipv4Addr::from(addr as u32), len).expect("len <= 32"))
         });
@@ -64,15 +83,15 @@ pub fn aggregate_v4(nets: &[Ipv4Net]) -> Vec<Ipv4Net> {
     out
 }
 
-/// [`aggregate_v4`] for IPv6.
-pub fn aggregate_v6(nets: &[Ipv6Net]) -> Vec<Ipv6Net> {
-    let intervals = merge(
-        nets.iter()
-            .map(|n| (u128::from(n.network()), u128::from(n.broadcast())))
-            .collect(),
-    );
-    let mut out = Vec::with_capacity(intervals.len());
-    for (first, last) in intervals {
+/// [`intervals_to_v4`] for IPv6.
+fn intervals_to_v6(intervals: &mut Vec<(u128, u128)>) -> Vec<Ipv6Net> {
+    merge(intervals);
+    let mut count = 0;
+    for &(first, last) in intervals.iter() {
+        blocks(first, last, 128, |_, _| count += 1);
+    }
+    let mut out = Vec::with_capacity(count);
+    for &(first, last) in intervals.iter() {
         blocks(first, last, 128, |addr, len| {
             out.push(Ipv6Net::new(std::net::Ipv6Addr::from(addr), len).expect("len <= 128"))
         });
@@ -80,23 +99,27 @@ pub fn aggregate_v6(nets: &[Ipv6Net]) -> Vec<Ipv6Net> {
     out
 }
 
-/// Sorts inclusive intervals and merges those that overlap or are adjacent.
-fn merge<T: Copy + Ord + num_like::Succ>(mut v: Vec<(T, T)>) -> Vec<(T, T)> {
-    if v.len() > 1 {
-        v.sort_unstable();
+/// Sorts inclusive intervals and merges, in place, those that overlap or
+/// are adjacent.
+fn merge<T: Copy + Ord + num_like::Succ>(v: &mut Vec<(T, T)>) {
+    if v.len() < 2 {
+        return;
     }
-    let mut out: Vec<(T, T)> = Vec::with_capacity(v.len());
-    for (first, last) in v {
-        match out.last_mut() {
-            Some(prev) if prev.1.succ().is_none_or(|next| first <= next) => {
-                if last > prev.1 {
-                    prev.1 = last;
-                }
+    v.sort_unstable();
+    let mut kept = 0;
+    for i in 1..v.len() {
+        let (first, last) = v[i];
+        let prev = &mut v[kept];
+        if prev.1.succ().is_none_or(|next| first <= next) {
+            if last > prev.1 {
+                prev.1 = last;
             }
-            _ => out.push((first, last)),
+        } else {
+            kept += 1;
+            v[kept] = (first, last);
         }
     }
-    out
+    v.truncate(kept + 1);
 }
 
 mod num_like {
@@ -242,6 +265,12 @@ pub struct AddressResolver<'a> {
     books: Vec<Book<'a>>,
     /// Per book, per entry: the memoised expansion of an address set.
     set_memo: Vec<Vec<Option<Rc<[IpNet]>>>>,
+    /// Scratch buffers reused across sides (no allocation per side).
+    scratch_nets: Vec<IpNet>,
+    scratch_v4: Vec<(u32, u32)>,
+    scratch_v6: Vec<(u128, u128)>,
+    scratch_text: String,
+    scratch_ranges: Vec<(usize, usize)>,
 }
 
 impl<'a> AddressResolver<'a> {
@@ -255,6 +284,11 @@ impl<'a> AddressResolver<'a> {
             zone_names: config.zones.iter().map(|z| z.name.as_str()).collect(),
             set_memo: books.iter().map(|b| vec![None; b.entries.len()]).collect(),
             books,
+            scratch_nets: Vec::new(),
+            scratch_v4: Vec::new(),
+            scratch_v6: Vec::new(),
+            scratch_text: String::new(),
+            scratch_ranges: Vec::new(),
         }
     }
 
@@ -316,15 +350,39 @@ impl<'a> AddressResolver<'a> {
     /// The canonical key of a resolved side: sorted, de-duplicated resolved
     /// names (`global/web`, `zone:trust/web`, `any`) joined by `+`; `any`
     /// for an empty side.
-    pub fn side_key(&self, resolved: &[Resolved]) -> String {
+    pub fn side_key(&mut self, resolved: &[Resolved]) -> String {
         match resolved {
             [] => return "any".into(),
-            [one] => return self.resolved_key(*one),
+            [one] => {
+                let mut key = String::new();
+                self.write_resolved_key(*one, &mut key);
+                return key;
+            }
             _ => {}
         }
-        let mut keys: Vec<String> = resolved.iter().map(|r| self.resolved_key(*r)).collect();
-        keys.sort_unstable();
-        keys.join("+")
+        // Render every name into one scratch buffer, sort the pieces as
+        // strings, then join them into the one allocation returned.
+        let mut text = std::mem::take(&mut self.scratch_text);
+        let mut ranges = std::mem::take(&mut self.scratch_ranges);
+        text.clear();
+        ranges.clear();
+        for r in resolved {
+            let start = text.len();
+            self.write_resolved_key(*r, &mut text);
+            ranges.push((start, text.len()));
+        }
+        ranges.sort_unstable_by(|a, b| text[a.0..a.1].cmp(&text[b.0..b.1]));
+        ranges.dedup_by(|a, b| text[a.0..a.1] == text[b.0..b.1]);
+        let mut key = String::with_capacity(text.len() + ranges.len());
+        for (i, (a, b)) in ranges.iter().enumerate() {
+            if i > 0 {
+                key.push('+');
+            }
+            key.push_str(&text[*a..*b]);
+        }
+        self.scratch_text = text;
+        self.scratch_ranges = ranges;
+        key
     }
 
     /// The normalised prefixes of a resolved side (the union of its names;
@@ -337,7 +395,8 @@ impl<'a> AddressResolver<'a> {
         if resolved.is_empty() {
             return Ok(Self::predefined("any").unwrap_or_default());
         }
-        let mut nets = Vec::new();
+        let mut nets = std::mem::take(&mut self.scratch_nets);
+        nets.clear();
         for r in resolved {
             if r.book() == 0 {
                 let p = Self::predefined(PREDEFINED[r.index()]).unwrap_or_default();
@@ -345,35 +404,50 @@ impl<'a> AddressResolver<'a> {
                 nets.extend(p.v6.into_iter().map(IpNet::V6));
             } else {
                 let book = self.book_of(Self::scope_of(*r));
-                self.resolve_entry(book, r.index(), path, 0, &mut nets)?;
+                if let Err(e) = self.resolve_entry(book, r.index(), path, 0, &mut nets) {
+                    self.scratch_nets = nets;
+                    return Err(e);
+                }
             }
         }
-        Ok(PrefixSet::from_nets(nets))
+        let mut v4 = std::mem::take(&mut self.scratch_v4);
+        let mut v6 = std::mem::take(&mut self.scratch_v6);
+        v4.clear();
+        v6.clear();
+        for n in &nets {
+            match n {
+                IpNet::V4(n) => v4.push((u32::from(n.network()), u32::from(n.broadcast()))),
+                IpNet::V6(n) => v6.push((u128::from(n.network()), u128::from(n.broadcast()))),
+            }
+        }
+        let set = PrefixSet {
+            v4: intervals_to_v4(&mut v4),
+            v6: intervals_to_v6(&mut v6),
+        };
+        self.scratch_nets = nets;
+        self.scratch_v4 = v4;
+        self.scratch_v6 = v6;
+        Ok(set)
     }
 
-    fn resolved_key(&self, r: Resolved) -> String {
+    fn write_resolved_key(&self, r: Resolved, out: &mut String) {
         if r.book() == 0 {
-            return PREDEFINED[r.index()].to_string();
+            out.push_str(PREDEFINED[r.index()]);
+            return;
         }
         let scope = Self::scope_of(r);
-        let name = self.books[self.book_of(scope)].names.name(r.index() as NameId);
+        let name = self.books[self.book_of(scope)]
+            .names
+            .name(r.index() as NameId);
         match scope {
             Scope::Zone(z) => {
-                let zone = self.zone_names[z];
-                let mut k = String::with_capacity(6 + zone.len() + name.len());
-                k.push_str("zone:");
-                k.push_str(zone);
-                k.push('/');
-                k.push_str(name);
-                k
+                out.push_str("zone:");
+                out.push_str(self.zone_names[z]);
+                out.push('/');
             }
-            Scope::Global => {
-                let mut k = String::with_capacity(7 + name.len());
-                k.push_str("global/");
-                k.push_str(name);
-                k
-            }
+            Scope::Global => out.push_str("global/"),
         }
+        out.push_str(name);
     }
 
     fn predefined(name: &str) -> Option<PrefixSet> {
@@ -486,11 +560,17 @@ mod tests {
     #[test]
     fn aggregation_handles_the_whole_space_and_its_edges() {
         let all4: Vec<Ipv4Net> = vec!["0.0.0.0/1".parse().unwrap(), "128.0.0.0/1".parse().unwrap()];
-        assert_eq!(aggregate_v4(&all4), vec!["0.0.0.0/0".parse::<Ipv4Net>().unwrap()]);
+        assert_eq!(
+            aggregate_v4(&all4),
+            vec!["0.0.0.0/0".parse::<Ipv4Net>().unwrap()]
+        );
         let top: Vec<Ipv4Net> = vec!["255.255.255.255/32".parse().unwrap()];
         assert_eq!(aggregate_v4(&top), top);
         let all6: Vec<Ipv6Net> = vec!["::/0".parse().unwrap(), "2001:db8::/32".parse().unwrap()];
-        assert_eq!(aggregate_v6(&all6), vec!["::/0".parse::<Ipv6Net>().unwrap()]);
+        assert_eq!(
+            aggregate_v6(&all6),
+            vec!["::/0".parse::<Ipv6Net>().unwrap()]
+        );
         assert_eq!(aggregate_v4(&[]), vec![]);
     }
 
