@@ -11,7 +11,7 @@
 //! Normalisation turns prefixes and ranges into the minimal sorted list of
 //! non-overlapping prefixes covering the same addresses.
 
-use super::fxhash::FxHashMap;
+use super::name_index::{NameId, NameIndex};
 use crate::config::{Address, AddressBook, AddressSet, Config};
 use crate::error::ConfigError;
 use ipnet::{IpNet, Ipv4Net, Ipv4Subnets, Ipv6Net, Ipv6Subnets};
@@ -39,8 +39,132 @@ impl PrefixSet {
             }
         }
         Self {
-            v4: Ipv4Net::aggregate(&v4),
-            v6: Ipv6Net::aggregate(&v6),
+            v4: aggregate_v4(&v4),
+            v6: aggregate_v6(&v6),
+        }
+    }
+}
+
+/// The minimal sorted list of prefixes covering the union of `nets` (the
+/// same result as `Ipv4Net::aggregate`, without its per-call conversions:
+/// prefixes become inclusive integer intervals, which are sorted, merged
+/// when they overlap or touch, and cut back into aligned blocks).
+pub fn aggregate_v4(nets: &[Ipv4Net]) -> Vec<Ipv4Net> {
+    let mut intervals: Vec<(u32, u32)> = nets
+        .iter()
+        .map(|n| (u32::from(n.network()), u32::from(n.broadcast())))
+        .collect();
+    intervals_to_v4(&mut intervals)
+}
+
+/// [`aggregate_v4`] for IPv6.
+pub fn aggregate_v6(nets: &[Ipv6Net]) -> Vec<Ipv6Net> {
+    let mut intervals: Vec<(u128, u128)> = nets
+        .iter()
+        .map(|n| (u128::from(n.network()), u128::from(n.broadcast())))
+        .collect();
+    intervals_to_v6(&mut intervals)
+}
+
+/// Merges inclusive IPv4 intervals (in place) and returns their minimal
+/// prefix list, allocated once at its exact size.
+fn intervals_to_v4(intervals: &mut Vec<(u32, u32)>) -> Vec<Ipv4Net> {
+    merge(intervals);
+    let mut count = 0;
+    for &(first, last) in intervals.iter() {
+        blocks(u128::from(first), u128::from(last), 32, |_, _| count += 1);
+    }
+    let mut out = Vec::with_capacity(count);
+    for &(first, last) in intervals.iter() {
+        blocks(u128::from(first), u128::from(last), 32, |addr, len| {
+            out.push(Ipv4Net::new(std::net::Ipv4Addr::from(addr as u32), len).expect("len <= 32"))
+        });
+    }
+    out
+}
+
+/// [`intervals_to_v4`] for IPv6.
+fn intervals_to_v6(intervals: &mut Vec<(u128, u128)>) -> Vec<Ipv6Net> {
+    merge(intervals);
+    let mut count = 0;
+    for &(first, last) in intervals.iter() {
+        blocks(first, last, 128, |_, _| count += 1);
+    }
+    let mut out = Vec::with_capacity(count);
+    for &(first, last) in intervals.iter() {
+        blocks(first, last, 128, |addr, len| {
+            out.push(Ipv6Net::new(std::net::Ipv6Addr::from(addr), len).expect("len <= 128"))
+        });
+    }
+    out
+}
+
+/// Sorts inclusive intervals and merges, in place, those that overlap or
+/// are adjacent.
+fn merge<T: Copy + Ord + num_like::Succ>(v: &mut Vec<(T, T)>) {
+    if v.len() < 2 {
+        return;
+    }
+    v.sort_unstable();
+    let mut kept = 0;
+    for i in 1..v.len() {
+        let (first, last) = v[i];
+        let prev = &mut v[kept];
+        if prev.1.succ().is_none_or(|next| first <= next) {
+            if last > prev.1 {
+                prev.1 = last;
+            }
+        } else {
+            kept += 1;
+            v[kept] = (first, last);
+        }
+    }
+    v.truncate(kept + 1);
+}
+
+mod num_like {
+    /// The next integer, `None` at the maximum.
+    pub trait Succ: Sized {
+        fn succ(self) -> Option<Self>;
+    }
+    impl Succ for u32 {
+        fn succ(self) -> Option<Self> {
+            self.checked_add(1)
+        }
+    }
+    impl Succ for u128 {
+        fn succ(self) -> Option<Self> {
+            self.checked_add(1)
+        }
+    }
+}
+
+/// Cuts the inclusive interval `[first, last]` of a `bits`-wide space into
+/// the fewest aligned blocks, calling `emit(start, prefix_len)` in order.
+fn blocks(mut first: u128, last: u128, bits: u8, mut emit: impl FnMut(u128, u8)) {
+    loop {
+        // The largest block starting at `first` that is aligned and fits.
+        let align = if first == 0 {
+            u32::from(bits)
+        } else {
+            first.trailing_zeros().min(u32::from(bits))
+        };
+        let span = last - first; // block size - 1 must be <= span
+        let fit = if span == u128::MAX {
+            128
+        } else {
+            127 - (span + 1).leading_zeros()
+        };
+        let size_bits = align.min(fit);
+        emit(first, bits - size_bits as u8);
+        let size_minus_one = if size_bits == 128 {
+            u128::MAX
+        } else {
+            (1u128 << size_bits) - 1
+        };
+        match first.checked_add(size_minus_one) {
+            Some(end) if end < last => first = end + 1,
+            _ => return,
         }
     }
 }
@@ -67,21 +191,26 @@ pub enum Entry<'a> {
     Set(&'a AddressSet),
 }
 
+/// One book: its entries in a dense order (addresses, then sets) and a
+/// [`NameIndex`] over their names.
 struct Book<'a> {
-    entries: FxHashMap<&'a str, Entry<'a>>,
+    names: NameIndex,
+    entries: Vec<Entry<'a>>,
 }
 
 impl<'a> Book<'a> {
     fn new(book: &'a AddressBook) -> Self {
-        let mut entries = FxHashMap::default();
-        entries.reserve(book.addresses.len() + book.address_sets.len());
-        for a in &book.addresses {
-            entries.entry(a.name.as_str()).or_insert(Entry::Address(a));
-        }
-        for s in &book.address_sets {
-            entries.entry(s.name.as_str()).or_insert(Entry::Set(s));
-        }
-        Self { entries }
+        let entries: Vec<Entry<'a>> = book
+            .addresses
+            .iter()
+            .map(Entry::Address)
+            .chain(book.address_sets.iter().map(Entry::Set))
+            .collect();
+        let names = NameIndex::new(entries.iter().map(|e| match e {
+            Entry::Address(a) => a.name.as_str(),
+            Entry::Set(s) => s.name.as_str(),
+        }));
+        Self { names, entries }
     }
 }
 
@@ -95,39 +224,71 @@ pub enum Scope {
     Global,
 }
 
-/// One resolved policy-side name.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Resolved<'a> {
-    /// `any`, `any-ipv4` or `any-ipv6`.
-    Predefined(&'a str),
-    /// An address or set in a book, with the entry found (so resolving its
-    /// prefixes needs no second lookup).
-    Entry(Scope, &'a str, Entry<'a>),
+/// One resolved policy-side name, packed into a word so a side's identity
+/// can be compared and hashed without touching strings: the book in the
+/// high half (`0` = predefined, `1` = global, `2 + z` = zone `z`), the
+/// entry's dense index (or the predefined name's number) in the low half.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Resolved(u64);
+
+const PREDEFINED: [&str; 3] = ["any", "any-ipv4", "any-ipv6"];
+
+impl Resolved {
+    fn predefined(which: usize) -> Self {
+        Self(which as u64)
+    }
+
+    fn entry(scope: Scope, index: NameId) -> Self {
+        let book = match scope {
+            Scope::Global => 1,
+            Scope::Zone(z) => 2 + z as u64,
+        };
+        Self((book << 32) | u64::from(index))
+    }
+
+    fn book(self) -> u64 {
+        self.0 >> 32
+    }
+
+    fn index(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
 }
 
 /// Resolves address names against the global and per-zone books.
 ///
-/// Address-set expansions are memoised per (book, name), so a set used by
+/// Address-set expansions are memoised per (book, entry), so a set used by
 /// many policies is expanded once; single addresses are converted directly.
 pub struct AddressResolver<'a> {
-    global: Book<'a>,
     zone_names: Vec<&'a str>,
-    zones: Vec<Book<'a>>,
-    set_memo: FxHashMap<(Scope, &'a str), Rc<[IpNet]>>,
+    /// Book 0 is the global book, book `1 + z` zone `z`'s.
+    books: Vec<Book<'a>>,
+    /// Per book, per entry: the memoised expansion of an address set.
+    set_memo: Vec<Vec<Option<Rc<[IpNet]>>>>,
+    /// Scratch buffers reused across sides (no allocation per side).
+    scratch_nets: Vec<IpNet>,
+    scratch_v4: Vec<(u32, u32)>,
+    scratch_v6: Vec<(u128, u128)>,
+    scratch_text: String,
+    scratch_ranges: Vec<(usize, usize)>,
 }
 
 impl<'a> AddressResolver<'a> {
     /// Indexes every book of `config`.
     pub fn new(config: &'a Config) -> Self {
+        let books: Vec<Book<'a>> = std::iter::once(&config.address_book)
+            .chain(config.zones.iter().map(|z| &z.address_book))
+            .map(Book::new)
+            .collect();
         Self {
-            global: Book::new(&config.address_book),
             zone_names: config.zones.iter().map(|z| z.name.as_str()).collect(),
-            zones: config
-                .zones
-                .iter()
-                .map(|z| Book::new(&z.address_book))
-                .collect(),
-            set_memo: FxHashMap::default(),
+            set_memo: books.iter().map(|b| vec![None; b.entries.len()]).collect(),
+            books,
+            scratch_nets: Vec::new(),
+            scratch_v4: Vec::new(),
+            scratch_v6: Vec::new(),
+            scratch_text: String::new(),
+            scratch_ranges: Vec::new(),
         }
     }
 
@@ -136,96 +297,157 @@ impl<'a> AddressResolver<'a> {
         self.zone_names.iter().position(|n| *n == zone)
     }
 
-    /// Resolves the names of one policy side: each name is found in the
-    /// book of `zone` (an index from [`AddressResolver::zone_index`]) first,
-    /// then in the global book (`zone` is `None` for global policies).
+    fn book_of(&self, scope: Scope) -> usize {
+        match scope {
+            Scope::Global => 0,
+            Scope::Zone(z) => 1 + z,
+        }
+    }
+
+    fn scope_of(r: Resolved) -> Scope {
+        match r.book() {
+            1 => Scope::Global,
+            b => Scope::Zone(b as usize - 2),
+        }
+    }
+
+    /// Resolves the names of one policy side into `out` (cleared first):
+    /// each name is found in the book of `zone` (an index from
+    /// [`AddressResolver::zone_index`]) first, then in the global book
+    /// (`zone` is `None` for global policies). `out` is left sorted and
+    /// de-duplicated: it identifies the side's set.
     pub fn resolve_names(
         &self,
         zone: Option<usize>,
-        names: &'a [String],
+        names: &[String],
         path: &dyn Fn() -> String,
-    ) -> Result<Vec<Resolved<'a>>, ConfigError> {
-        names
-            .iter()
-            .map(|name| {
-                if Self::predefined(name).is_some() {
-                    return Ok(Resolved::Predefined(name));
-                }
-                if let Some(z) = zone
-                    && let Some((key, e)) = self.zones[z].entries.get_key_value(name.as_str())
-                {
-                    return Ok(Resolved::Entry(Scope::Zone(z), key, *e));
-                }
-                match self.global.entries.get_key_value(name.as_str()) {
-                    Some((key, e)) => Ok(Resolved::Entry(Scope::Global, key, *e)),
-                    None => Err(unknown(path, name)),
-                }
-            })
-            .collect()
+        out: &mut Vec<Resolved>,
+    ) -> Result<(), ConfigError> {
+        out.clear();
+        for name in names {
+            if let Some(p) = PREDEFINED.iter().position(|p| p == name) {
+                out.push(Resolved::predefined(p));
+                continue;
+            }
+            if let Some(z) = zone
+                && let Some(i) = self.books[1 + z].names.get(name)
+            {
+                out.push(Resolved::entry(Scope::Zone(z), i));
+                continue;
+            }
+            match self.books[0].names.get(name) {
+                Some(i) => out.push(Resolved::entry(Scope::Global, i)),
+                None => return Err(unknown(path, name)),
+            }
+        }
+        if out.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        Ok(())
     }
 
     /// The canonical key of a resolved side: sorted, de-duplicated resolved
     /// names (`global/web`, `zone:trust/web`, `any`) joined by `+`; `any`
     /// for an empty side.
-    pub fn side_key(&self, resolved: &[Resolved<'a>]) -> String {
+    pub fn side_key(&mut self, resolved: &[Resolved]) -> String {
         match resolved {
             [] => return "any".into(),
-            [one] => return self.resolved_key(one),
+            [one] => {
+                let mut key = String::new();
+                self.write_resolved_key(*one, &mut key);
+                return key;
+            }
             _ => {}
         }
-        let mut keys: Vec<String> = resolved.iter().map(|r| self.resolved_key(r)).collect();
-        if keys.len() > 1 {
-            keys.sort_unstable();
-            keys.dedup();
+        // Render every name into one scratch buffer, sort the pieces as
+        // strings, then join them into the one allocation returned.
+        let mut text = std::mem::take(&mut self.scratch_text);
+        let mut ranges = std::mem::take(&mut self.scratch_ranges);
+        text.clear();
+        ranges.clear();
+        for r in resolved {
+            let start = text.len();
+            self.write_resolved_key(*r, &mut text);
+            ranges.push((start, text.len()));
         }
-        keys.join("+")
+        ranges.sort_unstable_by(|a, b| text[a.0..a.1].cmp(&text[b.0..b.1]));
+        ranges.dedup_by(|a, b| text[a.0..a.1] == text[b.0..b.1]);
+        let mut key = String::with_capacity(text.len() + ranges.len());
+        for (i, (a, b)) in ranges.iter().enumerate() {
+            if i > 0 {
+                key.push('+');
+            }
+            key.push_str(&text[*a..*b]);
+        }
+        self.scratch_text = text;
+        self.scratch_ranges = ranges;
+        key
     }
 
     /// The normalised prefixes of a resolved side (the union of its names;
     /// every address for an empty side).
     pub fn side_prefixes(
         &mut self,
-        resolved: &[Resolved<'a>],
+        resolved: &[Resolved],
         path: &dyn Fn() -> String,
     ) -> Result<PrefixSet, ConfigError> {
         if resolved.is_empty() {
             return Ok(Self::predefined("any").unwrap_or_default());
         }
-        let mut nets = Vec::new();
+        let mut nets = std::mem::take(&mut self.scratch_nets);
+        nets.clear();
         for r in resolved {
-            match *r {
-                Resolved::Predefined(name) => {
-                    let p = Self::predefined(name).unwrap_or_default();
-                    nets.extend(p.v4.into_iter().map(IpNet::V4));
-                    nets.extend(p.v6.into_iter().map(IpNet::V6));
-                }
-                Resolved::Entry(scope, name, entry) => {
-                    self.resolve_entry(scope, name, entry, path, 0, &mut nets)?
+            if r.book() == 0 {
+                let p = Self::predefined(PREDEFINED[r.index()]).unwrap_or_default();
+                nets.extend(p.v4.into_iter().map(IpNet::V4));
+                nets.extend(p.v6.into_iter().map(IpNet::V6));
+            } else {
+                let book = self.book_of(Self::scope_of(*r));
+                if let Err(e) = self.resolve_entry(book, r.index(), path, 0, &mut nets) {
+                    self.scratch_nets = nets;
+                    return Err(e);
                 }
             }
         }
-        Ok(PrefixSet::from_nets(nets))
+        let mut v4 = std::mem::take(&mut self.scratch_v4);
+        let mut v6 = std::mem::take(&mut self.scratch_v6);
+        v4.clear();
+        v6.clear();
+        for n in &nets {
+            match n {
+                IpNet::V4(n) => v4.push((u32::from(n.network()), u32::from(n.broadcast()))),
+                IpNet::V6(n) => v6.push((u128::from(n.network()), u128::from(n.broadcast()))),
+            }
+        }
+        let set = PrefixSet {
+            v4: intervals_to_v4(&mut v4),
+            v6: intervals_to_v6(&mut v6),
+        };
+        self.scratch_nets = nets;
+        self.scratch_v4 = v4;
+        self.scratch_v6 = v6;
+        Ok(set)
     }
 
-    fn resolved_key(&self, r: &Resolved<'a>) -> String {
-        match *r {
-            Resolved::Predefined(name) => name.to_string(),
-            Resolved::Entry(Scope::Zone(z), name, _) => {
-                let zone = self.zone_names[z];
-                let mut k = String::with_capacity(6 + zone.len() + name.len());
-                k.push_str("zone:");
-                k.push_str(zone);
-                k.push('/');
-                k.push_str(name);
-                k
-            }
-            Resolved::Entry(Scope::Global, name, _) => {
-                let mut k = String::with_capacity(7 + name.len());
-                k.push_str("global/");
-                k.push_str(name);
-                k
-            }
+    fn write_resolved_key(&self, r: Resolved, out: &mut String) {
+        if r.book() == 0 {
+            out.push_str(PREDEFINED[r.index()]);
+            return;
         }
+        let scope = Self::scope_of(r);
+        let name = self.books[self.book_of(scope)]
+            .names
+            .name(r.index() as NameId);
+        match scope {
+            Scope::Zone(z) => {
+                out.push_str("zone:");
+                out.push_str(self.zone_names[z]);
+                out.push('/');
+            }
+            Scope::Global => out.push_str("global/"),
+        }
+        out.push_str(name);
     }
 
     fn predefined(name: &str) -> Option<PrefixSet> {
@@ -245,48 +467,16 @@ impl<'a> AddressResolver<'a> {
         }
     }
 
-    fn book(&self, scope: Scope) -> &Book<'a> {
-        match scope {
-            Scope::Zone(z) => &self.zones[z],
-            Scope::Global => &self.global,
-        }
-    }
-
-    /// Appends the prefixes of `name` (an address or set in `scope`) to `out`.
-    fn resolve_in(
-        &mut self,
-        scope: Scope,
-        name: &str,
-        path: &dyn Fn() -> String,
-        depth: usize,
-        out: &mut Vec<IpNet>,
-    ) -> Result<(), ConfigError> {
-        if depth > 64 {
-            return Err(ConfigError::new(
-                path(),
-                format!("address-set {name:?} nests deeper than 64 levels (cycle?)"),
-            ));
-        }
-        match self.book(scope).entries.get_key_value(name) {
-            Some((key, entry)) => {
-                let (key, entry) = (*key, *entry);
-                self.resolve_entry(scope, key, entry, path, depth, out)
-            }
-            None => Err(unknown(path, name)),
-        }
-    }
-
-    /// Appends the prefixes of a found entry to `out`.
+    /// Appends the prefixes of entry `index` of book `book` to `out`.
     fn resolve_entry(
         &mut self,
-        scope: Scope,
-        key: &'a str,
-        entry: Entry<'a>,
+        book: usize,
+        index: usize,
         path: &dyn Fn() -> String,
         depth: usize,
         out: &mut Vec<IpNet>,
     ) -> Result<(), ConfigError> {
-        let set = match entry {
+        let set = match self.books[book].entries[index] {
             Entry::Address(a) => {
                 out.extend(a.prefix.iter().map(|p| p.trunc()));
                 if let Some(r) = a.range {
@@ -296,16 +486,28 @@ impl<'a> AddressResolver<'a> {
             }
             Entry::Set(s) => s,
         };
-        if let Some(hit) = self.set_memo.get(&(scope, key)) {
+        if let Some(hit) = &self.set_memo[book][index] {
             out.extend_from_slice(hit);
             return Ok(());
         }
+        if depth > 64 {
+            return Err(ConfigError::new(
+                path(),
+                format!(
+                    "address-set {:?} nests deeper than 64 levels (cycle?)",
+                    set.name
+                ),
+            ));
+        }
         let mut members = Vec::new();
         for m in set.addresses.iter().chain(&set.address_sets) {
-            self.resolve_in(scope, m, path, depth + 1, &mut members)?;
+            match self.books[book].names.get(m) {
+                Some(i) => self.resolve_entry(book, i as usize, path, depth + 1, &mut members)?,
+                None => return Err(unknown(path, m)),
+            }
         }
         out.extend_from_slice(&members);
-        self.set_memo.insert((scope, key), members.into());
+        self.set_memo[book][index] = Some(members.into());
         Ok(())
     }
 }
@@ -332,6 +534,44 @@ mod tests {
         let set = PrefixSet::from_nets(nets);
         assert_eq!(set.v4, vec!["198.18.0.0/24".parse::<Ipv4Net>().unwrap()]);
         assert_eq!(set.v6, vec!["2001:db8::/32".parse::<Ipv6Net>().unwrap()]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn aggregation_matches_ipnet(
+            v4 in proptest::collection::vec((proptest::prelude::any::<u32>(), 0u8..=32), 0..24),
+            v6 in proptest::collection::vec((proptest::prelude::any::<u128>(), 0u8..=128), 0..24),
+            near in proptest::collection::vec((0u32..64, 24u8..=32), 0..24),
+        ) {
+            let v4: Vec<Ipv4Net> = v4
+                .into_iter()
+                .chain(near.into_iter().map(|(a, l)| (0xC612_0000 + a * 4, l)))
+                .map(|(a, l)| Ipv4Net::new(a.into(), l).unwrap().trunc())
+                .collect();
+            let v6: Vec<Ipv6Net> = v6
+                .into_iter()
+                .map(|(a, l)| Ipv6Net::new(a.into(), l).unwrap().trunc())
+                .collect();
+            proptest::prop_assert_eq!(aggregate_v4(&v4), Ipv4Net::aggregate(&v4));
+            proptest::prop_assert_eq!(aggregate_v6(&v6), Ipv6Net::aggregate(&v6));
+        }
+    }
+
+    #[test]
+    fn aggregation_handles_the_whole_space_and_its_edges() {
+        let all4: Vec<Ipv4Net> = vec!["0.0.0.0/1".parse().unwrap(), "128.0.0.0/1".parse().unwrap()];
+        assert_eq!(
+            aggregate_v4(&all4),
+            vec!["0.0.0.0/0".parse::<Ipv4Net>().unwrap()]
+        );
+        let top: Vec<Ipv4Net> = vec!["255.255.255.255/32".parse().unwrap()];
+        assert_eq!(aggregate_v4(&top), top);
+        let all6: Vec<Ipv6Net> = vec!["::/0".parse().unwrap(), "2001:db8::/32".parse().unwrap()];
+        assert_eq!(
+            aggregate_v6(&all6),
+            vec!["::/0".parse::<Ipv6Net>().unwrap()]
+        );
+        assert_eq!(aggregate_v4(&[]), vec![]);
     }
 
     #[test]

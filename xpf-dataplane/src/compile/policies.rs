@@ -6,7 +6,7 @@
 //! `scope/policy/application/term` (scope `from->to` or `global`), so its id
 //! survives edits elsewhere in the config.
 
-use super::addresses::AddressResolver;
+use super::addresses::{AddressResolver, Resolved};
 use super::fxhash::FxHashMap;
 use super::ids::IdRegistry;
 use super::network::zone_id;
@@ -14,7 +14,6 @@ use super::{allocate, allocate_ordered, form::*, lookup};
 use crate::config::predefined::predefined_applications;
 use crate::config::{Application, Config, Policy, PortRange};
 use crate::error::ConfigError;
-use std::collections::HashMap;
 use std::sync::Arc;
 use xpf_runtime::{AddressSetId, AppId, PolicyRuleId, ScheduleSlot, ZoneId};
 
@@ -154,6 +153,25 @@ pub(super) fn compile_schedules(
     Ok(())
 }
 
+/// The identity of a policy side: its sorted, de-duplicated entries. The
+/// common shapes (one or two names) are stored inline.
+#[derive(PartialEq, Eq, Hash)]
+enum SideKey {
+    One(Resolved),
+    Two(Resolved, Resolved),
+    Many(Box<[Resolved]>),
+}
+
+impl SideKey {
+    fn new(resolved: &[Resolved]) -> Self {
+        match *resolved {
+            [a] => Self::One(a),
+            [a, b] => Self::Two(a, b),
+            _ => Self::Many(resolved.into()),
+        }
+    }
+}
+
 /// A rule before ids are assigned.
 struct Draft {
     policy: Arc<str>,
@@ -172,7 +190,13 @@ struct Draft {
 struct PolicyCompiler<'a> {
     resolver: AddressResolver<'a>,
     sets: Vec<(String, super::addresses::PrefixSet)>,
-    set_index: FxHashMap<String, usize>,
+    /// Sides by the sorted entries they name.
+    side_index: FxHashMap<SideKey, usize>,
+    /// Scratch buffer for one side's resolved names.
+    scratch: Vec<Resolved>,
+    /// Scratch buffers for one policy's applications.
+    app_scratch: Vec<usize>,
+    app_stack: Vec<(&'a str, usize)>,
     drafts: Vec<Draft>,
     draft_keys: Vec<String>,
     /// Application sets by name, indexed once.
@@ -189,7 +213,10 @@ pub(super) fn compile_policies(
     let mut pc = PolicyCompiler {
         resolver: AddressResolver::new(config),
         sets: Vec::new(),
-        set_index: FxHashMap::default(),
+        side_index: FxHashMap::default(),
+        scratch: Vec::new(),
+        app_scratch: Vec::new(),
+        app_stack: Vec::new(),
         drafts: Vec::new(),
         draft_keys: Vec::new(),
         app_sets: config
@@ -201,17 +228,13 @@ pub(super) fn compile_policies(
         policies: Vec::new(),
     };
     // Application ids were assigned already; index them by name.
-    let apps: Vec<(String, AppId)> = out
+    let app_names: FxHashMap<&str, usize> = out
         .applications
         .iter()
-        .map(|a| (a.name.clone(), a.id))
+        .enumerate()
+        .map(|(i, a)| (a.name.as_str(), i))
         .collect();
-    let app_names: HashMap<String, AppId> = apps.into_iter().collect();
-    let app_terms: HashMap<AppId, Vec<AppMatch>> = out
-        .applications
-        .iter()
-        .map(|a| (a.id, a.terms.clone()))
-        .collect();
+    let apps: &[CompiledApplication] = &out.applications;
 
     let mut pair_spans: Vec<(ZoneId, ZoneId, usize, usize)> = Vec::new();
     for pair in &config.security.policies {
@@ -228,18 +251,18 @@ pub(super) fn compile_policies(
         for p in pair.policies.iter().filter(|p| !p.inactive) {
             pc.add_policy(
                 p,
-                &scope,
+                &(scope.clone(), scope.to_string()),
                 (Some(&pair.from_zone), Some(&pair.to_zone)),
                 (from_zones.clone(), to_zones.clone()),
                 &|| format!("{scope_path}.{}", p.name),
                 &app_names,
-                &app_terms,
+                apps,
             )?;
         }
         pair_spans.push((from, to, start, pc.drafts.len() - start));
     }
     let global_start = pc.drafts.len();
-    let global_scope = Arc::new(RuleScope::Global);
+    let global_scope = (Arc::new(RuleScope::Global), RuleScope::Global.to_string());
     for p in config
         .security
         .global_policies
@@ -262,7 +285,7 @@ pub(super) fn compile_policies(
             (from.into(), to.into()),
             &|| path.clone(),
             &app_names,
-            &app_terms,
+            apps,
         )?;
     }
     let global_count = pc.drafts.len() - global_start;
@@ -346,12 +369,12 @@ impl<'a> PolicyCompiler<'a> {
     fn add_policy(
         &mut self,
         p: &'a Policy,
-        scope: &Arc<RuleScope>,
+        scope: &(Arc<RuleScope>, String),
         books: (Option<&'a String>, Option<&'a String>),
         zones: (Arc<[ZoneId]>, Arc<[ZoneId]>),
         path: &dyn Fn() -> String,
-        app_names: &HashMap<String, AppId>,
-        app_terms: &HashMap<AppId, Vec<AppMatch>>,
+        app_names: &FxHashMap<&str, usize>,
+        apps: &[CompiledApplication],
     ) -> Result<(), ConfigError> {
         let m = &p.match_;
         let source = self.address_set(books.0.map(String::as_str), &m.source_address, &|| {
@@ -361,19 +384,25 @@ impl<'a> PolicyCompiler<'a> {
             self.address_set(books.1.map(String::as_str), &m.destination_address, &|| {
                 format!("{}.match.destination-address", path())
             })?;
-        let apps = self.expand_applications(
+        let mut list = std::mem::take(&mut self.app_scratch);
+        let any = self.expand_applications(
             &m.application,
             &|| format!("{}.match.application", path()),
             app_names,
+            &mut list,
         )?;
         let policy_ref = self.policies.len();
         self.policies.push(p);
         let policy_name: Arc<str> = Arc::from(p.name.as_str());
-        let prefix = format!("{scope}/{}/", p.name);
-        let mut push = |app: AppId, app_name: &str, term: AppMatch| {
-            let mut key =
-                String::with_capacity(prefix.len() + app_name.len() + 1 + term.term.len());
-            key.push_str(&prefix);
+        let (scope, scope_text) = (&scope.0, &scope.1);
+        let mut push = |app: AppId, app_name: &str, term: &AppMatch| {
+            let mut key = String::with_capacity(
+                scope_text.len() + p.name.len() + app_name.len() + term.term.len() + 3,
+            );
+            key.push_str(scope_text);
+            key.push('/');
+            key.push_str(&p.name);
+            key.push('/');
             key.push_str(app_name);
             key.push('/');
             key.push_str(&term.term);
@@ -388,20 +417,21 @@ impl<'a> PolicyCompiler<'a> {
                 destination,
                 destination_negate: m.destination_address_excluded,
                 app,
-                app_match: term,
+                app_match: term.clone(),
                 policy_ref,
             });
         };
-        match apps {
-            None => push(AppId::NONE, "any", AppMatch::any()),
-            Some(list) => {
-                for (name, id) in list {
-                    for term in app_terms.get(&id).cloned().unwrap_or_default() {
-                        push(id, &name, term);
-                    }
+        if any {
+            push(AppId::NONE, "any", &AppMatch::any());
+        } else {
+            for &i in &list {
+                let app = &apps[i];
+                for term in &app.terms {
+                    push(app.id, &app.name, term);
                 }
             }
         }
+        self.app_scratch = list;
         Ok(())
     }
 
@@ -410,35 +440,44 @@ impl<'a> PolicyCompiler<'a> {
     fn address_set(
         &mut self,
         zone: Option<&'a str>,
-        names: &'a [String],
+        names: &[String],
         path: &dyn Fn() -> String,
     ) -> Result<usize, ConfigError> {
         let zone = zone.and_then(|z| self.resolver.zone_index(z));
-        let resolved = self.resolver.resolve_names(zone, names, path)?;
-        let key = self.resolver.side_key(&resolved);
-        if let Some(&i) = self.set_index.get(&key) {
+        let mut resolved = std::mem::take(&mut self.scratch);
+        self.resolver
+            .resolve_names(zone, names, path, &mut resolved)?;
+        let side = SideKey::new(&resolved);
+        if let Some(&i) = self.side_index.get(&side) {
+            self.scratch = resolved;
             return Ok(i);
         }
+        let key = self.resolver.side_key(&resolved);
         let prefixes = self.resolver.side_prefixes(&resolved, path)?;
         let i = self.sets.len();
-        self.set_index.insert(key.clone(), i);
+        self.side_index.insert(side, i);
         self.sets.push((key, prefixes));
+        self.scratch = resolved;
         Ok(i)
     }
 
-    /// `None` for `any` (or an empty list); otherwise the applications,
-    /// application sets flattened, duplicates removed, order kept.
+    /// `true` for `any` (or an empty list); otherwise `false` with the
+    /// applications in `out` (as indices into the compiled application
+    /// list), application sets flattened, duplicates removed, order kept.
     fn expand_applications(
-        &self,
-        names: &[String],
+        &mut self,
+        names: &'a [String],
         path: &dyn Fn() -> String,
-        app_names: &HashMap<String, AppId>,
-    ) -> Result<Option<Vec<(String, AppId)>>, ConfigError> {
+        app_names: &FxHashMap<&str, usize>,
+        out: &mut Vec<usize>,
+    ) -> Result<bool, ConfigError> {
+        out.clear();
         if names.is_empty() || names.iter().any(|n| n == "any") {
-            return Ok(None);
+            return Ok(true);
         }
-        let mut out: Vec<(String, AppId)> = Vec::with_capacity(names.len());
-        let mut stack: Vec<(&str, usize)> = names.iter().rev().map(|n| (n.as_str(), 0)).collect();
+        let stack = &mut self.app_stack;
+        stack.clear();
+        stack.extend(names.iter().rev().map(|n| (n.as_str(), 0)));
         while let Some((name, depth)) = stack.pop() {
             if depth > 64 {
                 return Err(ConfigError::new(
@@ -446,14 +485,15 @@ impl<'a> PolicyCompiler<'a> {
                     "application-set nesting deeper than 64 (cycle?)",
                 ));
             }
-            if let Some(id) = app_names.get(name) {
+            if let Some(&i) = app_names.get(name) {
                 // Policies name few applications: a scan beats a set.
-                if !out.iter().any(|(_, seen)| seen == id) {
-                    out.push((name.to_string(), *id));
+                if !out.contains(&i) {
+                    out.push(i);
                 }
             } else if let Some(members) = self.app_sets.get(name) {
                 if members.iter().any(|m| m == "any") {
-                    return Ok(None);
+                    out.clear();
+                    return Ok(true);
                 }
                 stack.extend(members.iter().rev().map(|m| (m.as_str(), depth + 1)));
             } else {
@@ -463,6 +503,6 @@ impl<'a> PolicyCompiler<'a> {
                 ));
             }
         }
-        Ok(Some(out))
+        Ok(false)
     }
 }

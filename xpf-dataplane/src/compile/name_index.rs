@@ -1,0 +1,136 @@
+//! A read-only name → dense index table for large config namespaces.
+//!
+//! Address books reach tens of thousands of entries, and compiling a large
+//! policy set resolves ~100,000 names against them. A general `HashMap<&str,
+//! _>` keyed by borrowed config strings pays up to three cache misses per
+//! lookup (control bytes, bucket, and the key's own heap allocation for the
+//! final comparison). This table copies every name once into one contiguous
+//! arena and keeps a flat open-addressing array of `(hash tag, index)` words,
+//! so a lookup touches one slot (almost always) and one arena span that is
+//! small enough to stay in cache.
+//!
+//! The first definition of a duplicated name wins (validation reports the
+//! duplicate; the compiler follows the same rule).
+
+use super::fxhash::FxHasher;
+use std::hash::Hasher;
+
+/// Dense index of a name: its position in the input order.
+pub(crate) type NameId = u32;
+
+/// Name → [`NameId`] map; see the module header.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NameIndex {
+    arena: String,
+    /// `ends[i]` is the arena offset just past name `i`.
+    ends: Vec<u32>,
+    /// `(tag << 32) | (index + 1)`; 0 is an empty slot.
+    slots: Vec<u64>,
+    mask: usize,
+}
+
+fn hash(name: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(name.as_bytes());
+    h.write_usize(name.len());
+    h.finish()
+}
+
+impl NameIndex {
+    /// Indexes `names`; the i-th name gets id `i` (a later duplicate keeps
+    /// its position in [`NameIndex::name`] but is not found by lookup).
+    pub(crate) fn new<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> Self {
+        let len = names.len();
+        let capacity = (len * 2).next_power_of_two().max(8);
+        let mut index = Self {
+            arena: String::with_capacity(len * 8),
+            ends: Vec::with_capacity(len),
+            slots: vec![0; capacity],
+            mask: capacity - 1,
+        };
+        for name in names {
+            let id = index.ends.len() as u32;
+            index.arena.push_str(name);
+            index.ends.push(index.arena.len() as u32);
+            let h = hash(name);
+            let tag = h >> 32;
+            let mut slot = (h as usize) & index.mask;
+            loop {
+                let word = index.slots[slot];
+                if word == 0 {
+                    index.slots[slot] = (tag << 32) | u64::from(id + 1);
+                    break;
+                }
+                if word >> 32 == tag && index.name((word as u32) - 1) == name {
+                    break; // duplicate: the first definition wins
+                }
+                slot = (slot + 1) & index.mask;
+            }
+        }
+        index
+    }
+
+    /// The id of `name`, if indexed.
+    #[inline]
+    pub(crate) fn get(&self, name: &str) -> Option<NameId> {
+        let h = hash(name);
+        let tag = h >> 32;
+        let mut slot = (h as usize) & self.mask;
+        loop {
+            let word = self.slots[slot];
+            if word == 0 {
+                return None;
+            }
+            let id = (word as u32) - 1;
+            if word >> 32 == tag && self.name(id) == name {
+                return Some(id);
+            }
+            slot = (slot + 1) & self.mask;
+        }
+    }
+
+    /// The name with id `id` (as copied into the arena).
+    #[inline]
+    pub(crate) fn name(&self, id: NameId) -> &str {
+        let i = id as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.arena[start..self.ends[i] as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn first_definition_of_a_duplicate_wins() {
+        let index = NameIndex::new(["web", "db", "web"].into_iter());
+        assert_eq!(index.get("web"), Some(0));
+        assert_eq!(index.get("db"), Some(1));
+        assert_eq!(index.get("dns"), None);
+        assert_eq!(index.name(2), "web");
+    }
+
+    #[test]
+    fn empty_index_finds_nothing() {
+        let index = NameIndex::new(std::iter::empty());
+        assert_eq!(index.get(""), None);
+        assert_eq!(index.get("x"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_a_hash_map(names in proptest::collection::vec("[a-c]{0,4}", 0..64),
+                                  probes in proptest::collection::vec("[a-d]{0,4}", 0..32)) {
+            let index = NameIndex::new(names.iter().map(String::as_str));
+            let mut oracle = std::collections::HashMap::new();
+            for (i, n) in names.iter().enumerate() {
+                oracle.entry(n.as_str()).or_insert(i as u32);
+            }
+            for n in names.iter().chain(&probes) {
+                prop_assert_eq!(index.get(n), oracle.get(n.as_str()).copied());
+            }
+        }
+    }
+}
