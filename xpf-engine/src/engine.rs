@@ -403,6 +403,39 @@ impl Engine {
         true
     }
 
+    /// Installs a session received from the cluster peer, given its forward
+    /// entry, at local time `now_ns` (see [`SessionTable::insert_synced`] for
+    /// refresh and replacement), and reserves its source NAT mapping in the
+    /// local allocator so no local flow is given the same translation. A
+    /// session that held the forward key is closed (reason
+    /// `cluster-reconcile`); an evicted embryonic session is closed as usual.
+    /// On error nothing of the new session is installed.
+    pub fn install_synced(
+        &mut self,
+        forward: &SessionEntry,
+        now_ns: u64,
+    ) -> Result<SessionHandle, SyncInstallError> {
+        let s = &mut self.state;
+        let synced = s.sessions.insert_synced(forward, now_ns)?;
+        if let Some(replaced) = synced.replaced {
+            on_closed(s, replaced, now_ns);
+        }
+        if let Some(evicted) = synced.evicted {
+            on_closed(s, evicted, now_ns);
+        }
+        if synced.refreshed || !forward.flags().contains(SessionFlags::SNAT) {
+            return Ok(synced.handle);
+        }
+        let (target, mapping) = synced_mapping(forward);
+        if let Err(e) = s.snat.install(target, &mapping) {
+            s.sessions
+                .remove(synced.handle, CloseReason::ClusterReconcile);
+            return Err(SyncInstallError::Nat(e));
+        }
+        s.mappings.insert(synced.handle, (target, mapping));
+        Ok(synced.handle)
+    }
+
     /// Processes one frame arriving on `ingress` at `now_ns`. The frame is
     /// rewritten in place; frames the firewall emits are appended to `out`.
     pub fn process(
@@ -469,6 +502,42 @@ impl Engine {
         for (ingress, frame) in frames.iter_mut() {
             verdicts.push(self.process(now_ns, *ingress, frame, out));
         }
+    }
+}
+
+/// Why [`Engine::install_synced`] refused a session.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncInstallError {
+    /// The session table refused the entry.
+    #[error("session table: {0}")]
+    Table(#[from] InsertError),
+    /// The source NAT mapping could not be reserved (unknown pool, or it
+    /// collides with a local mapping).
+    #[error("source NAT mapping: {0}")]
+    Nat(NatError),
+}
+
+/// The allocator and source mapping a synced SNAT session holds.
+fn synced_mapping(forward: &SessionEntry) -> (SnatTarget, SourceMapping) {
+    macro_rules! build {
+        ($key:expr, $v:expr) => {{
+            let (k, v) = ($key, $v);
+            let public: IpAddr = v.nat.src.into();
+            (
+                SnatTarget::of_session(v.nat_pool, public),
+                SourceMapping {
+                    protocol: k.protocol,
+                    internal_addr: k.src.into(),
+                    internal_port: k.src_port,
+                    public_addr: public,
+                    public_port: v.nat.src_port,
+                },
+            )
+        }};
+    }
+    match forward {
+        SessionEntry::V4 { key, value } => build!(key, value),
+        SessionEntry::V6 { key, value } => build!(key, value),
     }
 }
 
