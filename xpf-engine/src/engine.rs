@@ -138,6 +138,8 @@ struct State {
     telemetry: Telemetry,
     rg_inactive: Vec<RedundancyGroupId>,
     next_seq: u64,
+    /// Added to `next_seq` per minted id (shards of one node interleave).
+    seq_stride: u64,
     logs: Vec<LoggedTerm>,
 }
 
@@ -209,6 +211,7 @@ impl Engine {
                 telemetry,
                 rg_inactive: Vec::new(),
                 next_seq: 1,
+                seq_stride: 1,
                 logs: Vec::new(),
             },
             tables,
@@ -254,6 +257,15 @@ impl Engine {
     /// Flood-screen state per zone.
     pub fn floods(&self, zone: ZoneId) -> Option<&ZoneFloods> {
         self.state.floods.get(zone.index())
+    }
+
+    /// Makes this engine mint session ids `first`, `first + stride`, ...
+    /// (sequence numbers under the node bit), so several engines of one
+    /// node (shards) never mint the same id: shard `i` of `n` uses
+    /// `set_session_ids(i + 1, n)`. Call before the first packet.
+    pub fn set_session_ids(&mut self, first: u64, stride: u64) {
+        self.state.next_seq = first.max(1);
+        self.state.seq_stride = stride.max(1);
     }
 
     /// Marks a redundancy group active or backup on this node. Traffic on
@@ -1348,7 +1360,7 @@ fn first_packet(
         .or(egress_if.redundancy_group)
         .unwrap_or_default();
     let id = SessionId::compose(s.opts.node_id, s.next_seq);
-    s.next_seq += 1;
+    s.next_seq += s.seq_stride;
     let init = SessionInit {
         id,
         generation: t.generation,
