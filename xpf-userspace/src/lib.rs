@@ -66,6 +66,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod craft;
 pub mod dataplane;
 pub mod events;
 pub mod ha;
