@@ -1,5 +1,16 @@
-//! The backend conformance suite: reference model, generators and properties.
+//! The backend conformance suite: a [`Harness`] trait each backend
+//! implements, an independent reference model of the compiled form's
+//! semantics, proptest generators for configs and traffic, and the
+//! properties every backend must satisfy.
 //!
-//! Not implemented yet: this crate reserves its place in the workspace and in
-//! the dependency rules enforced by `deny.toml`; its work is tracked by
-//! issue 4 (see ARCHITECTURE.md, "Status").
+//! - [`harness`]: the trait and its neutral data types.
+//! - [`model`]: the reference model (itself a [`Harness`]).
+
+pub mod harness;
+pub mod model;
+
+pub use harness::{
+    CounterSnapshot, EmittedFrame, Harness, HarnessError, HarnessFactory, Outcome,
+    ReconcileSummary, Verdict, ZoneCounters,
+};
+pub use model::Model;
