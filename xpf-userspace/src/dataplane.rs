@@ -207,7 +207,8 @@ impl Clock {
     }
 }
 
-/// Engine events a drain must not publish (the session store emits its own).
+/// Engine events and close deltas a drain must not publish (the session
+/// store emits its own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Suppress {
     /// Publish everything.
@@ -312,7 +313,19 @@ impl Inner {
         for d in deltas {
             match d.reason {
                 SessionDeltaReason::Open => steering.register(&d.entry, idx),
-                SessionDeltaReason::Close(_) => steering.unregister(&d.entry, idx),
+                SessionDeltaReason::Close(_) => {
+                    steering.unregister(&d.entry, idx);
+                    // A store delete records its own close delta, with the
+                    // caller's reason (see `crate::sessions`).
+                    let own = match suppress {
+                        Suppress::Close(id) => d.entry.session_id() == id,
+                        Suppress::AllCloses => true,
+                        Suppress::Nothing => false,
+                    };
+                    if own {
+                        continue;
+                    }
+                }
                 _ => {}
             }
             self.deltas.record(d.reason, d.entry);

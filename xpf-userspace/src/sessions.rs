@@ -25,9 +25,11 @@
 //!   (`Engine::install_synced`, which reserves the source NAT mapping); the
 //!   reverse entry that follows is then already present. A reverse entry
 //!   without its forward session is stored as an orphan.
-//! - Session-close events of store operations come from `on_closed` (the
-//!   engine's own close event for that session is suppressed), so a store
-//!   delete emits exactly one event whatever the rule's logging.
+//! - Session-close events and close deltas of store operations come from
+//!   `on_closed`, with the caller's reason (the engine's own close event and
+//!   delta for that session are suppressed), so a store delete emits exactly
+//!   one event whatever the rule's logging. A bare `delete` (table repair)
+//!   emits neither.
 
 use crate::dataplane::{Inner, ShardSet, Suppress, lock};
 use std::collections::BTreeMap;
@@ -301,6 +303,9 @@ impl SessionTable for UserspaceSessions {
         self.inner
             .events
             .publish([Event::SessionClose(close_event(forward, reason, now))]);
+        self.inner
+            .deltas
+            .record(SessionDeltaReason::Close(reason), *forward);
     }
 
     fn len(&self) -> Result<usize> {

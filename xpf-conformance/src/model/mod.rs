@@ -37,7 +37,9 @@ use xpf_dataplane::apply::{ApplyResult, Capabilities, Capability};
 use xpf_dataplane::compile::{
     CompiledConfig, CompiledInterface, CompiledSourceAction, RouteTarget, compile_with_previous,
 };
-use xpf_dataplane::config::{DefaultPolicy, HostProtocol, HostService, PolicyAction, TcpWindowCheck};
+use xpf_dataplane::config::{
+    DefaultPolicy, HostProtocol, HostService, PolicyAction, TcpWindowCheck,
+};
 use xpf_dataplane::session_store::{CompanionDeleteResult, ReconcileInput};
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
@@ -301,7 +303,12 @@ fn unanswered(state: SessionState, tcp: TcpState) -> bool {
     state == SessionState::New && matches!(tcp, TcpState::None | TcpState::SynSent)
 }
 
-fn timeout_for(flow: &xpf_dataplane::compile::CompiledFlow, proto: u8, tcp: TcpState, app: Option<u32>) -> u32 {
+fn timeout_for(
+    flow: &xpf_dataplane::compile::CompiledFlow,
+    proto: u8,
+    tcp: TcpState,
+    app: Option<u32>,
+) -> u32 {
     match proto {
         wire::TCP => match tcp {
             TcpState::SynSent | TcpState::SynReceived => flow.tcp_initial_secs,
@@ -336,7 +343,8 @@ fn host_allows(services: &[HostService], protocols: &[HostProtocol], p: &Packet)
     let service = |s: &HostService| match s {
         HostService::All => true,
         HostService::Ping => {
-            (p.proto == wire::ICMP && icmp == Some(8)) || (p.proto == wire::ICMPV6 && icmp == Some(128))
+            (p.proto == wire::ICMP && icmp == Some(8))
+                || (p.proto == wire::ICMPV6 && icmp == Some(128))
         }
         HostService::Traceroute => udp(33434, 33534),
         HostService::Ssh => tcp(22),
@@ -404,12 +412,16 @@ impl Model {
     }
 
     fn find(&self, key: &AnySessionKey) -> Option<(usize, usize)> {
-        self.sessions.iter().position(|s| s.fwd == *key).map(|i| (i, 0)).or_else(|| {
-            self.sessions
-                .iter()
-                .position(|s| s.rev == *key)
-                .map(|i| (i, 1))
-        })
+        self.sessions
+            .iter()
+            .position(|s| s.fwd == *key)
+            .map(|i| (i, 0))
+            .or_else(|| {
+                self.sessions
+                    .iter()
+                    .position(|s| s.rev == *key)
+                    .map(|i| (i, 1))
+            })
     }
 
     fn delta(&mut self, reason: SessionDeltaReason, entry: SessionEntry) {
@@ -530,7 +542,19 @@ impl Model {
         Self::interface(cfg, id)?.primary_address(family)
     }
 
-    fn policy(&self, cfg: &CompiledConfig, from: ZoneId, to: ZoneId, src: IpAddr, dst: IpAddr, proto: u8, sp: u16, dp: u16, icmp: Option<(u8, u8)>, now: u64) -> Decision {
+    fn policy(
+        &self,
+        cfg: &CompiledConfig,
+        from: ZoneId,
+        to: ZoneId,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        sp: u16,
+        dp: u16,
+        icmp: Option<(u8, u8)>,
+        now: u64,
+    ) -> Decision {
         let unix = (now / SEC) as i64;
         let pol = &cfg.policies;
         let pair = pol.zone_pair(from, to);
@@ -567,7 +591,14 @@ impl Model {
         }
     }
 
-    fn emit_reject(&mut self, cfg: &CompiledConfig, p: &Packet, frame: &[u8], ingress: InterfaceId, out: &mut Vec<EmittedFrame>) {
+    fn emit_reject(
+        &mut self,
+        cfg: &CompiledConfig,
+        p: &Packet,
+        frame: &[u8],
+        ingress: InterfaceId,
+        out: &mut Vec<EmittedFrame>,
+    ) {
         let built = if p.proto == wire::TCP && matches!(p.t, L4::Tcp { .. }) {
             let f = wire::build_rst(p, frame);
             if f.is_some() {
@@ -664,7 +695,13 @@ impl Model {
         }
     }
 
-    fn process(&mut self, now: u64, ingress: InterfaceId, frame: &mut Vec<u8>, out: &mut Vec<EmittedFrame>) -> Verdict {
+    fn process(
+        &mut self,
+        now: u64,
+        ingress: InterfaceId,
+        frame: &mut Vec<u8>,
+        out: &mut Vec<EmittedFrame>,
+    ) -> Verdict {
         self.counters.add(BaseCounter::RxPackets, 1);
         self.counters.add(BaseCounter::RxBytes, frame.len() as u64);
         let Some(cfg) = self.cfg.clone() else {
@@ -720,7 +757,10 @@ impl Model {
                 reason: DropReason::IcmpErrorNoSession,
             };
         }
-        let Some((sp, dp)) = p.ports().or_else(|| (!has_ports(p.proto)).then_some((0, 0))) else {
+        let Some((sp, dp)) = p
+            .ports()
+            .or_else(|| (!has_ports(p.proto)).then_some((0, 0)))
+        else {
             return Verdict::Drop {
                 reason: DropReason::FragmentNoSession,
             };
@@ -740,7 +780,16 @@ impl Model {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn established(&mut self, cfg: &CompiledConfig, p: &mut Packet, frame: &mut Vec<u8>, i: usize, dir: usize, now: u64, out: &mut Vec<EmittedFrame>) -> Verdict {
+    fn established(
+        &mut self,
+        cfg: &CompiledConfig,
+        p: &mut Packet,
+        frame: &mut Vec<u8>,
+        i: usize,
+        dir: usize,
+        now: u64,
+        out: &mut Vec<EmittedFrame>,
+    ) -> Verdict {
         self.counters.add(BaseCounter::SessionHits, 1);
         let seg = Self::seg(p);
         if let Some(seg) = seg {
@@ -810,7 +859,17 @@ impl Model {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn first_packet(&mut self, cfg: &CompiledConfig, p: &mut Packet, frame: &mut Vec<u8>, ingress: InterfaceId, zone: ZoneId, key: AnySessionKey, now: u64, out: &mut Vec<EmittedFrame>) -> Verdict {
+    fn first_packet(
+        &mut self,
+        cfg: &CompiledConfig,
+        p: &mut Packet,
+        frame: &mut Vec<u8>,
+        ingress: InterfaceId,
+        zone: ZoneId,
+        key: AnySessionKey,
+        now: u64,
+        out: &mut Vec<EmittedFrame>,
+    ) -> Verdict {
         let drop = |reason| Verdict::Drop { reason };
         let (src, dst, sp, dp) = parts(&key);
         let zcfg = cfg.zones.iter().find(|z| z.id == zone).cloned();
@@ -861,7 +920,12 @@ impl Model {
             None => (dst, dp),
         };
         // Host-inbound.
-        if dnat.is_none() && cfg.interfaces.iter().any(|i| i.addresses.iter().any(|a| a.addr() == dst2)) {
+        if dnat.is_none()
+            && cfg
+                .interfaces
+                .iter()
+                .any(|i| i.addresses.iter().any(|a| a.addr() == dst2))
+        {
             let ok = zcfg
                 .as_ref()
                 .is_some_and(|z| host_allows(&z.host_services, &z.host_protocols, p));
@@ -880,7 +944,18 @@ impl Model {
             return drop(DropReason::NoRoute);
         };
         let to_zone = eif.zone;
-        let d = self.policy(cfg, zone, to_zone, src, dst2, p.proto, sp, dp2, p.icmp(), now);
+        let d = self.policy(
+            cfg,
+            zone,
+            to_zone,
+            src,
+            dst2,
+            p.proto,
+            sp,
+            dp2,
+            p.icmp(),
+            now,
+        );
         let rule = d.index.map(|i| cfg.policies.rules[i].clone());
         if d.action != PolicyAction::Permit {
             let rejected = d.action == PolicyAction::Reject;
@@ -959,7 +1034,10 @@ impl Model {
                             .entry(target)
                             .or_insert_with(|| Allocator::for_interface(a));
                     }
-                    let Some(m) = self.allocators.get_mut(&target).and_then(|a| a.allocate(&req))
+                    let Some(m) = self
+                        .allocators
+                        .get_mut(&target)
+                        .and_then(|a| a.allocate(&req))
                     else {
                         return drop(DropReason::NatPoolExhausted);
                     };
@@ -1009,7 +1087,9 @@ impl Model {
         let Some(reverse) = key_of(dst2, src2, dp2, sp2, p.proto) else {
             return drop(DropReason::MalformedIpv4);
         };
-        let rg = ifc_rg(cfg, ingress).or(eif.redundancy_group).unwrap_or_default();
+        let rg = ifc_rg(cfg, ingress)
+            .or(eif.redundancy_group)
+            .unwrap_or_default();
         let id = SessionId::compose(self.node, self.next_seq);
         self.next_seq += 1;
         let release = |m: &mut Self| {
@@ -1096,7 +1176,15 @@ impl Model {
         self.forward(cfg, p, frame, egress, seg, out)
     }
 
-    fn forward(&mut self, cfg: &CompiledConfig, p: &mut Packet, frame: &mut Vec<u8>, egress: InterfaceId, seg: Option<Seg>, out: &mut Vec<EmittedFrame>) -> Verdict {
+    fn forward(
+        &mut self,
+        cfg: &CompiledConfig,
+        p: &mut Packet,
+        frame: &mut Vec<u8>,
+        egress: InterfaceId,
+        seg: Option<Seg>,
+        out: &mut Vec<EmittedFrame>,
+    ) -> Verdict {
         let drop = |reason| Verdict::Drop { reason };
         let Some(eif) = Self::interface(cfg, egress).cloned() else {
             return drop(DropReason::NoRoute);
@@ -1221,14 +1309,18 @@ impl Model {
     fn rematch(&mut self, cfg: &CompiledConfig, now: u64) {
         let mut doomed = Vec::new();
         for s in &self.sessions {
-            if s.flags.contains(SessionFlags::CLUSTER_SYNCED) || s.flags.contains(SessionFlags::LOCAL) {
+            if s.flags.contains(SessionFlags::CLUSTER_SYNCED)
+                || s.flags.contains(SessionFlags::LOCAL)
+            {
                 continue;
             }
             let (src, _, sp, _) = parts(&s.fwd);
             let (dst, _, dp, _) = parts(&s.rev);
             let proto = proto_of(&s.fwd).0;
             let icmp = is_icmp(proto).then_some((if src.is_ipv4() { 8 } else { 128 }, 0));
-            let d = self.policy(cfg, s.in_zone, s.out_zone, src, dst, proto, sp, dp, icmp, now);
+            let d = self.policy(
+                cfg, s.in_zone, s.out_zone, src, dst, proto, sp, dp, icmp, now,
+            );
             if d.action != PolicyAction::Permit {
                 doomed.push(s.id);
             }
@@ -1275,7 +1367,11 @@ impl Harness for Model {
                     i.tx.packets += 1;
                     i.tx.bytes += f.len() as u64;
                 }
-                let zone = self.cfg.as_ref().and_then(|cfg| Self::interface(cfg, egress)).map(|i| i.zone);
+                let zone = self
+                    .cfg
+                    .as_ref()
+                    .and_then(|cfg| Self::interface(cfg, egress))
+                    .map(|i| i.zone);
                 if let Some(z) = zone.and_then(|z| c.zone(z)) {
                     z.egress.packets += 1;
                     z.egress.bytes += f.len() as u64;
@@ -1287,7 +1383,11 @@ impl Harness for Model {
                 if let Some(i) = c.iface(ingress) {
                     i.rx_dropped += 1;
                 }
-                let zone = self.cfg.as_ref().and_then(|cfg| Self::interface(cfg, ingress)).map(|i| i.zone);
+                let zone = self
+                    .cfg
+                    .as_ref()
+                    .and_then(|cfg| Self::interface(cfg, ingress))
+                    .map(|i| i.zone);
                 if let Some(z) = zone.and_then(|z| c.zone(z)) {
                     z.dropped += 1;
                 }
@@ -1338,7 +1438,12 @@ impl Harness for Model {
         std::mem::take(&mut self.deltas)
     }
 
-    fn set_redundancy_group(&mut self, rg: RedundancyGroupId, active: bool, now_ns: u64) -> Result<(), HarnessError> {
+    fn set_redundancy_group(
+        &mut self,
+        rg: RedundancyGroupId,
+        active: bool,
+        now_ns: u64,
+    ) -> Result<(), HarnessError> {
         self.expire(now_ns);
         self.rg_inactive.retain(|g| *g != rg);
         if !active {
@@ -1347,7 +1452,12 @@ impl Harness for Model {
         Ok(())
     }
 
-    fn delete_known(&mut self, entry: &SessionEntry, reason: CloseReason, now_ns: u64) -> Result<bool, HarnessError> {
+    fn delete_known(
+        &mut self,
+        entry: &SessionEntry,
+        reason: CloseReason,
+        now_ns: u64,
+    ) -> Result<bool, HarnessError> {
         self.expire(now_ns);
         if entry.is_reverse() {
             return Err(HarnessError::Unsupported {
@@ -1367,7 +1477,12 @@ impl Harness for Model {
         Ok(true)
     }
 
-    fn delete_with_companions(&mut self, key: &AnySessionKey, reason: CloseReason, now_ns: u64) -> Result<CompanionDeleteResult, HarnessError> {
+    fn delete_with_companions(
+        &mut self,
+        key: &AnySessionKey,
+        reason: CloseReason,
+        now_ns: u64,
+    ) -> Result<CompanionDeleteResult, HarnessError> {
         self.expire(now_ns);
         match self.find(key) {
             Some((i, _)) => {
@@ -1382,12 +1497,19 @@ impl Harness for Model {
         }
     }
 
-    fn reconcile_cluster_bulk(&mut self, input: &ReconcileInput, reason: CloseReason, now_ns: u64) -> Result<ReconcileSummary, HarnessError> {
+    fn reconcile_cluster_bulk(
+        &mut self,
+        input: &ReconcileInput,
+        reason: CloseReason,
+        now_ns: u64,
+    ) -> Result<ReconcileSummary, HarnessError> {
         self.expire(now_ns);
         let stale: Vec<SessionId> = self
             .sessions
             .iter()
-            .filter(|s| !input.synced_zones.contains(&s.in_zone) && !input.received.contains(&s.fwd))
+            .filter(|s| {
+                !input.synced_zones.contains(&s.in_zone) && !input.received.contains(&s.fwd)
+            })
             .map(|s| s.id)
             .collect();
         let mut summary = ReconcileSummary {
@@ -1403,7 +1525,11 @@ impl Harness for Model {
         Ok(summary)
     }
 
-    fn put_cluster_synced(&mut self, _entry: SessionEntry, _now_ns: u64) -> Result<(), HarnessError> {
+    fn put_cluster_synced(
+        &mut self,
+        _entry: SessionEntry,
+        _now_ns: u64,
+    ) -> Result<(), HarnessError> {
         Err(HarnessError::Unsupported {
             capability: "put-cluster-synced".into(),
             reason: "cluster-synced installs are not modelled yet".into(),

@@ -235,7 +235,10 @@ impl Tracker {
             (SynReceived, Kind::Rst) => {}
             (Established, Kind::Syn) if fwd && dup_syn => return Ok(prev),
             (Established, Kind::SynAck) if !fwd && dup_syn => return Ok(prev),
-            (Established | FinWait | CloseWait | LastAck | TimeWait, Kind::Ack | Kind::Fin | Kind::Rst) => {}
+            (
+                Established | FinWait | CloseWait | LastAck | TimeWait,
+                Kind::Ack | Kind::Fin | Kind::Rst,
+            ) => {}
             (Close, Kind::Rst) => {}
             (TimeWait | Close, Kind::Syn) if fwd => return Err(Violation::Reopen),
             _ => return Err(Violation::Invalid),

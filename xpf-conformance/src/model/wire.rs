@@ -423,7 +423,15 @@ pub fn fix_ipv4_header(frame: &mut [u8], l3: usize) {
 }
 
 /// Recomputes the transport checksum of the segment `l4..end` from scratch.
-pub fn fix_l4(frame: &mut [u8], family: AddressFamily, src: IpAddr, dst: IpAddr, proto: u8, l4: usize, end: usize) {
+pub fn fix_l4(
+    frame: &mut [u8],
+    family: AddressFamily,
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    l4: usize,
+    end: usize,
+) {
     let at = match proto {
         TCP => 16,
         UDP => 6,
@@ -536,14 +544,21 @@ pub enum ErrorKind {
 
 fn non_unicast(a: IpAddr) -> bool {
     match a {
-        IpAddr::V4(a) => a.is_unspecified() || a.is_broadcast() || a.is_multicast() || a.is_loopback(),
+        IpAddr::V4(a) => {
+            a.is_unspecified() || a.is_broadcast() || a.is_multicast() || a.is_loopback()
+        }
         IpAddr::V6(a) => a.is_unspecified() || a.is_multicast() || a.is_loopback(),
     }
 }
 
 /// An ICMP error about `p` from `source`, quoting as much of the packet as
 /// fits in 576 (IPv4) / 1280 (IPv6) bytes.
-pub fn build_icmp_error(kind: ErrorKind, p: &Packet, frame: &[u8], source: IpAddr) -> Option<Vec<u8>> {
+pub fn build_icmp_error(
+    kind: ErrorKind,
+    p: &Packet,
+    frame: &[u8],
+    source: IpAddr,
+) -> Option<Vec<u8>> {
     if source.is_ipv4() != p.src.is_ipv4() {
         return None;
     }
@@ -565,7 +580,13 @@ pub fn build_icmp_error(kind: ErrorKind, p: &Packet, frame: &[u8], source: IpAdd
         (false, ErrorKind::TimeExceeded) => (3, 0, ICMPV6),
     };
     let mut out = reply_l2(p, frame);
-    out.extend_from_slice(&ip_header(source, p.src, proto, 8 + quote, if v4 { 48 } else { 0 }));
+    out.extend_from_slice(&ip_header(
+        source,
+        p.src,
+        proto,
+        8 + quote,
+        if v4 { 48 } else { 0 },
+    ));
     let l4 = out.len();
     out.extend_from_slice(&[ty, code, 0, 0, 0, 0, 0, 0]);
     out.extend_from_slice(&original[..quote]);

@@ -141,6 +141,10 @@ address = "2001:db8:2::fe"
 mac = "02:00:00:00:02:fe"
 interface = "wan"
 [[forwarding.neighbours]]
+address = "2001:db8:1::10"
+mac = "02:00:00:00:01:00"
+interface = "lan"
+[[forwarding.neighbours]]
 address = "198.18.0.80"
 mac = "02:00:00:00:01:50"
 interface = "lan"
