@@ -109,11 +109,13 @@ impl Harness for UserspaceHarness {
 
     fn counters(&self) -> CounterSnapshot {
         let tel = self.dp.telemetry();
-        let mut snap = CounterSnapshot::default();
-        snap.global = block_on(tel.global_counters())
-            .unwrap()
-            .into_iter()
-            .collect();
+        let mut snap = CounterSnapshot {
+            global: block_on(tel.global_counters())
+                .unwrap()
+                .into_iter()
+                .collect(),
+            ..CounterSnapshot::default()
+        };
         if let Some(c) = self.dp.last_compiled() {
             for i in &c.interfaces {
                 snap.interfaces
