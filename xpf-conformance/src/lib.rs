@@ -14,3 +14,7 @@ pub use harness::{
     ReconcileSummary, Verdict, ZoneCounters,
 };
 pub use model::Model;
+pub mod generate;
+pub mod render;
+pub mod run;
+pub mod suite;

@@ -1047,13 +1047,16 @@ fn established(
     };
     // The packet leaves with the other direction's key reversed.
     let (osrc, odst, osport, odport) = parts(&other);
+    let before = (p.src, p.dst, p.ports());
     if !rewrite_tuple(frame, p, odst, osrc, odport, osport) {
         return Verdict::Drop(DropReason::MalformedIpv4);
     }
-    if osrc != p.src || odst != p.dst {
+    if before != (p.src, p.dst, p.ports()) {
         s.telemetry.counters.add(BaseCounter::NatTranslated, 1);
     }
-    if let Some(c) = s.telemetry.counters.policies.get_mut(rule.index()) {
+    if let Some(c) = s.telemetry.counters.policies.get_mut(rule.index())
+        && !rule.is_none()
+    {
         c.packets += 1;
         c.bytes += p.l3_len as u64;
     }
@@ -1340,14 +1343,33 @@ fn first_packet(
             c.packets += 1;
         }
     }
-    let rule = rule.expect("a permit decision comes from a rule or default-permit");
-    if rule.log_init {
+    // `default-policy = "permit"` admits flows without a rule: no logging,
+    // no counting, rule id and application NONE.
+    let (rule_id, rule_app, app_timeout, log_init, log_close, count) = match rule {
+        Some(r) => (
+            r.id,
+            r.app,
+            r.app_match.timeout_secs.and_then(NonZeroU32::new),
+            r.log_init,
+            r.log_close,
+            r.count,
+        ),
+        None => (
+            Default::default(),
+            Default::default(),
+            None,
+            false,
+            false,
+            false,
+        ),
+    };
+    if log_init {
         flags.insert(SessionFlags::LOG_INIT);
     }
-    if rule.log_close {
+    if log_close {
         flags.insert(SessionFlags::LOG_CLOSE);
     }
-    if rule.count {
+    if count {
         flags.insert(SessionFlags::COUNT);
     }
     if loose {
@@ -1364,9 +1386,9 @@ fn first_packet(
     let init = SessionInit {
         id,
         generation: t.generation,
-        policy_rule: rule.id,
-        app: rule.app,
-        app_timeout: rule.app_match.timeout_secs.and_then(NonZeroU32::new),
+        policy_rule: rule_id,
+        app: rule_app,
+        app_timeout,
         ingress_zone: zone,
         egress_zone: to_zone,
         ingress_interface: ingress,
@@ -1404,12 +1426,14 @@ fn first_packet(
     s.sessions
         .touch(h, Direction::Forward, p.l3_len as u64, now_ns);
     let entry = s.sessions.forward_entry(h);
-    if rule.log_init {
+    if log_init {
         let (open, _, _) = open_event_of(&entry);
         s.telemetry.event(Event::SessionOpen(open));
     }
     s.telemetry.delta(SessionDeltaReason::Open, entry);
-    if let Some(c) = s.telemetry.counters.policies.get_mut(rule.id.index()) {
+    if let Some(c) = s.telemetry.counters.policies.get_mut(rule_id.index())
+        && !rule_id.is_none()
+    {
         c.packets += 1;
         c.bytes += p.l3_len as u64;
     }

@@ -179,7 +179,7 @@ impl Counters {
         (id.index() < self.sizes[1]).then(|| self.zones.entry(id).or_default())
     }
     fn policy(&mut self, id: PolicyRuleId, bytes: usize) {
-        if id.index() < self.sizes[2] {
+        if !id.is_none() && id.index() < self.sizes[2] {
             let c = self.policies.entry(id).or_default();
             c.packets += 1;
             c.bytes += bytes as u64;
@@ -520,7 +520,7 @@ impl Model {
         }
     }
 
-    fn interface<'a>(cfg: &'a CompiledConfig, id: InterfaceId) -> Option<&'a CompiledInterface> {
+    fn interface(cfg: &CompiledConfig, id: InterfaceId) -> Option<&CompiledInterface> {
         cfg.interfaces.iter().find(|i| i.id == id)
     }
 
@@ -542,6 +542,7 @@ impl Model {
         Self::interface(cfg, id)?.primary_address(family)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn policy(
         &self,
         cfg: &CompiledConfig,
@@ -654,12 +655,10 @@ impl Model {
                     changed = true;
                 }
             }
-            L4::IcmpQuery { id, .. } => {
-                if *id != sp {
-                    frame[l4 + 4..l4 + 6].copy_from_slice(&sp.to_be_bytes());
-                    *id = sp;
-                    changed = true;
-                }
+            L4::IcmpQuery { id, .. } if *id != sp => {
+                frame[l4 + 4..l4 + 6].copy_from_slice(&sp.to_be_bytes());
+                *id = sp;
+                changed = true;
             }
             _ => {}
         }

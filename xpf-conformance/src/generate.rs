@@ -1,0 +1,811 @@
+//! Proptest generators: structured, readable descriptions of a network
+//! ([`NetSpec`], rendered to config TOML by [`NetSpec::config_toml`]) and of
+//! traffic ([`Step`]s over [`FlowSpec`]s, rendered to bytes at run time by
+//! [`crate::run`]). Shrinking works on the descriptions, so a minimal
+//! failing case reads as "these flows, these packets".
+//!
+//! Addresses: interface `k` (1-based) owns 198.18.k.0/24 and
+//! 2001:db8:k::/64 (firewall .1 / ::1, hosts .10 / .11), a remote network
+//! 198.19.k.0/24 and 2001:db8:1k::/64 behind gateway .254 / ::fe; NAT
+//! publics live in 198.19.100-200.x. Only 198.18.0.0/15 and 2001:db8::/32.
+
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+
+/// One interface.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfSpec {
+    /// Zone index.
+    pub zone: usize,
+    /// 802.1Q unit.
+    pub vlan: bool,
+    /// Static neighbour for host .11 present.
+    pub host11_neighbour: bool,
+}
+
+/// One zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneSpec {
+    /// Host-inbound ping.
+    pub ping: bool,
+    /// Host-inbound ssh.
+    pub ssh: bool,
+    /// RST for unmatched non-SYN TCP.
+    pub tcp_rst: bool,
+    /// Loose TCP window checking.
+    pub loose: bool,
+}
+
+/// An address-book reference a policy side uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AddrRef {
+    /// `any`.
+    Any,
+    /// The LAN (both families) of interface k.
+    Lan(usize),
+    /// Host .10 of interface k.
+    Host(usize),
+}
+
+/// A policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySpec {
+    /// Global (from/to lists) instead of a zone pair.
+    pub global: bool,
+    /// From zone.
+    pub from: usize,
+    /// To zone.
+    pub to: usize,
+    /// Source.
+    pub src: AddrRef,
+    /// Destination.
+    pub dst: AddrRef,
+    /// Application name.
+    pub app: String,
+    /// permit / deny / reject.
+    pub action: String,
+    /// Log at init.
+    pub log_init: bool,
+    /// Log at close.
+    pub log_close: bool,
+    /// Count.
+    pub count: bool,
+}
+
+/// Source NAT.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnatSpec {
+    /// From zone.
+    pub from: usize,
+    /// To zone.
+    pub to: usize,
+    /// Interface NAT instead of a pool.
+    pub interface: bool,
+    /// Pool addresses (198.19.200.1..).
+    pub addresses: u8,
+    /// Pool ports (from 1024).
+    pub ports: u16,
+    /// Port overloading.
+    pub overload: bool,
+    /// Persistent NAT.
+    pub persistent: bool,
+    /// Address persistence.
+    pub address_persistent: bool,
+}
+
+/// Destination NAT: 198.19.100.1 (port 80) in `from` → host .10 of `to_if`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnatSpec {
+    /// From zone.
+    pub from: usize,
+    /// Interface of the internal host.
+    pub to_if: usize,
+    /// Translated port.
+    pub port: Option<u16>,
+}
+
+/// Static NAT: 198.19.150.11 ↔ host .11 of `to_if`, inbound from `from`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaticSpec {
+    /// From zone.
+    pub from: usize,
+    /// Interface of the private host.
+    pub to_if: usize,
+}
+
+/// A whole generated network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetSpec {
+    /// Zones.
+    pub zones: Vec<ZoneSpec>,
+    /// Interfaces.
+    pub interfaces: Vec<IfSpec>,
+    /// Policies in order.
+    pub policies: Vec<PolicySpec>,
+    /// Default permit instead of deny.
+    pub default_permit: bool,
+    /// Source NAT.
+    pub snat: Option<SnatSpec>,
+    /// Destination NAT.
+    pub dnat: Option<DnatSpec>,
+    /// Static NAT.
+    pub static_nat: Option<StaticSpec>,
+    /// Timeouts: tcp-initial, tcp-established, tcp-closing, tcp-time-wait, udp, icmp.
+    pub timeouts: [u32; 6],
+    /// Session capacity.
+    pub capacity: u32,
+    /// TCP MSS clamp.
+    pub mss: Option<u16>,
+}
+
+/// Config variants for re-applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Variant {
+    /// The generated config.
+    Base,
+    /// Every permit becomes deny (rematch closes sessions).
+    DenyAll,
+    /// No NAT at all.
+    NoNat,
+    /// Invalid: a policy names an unknown address (must be rejected).
+    Invalid,
+}
+
+fn addr_name(a: AddrRef) -> String {
+    match a {
+        AddrRef::Any => "any".into(),
+        AddrRef::Lan(k) => format!("lan{k}"),
+        AddrRef::Host(k) => format!("host{k}"),
+    }
+}
+
+/// The MAC of interface `k`.
+pub fn if_mac(k: usize) -> [u8; 6] {
+    [2, 0, 0, 0, 0, k as u8]
+}
+
+/// The MAC of host `.h` on interface `k` (gateways use h = 254).
+pub fn host_mac(k: usize, h: u8) -> [u8; 6] {
+    [2, 0, 0, 0, k as u8, h]
+}
+
+impl NetSpec {
+    /// The config TOML of `variant`.
+    pub fn config_toml(&self, variant: Variant) -> String {
+        let mut t = String::new();
+        let n = self.interfaces.len();
+        for (i, f) in self.interfaces.iter().enumerate() {
+            let k = i + 1;
+            let _ = writeln!(
+                t,
+                "[[interfaces]]\nname = \"ge-{k}\"\nzone = \"z{}\"",
+                f.zone
+            );
+            let _ = writeln!(t, "mac = \"02:00:00:00:00:{k:02x}\"");
+            let _ = writeln!(
+                t,
+                "addresses = [\"198.18.{k}.1/24\", \"2001:db8:{k}::1/64\"]"
+            );
+            if f.vlan {
+                let _ = writeln!(t, "vlan = {}", k * 10);
+            }
+        }
+        for (z, spec) in self.zones.iter().enumerate() {
+            let mut svc = Vec::new();
+            if spec.ping {
+                svc.push("\"ping\"");
+            }
+            if spec.ssh {
+                svc.push("\"ssh\"");
+            }
+            let _ = writeln!(t, "[[zones]]\nname = \"z{z}\"\ntcp-rst = {}", spec.tcp_rst);
+            let _ = writeln!(
+                t,
+                "tcp-window-check = \"{}\"",
+                if spec.loose { "loose" } else { "strict" }
+            );
+            let _ = writeln!(
+                t,
+                "host-inbound-traffic = {{ system-services = [{}] }}",
+                svc.join(", ")
+            );
+        }
+        t.push_str("[address-book]\naddresses = [\n");
+        for k in 1..=n {
+            let _ = writeln!(
+                t,
+                "  {{ name = \"net{k}\", prefix = \"198.18.{k}.0/24\" }},"
+            );
+            let _ = writeln!(
+                t,
+                "  {{ name = \"net6-{k}\", prefix = \"2001:db8:{k}::/64\" }},"
+            );
+            let _ = writeln!(
+                t,
+                "  {{ name = \"host{k}\", prefix = \"198.18.{k}.10/32\" }},"
+            );
+        }
+        t.push_str("]\naddress-sets = [\n");
+        for k in 1..=n {
+            let _ = writeln!(
+                t,
+                "  {{ name = \"lan{k}\", addresses = [\"net{k}\", \"net6-{k}\"] }},"
+            );
+        }
+        t.push_str("]\n");
+        t.push_str(
+            "[[applications.applications]]\nname = \"app-tcp\"\nprotocol = \"tcp\"\ndestination-port = \"8000-8010\"\n\
+             [[applications.applications]]\nname = \"app-udp\"\nprotocol = \"udp\"\ndestination-port = \"5000-5010\"\ninactivity-timeout = 7\n",
+        );
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        for p in self.policies.iter().filter(|p| !p.global) {
+            if !pairs.contains(&(p.from, p.to)) {
+                pairs.push((p.from, p.to));
+            }
+        }
+        let policy = |t: &mut String, i: usize, p: &PolicySpec| {
+            let action = match (variant, p.action.as_str()) {
+                (Variant::DenyAll, "permit") => "deny",
+                (_, a) => a,
+            };
+            let src = if variant == Variant::Invalid && i == 0 {
+                "nope".to_string()
+            } else {
+                addr_name(p.src)
+            };
+            let zones =
+                if p.global && p.src == AddrRef::Any && p.dst == AddrRef::Any && p.app == "any" {
+                    String::new()
+                } else if p.global {
+                    format!(", from-zone = [\"z{}\"], to-zone = [\"z{}\"]", p.from, p.to)
+                } else {
+                    String::new()
+                };
+            let _ = writeln!(
+                t,
+                "name = \"p{i}\"\nmatch = {{ source-address = [\"{src}\"], destination-address = [\"{}\"], application = [\"{}\"]{zones} }}",
+                addr_name(p.dst),
+                p.app
+            );
+            let _ = writeln!(
+                t,
+                "then = {{ action = \"{action}\", log = {{ session-init = {}, session-close = {} }}, count = {} }}",
+                p.log_init, p.log_close, p.count
+            );
+        };
+        for (from, to) in &pairs {
+            let _ = writeln!(
+                t,
+                "[[security.policies]]\nfrom-zone = \"z{from}\"\nto-zone = \"z{to}\""
+            );
+            for (i, p) in self.policies.iter().enumerate() {
+                if !p.global && (p.from, p.to) == (*from, *to) {
+                    t.push_str("[[security.policies.policies]]\n");
+                    policy(&mut t, i, p);
+                }
+            }
+        }
+        for (i, p) in self.policies.iter().enumerate() {
+            if p.global {
+                t.push_str("[[security.global-policies]]\n");
+                policy(&mut t, i, p);
+            }
+        }
+        if variant == Variant::Invalid && self.policies.is_empty() {
+            t.push_str("[[security.global-policies]]\nname = \"bad\"\nmatch = { source-address = [\"nope\"] }\nthen = { action = \"permit\" }\n");
+        }
+        let nat = variant != Variant::NoNat;
+        if let Some(s) = self.snat.as_ref().filter(|_| nat) {
+            if !s.interface {
+                let last = s.addresses.max(1);
+                let _ = writeln!(
+                    t,
+                    "[[security.nat.source.pools]]\nname = \"pool1\"\naddresses = [{{ from = \"198.19.200.1\", to = \"198.19.200.{last}\" }}]\nport-range = \"1024-{}\"\nport-overload = \"{}\"\npersistent = {}\naddress-persistent = {}",
+                    1023 + s.ports.max(1),
+                    if s.overload { "on" } else { "off" },
+                    s.persistent,
+                    s.address_persistent
+                );
+            }
+            let _ = writeln!(
+                t,
+                "[[security.nat.source.rule-sets]]\nname = \"out\"\nfrom = {{ zone = [\"z{}\"] }}\nto = {{ zone = [\"z{}\"] }}\n[[security.nat.source.rule-sets.rules]]\nname = \"r1\"\nmatch = {{ source-address = [\"198.18.0.0/16\"] }}",
+                s.from, s.to
+            );
+            if s.interface {
+                t.push_str("then = \"interface\"\n");
+            } else {
+                t.push_str("then = { pool = \"pool1\" }\n");
+            }
+        }
+        if let Some(d) = self.dnat.as_ref().filter(|_| nat) {
+            let _ = writeln!(
+                t,
+                "[[security.nat.destination.pools]]\nname = \"web\"\naddress = \"198.18.{}.10\"",
+                d.to_if + 1
+            );
+            if let Some(p) = d.port {
+                let _ = writeln!(t, "port = {p}");
+            }
+            let _ = writeln!(
+                t,
+                "[[security.nat.destination.rule-sets]]\nname = \"in\"\nfrom = {{ zone = [\"z{}\"] }}\n[[security.nat.destination.rule-sets.rules]]\nname = \"web\"\nmatch = {{ destination-address = [\"198.19.100.1/32\"], destination-port = [\"80\"], protocol = [\"tcp\", \"udp\"] }}\nthen = {{ pool = \"web\" }}",
+                d.from
+            );
+        }
+        if let Some(s) = self.static_nat.as_ref().filter(|_| nat) {
+            let _ = writeln!(
+                t,
+                "[[security.nat.static.rule-sets]]\nname = \"one\"\nfrom = {{ zone = [\"z{}\"] }}\n[[security.nat.static.rule-sets.rules]]\nname = \"h11\"\ndestination-address = \"198.19.150.11/32\"\nprefix = \"198.18.{}.11/32\"",
+                s.from,
+                s.to_if + 1
+            );
+        }
+        let [ti, te, tc, tw, u, ic] = self.timeouts;
+        let _ = writeln!(
+            t,
+            "[security]\ndefault-policy = \"{}\"",
+            if self.default_permit {
+                "permit"
+            } else {
+                "deny"
+            }
+        );
+        let _ = writeln!(t, "[security.flow]\nsession-capacity = {}", self.capacity);
+        if let Some(m) = self.mss {
+            let _ = writeln!(t, "tcp-mss = {m}");
+        }
+        let _ = writeln!(
+            t,
+            "[security.flow.timeouts]\ntcp-initial = {ti}\ntcp-established = {te}\ntcp-closing = {tc}\ntcp-time-wait = {tw}\nudp = {u}\nicmp = {ic}"
+        );
+        for k in 1..=n {
+            let _ = writeln!(
+                t,
+                "[[forwarding.routes]]\ndestination = \"198.19.{k}.0/24\"\nnext-hop = \"198.18.{k}.254\"\n[[forwarding.routes]]\ndestination = \"2001:db8:1{k}::/64\"\nnext-hop = \"2001:db8:{k}::fe\""
+            );
+            let mut hosts = vec![
+                (format!("198.18.{k}.10"), 10u8),
+                (format!("2001:db8:{k}::a"), 10),
+                (format!("198.18.{k}.254"), 254),
+                (format!("2001:db8:{k}::fe"), 254),
+            ];
+            if self.interfaces[k - 1].host11_neighbour {
+                hosts.push((format!("198.18.{k}.11"), 11));
+                hosts.push((format!("2001:db8:{k}::b"), 11));
+            }
+            for (a, h) in hosts {
+                let m = host_mac(k, h);
+                let _ = writeln!(
+                    t,
+                    "[[forwarding.neighbours]]\naddress = \"{a}\"\nmac = \"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\"\ninterface = \"ge-{k}\"",
+                    m[0], m[1], m[2], m[3], m[4], m[5]
+                );
+            }
+        }
+        t
+    }
+}
+
+/// Where a flow's endpoint is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Endpoint {
+    /// Host `.h` (10 or 11) on interface k's LAN.
+    Host(usize, u8),
+    /// A remote host (198.19.k.5) behind interface k's gateway.
+    Remote(usize),
+    /// The firewall's own address on interface k.
+    Firewall(usize),
+    /// The destination-NAT public address 198.19.100.1, reached via interface k.
+    DnatPublic(usize),
+    /// The static-NAT public address 198.19.150.11, reached via interface k.
+    StaticPublic(usize),
+}
+
+impl Endpoint {
+    /// The interface the endpoint sits behind.
+    pub fn iface(self) -> usize {
+        match self {
+            Self::Host(k, _)
+            | Self::Remote(k)
+            | Self::Firewall(k)
+            | Self::DnatPublic(k)
+            | Self::StaticPublic(k) => k,
+        }
+    }
+}
+
+/// Transport of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Proto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// ICMP / ICMPv6 echo.
+    Icmp,
+}
+
+/// A flow between a client and a server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowSpec {
+    /// IPv6 instead of IPv4.
+    pub v6: bool,
+    /// Transport.
+    pub proto: Proto,
+    /// Initiator.
+    pub client: Endpoint,
+    /// Responder.
+    pub server: Endpoint,
+    /// Client port (ICMP: identifier).
+    pub sport: u16,
+    /// Server port.
+    pub dport: u16,
+}
+
+/// What a TCP packet is (ignored for UDP / ICMP flows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TcpKind {
+    /// SYN (client) or SYN+ACK (server).
+    Syn,
+    /// Bare ACK.
+    Ack,
+    /// Data with ACK.
+    Data(u16),
+    /// FIN+ACK.
+    Fin,
+    /// RST+ACK.
+    Rst,
+    /// Data far outside the window.
+    OutOfWindow,
+}
+
+/// Malformed or non-IP frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Junk {
+    /// Shorter than an Ethernet header.
+    Runt,
+    /// ARP.
+    Arp,
+    /// An unknown ethertype.
+    UnknownEthertype,
+    /// IPv4 with a bad header checksum.
+    BadIpv4Checksum,
+    /// IPv4 claiming TCP with a truncated header.
+    TruncatedTcp,
+    /// IPv4 total length beyond the frame.
+    ShortIpv4,
+}
+
+/// One step of a scenario.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    /// A packet of flow `flow`, from the client (`reply = false`) or the server.
+    Send {
+        /// Flow index.
+        flow: usize,
+        /// From the server.
+        reply: bool,
+        /// TCP kind.
+        kind: TcpKind,
+        /// Send with TTL 1.
+        ttl1: bool,
+    },
+    /// A malformed frame on interface `iface`.
+    Junk {
+        /// Interface (1-based).
+        iface: usize,
+        /// What.
+        junk: Junk,
+    },
+    /// Time passes.
+    Advance {
+        /// Seconds.
+        secs: u32,
+    },
+    /// Re-apply a config variant.
+    Apply {
+        /// Which.
+        variant: Variant,
+    },
+    /// Delete the session of a flow with companions, from either key.
+    DeleteFlow {
+        /// Flow index.
+        flow: usize,
+        /// Use the reverse key.
+        by_reverse: bool,
+    },
+    /// Delete a flow's forward entry by known value.
+    DeleteKnown {
+        /// Flow index.
+        flow: usize,
+    },
+    /// Cluster reconcile: flows whose bit is set are in the peer's bulk.
+    Reconcile {
+        /// Received-flow bit mask.
+        received: u8,
+        /// A synced zone.
+        synced_zone: Option<usize>,
+    },
+}
+
+/// A generated case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// The network.
+    pub net: NetSpec,
+    /// The flows steps refer to.
+    pub flows: Vec<FlowSpec>,
+    /// The steps.
+    pub steps: Vec<Step>,
+}
+
+const APPS: &[&str] = &[
+    "any",
+    "junos-http",
+    "junos-https",
+    "junos-dns-udp",
+    "junos-ping",
+    "junos-pingv6",
+    "app-tcp",
+    "app-udp",
+];
+
+fn addr_ref(n: usize) -> impl Strategy<Value = AddrRef> {
+    prop_oneof![
+        3 => Just(AddrRef::Any),
+        1 => (0..n).prop_map(|k| AddrRef::Lan(k + 1)),
+        1 => (0..n).prop_map(|k| AddrRef::Host(k + 1)),
+    ]
+}
+
+fn policy(zones: usize, n: usize) -> impl Strategy<Value = PolicySpec> {
+    (
+        prop::bool::weighted(0.2),
+        0..zones,
+        0..zones,
+        addr_ref(n),
+        addr_ref(n),
+        prop::sample::select(APPS),
+        prop::sample::select(&["permit", "permit", "permit", "deny", "reject"][..]),
+        any::<(bool, bool, bool)>(),
+    )
+        .prop_map(
+            |(global, from, to, src, dst, app, action, (li, lc, count))| PolicySpec {
+                global,
+                from,
+                to,
+                src,
+                dst,
+                app: app.to_string(),
+                action: action.to_string(),
+                log_init: li,
+                log_close: lc,
+                count,
+            },
+        )
+}
+
+/// Networks: 2-3 interfaces in 2-3 zones, policies, NAT, flow options.
+pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
+    (2usize..=3, 2usize..=3).prop_flat_map(move |(n, zones)| {
+        let zones = zones.min(n);
+        let ifs = (0..n)
+            .map(|k| {
+                (
+                    Just(k % zones),
+                    prop::bool::weighted(0.2),
+                    prop::bool::weighted(0.8),
+                )
+                    .prop_map(|(zone, vlan, host11_neighbour)| IfSpec {
+                        zone,
+                        vlan,
+                        host11_neighbour,
+                    })
+            })
+            .collect::<Vec<_>>();
+        let zs = prop::collection::vec(
+            (
+                any::<bool>(),
+                any::<bool>(),
+                prop::bool::weighted(0.3),
+                prop::bool::weighted(0.2),
+            )
+                .prop_map(|(ping, ssh, tcp_rst, loose)| ZoneSpec {
+                    ping,
+                    ssh,
+                    tcp_rst,
+                    loose,
+                }),
+            zones,
+        );
+        let pols = if allow_policies {
+            (
+                prop::collection::vec(policy(zones, n), 0..5),
+                prop::bool::weighted(0.6),
+            )
+                .prop_map(|(mut v, catch_all)| {
+                    if catch_all {
+                        v.push(PolicySpec {
+                            global: true,
+                            from: 0,
+                            to: 0,
+                            src: AddrRef::Any,
+                            dst: AddrRef::Any,
+                            app: "any".into(),
+                            action: "permit".into(),
+                            log_init: true,
+                            log_close: true,
+                            count: false,
+                        });
+                    }
+                    v
+                })
+                .boxed()
+        } else {
+            Just(Vec::new()).boxed()
+        };
+        let snat = prop::option::weighted(
+            0.5,
+            (
+                0..zones,
+                0..zones,
+                any::<bool>(),
+                1u8..=3,
+                prop_oneof![Just(4u16), Just(64u16)],
+                prop::bool::weighted(0.8),
+                prop::bool::weighted(0.2),
+                prop::bool::weighted(0.2),
+            )
+                .prop_map(
+                    |(
+                        from,
+                        to,
+                        interface,
+                        addresses,
+                        ports,
+                        overload,
+                        persistent,
+                        address_persistent,
+                    )| SnatSpec {
+                        from,
+                        to,
+                        interface,
+                        addresses,
+                        ports,
+                        overload,
+                        persistent,
+                        address_persistent,
+                    },
+                ),
+        );
+        let dnat = prop::option::weighted(
+            0.3,
+            (0..zones, 0..n, prop::option::of(Just(8080u16)))
+                .prop_map(|(from, to_if, port)| DnatSpec { from, to_if, port }),
+        );
+        let stat = prop::option::weighted(
+            0.3,
+            (0..zones, 0..n).prop_map(|(from, to_if)| StaticSpec { from, to_if }),
+        );
+        let flow = (
+            (
+                2u32..=20,
+                5u32..=60,
+                2u32..=10,
+                1u32..=3,
+                2u32..=30,
+                2u32..=10,
+            ),
+            2u32..=12,
+            prop::option::weighted(0.2, 1200u16..=1460),
+            prop::bool::weighted(if allow_policies { 0.05 } else { 0.0 }),
+        );
+        (ifs, zs, pols, snat, dnat, stat, flow).prop_map(
+            |(
+                ifs,
+                zones,
+                policies,
+                snat,
+                dnat,
+                static_nat,
+                ((a, b, c, d, e, f), capacity, mss, default_permit),
+            )| NetSpec {
+                zones,
+                interfaces: ifs,
+                policies,
+                default_permit,
+                snat,
+                dnat,
+                static_nat,
+                timeouts: [a, b, c, d, e, f],
+                capacity,
+                mss,
+            },
+        )
+    })
+}
+
+fn endpoint(n: usize, server: bool, dnat: bool, stat: bool) -> impl Strategy<Value = Endpoint> {
+    let mut v: Vec<BoxedStrategy<Endpoint>> = vec![
+        (1..=n, prop_oneof![3 => Just(10u8), 1 => Just(11u8)])
+            .prop_map(|(k, h)| Endpoint::Host(k, h))
+            .boxed(),
+        (1..=n).prop_map(Endpoint::Remote).boxed(),
+    ];
+    if server {
+        v.push((1..=n).prop_map(Endpoint::Firewall).boxed());
+    }
+    if dnat {
+        v.push((1..=n).prop_map(Endpoint::DnatPublic).boxed());
+    }
+    if stat {
+        v.push((1..=n).prop_map(Endpoint::StaticPublic).boxed());
+    }
+    prop::strategy::Union::new(v)
+}
+
+fn flow(n: usize, dnat: bool, stat: bool) -> impl Strategy<Value = FlowSpec> {
+    (
+        prop::bool::weighted(0.25),
+        prop_oneof![3 => Just(Proto::Tcp), 2 => Just(Proto::Udp), 1 => Just(Proto::Icmp)],
+        endpoint(n, false, false, false),
+        endpoint(n, true, dnat, stat),
+        prop_oneof![Just(40000u16), Just(40001u16), 1024u16..65535],
+        prop::sample::select(&[22u16, 53, 80, 443, 5000, 8000, 8080][..]),
+    )
+        .prop_filter("client and server differ", |(_, _, c, s, _, _)| c != s)
+        .prop_map(|(v6, proto, client, server, sport, dport)| {
+            // Public NAT addresses are IPv4 only.
+            let v6 = v6 && !matches!(server, Endpoint::DnatPublic(_) | Endpoint::StaticPublic(_));
+            FlowSpec {
+                v6,
+                proto,
+                client,
+                server,
+                sport,
+                dport,
+            }
+        })
+}
+
+fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
+    let kind = prop_oneof![
+        5 => Just(TcpKind::Syn),
+        3 => Just(TcpKind::Ack),
+        4 => (1u16..200).prop_map(TcpKind::Data),
+        1 => Just(TcpKind::Fin),
+        1 => Just(TcpKind::Rst),
+        1 => Just(TcpKind::OutOfWindow),
+    ];
+    prop_oneof![
+        20 => (0..flows, any::<bool>(), kind, prop::bool::weighted(0.05))
+            .prop_map(|(flow, reply, kind, ttl1)| Step::Send { flow, reply, kind, ttl1 }),
+        1 => (1..=n, prop::sample::select(&[Junk::Runt, Junk::Arp, Junk::UnknownEthertype, Junk::BadIpv4Checksum, Junk::TruncatedTcp, Junk::ShortIpv4][..]))
+            .prop_map(|(iface, junk)| Step::Junk { iface, junk }),
+        3 => prop_oneof![1u32..=3, 5u32..=70].prop_map(|secs| Step::Advance { secs }),
+        1 => prop::sample::select(&[Variant::Base, Variant::DenyAll, Variant::NoNat, Variant::Invalid][..])
+            .prop_map(|variant| Step::Apply { variant }),
+        1 => (0..flows, any::<bool>()).prop_map(|(flow, by_reverse)| Step::DeleteFlow { flow, by_reverse }),
+        1 => (0..flows).prop_map(|flow| Step::DeleteKnown { flow }),
+        1 => (any::<u8>(), prop::option::of(0usize..3)).prop_map(|(received, synced_zone)| Step::Reconcile { received, synced_zone }),
+    ]
+}
+
+/// Whole scenarios: a network, 1-4 flows and up to `max_steps` steps.
+pub fn scenario(allow_policies: bool, max_steps: usize) -> impl Strategy<Value = Scenario> {
+    net(allow_policies).prop_flat_map(move |net| {
+        let n = net.interfaces.len();
+        let flows =
+            prop::collection::vec(flow(n, net.dnat.is_some(), net.static_nat.is_some()), 1..=4);
+        (Just(net), flows).prop_flat_map(move |(net, flows)| {
+            let steps = prop::collection::vec(step(flows.len(), n), 1..=max_steps);
+            (Just(net), Just(flows), steps).prop_map(|(net, flows, steps)| Scenario {
+                net,
+                flows,
+                steps,
+            })
+        })
+    })
+}

@@ -1,0 +1,309 @@
+//! Renders the symbolic traffic of a [`Scenario`](crate::generate::Scenario)
+//! to frames. Replies are addressed the way a real responder would see the
+//! flow: after NAT, read from the reference model's session table; TCP
+//! sequence numbers follow what each side has sent so far.
+
+use crate::generate::{Endpoint, FlowSpec, Junk, Proto, TcpKind, host_mac, if_mac};
+use crate::model::wire;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use xpf_runtime::{AnySessionKey, IpProtocol, SessionKey};
+
+/// Per-flow TCP sequence state: next sequence number of each side.
+#[derive(Clone, Copy, Debug)]
+pub struct SeqState {
+    isn: [u32; 2],
+    next: [u32; 2],
+}
+
+impl SeqState {
+    /// Fresh state with fixed initial sequence numbers per flow.
+    pub fn new(flow: usize) -> Self {
+        let isn = [
+            1_000 + flow as u32 * 100_000,
+            5_000_000 + flow as u32 * 100_000,
+        ];
+        Self { isn, next: isn }
+    }
+}
+
+/// The address of an endpoint.
+pub fn addr(e: Endpoint, v6: bool) -> IpAddr {
+    let k = e.iface() as u8;
+    if v6 {
+        let k16 = u16::from(k);
+        IpAddr::V6(match e {
+            Endpoint::Host(_, h) => Ipv6Addr::new(0x2001, 0xdb8, k16, 0, 0, 0, 0, u16::from(h)),
+            Endpoint::Remote(_) => Ipv6Addr::new(0x2001, 0xdb8, 0x10 + k16, 0, 0, 0, 0, 5),
+            Endpoint::Firewall(_) => Ipv6Addr::new(0x2001, 0xdb8, k16, 0, 0, 0, 0, 1),
+            Endpoint::DnatPublic(_) | Endpoint::StaticPublic(_) => {
+                Ipv6Addr::new(0x2001, 0xdb8, 0x10 + k16, 0, 0, 0, 0, 6)
+            }
+        })
+    } else {
+        IpAddr::V4(match e {
+            Endpoint::Host(_, h) => Ipv4Addr::new(198, 18, k, h),
+            Endpoint::Remote(_) => Ipv4Addr::new(198, 19, k, 5),
+            Endpoint::Firewall(_) => Ipv4Addr::new(198, 18, k, 1),
+            Endpoint::DnatPublic(_) => Ipv4Addr::new(198, 19, 100, 1),
+            Endpoint::StaticPublic(_) => Ipv4Addr::new(198, 19, 150, 11),
+        })
+    }
+}
+
+/// The MAC a frame from an endpoint carries as its source.
+fn mac_of(e: Endpoint) -> [u8; 6] {
+    match e {
+        Endpoint::Host(k, h) => host_mac(k, h),
+        e => host_mac(e.iface(), 254),
+    }
+}
+
+/// The forward session key of a flow (as the client sends it).
+pub fn forward_key(f: &FlowSpec) -> AnySessionKey {
+    let (s, d) = (addr(f.client, f.v6), addr(f.server, f.v6));
+    let (sp, dp) = match f.proto {
+        Proto::Icmp => (f.sport, f.sport),
+        _ => (f.sport, f.dport),
+    };
+    let protocol = match (f.proto, f.v6) {
+        (Proto::Tcp, _) => IpProtocol::TCP,
+        (Proto::Udp, _) => IpProtocol::UDP,
+        (Proto::Icmp, false) => IpProtocol::ICMP,
+        (Proto::Icmp, true) => IpProtocol::ICMPV6,
+    };
+    match (s, d) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => AnySessionKey::V4(SessionKey {
+            src: s,
+            dst: d,
+            src_port: sp,
+            dst_port: dp,
+            protocol,
+        }),
+        (IpAddr::V6(s), IpAddr::V6(d)) => AnySessionKey::V6(SessionKey {
+            src: s,
+            dst: d,
+            src_port: sp,
+            dst_port: dp,
+            protocol,
+        }),
+        _ => unreachable!("one family per flow"),
+    }
+}
+
+/// What to send: addresses, ports, VLAN, MACs.
+pub struct Wire {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port / ICMP id.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+    /// Source MAC.
+    pub src_mac: [u8; 6],
+    /// Destination MAC.
+    pub dst_mac: [u8; 6],
+    /// VLAN tag.
+    pub vlan: Option<u16>,
+}
+
+fn ip_packet(src: IpAddr, dst: IpAddr, proto: u8, ttl: u8, l4: &[u8]) -> Vec<u8> {
+    let mut p = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut h = vec![0u8; 20];
+            h[0] = 0x45;
+            h[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+            h[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+            h[6] = 0x40;
+            h[8] = ttl;
+            h[9] = proto;
+            h[12..16].copy_from_slice(&s.octets());
+            h[16..20].copy_from_slice(&d.octets());
+            let c = !wire::sum16(&h, 0);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            h
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let mut h = vec![0u8; 40];
+            h[0] = 0x60;
+            h[4..6].copy_from_slice(&(l4.len() as u16).to_be_bytes());
+            h[6] = proto;
+            h[7] = ttl;
+            h[8..24].copy_from_slice(&s.octets());
+            h[24..40].copy_from_slice(&d.octets());
+            h
+        }
+        _ => Vec::new(),
+    };
+    p.extend_from_slice(l4);
+    p
+}
+
+fn frame(w: &Wire, ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&w.dst_mac);
+    f.extend_from_slice(&w.src_mac);
+    if let Some(v) = w.vlan {
+        f.extend_from_slice(&[0x81, 0x00]);
+        f.extend_from_slice(&v.to_be_bytes());
+    }
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Builds the frame of one flow packet and advances the sequence state.
+pub fn flow_frame(
+    f: &FlowSpec,
+    w: &Wire,
+    reply: bool,
+    kind: TcpKind,
+    ttl1: bool,
+    seq: &mut SeqState,
+) -> Vec<u8> {
+    let ttl = if ttl1 { 1 } else { 64 };
+    let (proto, l4) = match f.proto {
+        Proto::Tcp => {
+            let s = usize::from(reply);
+            let r = 1 - s;
+            let mut opts: Vec<u8> = Vec::new();
+            let (flags, seqn, payload) = match kind {
+                TcpKind::Syn => {
+                    opts = vec![2, 4, 0x05, 0xb4, 1, 3, 3, 7];
+                    let isn = seq.isn[s];
+                    if seq.next[s] == isn {
+                        seq.next[s] = isn.wrapping_add(1);
+                    }
+                    (if reply { 0x12 } else { 0x02 }, isn, 0u16)
+                }
+                TcpKind::Ack => (0x10, seq.next[s], 0),
+                TcpKind::Data(n) => {
+                    let v = seq.next[s];
+                    seq.next[s] = v.wrapping_add(u32::from(n));
+                    (0x18, v, n)
+                }
+                TcpKind::Fin => {
+                    let v = seq.next[s];
+                    seq.next[s] = v.wrapping_add(1);
+                    (0x11, v, 0)
+                }
+                TcpKind::Rst => (0x14, seq.next[s], 0),
+                TcpKind::OutOfWindow => (0x18, seq.next[s].wrapping_add(1 << 30), 10),
+            };
+            let ack = if flags & 0x10 != 0 || reply && kind == TcpKind::Syn {
+                seq.next[r]
+            } else {
+                0
+            };
+            let hl = 20 + opts.len();
+            let mut t = vec![0u8; hl + usize::from(payload)];
+            t[0..2].copy_from_slice(&w.sport.to_be_bytes());
+            t[2..4].copy_from_slice(&w.dport.to_be_bytes());
+            t[4..8].copy_from_slice(&seqn.to_be_bytes());
+            t[8..12].copy_from_slice(&ack.to_be_bytes());
+            t[12] = ((hl / 4) as u8) << 4;
+            t[13] = flags;
+            t[14..16].copy_from_slice(&29200u16.to_be_bytes());
+            t[20..hl].copy_from_slice(&opts);
+            for (i, b) in t[hl..].iter_mut().enumerate() {
+                *b = i as u8;
+            }
+            (wire::TCP, t)
+        }
+        Proto::Udp => {
+            let n = match kind {
+                TcpKind::Data(n) => usize::from(n % 64),
+                _ => 12,
+            };
+            let mut u = vec![0u8; 8 + n];
+            u[0..2].copy_from_slice(&w.sport.to_be_bytes());
+            u[2..4].copy_from_slice(&w.dport.to_be_bytes());
+            u[4..6].copy_from_slice(&((8 + n) as u16).to_be_bytes());
+            for (i, b) in u[8..].iter_mut().enumerate() {
+                *b = 0x40 + i as u8;
+            }
+            (wire::UDP, u)
+        }
+        Proto::Icmp => {
+            let ty = match (f.v6, reply) {
+                (false, false) => 8,
+                (false, true) => 0,
+                (true, false) => 128,
+                (true, true) => 129,
+            };
+            let mut m = vec![ty, 0, 0, 0];
+            m.extend_from_slice(&w.sport.to_be_bytes());
+            m.extend_from_slice(&7u16.to_be_bytes());
+            m.extend_from_slice(b"xpf-ping");
+            (if f.v6 { wire::ICMPV6 } else { wire::ICMP }, m)
+        }
+    };
+    let mut ip = ip_packet(w.src, w.dst, proto, ttl, &l4);
+    let l3_len = ip.len();
+    let hl = if f.v6 { 40 } else { 20 };
+    let fam = if f.v6 {
+        xpf_runtime::AddressFamily::Inet6
+    } else {
+        xpf_runtime::AddressFamily::Inet
+    };
+    wire::fix_l4(&mut ip, fam, w.src, w.dst, proto, hl, l3_len);
+    frame(w, if f.v6 { 0x86dd } else { 0x0800 }, &ip)
+}
+
+/// The addressing of a client packet (no session needed).
+pub fn client_wire(f: &FlowSpec, vlan_of: impl Fn(usize) -> Option<u16>) -> (usize, Wire) {
+    let k = f.client.iface();
+    (
+        k,
+        Wire {
+            src: addr(f.client, f.v6),
+            dst: addr(f.server, f.v6),
+            sport: f.sport,
+            dport: if f.proto == Proto::Icmp {
+                f.sport
+            } else {
+                f.dport
+            },
+            src_mac: mac_of(f.client),
+            dst_mac: if_mac(k),
+            vlan: vlan_of(k),
+        },
+    )
+}
+
+/// A malformed frame.
+pub fn junk_frame(k: usize, junk: Junk) -> Vec<u8> {
+    let w = Wire {
+        src: IpAddr::V4(Ipv4Addr::new(198, 18, k as u8, 10)),
+        dst: IpAddr::V4(Ipv4Addr::new(198, 19, k as u8, 5)),
+        sport: 1,
+        dport: 2,
+        src_mac: host_mac(k, 10),
+        dst_mac: if_mac(k),
+        vlan: None,
+    };
+    match junk {
+        Junk::Runt => vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        Junk::Arp => frame(&w, 0x0806, &[0u8; 28]),
+        Junk::UnknownEthertype => frame(&w, 0x88b5, &[0u8; 30]),
+        Junk::BadIpv4Checksum => {
+            let mut ip = ip_packet(w.src, w.dst, wire::UDP, 64, &[0, 1, 0, 2, 0, 8, 0, 0]);
+            ip[10] ^= 0xff;
+            frame(&w, 0x0800, &ip)
+        }
+        Junk::TruncatedTcp => {
+            let ip = ip_packet(w.src, w.dst, wire::TCP, 64, &[0u8; 10]);
+            frame(&w, 0x0800, &ip)
+        }
+        Junk::ShortIpv4 => {
+            let mut ip = ip_packet(w.src, w.dst, wire::UDP, 64, &[0, 1, 0, 2, 0, 8, 0, 0]);
+            ip[2..4].copy_from_slice(&200u16.to_be_bytes());
+            ip[10] = 0;
+            ip[11] = 0;
+            let c = !wire::sum16(&ip[..20], 0);
+            ip[10..12].copy_from_slice(&c.to_be_bytes());
+            frame(&w, 0x0800, &ip)
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! Hand-written scenarios for the reference model, so it is checked
+//! against the documented semantics and not only against the engine.
+
+use std::net::{IpAddr, Ipv4Addr};
+use xpf_conformance::Model;
+use xpf_conformance::generate::{Endpoint, FlowSpec, Proto, TcpKind, host_mac, if_mac};
+use xpf_conformance::harness::{Harness, Verdict};
+use xpf_conformance::model::wire;
+use xpf_conformance::render::{SeqState, Wire, flow_frame};
+use xpf_conformance::suite::{from_corpus, to_corpus};
+use xpf_dataplane::Config;
+use xpf_runtime::counters::BaseCounter;
+use xpf_runtime::{CloseReason, DropReason, Event, InterfaceId, SessionFlags, TcpState};
+
+const SEC: u64 = 1_000_000_000;
+const T0: u64 = (1_795_392_000 + 10 * 3600) * SEC;
+
+const CONFIG: &str = r#"
+[[interfaces]]
+name = "lan"
+zone = "trust"
+mac = "02:00:00:00:00:01"
+addresses = ["198.18.1.1/24"]
+[[interfaces]]
+name = "wan"
+zone = "untrust"
+mac = "02:00:00:00:00:02"
+addresses = ["198.18.2.1/24"]
+[[zones]]
+name = "trust"
+host-inbound-traffic = { system-services = ["ping"] }
+[[zones]]
+name = "untrust"
+[[security.policies]]
+from-zone = "trust"
+to-zone = "untrust"
+[[security.policies.policies]]
+name = "out"
+match = { application = ["any"] }
+then = { action = "permit", log = { session-init = true, session-close = true } }
+[[security.nat.source.rule-sets]]
+name = "out"
+from = { zone = ["trust"] }
+to = { zone = ["untrust"] }
+[[security.nat.source.rule-sets.rules]]
+name = "iface"
+match = { source-address = ["198.18.1.0/24"] }
+then = "interface"
+[security.flow.timeouts]
+udp = 10
+[[forwarding.routes]]
+destination = "198.19.2.0/24"
+next-hop = "198.18.2.254"
+[[forwarding.neighbours]]
+address = "198.18.2.254"
+mac = "02:00:00:00:02:fe"
+interface = "wan"
+[[forwarding.neighbours]]
+address = "198.18.1.10"
+mac = "02:00:00:00:01:0a"
+interface = "lan"
+"#;
+
+const LAN: InterfaceId = InterfaceId(1);
+const WAN: InterfaceId = InterfaceId(2);
+
+fn model() -> Model {
+    let mut m = Model::new();
+    m.apply(&Config::from_toml_str(CONFIG).unwrap(), T0)
+        .unwrap();
+    m
+}
+
+fn flow(proto: Proto) -> FlowSpec {
+    FlowSpec {
+        v6: false,
+        proto,
+        client: Endpoint::Host(1, 10),
+        server: Endpoint::Remote(2),
+        sport: 40000,
+        dport: 53,
+    }
+}
+
+fn out_wire(f: &FlowSpec) -> Wire {
+    Wire {
+        src: IpAddr::V4(Ipv4Addr::new(198, 18, 1, 10)),
+        dst: IpAddr::V4(Ipv4Addr::new(198, 19, 2, 5)),
+        sport: f.sport,
+        dport: if f.proto == Proto::Icmp {
+            f.sport
+        } else {
+            f.dport
+        },
+        src_mac: host_mac(1, 10),
+        dst_mac: if_mac(1),
+        vlan: None,
+    }
+}
+
+fn reply_wire(public_port: u16, f: &FlowSpec) -> Wire {
+    Wire {
+        src: IpAddr::V4(Ipv4Addr::new(198, 19, 2, 5)),
+        dst: IpAddr::V4(Ipv4Addr::new(198, 18, 2, 1)),
+        sport: if f.proto == Proto::Icmp {
+            public_port
+        } else {
+            f.dport
+        },
+        dport: public_port,
+        src_mac: host_mac(2, 254),
+        dst_mac: if_mac(2),
+        vlan: None,
+    }
+}
+
+#[test]
+fn udp_flow_is_source_natted_to_the_interface_and_its_reply_translated_back() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let out = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    let o = m.inject(LAN, &out, T0 + SEC);
+    assert_eq!(o.verdict, Verdict::Forward { egress: WAN });
+    let bytes = o.forwarded.unwrap();
+    let p = wire::parse(&bytes).unwrap();
+    assert_eq!(
+        p.src,
+        IpAddr::V4(Ipv4Addr::new(198, 18, 2, 1)),
+        "interface NAT"
+    );
+    assert_eq!(p.ttl, 63);
+    assert_eq!(&bytes[0..6], &host_mac(2, 254), "neighbour MAC");
+    assert_eq!(&bytes[6..12], &if_mac(2), "egress interface MAC");
+    assert_eq!(
+        wire::sum16(&bytes[p.l3..p.l3 + 20], 0),
+        0xffff,
+        "IPv4 checksum valid"
+    );
+    let (public_port, _) = p.ports().unwrap();
+    assert!((1024..=65535).contains(&public_port));
+    // One session, two entries; SNAT flag; open event logged.
+    let sessions = m.sessions();
+    assert_eq!(sessions.len(), 2);
+    assert!(
+        sessions
+            .iter()
+            .all(|e| e.flags().contains(SessionFlags::SNAT))
+    );
+    assert!(matches!(
+        m.drain_events().as_slice(),
+        [Event::SessionOpen(_)]
+    ));
+    // The reply to the public port goes back to the client, untranslated.
+    let reply = flow_frame(
+        &f,
+        &reply_wire(public_port, &f),
+        true,
+        TcpKind::Ack,
+        false,
+        &mut seq,
+    );
+    let r = m.inject(WAN, &reply, T0 + 2 * SEC);
+    assert_eq!(r.verdict, Verdict::Forward { egress: LAN });
+    let back = wire::parse(&r.forwarded.unwrap()).unwrap();
+    assert_eq!(back.dst, IpAddr::V4(Ipv4Addr::new(198, 18, 1, 10)));
+    assert_eq!(back.ports(), Some((53, 40000)));
+    let c = m.counters();
+    assert_eq!(c.get(BaseCounter::NatTranslated), 2);
+    assert_eq!(c.get(BaseCounter::SessionHits), 1);
+}
+
+#[test]
+fn idle_udp_session_expires_at_its_timeout_with_a_close_event() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let out = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    m.inject(LAN, &out, T0);
+    m.drain_events();
+    m.advance(T0 + 10 * SEC - 1);
+    assert_eq!(
+        m.sessions().len(),
+        2,
+        "not yet: deadline is last-seen + 10 s"
+    );
+    m.advance(T0 + 10 * SEC);
+    assert!(m.sessions().is_empty());
+    match m.drain_events().as_slice() {
+        [Event::SessionClose(c)] => assert_eq!(c.reason, CloseReason::IdleTimeout),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.counters().get(BaseCounter::SessionsExpired), 1);
+}
+
+#[test]
+fn tcp_handshake_establishes_and_fins_reach_time_wait() {
+    let mut m = model();
+    let mut f = flow(Proto::Tcp);
+    f.dport = 443;
+    let mut seq = SeqState::new(0);
+    let syn = flow_frame(&f, &out_wire(&f), false, TcpKind::Syn, false, &mut seq);
+    assert!(matches!(
+        m.inject(LAN, &syn, T0).verdict,
+        Verdict::Forward { .. }
+    ));
+    let public = m
+        .sessions()
+        .iter()
+        .find(|e| !e.is_reverse())
+        .map(|e| match e {
+            xpf_runtime::SessionEntry::V4 { value, .. } => value.nat.src_port,
+            _ => unreachable!(),
+        });
+    let rw = reply_wire(public.unwrap(), &f);
+    let steps = [
+        (true, TcpKind::Syn, TcpState::SynReceived),
+        (false, TcpKind::Ack, TcpState::Established),
+        (false, TcpKind::Data(100), TcpState::Established),
+        (false, TcpKind::Fin, TcpState::FinWait),
+        (true, TcpKind::Fin, TcpState::LastAck),
+        (false, TcpKind::Ack, TcpState::TimeWait),
+    ];
+    for (i, (reply, kind, want)) in steps.into_iter().enumerate() {
+        let w = if reply { &rw } else { &out_wire(&f) };
+        let frame = flow_frame(&f, w, reply, kind, false, &mut seq);
+        let o = m.inject(if reply { WAN } else { LAN }, &frame, T0 + i as u64 + 1);
+        assert!(
+            matches!(o.verdict, Verdict::Forward { .. }),
+            "step {i}: {:?}",
+            o.verdict
+        );
+        let state = m.sessions()[0];
+        let s = match state {
+            xpf_runtime::SessionEntry::V4 { value, .. } => value.tcp_state,
+            _ => unreachable!(),
+        };
+        assert_eq!(s, want, "step {i}");
+    }
+    // A segment far outside the window is refused and changes nothing.
+    let before = m.sessions();
+    let oow = flow_frame(
+        &f,
+        &out_wire(&f),
+        false,
+        TcpKind::OutOfWindow,
+        false,
+        &mut seq,
+    );
+    let o = m.inject(LAN, &oow, T0 + 20);
+    assert!(matches!(o.verdict, Verdict::Drop { .. }));
+    assert_eq!(m.sessions(), before);
+}
+
+#[test]
+fn unsolicited_inbound_is_default_denied_and_non_syn_first_refused() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let inbound = flow_frame(
+        &f,
+        &reply_wire(2000, &f),
+        true,
+        TcpKind::Ack,
+        false,
+        &mut seq,
+    );
+    // 198.18.2.1 is the firewall itself: not allowed in untrust.
+    assert_eq!(
+        m.inject(WAN, &inbound, T0).verdict,
+        Verdict::Drop {
+            reason: DropReason::HostInboundDenied
+        }
+    );
+    let mut t = flow(Proto::Tcp);
+    t.dport = 80;
+    let ack = flow_frame(
+        &t,
+        &out_wire(&t),
+        false,
+        TcpKind::Ack,
+        false,
+        &mut SeqState::new(1),
+    );
+    assert_eq!(
+        m.inject(LAN, &ack, T0).verdict,
+        Verdict::Drop {
+            reason: DropReason::TcpNonSynFirst
+        }
+    );
+    let c = m.counters();
+    assert_eq!(c.get(BaseCounter::RxPackets), c.get(BaseCounter::Dropped));
+    assert!(m.sessions().is_empty());
+}
+
+/// The addressing of this error after source NAT is an open question
+/// (README, "Open questions"): the TTL check runs after the rewrite, so the
+/// error currently quotes and answers the translated packet. This test pins
+/// only what is settled: the drop reason and one ICMP time-exceeded.
+#[test]
+fn ttl_one_is_dropped_with_one_time_exceeded_error() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let out = flow_frame(
+        &f,
+        &out_wire(&f),
+        false,
+        TcpKind::Ack,
+        true,
+        &mut SeqState::new(0),
+    );
+    let o = m.inject(LAN, &out, T0);
+    assert_eq!(
+        o.verdict,
+        Verdict::Drop {
+            reason: DropReason::TtlExceeded
+        }
+    );
+    let [e] = o.generated.as_slice() else {
+        panic!("{:?}", o.generated)
+    };
+    let p = wire::parse(&e.frame).unwrap();
+    assert!(e.interface == LAN || e.interface == WAN);
+    assert_eq!(m.counters().get(BaseCounter::IcmpErrorsSent), 1);
+    assert_eq!(p.icmp(), Some((11, 0)));
+}
+
+#[test]
+fn ping_to_the_firewall_is_local_in_trust() {
+    let mut m = model();
+    let mut f = flow(Proto::Icmp);
+    f.server = Endpoint::Firewall(1);
+    let mut w = out_wire(&f);
+    w.dst = IpAddr::V4(Ipv4Addr::new(198, 18, 1, 1));
+    let ping = flow_frame(&f, &w, false, TcpKind::Ack, false, &mut SeqState::new(0));
+    assert_eq!(m.inject(LAN, &ping, T0).verdict, Verdict::Local);
+}
+
+#[test]
+fn rejected_config_changes_nothing() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let out = flow_frame(
+        &f,
+        &out_wire(&f),
+        false,
+        TcpKind::Ack,
+        false,
+        &mut SeqState::new(0),
+    );
+    m.inject(LAN, &out, T0);
+    let (sessions, counters) = (m.sessions(), m.counters());
+    let bad = CONFIG.replace("application = [\"any\"]", "application = [\"no-such-app\"]");
+    assert!(
+        m.apply(&Config::from_toml_str(&bad).unwrap(), T0 + SEC)
+            .is_err()
+    );
+    assert_eq!(m.sessions(), sessions);
+    assert_eq!(m.counters(), counters);
+}
+
+#[test]
+fn corpus_files_round_trip() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    for _ in 0..20 {
+        let s = xpf_conformance::generate::scenario(true, 10)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        assert_eq!(from_corpus(&to_corpus(&s)).unwrap(), s);
+    }
+}
