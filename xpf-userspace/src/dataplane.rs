@@ -207,8 +207,9 @@ impl Clock {
     }
 }
 
-/// Engine events and close deltas a drain must not publish (the session
-/// store emits its own).
+/// Engine close events and close deltas a drain must hold back (the session
+/// store publishes them itself, with the caller's reason); held events are
+/// returned by [`Inner::drain_shard`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Suppress {
     /// Publish everything.
@@ -295,7 +296,12 @@ impl Inner {
 
     /// Publishes what a shard's engine queued: events (minus a suppressed
     /// session-close), deltas to the HA log, and steering registrations.
-    pub fn drain_shard(&self, steering: &Steering, shard: &mut Shard, suppress: Suppress) {
+    pub fn drain_shard(
+        &self,
+        steering: &Steering,
+        shard: &mut Shard,
+        suppress: Suppress,
+    ) -> Vec<Event> {
         let idx = shard.index;
         let tel = shard.engine.telemetry_mut();
         let events = tel.events.drain(usize::MAX);
@@ -304,12 +310,13 @@ impl Inner {
         self.deltas
             .lose(dropped.saturating_sub(shard.deltas_dropped_seen));
         shard.deltas_dropped_seen = dropped;
-        self.events
-            .publish(events.into_iter().filter(|e| match (e, suppress) {
-                (Event::SessionClose(c), Suppress::Close(id)) => c.open.session_id != id,
-                (Event::SessionClose(_), Suppress::AllCloses) => false,
-                _ => true,
-            }));
+        let (held, publish): (Vec<Event>, Vec<Event>) =
+            events.into_iter().partition(|e| match (e, suppress) {
+                (Event::SessionClose(c), Suppress::Close(id)) => c.open.session_id == id,
+                (Event::SessionClose(_), Suppress::AllCloses) => true,
+                _ => false,
+            });
+        self.events.publish(publish);
         for d in deltas {
             match d.reason {
                 SessionDeltaReason::Open => steering.register(&d.entry, idx),
@@ -330,6 +337,7 @@ impl Inner {
             }
             self.deltas.record(d.reason, d.entry);
         }
+        held
     }
 
     /// Runs frames of one shard through its engine; the shard's lock is
@@ -385,7 +393,7 @@ impl Inner {
             }
             verdicts.push(verdict);
         }
-        self.drain_shard(&set.steering, shard, Suppress::Nothing);
+        let _ = self.drain_shard(&set.steering, shard, Suppress::Nothing);
         verdicts
     }
 
@@ -427,7 +435,7 @@ impl Inner {
             let now = shard.now(now_ns);
             scanned += shard.engine.sessions().len();
             closed += shard.engine.expire(now, usize::MAX);
-            self.drain_shard(&set.steering, &mut shard, Suppress::Nothing);
+            let _ = self.drain_shard(&set.steering, &mut shard, Suppress::Nothing);
         }
         closed += crate::sessions::expire_orphans(self, now_ns);
         let mut p = lock(&self.sweeps);
@@ -556,7 +564,7 @@ impl Inner {
                                 backend: "userspace",
                                 message: e.to_string(),
                             })?;
-                        self.drain_shard(&set.steering, &mut shard, Suppress::Nothing);
+                        let _ = self.drain_shard(&set.steering, &mut shard, Suppress::Nothing);
                     }
                     None
                 }
@@ -606,7 +614,7 @@ impl Inner {
                     backend: "userspace",
                     message: e.to_string(),
                 })?;
-            self.drain_shard(&set.steering, &mut shard, Suppress::Nothing);
+            let _ = self.drain_shard(&set.steering, &mut shard, Suppress::Nothing);
         }
         Ok(())
     }
@@ -715,6 +723,15 @@ impl UserspaceDataplane {
             handoffs: s.handoffs.load(Ordering::Relaxed),
             rx_unknown_interface: s.rx_unknown_interface.load(Ordering::Relaxed),
         }
+    }
+
+    /// Every counter of every shard, summed and indexed by id, including ids
+    /// the config in force no longer has.
+    pub fn counter_tables(&self) -> crate::telemetry::CounterTables {
+        crate::telemetry::UserspaceTelemetry {
+            inner: Arc::clone(&self.inner),
+        }
+        .tables()
     }
 
     /// The config in force's interface id for `name`.

@@ -19,36 +19,43 @@
 //!   **orphan** in a side table, exactly as an entry-level table would
 //!   still hold it. Orphans are visible to walks and lookups, are removed
 //!   by the next known-value delete of them, and are expired by the GC
-//!   (idle timeout, reason `idle-timeout`). The NAT companion record of the
-//!   removed session is kept until `remove_nat_companions` takes it.
+//!   (idle timeout, reason `idle-timeout`).
+//! - **NAT companions**: the engine keeps a session's NAT state (its source
+//!   mapping) inside the session record, reserved when the session is
+//!   created or installed and released when it closes. There are no
+//!   separate companion entries, so the companion primitives report 0, as
+//!   the reference model does for its pair records.
 //! - Inserting a forward entry installs the whole session into an engine
 //!   (`Engine::install_synced`, which reserves the source NAT mapping); the
 //!   reverse entry that follows is then already present. A reverse entry
 //!   without its forward session is stored as an orphan.
 //! - Session-close events and close deltas of store operations come from
-//!   `on_closed`, with the caller's reason (the engine's own close event and
-//!   delta for that session are suppressed), so a store delete emits exactly
-//!   one event whatever the rule's logging. A bare `delete` (table repair)
-//!   emits neither.
+//!   `on_closed`, with the caller's reason: the engine's own close event is
+//!   held back and published then (so logging follows the rule's
+//!   `session-close`, as for every other close), and the close delta is
+//!   recorded with that reason. A bare `delete` (table repair) emits
+//!   neither.
 
 use crate::dataplane::{Inner, ShardSet, Suppress, lock};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
-use xpf_dataplane::session_store::{NatCompanion, SessionTable, close_event, delete_known};
+use xpf_dataplane::session_store::{SessionTable, close_event, delete_known};
 use xpf_dataplane::{DataplaneError, Result};
 use xpf_engine::session::Direction;
 use xpf_runtime::{
-    AnySessionKey, CloseReason, Event, RedundancyGroupId, SessionDelta, SessionDeltaError,
-    SessionDeltaReason, SessionDeltaSnapshot, SessionDeltaSource, SessionEntry, SessionFlags,
-    SessionId, SweepProfile,
+    AnySessionKey, CloseReason, Event, RedundancyGroupId, SessionCloseEvent, SessionDelta,
+    SessionDeltaError, SessionDeltaReason, SessionDeltaSnapshot, SessionDeltaSource, SessionEntry,
+    SessionFlags, SessionId, SweepProfile,
 };
 
 /// Entries whose session left the engines, and NAT records not yet taken.
 #[derive(Debug, Default)]
 pub(crate) struct Orphans {
     entries: Mutex<BTreeMap<AnySessionKey, SessionEntry>>,
-    nat: Mutex<BTreeMap<AnySessionKey, (SessionId, usize)>>,
+    /// Close events the engine logged for sessions a store operation
+    /// removed, published by `on_closed` with the caller's reason.
+    closes: Mutex<BTreeMap<SessionId, SessionCloseEvent>>,
 }
 
 impl Orphans {
@@ -118,17 +125,18 @@ impl UserspaceSessions {
         }
         let now = shard.now(inner.clock.now());
         shard.engine.close_session(key, CloseReason::Admin, now);
-        inner.drain_shard(&set.steering, &mut shard, Suppress::Close(fwd.session_id()));
+        let held = inner.drain_shard(&set.steering, &mut shard, Suppress::Close(fwd.session_id()));
         drop(shard);
+        for e in held {
+            if let Event::SessionClose(c) = e {
+                lock(&inner.orphans.closes).insert(c.open.session_id, c);
+            }
+        }
         let (removed, other) = match dir {
             Direction::Forward => (fwd, rev),
             Direction::Reverse => (rev, fwd),
         };
         lock(&inner.orphans.entries).insert(other.key(), other);
-        let companions = NatCompanion::of_session(&fwd).len();
-        if companions > 0 {
-            lock(&inner.orphans.nat).insert(fwd.key(), (fwd.session_id(), companions));
-        }
         Ok(Some(removed))
     }
 
@@ -193,7 +201,7 @@ impl UserspaceSessions {
         let mut shard = lock(&set.slots[s].shard);
         let now = shard.now(inner.clock.now());
         let result = shard.engine.install_synced(forward, now);
-        inner.drain_shard(&set.steering, &mut shard, Suppress::Nothing);
+        let _ = inner.drain_shard(&set.steering, &mut shard, Suppress::Nothing);
         drop(shard);
         match result {
             Ok(_) => {
@@ -281,28 +289,39 @@ impl SessionTable for UserspaceSessions {
     }
 
     fn install_nat_companions(&self, forward: &SessionEntry) -> Result<usize> {
-        // The engine reserved the mapping when the session was installed.
-        lock(&self.inner.orphans.nat).remove(&forward.key());
-        Ok(NatCompanion::of_session(forward).len())
+        // The engine reserved the mapping inside the session record when the
+        // session was installed: there are no separate companion entries.
+        let _ = forward;
+        Ok(0)
     }
 
     fn remove_nat_companions(&self, forward: &SessionEntry) -> Result<usize> {
-        let mut nat = lock(&self.inner.orphans.nat);
-        match nat.get(&forward.key()) {
-            Some((id, n)) if *id == forward.session_id() => {
-                let n = *n;
-                nat.remove(&forward.key());
-                Ok(n)
-            }
-            _ => Ok(0),
-        }
+        // Released with the session record (see the module docs).
+        let _ = forward;
+        Ok(0)
     }
 
     fn on_closed(&self, forward: &SessionEntry, reason: CloseReason) {
-        let now = self.inner.clock.now();
-        self.inner
-            .events
-            .publish([Event::SessionClose(close_event(forward, reason, now))]);
+        let held = lock(&self.inner.orphans.closes).remove(&forward.session_id());
+        let event = match held {
+            // The engine's own record of the close (it logs per the rule).
+            Some(mut c) => {
+                c.reason = reason;
+                Some(c)
+            }
+            // An orphaned forward entry: log as the engine would.
+            None if forward.flags().contains(SessionFlags::LOG_CLOSE) => {
+                let mut c = close_event(forward, reason, self.inner.clock.now());
+                if c.open.flow.protocol.is_icmp() {
+                    c.open.flow.icmp_type = Some(0);
+                }
+                Some(c)
+            }
+            None => None,
+        };
+        if let Some(c) = event {
+            self.inner.events.publish([Event::SessionClose(c)]);
+        }
         self.inner
             .deltas
             .record(SessionDeltaReason::Close(reason), *forward);
@@ -334,12 +353,11 @@ impl SessionTable for UserspaceSessions {
                         removed += 2;
                     }
                 }
-                inner.drain_shard(&set.steering, &mut shard, Suppress::AllCloses);
+                let _ = inner.drain_shard(&set.steering, &mut shard, Suppress::AllCloses);
             }
             set.steering.clear();
         }
         removed += std::mem::take(&mut *lock(&inner.orphans.entries)).len();
-        lock(&inner.orphans.nat).clear();
         inner.deltas.new_epoch();
         Ok(removed)
     }

@@ -285,3 +285,59 @@ impl Telemetry for UserspaceTelemetry {
         ])
     }
 }
+
+/// Every counter the shards keep, summed, indexed by id (index = raw id),
+/// including ids the config in force no longer has (their counters survive
+/// until the id is reused).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CounterTables {
+    /// Global counters in [`GlobalCounter::all`] order.
+    pub global: Vec<(GlobalCounter, u64)>,
+    /// Per interface id.
+    pub interfaces: Vec<InterfaceCounters>,
+    /// Per zone id.
+    pub zones: Vec<ZoneCounters>,
+    /// Per policy rule id.
+    pub policies: Vec<CounterValue>,
+    /// Per NAT rule id.
+    pub nat_rules: Vec<CounterValue>,
+}
+
+fn add_at<T: Default + Clone>(v: &mut Vec<T>, i: usize, f: impl FnOnce(&mut T)) {
+    if v.len() <= i {
+        v.resize(i + 1, T::default());
+    }
+    f(&mut v[i]);
+}
+
+impl UserspaceTelemetry {
+    /// Every counter, summed over the shards.
+    pub fn tables(&self) -> CounterTables {
+        let mut t = CounterTables {
+            global: self.global_counters_now(),
+            ..CounterTables::default()
+        };
+        self.fold((), |(), s| {
+            let c = &s.engine.telemetry().counters;
+            for (i, v) in c.interfaces.iter().enumerate() {
+                add_at(&mut t.interfaces, i, |a| a.merge(v));
+            }
+            for (i, z) in c.zones.iter().enumerate() {
+                add_at(&mut t.zones, i, |a| {
+                    a.merge(&ZoneCounters {
+                        ingress: z.ingress,
+                        egress: z.egress,
+                        drops: z.dropped,
+                    })
+                });
+            }
+            for (i, v) in c.policies.iter().enumerate() {
+                add_at(&mut t.policies, i, |a| a.merge(*v));
+            }
+            for (i, v) in c.nat_rules.iter().enumerate() {
+                add_at(&mut t.nat_rules, i, |a| a.merge(*v));
+            }
+        });
+        t
+    }
+}

@@ -79,7 +79,7 @@ pub(crate) fn run(inner: &Arc<Inner>, w: usize) {
                 let mut shard = lock(&set.slots[w].shard);
                 let t = shard.now(now);
                 shard.engine.expire(t, 65_536);
-                inner.drain_shard(&set.steering, &mut shard, Suppress::Nothing);
+                let _ = inner.drain_shard(&set.steering, &mut shard, Suppress::Nothing);
                 drop(shard);
                 if w == 0 {
                     crate::sessions::expire_orphans(inner, now);
