@@ -4,15 +4,16 @@
 //! - **Roles.** Every group is active until set otherwise. A group's role is
 //!   pushed into every shard's engine, which drops traffic arriving on the
 //!   interfaces of a backup group (`ha-inactive`). Session *ownership*
-//!   follows the role: [`crate::sessions::UserspaceDeltas::export_owner_rg`]
+//!   follows the role: `export_owner_rg` of [`crate::sessions::UserspaceDeltas`]
 //!   exports the sessions of the groups asked for, and
 //!   [`UserspaceHa::synced_zones`] gives the zones a reconcile must leave
 //!   alone (those of groups this node is primary for).
 //! - **Fabric.** When a backup group's frame is dropped and a fabric link is
 //!   enabled, the frame is sent unchanged to the peer over the fabric link
 //!   (destination MAC = peer, source MAC = local) instead. The packet path
-//!   reads the fabric *view*, which only [`sync_fabric_state`]
-//!   (HAController::sync_fabric_state) publishes; updates go through
+//!   reads the fabric *view*, which only
+//!   [`sync_fabric_state`](HAController::sync_fabric_state) publishes;
+//!   updates go through
 //!   [`set_fabric_forwarding_then_sync`], so a committed update is always
 //!   synced.
 //! - **Watchdog.** Armed by the first kick when a timeout is configured;

@@ -55,7 +55,17 @@
 //! and every frame sent because of it; [`UserspaceDataplane::advance`]
 //! moves the clock and runs expiry and the HA watchdog. It runs the same
 //! steering, shard processing, draining and session-store code as the
-//! workers; the conformance harness and the replay tool use it.
+//! workers; the conformance harness (`tests/conformance.rs`, running the
+//! whole `xpf-conformance` suite) and the replay tool (`examples/xpf-replay`)
+//! use it.
+//!
+//! # Session store on an engine's pair records
+//!
+//! The engine stores a session as one record under two keys; the
+//! `SessionStore` semantics are per entry. [`sessions`] maps one onto the
+//! other (orphaned halves kept in a side table, NAT state counted as part of
+//! the record) so every store operation comes from the generic functions of
+//! `xpf_dataplane::session_store`.
 //!
 //! # Ports
 //!
