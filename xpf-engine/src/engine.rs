@@ -138,6 +138,8 @@ struct State {
     telemetry: Telemetry,
     rg_inactive: Vec<RedundancyGroupId>,
     next_seq: u64,
+    /// Added to `next_seq` per minted id (shards of one node interleave).
+    seq_stride: u64,
     logs: Vec<LoggedTerm>,
 }
 
@@ -209,6 +211,7 @@ impl Engine {
                 telemetry,
                 rg_inactive: Vec::new(),
                 next_seq: 1,
+                seq_stride: 1,
                 logs: Vec::new(),
             },
             tables,
@@ -254,6 +257,15 @@ impl Engine {
     /// Flood-screen state per zone.
     pub fn floods(&self, zone: ZoneId) -> Option<&ZoneFloods> {
         self.state.floods.get(zone.index())
+    }
+
+    /// Makes this engine mint session ids `first`, `first + stride`, ...
+    /// (sequence numbers under the node bit), so several engines of one
+    /// node (shards) never mint the same id: shard `i` of `n` uses
+    /// `set_session_ids(i + 1, n)`. Call before the first packet.
+    pub fn set_session_ids(&mut self, first: u64, stride: u64) {
+        self.state.next_seq = first.max(1);
+        self.state.seq_stride = stride.max(1);
     }
 
     /// Marks a redundancy group active or backup on this node. Traffic on
@@ -403,6 +415,39 @@ impl Engine {
         true
     }
 
+    /// Installs a session received from the cluster peer, given its forward
+    /// entry, at local time `now_ns` (see [`SessionTable::insert_synced`] for
+    /// refresh and replacement), and reserves its source NAT mapping in the
+    /// local allocator so no local flow is given the same translation. A
+    /// session that held the forward key is closed (reason
+    /// `cluster-reconcile`); an evicted embryonic session is closed as usual.
+    /// On error nothing of the new session is installed.
+    pub fn install_synced(
+        &mut self,
+        forward: &SessionEntry,
+        now_ns: u64,
+    ) -> Result<SessionHandle, SyncInstallError> {
+        let s = &mut self.state;
+        let synced = s.sessions.insert_synced(forward, now_ns)?;
+        if let Some(replaced) = synced.replaced {
+            on_closed(s, replaced, now_ns);
+        }
+        if let Some(evicted) = synced.evicted {
+            on_closed(s, evicted, now_ns);
+        }
+        if synced.refreshed || !forward.flags().contains(SessionFlags::SNAT) {
+            return Ok(synced.handle);
+        }
+        let (target, mapping) = synced_mapping(forward);
+        if let Err(e) = s.snat.install(target, &mapping) {
+            s.sessions
+                .remove(synced.handle, CloseReason::ClusterReconcile);
+            return Err(SyncInstallError::Nat(e));
+        }
+        s.mappings.insert(synced.handle, (target, mapping));
+        Ok(synced.handle)
+    }
+
     /// Processes one frame arriving on `ingress` at `now_ns`. The frame is
     /// rewritten in place; frames the firewall emits are appended to `out`.
     pub fn process(
@@ -469,6 +514,42 @@ impl Engine {
         for (ingress, frame) in frames.iter_mut() {
             verdicts.push(self.process(now_ns, *ingress, frame, out));
         }
+    }
+}
+
+/// Why [`Engine::install_synced`] refused a session.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncInstallError {
+    /// The session table refused the entry.
+    #[error("session table: {0}")]
+    Table(#[from] InsertError),
+    /// The source NAT mapping could not be reserved (unknown pool, or it
+    /// collides with a local mapping).
+    #[error("source NAT mapping: {0}")]
+    Nat(NatError),
+}
+
+/// The allocator and source mapping a synced SNAT session holds.
+fn synced_mapping(forward: &SessionEntry) -> (SnatTarget, SourceMapping) {
+    macro_rules! build {
+        ($key:expr, $v:expr) => {{
+            let (k, v) = ($key, $v);
+            let public: IpAddr = v.nat.src.into();
+            (
+                SnatTarget::of_session(v.nat_pool, public),
+                SourceMapping {
+                    protocol: k.protocol,
+                    internal_addr: k.src.into(),
+                    internal_port: k.src_port,
+                    public_addr: public,
+                    public_port: v.nat.src_port,
+                },
+            )
+        }};
+    }
+    match forward {
+        SessionEntry::V4 { key, value } => build!(key, value),
+        SessionEntry::V6 { key, value } => build!(key, value),
     }
 }
 
@@ -1301,7 +1382,7 @@ fn first_packet(
         .or(egress_if.redundancy_group)
         .unwrap_or_default();
     let id = SessionId::compose(s.opts.node_id, s.next_seq);
-    s.next_seq += 1;
+    s.next_seq += s.seq_stride;
     let init = SessionInit {
         id,
         generation: t.generation,
