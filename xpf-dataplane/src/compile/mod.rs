@@ -17,7 +17,7 @@ mod filters;
 pub mod form;
 pub(crate) mod fxhash;
 pub mod ids;
-mod name_index;
+pub(crate) mod name_index;
 mod nat;
 mod network;
 mod policies;

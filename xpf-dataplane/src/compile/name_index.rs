@@ -10,7 +10,8 @@
 //! small enough to stay in cache.
 //!
 //! The first definition of a duplicated name wins (validation reports the
-//! duplicate; the compiler follows the same rule).
+//! duplicate from [`NameIndex::repeat_of`]; the compiler follows the same
+//! rule). Empty names are never found.
 
 use super::fxhash::FxHasher;
 use std::hash::Hasher;
@@ -27,6 +28,8 @@ pub(crate) struct NameIndex {
     /// `(tag << 32) | (index + 1)`; 0 is an empty slot.
     slots: Vec<u64>,
     mask: usize,
+    /// `(position, first definition)` of every repeated name, by position.
+    repeats: Vec<(NameId, NameId)>,
 }
 
 fn hash(name: &str) -> u64 {
@@ -39,7 +42,8 @@ fn hash(name: &str) -> u64 {
 impl NameIndex {
     /// Indexes `names`; the i-th name gets id `i` (a later duplicate keeps
     /// its position in [`NameIndex::name`] but is not found by lookup).
-    pub(crate) fn new<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> Self {
+    pub(crate) fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
+        let names: Vec<&str> = names.collect();
         let len = names.len();
         let capacity = (len * 2).next_power_of_two().max(8);
         let mut index = Self {
@@ -47,11 +51,15 @@ impl NameIndex {
             ends: Vec::with_capacity(len),
             slots: vec![0; capacity],
             mask: capacity - 1,
+            repeats: Vec::new(),
         };
         for name in names {
             let id = index.ends.len() as u32;
             index.arena.push_str(name);
             index.ends.push(index.arena.len() as u32);
+            if name.is_empty() {
+                continue;
+            }
             let h = hash(name);
             let tag = h >> 32;
             let mut slot = (h as usize) & index.mask;
@@ -62,7 +70,9 @@ impl NameIndex {
                     break;
                 }
                 if word >> 32 == tag && index.name((word as u32) - 1) == name {
-                    break; // duplicate: the first definition wins
+                    // A duplicate: the first definition wins.
+                    index.repeats.push((id, (word as u32) - 1));
+                    break;
                 }
                 slot = (slot + 1) & index.mask;
             }
@@ -89,6 +99,18 @@ impl NameIndex {
         }
     }
 
+    /// When the name at `id` repeats an earlier one, the first one's id.
+    pub(crate) fn repeat_of(&self, id: NameId) -> Option<NameId> {
+        let i = self.repeats.binary_search_by_key(&id, |r| r.0).ok()?;
+        Some(self.repeats[i].1)
+    }
+
+    /// True when the name at `id` is found by lookup (not empty, not a
+    /// repeat).
+    pub(crate) fn is_first_definition(&self, id: NameId) -> bool {
+        !self.name(id).is_empty() && self.repeat_of(id).is_none()
+    }
+
     /// The name with id `id` (as copied into the arena).
     #[inline]
     pub(crate) fn name(&self, id: NameId) -> &str {
@@ -110,6 +132,18 @@ mod tests {
         assert_eq!(index.get("db"), Some(1));
         assert_eq!(index.get("dns"), None);
         assert_eq!(index.name(2), "web");
+        assert_eq!(index.repeat_of(2), Some(0));
+        assert_eq!(index.repeat_of(1), None);
+        assert!(!index.is_first_definition(2));
+    }
+
+    #[test]
+    fn empty_names_are_never_found() {
+        let index = NameIndex::new(["", "a", ""].into_iter());
+        assert_eq!(index.get(""), None);
+        assert_eq!(index.get("a"), Some(1));
+        assert_eq!(index.repeat_of(2), None);
+        assert!(!index.is_first_definition(0));
     }
 
     #[test]
@@ -126,7 +160,9 @@ mod tests {
             let index = NameIndex::new(names.iter().map(String::as_str));
             let mut oracle = std::collections::HashMap::new();
             for (i, n) in names.iter().enumerate() {
-                oracle.entry(n.as_str()).or_insert(i as u32);
+                if !n.is_empty() {
+                    oracle.entry(n.as_str()).or_insert(i as u32);
+                }
             }
             for n in names.iter().chain(&probes) {
                 prop_assert_eq!(index.get(n), oracle.get(n.as_str()).copied());

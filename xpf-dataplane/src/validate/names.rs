@@ -21,6 +21,7 @@ use super::addresses::{ResolvedSet, resolve_sets};
 use super::path::Path;
 use super::values::Families;
 use crate::compile::fxhash::{FxHashMap, FxHashSet};
+use crate::compile::name_index::{NameId, NameIndex};
 use crate::config::predefined;
 use crate::config::{AddressBook, AddressSet, ApplicationSet, Config, DestinationPool, SourcePool};
 use std::collections::hash_map::Entry;
@@ -79,12 +80,6 @@ impl<'a, V: Copy> Namespace<'a, V> {
     /// The first definition of `name`.
     pub(super) fn get(&self, name: &str) -> Option<V> {
         self.entries.get(name).map(|&(value, _)| value)
-    }
-
-    /// The position of the first definition of `name`, counting every
-    /// definition given, in order.
-    pub(super) fn position(&self, name: &str) -> Option<usize> {
-        self.entries.get(name).map(|&(_, position)| position)
     }
 
     /// True when `name` is defined.
@@ -150,7 +145,7 @@ pub(super) struct Book<'a> {
     source: &'a AddressBook,
     /// Names of the addresses, then of the sets: positions below the
     /// number of addresses are addresses, the rest sets.
-    names: Namespace<'a>,
+    names: NameIndex,
     /// The families each address can match, by position.
     address_families: Vec<Families>,
     /// What each set resolves to, by position in `address-sets`: resolved
@@ -165,7 +160,7 @@ impl<'a> Book<'a> {
         let sets = book.address_sets.iter().map(|s| s.name.as_str());
         let mut symbols = Self {
             source: book,
-            names: Namespace::from_names(addresses.chain(sets)),
+            names: NameIndex::new(addresses.chain(sets)),
             address_families: book.addresses.iter().map(Families::of_address).collect(),
             sets: Vec::new(),
         };
@@ -180,7 +175,7 @@ impl<'a> Book<'a> {
 
     /// The first definition of `name`.
     pub(super) fn get(&self, name: &str) -> Option<AddressEntry<'a>> {
-        let position = self.names.position(name)?;
+        let position = self.names.get(name)? as usize;
         Some(match position.checked_sub(self.source.addresses.len()) {
             None => AddressEntry::Address(position),
             Some(set) => AddressEntry::Set(&self.source.address_sets[set], set),
@@ -189,12 +184,21 @@ impl<'a> Book<'a> {
 
     /// True when `name` is defined.
     pub(super) fn contains(&self, name: &str) -> bool {
-        self.names.contains(name)
+        self.names.get(name).is_some()
     }
 
     /// Every defined name, in definition order.
     pub(super) fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.names.names()
+        let source: &'a AddressBook = self.source;
+        let names = source
+            .addresses
+            .iter()
+            .map(|a| a.name.as_str())
+            .chain(source.address_sets.iter().map(|s| s.name.as_str()));
+        names
+            .enumerate()
+            .filter(|&(i, _)| self.names.is_first_definition(i as NameId))
+            .map(|(_, name)| name)
     }
 
     /// The families `entry` of this book can match; `None` when a set
@@ -210,7 +214,16 @@ impl<'a> Book<'a> {
     /// When the address or set at `at` repeats an earlier name of the book,
     /// where that name was first defined.
     pub(super) fn repeat_of(&self, at: EntryOrSet) -> Option<EntryOrSet> {
-        self.names.shared_repeat_of(at, self.source.addresses.len())
+        let entries = self.source.addresses.len();
+        let position = match at {
+            EntryOrSet::Entry(index) => index,
+            EntryOrSet::Set(index) => entries + index,
+        };
+        let first = self.names.repeat_of(position as NameId)? as usize;
+        Some(match first.checked_sub(entries) {
+            Some(index) => EntryOrSet::Set(index),
+            None => EntryOrSet::Entry(first),
+        })
     }
 
     /// True when every member of the set at `index` of `address-sets` is
