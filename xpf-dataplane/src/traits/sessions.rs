@@ -25,6 +25,13 @@ use xpf_runtime::{
 /// | [`delete_with_companions`](Self::delete_with_companions) | forward + reverse + NAT companions, from either key | once, if the forward entry was present |
 /// | [`reconcile_cluster_bulk`](Self::reconcile_cluster_bulk) | every stale session, as `delete_with_companions` | per session |
 ///
+/// "Close event" in this table means the session's close is *reported*: a
+/// close [`SessionDelta`](xpf_runtime::SessionDelta) for HA sync is always
+/// produced, and an `RT_FLOW_SESSION_CLOSE` [`Event`](xpf_runtime::Event)
+/// is emitted only when the session's policy logs `session-close` (the
+/// same rule as for sessions that end on their own), so deleting through
+/// the store never logs more than the policy asked for.
+///
 /// `delete_known` is the single delete path: GC expiry calls it for each
 /// expired entry, and `delete_with_companions` and reconcile are built from
 /// it, so the three can never drift apart. Every `SessionTable` gets this
