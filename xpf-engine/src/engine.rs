@@ -147,6 +147,8 @@ struct State {
     rg_inactive: Vec<RedundancyGroupId>,
     next_seq: u64,
     logs: Vec<LoggedTerm>,
+    /// The fast path's resolved IPv4 next hops, for the tables in force.
+    next_hops: fast::NextHopCache,
 }
 
 /// One firewall instance.
@@ -217,6 +219,7 @@ impl Engine {
                 rg_inactive: Vec::new(),
                 next_seq: 1,
                 logs: Vec::new(),
+                next_hops: fast::NextHopCache::default(),
             },
             tables,
             nat,
@@ -316,6 +319,7 @@ impl Engine {
         s.snat = snat;
         s.filters = filters;
         s.floods = floods;
+        s.next_hops.clear();
         s.sessions
             .set_timeouts(Timeouts::from(&self.tables.compiled.flow));
         resize_counters(&mut s.telemetry, &self.tables);

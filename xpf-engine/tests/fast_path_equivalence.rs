@@ -398,3 +398,31 @@ fn an_established_udp_flow_takes_the_fast_path_with_identical_results() {
     }
     assert_eq!(observe(&mut slow), observe(&mut fast));
 }
+
+#[test]
+fn an_apply_that_changes_the_next_hop_takes_effect_on_the_next_packet() {
+    // The fast path keeps resolved next hops; an apply that moves the
+    // default route's gateway MAC must be seen by the very next packet,
+    // exactly as by the general pipeline.
+    let moved = CONFIG.replace(
+        "address = \"198.19.0.254\"\nmac = \"02:00:00:00:02:fe\"",
+        "address = \"198.19.0.254\"\nmac = \"02:00:00:00:02:aa\"",
+    );
+    assert_ne!(moved, CONFIG, "the fixture's gateway entry was found");
+    let mut slow = engine_with(false);
+    let mut fast = engine_with(true);
+    let out = udp4(CLIENT, REMOTE, 40000, 53, b"q");
+    for e in [&mut slow, &mut fast] {
+        for k in 0..3 {
+            let (v, f, _) = run(e, T0 + k, LAN, out.clone());
+            assert_eq!(v, Verdict::Forward { egress: WAN });
+            assert_eq!(f[0..6], GW_MAC);
+        }
+        e.apply(compiled(&moved), 2, T0 + 5).unwrap();
+    }
+    let (v1, f1, _) = run(&mut slow, T0 + 6, LAN, out.clone());
+    let (v2, f2, _) = run(&mut fast, T0 + 6, LAN, out.clone());
+    assert_eq!((v1, &f1), (v2, &f2));
+    assert_eq!(f2[0..6], [2, 0, 0, 0, 2, 0xaa]);
+    assert_eq!(observe(&mut slow), observe(&mut fast));
+}

@@ -321,6 +321,76 @@ fn screen(
     Some(Verdict::Drop(kind.drop_reason()))
 }
 
+/// Where the forward stage sends a packet to `dst`: the route, then the
+/// gateway's MAC (the general path's `route` + `neighbour` steps).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Resolved {
+    /// No route.
+    #[default]
+    NoRoute,
+    /// A discard route.
+    Discard,
+    /// A route whose gateway has no neighbour entry.
+    NoNeighbour,
+    /// The gateway's MAC.
+    Mac([u8; 6]),
+}
+
+/// Resolves `dst` through the tables.
+fn resolve(t: &Tables, dst: IpAddr) -> Resolved {
+    match t.route(dst) {
+        None => Resolved::NoRoute,
+        Some(NextHop::Discard) => Resolved::Discard,
+        Some(NextHop::Via { gateway, .. }) => match t.neighbour(gateway) {
+            Some(mac) => Resolved::Mac(mac.0),
+            None => Resolved::NoNeighbour,
+        },
+    }
+}
+
+/// Entries of the [`NextHopCache`].
+const NEXT_HOP_SLOTS: usize = 256;
+
+/// Resolved forwarding of recent IPv4 destinations, direct-mapped: the
+/// fast path's shortcut past the route trie and the neighbour search. The
+/// tables of one generation are immutable, so an entry is exact until the
+/// tables change; [`clear`](Self::clear) is called whenever they do.
+#[derive(Clone, Debug)]
+pub(super) struct NextHopCache {
+    /// `(destination, resolution)`; `None` when empty.
+    slots: Box<[Option<(u32, Resolved)>; NEXT_HOP_SLOTS]>,
+}
+
+impl Default for NextHopCache {
+    fn default() -> Self {
+        Self {
+            slots: Box::new([None; NEXT_HOP_SLOTS]),
+        }
+    }
+}
+
+impl NextHopCache {
+    /// Forgets everything (the tables changed).
+    pub(super) fn clear(&mut self) {
+        self.slots.fill(None);
+    }
+
+    /// The resolution of `dst` under `t`.
+    #[inline]
+    fn resolve_v4(&mut self, t: &Tables, dst: Ipv4Addr) -> Resolved {
+        let bits = dst.to_bits();
+        let at = (bits.wrapping_mul(0x9e37_79b1) >> 24) as usize % NEXT_HOP_SLOTS;
+        match self.slots[at] {
+            Some((d, r)) if d == bits => r,
+            _ => {
+                let r = resolve(t, IpAddr::V4(dst));
+                self.slots[at] = Some((bits, r));
+                r
+            }
+        }
+    }
+}
+
 /// The session of a fast-path key.
 #[inline]
 pub(super) fn lookup(s: &State, key: &FastKey) -> Option<(SessionHandle, Direction)> {
@@ -459,18 +529,23 @@ pub(super) fn established(
     {
         return Some(Verdict::Drop(DropReason::HaInactive));
     }
-    let gateway = match t.route(dst) {
-        Some(NextHop::Via { gateway, .. }) => gateway,
-        Some(NextHop::Discard) => return Some(Verdict::Drop(DropReason::RouteDiscard)),
-        None => return Some(Verdict::Drop(DropReason::NoRoute)),
+    let next_hop = match dst {
+        IpAddr::V4(a) => s.next_hops.resolve_v4(t, a),
+        IpAddr::V6(_) => resolve(t, dst),
+    };
+    let mac = match next_hop {
+        Resolved::NoRoute => return Some(Verdict::Drop(DropReason::NoRoute)),
+        Resolved::Discard => return Some(Verdict::Drop(DropReason::RouteDiscard)),
+        Resolved::NoNeighbour => None,
+        Resolved::Mac(mac) => Some(mac),
     };
     if rewrite::decrement_ttl_plain(frame, pkt.layout).is_err() {
         return Some(Verdict::Drop(DropReason::TtlExceeded));
     }
-    let Some(mac) = t.neighbour(gateway) else {
+    let Some(mac) = mac else {
         return Some(Verdict::Drop(DropReason::NoNeighbour));
     };
-    frame[0..6].copy_from_slice(&mac.0);
+    frame[0..6].copy_from_slice(&mac);
     frame[6..12].copy_from_slice(&eif.mac);
     if let Some(vid) = eif.vlan
         && rewrite::push_vlan(frame, vid).is_err()
