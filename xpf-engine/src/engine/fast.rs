@@ -263,41 +263,36 @@ pub(super) fn look_ahead(
 /// The zone's screens for a fast-path packet, as the general path runs
 /// them (a plain, unfragmented packet without IP options or routing
 /// headers): a drop verdict, with its event, or `None` to go on.
-fn screen(
+#[allow(clippy::too_many_arguments)]
+fn screen<A: FastAddr>(
     s: &mut State,
     profile: &CompiledScreen,
-    pkt: &FastPacket,
+    key: &SessionKey<A>,
+    v6: bool,
+    l3_len: u16,
+    seg: Option<TcpSegment>,
     zone: ZoneId,
     ingress: InterfaceId,
     now_ns: u64,
 ) -> Option<Verdict> {
-    let (src, dst, protocol, sport, dport) = match pkt.key {
-        FastKey::V4(k) => (
-            k.src.into(),
-            k.dst.into(),
-            k.protocol,
-            k.src_port,
-            k.dst_port,
-        ),
-        FastKey::V6(k) => (
-            k.src.into(),
-            k.dst.into(),
-            k.protocol,
-            k.src_port,
-            k.dst_port,
-        ),
-    };
-    let header = if pkt.layout.v6 { 40 } else { 20 };
+    let (src, dst, protocol, sport, dport): (IpAddr, IpAddr, _, _, _) = (
+        key.src.into(),
+        key.dst.into(),
+        key.protocol,
+        key.src_port,
+        key.dst_port,
+    );
+    let header = if v6 { 40 } else { 20 };
     let input = ScreenInput {
         src,
         dst,
         protocol,
-        tcp_flags: pkt.seg.map(|t| t.flags),
+        tcp_flags: seg.map(|t| t.flags),
         dst_port: Some(dport),
         is_fragment: false,
         fragment_offset: 0,
         more_fragments: false,
-        payload_len: u32::from(pkt.l3_len) - header,
+        payload_len: u32::from(l3_len) - header,
         source_route: false,
     };
     let kind = stateless_check(profile, &input).or_else(|| {
@@ -391,12 +386,92 @@ impl NextHopCache {
     }
 }
 
-/// The session of a fast-path key.
-#[inline]
-pub(super) fn lookup(s: &State, key: &FastKey) -> Option<(SessionHandle, Direction)> {
-    match key {
-        FastKey::V4(k) => s.sessions.lookup_v4(k),
-        FastKey::V6(k) => s.sessions.lookup_v6(k),
+/// What the fast path does differently per address family.
+trait FastAddr: Copy + Eq + Into<IpAddr> {
+    /// The session of `key`.
+    fn lookup(s: &State, key: &SessionKey<Self>) -> Option<(SessionHandle, Direction)>;
+    /// A live session's `[forward, reverse]` keys.
+    fn keys(s: &State, h: SessionHandle) -> Option<[SessionKey<Self>; 2]>;
+    /// Rewrites the tuple `old` → `new` (see [`rewrite::rewrite_plain`]).
+    fn rewrite(
+        frame: &mut [u8],
+        lay: PlainLayout,
+        old: &SessionKey<Self>,
+        new: &SessionKey<Self>,
+    ) -> bool;
+    /// Where the forward stage sends a packet to `dst`.
+    fn resolve(s: &mut State, t: &Tables, dst: Self) -> Resolved;
+}
+
+impl FastAddr for Ipv4Addr {
+    #[inline(always)]
+    fn lookup(s: &State, key: &SessionKey<Self>) -> Option<(SessionHandle, Direction)> {
+        s.sessions.lookup_v4(key)
+    }
+    #[inline(always)]
+    fn keys(s: &State, h: SessionHandle) -> Option<[SessionKey<Self>; 2]> {
+        s.sessions.keys_v4(h)
+    }
+    #[inline(always)]
+    fn rewrite(
+        frame: &mut [u8],
+        lay: PlainLayout,
+        old: &SessionKey<Self>,
+        new: &SessionKey<Self>,
+    ) -> bool {
+        let o = (
+            old.src.octets(),
+            old.dst.octets(),
+            old.src_port,
+            old.dst_port,
+        );
+        let n = (
+            new.src.octets(),
+            new.dst.octets(),
+            new.src_port,
+            new.dst_port,
+        );
+        rewrite::rewrite_plain(frame, lay, o, n).is_ok()
+    }
+    #[inline(always)]
+    fn resolve(s: &mut State, t: &Tables, dst: Self) -> Resolved {
+        s.next_hops.resolve_v4(t, dst)
+    }
+}
+
+impl FastAddr for Ipv6Addr {
+    #[inline(always)]
+    fn lookup(s: &State, key: &SessionKey<Self>) -> Option<(SessionHandle, Direction)> {
+        s.sessions.lookup_v6(key)
+    }
+    #[inline(always)]
+    fn keys(s: &State, h: SessionHandle) -> Option<[SessionKey<Self>; 2]> {
+        s.sessions.keys_v6(h)
+    }
+    #[inline(always)]
+    fn rewrite(
+        frame: &mut [u8],
+        lay: PlainLayout,
+        old: &SessionKey<Self>,
+        new: &SessionKey<Self>,
+    ) -> bool {
+        let o = (
+            old.src.octets(),
+            old.dst.octets(),
+            old.src_port,
+            old.dst_port,
+        );
+        let n = (
+            new.src.octets(),
+            new.dst.octets(),
+            new.src_port,
+            new.dst_port,
+        );
+        rewrite::rewrite_plain(frame, lay, o, n).is_ok()
+    }
+    #[inline(always)]
+    fn resolve(_: &mut State, t: &Tables, dst: Self) -> Resolved {
+        resolve(t, dst.into())
     }
 }
 
@@ -416,12 +491,41 @@ pub(super) fn established(
     let fin = t.fast_interface(ingress)?;
     let (pkt, hit) = match found {
         Some((pkt, hit)) => (pkt, hit),
-        None => {
-            let pkt = parse(frame)?;
-            (pkt, None)
-        }
+        None => (parse(frame)?, None),
     };
-    let family = usize::from(pkt.layout.v6);
+    let FastPacket {
+        key,
+        layout,
+        l3_len,
+        seg,
+    } = pkt;
+    match key {
+        FastKey::V4(k) => established_in(
+            t, s, now_ns, ingress, frame, fin, k, layout, l3_len, seg, hit,
+        ),
+        FastKey::V6(k) => established_in(
+            t, s, now_ns, ingress, frame, fin, k, layout, l3_len, seg, hit,
+        ),
+    }
+}
+
+/// [`established`] for one address family.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn established_in<A: FastAddr>(
+    t: &Tables,
+    s: &mut State,
+    now_ns: u64,
+    ingress: InterfaceId,
+    frame: &mut Vec<u8>,
+    fin: &crate::tables::FastInterface,
+    key: SessionKey<A>,
+    layout: PlainLayout,
+    l3_len: u16,
+    seg: Option<TcpSegment>,
+    hit: Option<(SessionHandle, Direction)>,
+) -> Option<Verdict> {
+    let family = usize::from(layout.v6);
     if !fin.fast_in[family] {
         return None;
     }
@@ -432,7 +536,7 @@ pub(super) fn established(
     }
     let (h, dir) = match hit {
         Some(hit) => hit,
-        None => lookup(s, &pkt.key)?,
+        None => A::lookup(s, &key)?,
     };
     let sess = s.sessions.try_get(h)?;
     let (egress, owner_rg) = match dir {
@@ -460,12 +564,14 @@ pub(super) fn established(
     }
     if fin.screened
         && let Some(profile) = t.zone_screen(fin.zone)
-        && let Some(v) = screen(s, profile, &pkt, fin.zone, ingress, now_ns)
+        && let Some(v) = screen(
+            s, profile, &key, layout.v6, l3_len, seg, fin.zone, ingress, now_ns,
+        )
     {
         return Some(v);
     }
     s.telemetry.counters.add(BaseCounter::SessionHits, 1);
-    if let Some(seg) = &pkt.seg {
+    if let Some(seg) = &seg {
         match s.sessions.track_tcp(h, dir, seg) {
             Ok(update) => {
                 if update.state != update.previous {
@@ -485,34 +591,26 @@ pub(super) fn established(
             Err(_) => return Some(Verdict::Drop(DropReason::TcpInvalidState)),
         }
     }
-    let l3_len = u64::from(pkt.l3_len);
+    let l3_len = u64::from(l3_len);
     s.sessions.touch(h, dir, l3_len, now_ns);
     if !owner_rg.is_none() && s.rg_inactive.contains(&owner_rg) {
         return Some(Verdict::Drop(DropReason::HaInactive));
     }
     let rule = s.sessions.get(h).policy_rule();
     // The packet leaves with the other direction's key reversed.
-    let other = dir.opposite().index();
-    let (translated, dst) = match pkt.key {
-        FastKey::V4(k) => {
-            let o = s.sessions.keys_v4(h)?[other];
-            let old = (k.src.octets(), k.dst.octets(), k.src_port, k.dst_port);
-            let new = (o.dst.octets(), o.src.octets(), o.dst_port, o.src_port);
-            if rewrite::rewrite_plain(frame, pkt.layout, old, new).is_err() {
-                return Some(Verdict::Drop(DropReason::MalformedIpv4));
-            }
-            (old != new, IpAddr::V4(o.src))
-        }
-        FastKey::V6(k) => {
-            let o = s.sessions.keys_v6(h)?[other];
-            let old = (k.src.octets(), k.dst.octets(), k.src_port, k.dst_port);
-            let new = (o.dst.octets(), o.src.octets(), o.dst_port, o.src_port);
-            if rewrite::rewrite_plain(frame, pkt.layout, old, new).is_err() {
-                return Some(Verdict::Drop(DropReason::MalformedIpv4));
-            }
-            (old != new, IpAddr::V6(o.src))
-        }
+    let o = A::keys(s, h)?[dir.opposite().index()];
+    let new = SessionKey {
+        src: o.dst,
+        dst: o.src,
+        src_port: o.dst_port,
+        dst_port: o.src_port,
+        protocol: o.protocol,
     };
+    if !A::rewrite(frame, layout, &key, &new) {
+        return Some(Verdict::Drop(DropReason::MalformedIpv4));
+    }
+    let translated = new != key;
+    let dst = new.dst;
     let c = &mut s.telemetry.counters;
     if translated {
         c.add(BaseCounter::NatTranslated, 1);
@@ -529,17 +627,14 @@ pub(super) fn established(
     {
         return Some(Verdict::Drop(DropReason::HaInactive));
     }
-    let next_hop = match dst {
-        IpAddr::V4(a) => s.next_hops.resolve_v4(t, a),
-        IpAddr::V6(_) => resolve(t, dst),
-    };
+    let next_hop = A::resolve(s, t, dst);
     let mac = match next_hop {
         Resolved::NoRoute => return Some(Verdict::Drop(DropReason::NoRoute)),
         Resolved::Discard => return Some(Verdict::Drop(DropReason::RouteDiscard)),
         Resolved::NoNeighbour => None,
         Resolved::Mac(mac) => Some(mac),
     };
-    if rewrite::decrement_ttl_plain(frame, pkt.layout).is_err() {
+    if rewrite::decrement_ttl_plain(frame, layout).is_err() {
         return Some(Verdict::Drop(DropReason::TtlExceeded));
     }
     let Some(mac) = mac else {
