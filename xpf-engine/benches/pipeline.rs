@@ -22,7 +22,9 @@
 //! - baselines measured in the same run: building the frame (every
 //!   pipeline iteration restores its frame, since the engine rewrites it in
 //!   place: a copy of a template, for random flows patched with the flow's
-//!   source address and port), and building plus `parse_frame`.
+//!   source address and port), and building plus `parse_frame`; and one
+//!   dependent random read in an 89 MB array (the size of the session
+//!   index), the cost of one cache and TLB miss here.
 //!
 //! Memory per session pair is printed at start-up (target ≤ 256 bytes).
 //! Numbers are recorded in BENCHMARKS.md.
@@ -234,6 +236,28 @@ fn bench(c: &mut Criterion) {
             black_box(parse_frame(&buf).unwrap());
         })
     });
+
+    // A dependent random read in an array the size of the session index
+    // (89 MB): what one cache + TLB miss costs on this machine, the unit
+    // the large-table figures below are made of.
+    let cycle = {
+        let n = 89 * 1024 * 1024 / 4;
+        let mut v: Vec<u32> = (0..n as u32).collect();
+        // Sattolo's algorithm: one cycle through every element.
+        for i in (1..n).rev() {
+            let j = (rng.next() % i as u64) as usize;
+            v.swap(i, j);
+        }
+        v
+    };
+    let mut at = 0u32;
+    g.bench_function("baseline_dram_miss_89mb", |b| {
+        b.iter(|| {
+            at = cycle[at as usize];
+            black_box(at)
+        })
+    });
+    drop(cycle);
 
     // --- 1M established sessions.
     let mut e = engine(true);
