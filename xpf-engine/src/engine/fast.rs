@@ -539,9 +539,13 @@ fn established_in<A: FastAddr>(
         None => A::lookup(s, &key)?,
     };
     let sess = s.sessions.try_get(h)?;
-    let (egress, owner_rg) = match dir {
-        Direction::Forward => (sess.egress_interface(), sess.owner_rg()),
-        Direction::Reverse => (sess.ingress_interface(), sess.owner_rg()),
+    let (egress, owner_rg, rule) = match dir {
+        Direction::Forward => (sess.egress_interface(), sess.owner_rg(), sess.policy_rule()),
+        Direction::Reverse => (
+            sess.ingress_interface(),
+            sess.owner_rg(),
+            sess.policy_rule(),
+        ),
     };
     let eif = t.fast_interface(egress)?;
     if eif.out_filter[family] {
@@ -596,7 +600,6 @@ fn established_in<A: FastAddr>(
     if !owner_rg.is_none() && s.rg_inactive.contains(&owner_rg) {
         return Some(Verdict::Drop(DropReason::HaInactive));
     }
-    let rule = s.sessions.get(h).policy_rule();
     // The packet leaves with the other direction's key reversed.
     let o = A::keys(s, h)?[dir.opposite().index()];
     let new = SessionKey {

@@ -354,17 +354,20 @@ impl SessionTable {
         self.mutations
     }
 
-    /// A live IPv4 session's `[forward, reverse]` keys.
+    /// The `[forward, reverse]` keys in an IPv4 handle's slot. The caller
+    /// holds a handle it found live (a lookup's, with no removal since);
+    /// `None` for an IPv6 handle.
     #[inline]
     pub(crate) fn keys_v4(&self, handle: SessionHandle) -> Option<[SessionKey<Ipv4Addr>; 2]> {
-        (handle.family() == AddressFamily::Inet && self.try_get(handle).is_some())
+        (handle.family() == AddressFamily::Inet)
             .then(|| self.stores.v4.slots.get(handle.slot()).keys)
     }
 
-    /// A live IPv6 session's `[forward, reverse]` keys.
+    /// The `[forward, reverse]` keys in an IPv6 handle's slot (see
+    /// [`keys_v4`](Self::keys_v4)).
     #[inline]
     pub(crate) fn keys_v6(&self, handle: SessionHandle) -> Option<[SessionKey<Ipv6Addr>; 2]> {
-        (handle.family() == AddressFamily::Inet6 && self.try_get(handle).is_some())
+        (handle.family() == AddressFamily::Inet6)
             .then(|| self.stores.v6.slots.get(handle.slot()).keys)
     }
 
