@@ -12,6 +12,14 @@
 //!   egress filter ─► TTL / MSS / MAC / VLAN ─► Verdict::Forward
 //! ```
 //!
+//! Packets of established sessions in the common shape (untagged IPv4
+//! without options or IPv6 without extension headers, TCP other than SYN or
+//! UDP, no filters on the way) take the fast path of module `fast` first:
+//! the same stages with the same results, without the general parse. It
+//! declines before changing anything, and everything it declines goes the
+//! general way. [`Engine::process_batch`] looks ahead over groups of
+//! frames so their session lookups' cache misses overlap.
+//!
 //! `now_ns` is nanoseconds since the Unix epoch, supplied by the caller
 //! (schedulers are evaluated against it); the engine never reads a clock.
 //! It must not go backwards.
@@ -21,6 +29,8 @@
 //! config and a failed apply leaves the old tables in force. Live sessions
 //! are then re-checked against the new policy (rematch) and closed with
 //! reason `policy` when no longer permitted.
+
+mod fast;
 
 use crate::filter::{FilterInput, FilterTable, FilterVerdict, LoggedTerm};
 use crate::fragments::{DatagramKey, Fragment, FragmentTracker};
@@ -38,7 +48,6 @@ use crate::telemetry::Telemetry;
 use crate::wire::build::{IcmpErrorKind, build_icmp_error, build_tcp_rst};
 use crate::wire::rewrite::{self, EmbeddedRewrite};
 use crate::wire::{L4Info, ParsedFrame, parse_frame};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -89,6 +98,11 @@ pub struct EngineOptions {
     pub fragment_capacity: usize,
     /// How long a datagram's fragments are remembered.
     pub fragment_timeout_ns: u64,
+    /// Take the established-flow fast path for packets of the common shape
+    /// (default on). Results are identical either way; off sends every
+    /// packet through the general pipeline (differential tests, benchmark
+    /// baselines).
+    pub fast_path: bool,
 }
 
 impl Default for EngineOptions {
@@ -99,6 +113,7 @@ impl Default for EngineOptions {
             delta_capacity: 65_536,
             fragment_capacity: 4096,
             fragment_timeout_ns: 2_000_000_000,
+            fast_path: true,
         }
     }
 }
@@ -129,9 +144,10 @@ pub struct ApplyOutcome {
 struct State {
     opts: EngineOptions,
     sessions: SessionTable,
+    /// Source NAT allocators. A live session's mapping is not stored
+    /// separately: it follows from the session itself (flag `SNAT`, its
+    /// pool and its keys; see [`snat_mapping_of`]).
     snat: SourceNat,
-    /// Source mappings of live sessions, by session handle, released at close.
-    mappings: HashMap<SessionHandle, (SnatTarget, SourceMapping)>,
     filters: FilterTable,
     floods: Vec<ZoneFloods>,
     fragments: FragmentTracker,
@@ -141,6 +157,8 @@ struct State {
     /// Added to `next_seq` per minted id (shards of one node interleave).
     seq_stride: u64,
     logs: Vec<LoggedTerm>,
+    /// The fast path's resolved IPv4 next hops, for the tables in force.
+    next_hops: fast::NextHopCache,
 }
 
 /// One firewall instance.
@@ -204,7 +222,6 @@ impl Engine {
                 opts,
                 sessions,
                 snat,
-                mappings: HashMap::new(),
                 filters,
                 floods: floods_for(&tables, now_ns),
                 fragments: FragmentTracker::new(opts.fragment_capacity, opts.fragment_timeout_ns),
@@ -213,6 +230,7 @@ impl Engine {
                 next_seq: 1,
                 seq_stride: 1,
                 logs: Vec::new(),
+                next_hops: fast::NextHopCache::default(),
             },
             tables,
             nat,
@@ -303,9 +321,15 @@ impl Engine {
         // Carry live mappings over; a mapping the new pools cannot hold
         // closes its session (its translation no longer exists).
         let mut orphaned = Vec::new();
-        for (handle, (target, mapping)) in &self.state.mappings {
-            if snat.install(*target, mapping).is_err() {
-                orphaned.push(*handle);
+        for (handle, sess) in self.state.sessions.iter() {
+            if !sess.flags().contains(SessionFlags::SNAT) {
+                continue;
+            }
+            let entry = self.state.sessions.forward_entry(handle);
+            if let Some((target, mapping)) = snat_mapping_of(&entry)
+                && snat.install(target, &mapping).is_err()
+            {
+                orphaned.push(handle);
             }
         }
         // Swap.
@@ -315,13 +339,15 @@ impl Engine {
         s.snat = snat;
         s.filters = filters;
         s.floods = floods;
+        s.next_hops.clear();
         s.sessions
             .set_timeouts(Timeouts::from(&self.tables.compiled.flow));
         resize_counters(&mut s.telemetry, &self.tables);
         for h in orphaned {
-            s.mappings.remove(&h);
+            // Its mapping does not exist in the new allocators: close the
+            // session without releasing anything.
             let closed = s.sessions.remove(h, CloseReason::Policy);
-            on_closed(s, closed, now_ns);
+            on_closed_with(s, closed, now_ns, false);
         }
         Ok(self.rematch(now_ns))
     }
@@ -438,13 +464,13 @@ impl Engine {
         if synced.refreshed || !forward.flags().contains(SessionFlags::SNAT) {
             return Ok(synced.handle);
         }
-        let (target, mapping) = synced_mapping(forward);
-        if let Err(e) = s.snat.install(target, &mapping) {
+        if let Some((target, mapping)) = snat_mapping_of(forward)
+            && let Err(e) = s.snat.install(target, &mapping)
+        {
             s.sessions
                 .remove(synced.handle, CloseReason::ClusterReconcile);
             return Err(SyncInstallError::Nat(e));
         }
-        s.mappings.insert(synced.handle, (target, mapping));
         Ok(synced.handle)
     }
 
@@ -457,15 +483,37 @@ impl Engine {
         frame: &mut Vec<u8>,
         out: &mut Vec<Emitted>,
     ) -> Verdict {
-        let verdict = process(
-            &self.tables,
-            &self.nat,
-            &mut self.state,
-            now_ns,
-            ingress,
-            frame,
-            out,
-        );
+        self.process_one(now_ns, ingress, frame, out, None)
+    }
+
+    /// [`process`](Self::process) with the fast path's parse and lookup
+    /// when a batch looked ahead.
+    #[inline]
+    fn process_one(
+        &mut self,
+        now_ns: u64,
+        ingress: InterfaceId,
+        frame: &mut Vec<u8>,
+        out: &mut Vec<Emitted>,
+        ahead: Option<fast::Ahead>,
+    ) -> Verdict {
+        let fast = if self.state.opts.fast_path {
+            fast::established(&self.tables, &mut self.state, now_ns, ingress, frame, ahead)
+        } else {
+            None
+        };
+        let verdict = match fast {
+            Some(v) => v,
+            None => process(
+                &self.tables,
+                &self.nat,
+                &mut self.state,
+                now_ns,
+                ingress,
+                frame,
+                out,
+            ),
+        };
         let c = &mut self.state.telemetry.counters;
         match verdict {
             Verdict::Forward { egress } => {
@@ -476,7 +524,7 @@ impl Engine {
                 }
                 if let Some(z) = self
                     .tables
-                    .interface(egress)
+                    .fast_interface(egress)
                     .and_then(|i| c.zones.get_mut(i.zone.index()))
                 {
                     z.egress.packets += 1;
@@ -491,7 +539,7 @@ impl Engine {
                 }
                 if let Some(z) = self
                     .tables
-                    .interface(ingress)
+                    .fast_interface(ingress)
                     .and_then(|i| c.zones.get_mut(i.zone.index()))
                 {
                     z.dropped += 1;
@@ -503,6 +551,16 @@ impl Engine {
 
     /// Processes a batch of frames (each with its ingress interface) at one
     /// `now_ns`; `verdicts` receives one verdict per frame, in order.
+    ///
+    /// The result is exactly that of calling [`process`](Self::process) on
+    /// each frame in order. Frames are taken in groups of
+    /// [`BATCH_LOOKAHEAD`]: each group is first parsed and its sessions
+    /// looked up stage by stage (hash every key, read every home bucket,
+    /// then finish every lookup and read every session record), so the
+    /// cache misses of different frames overlap instead of queueing; then
+    /// every frame is processed. A lookup made ahead is used only if no
+    /// session was inserted or removed in between (otherwise the frame is
+    /// looked up again).
     pub fn process_batch(
         &mut self,
         now_ns: u64,
@@ -511,8 +569,16 @@ impl Engine {
         out: &mut Vec<Emitted>,
     ) {
         verdicts.reserve(frames.len());
-        for (ingress, frame) in frames.iter_mut() {
-            verdicts.push(self.process(now_ns, *ingress, frame, out));
+        for group in frames.chunks_mut(BATCH_LOOKAHEAD) {
+            let mut ahead = [None; BATCH_LOOKAHEAD];
+            if self.state.opts.fast_path {
+                fast::look_ahead(&self.tables, &self.state, group, &mut ahead);
+            }
+            let version = self.state.sessions.mutations();
+            for ((ingress, frame), a) in group.iter_mut().zip(ahead) {
+                let a = a.filter(|_| self.state.sessions.mutations() == version);
+                verdicts.push(self.process_one(now_ns, *ingress, frame, out, a));
+            }
         }
     }
 }
@@ -529,29 +595,8 @@ pub enum SyncInstallError {
     Nat(NatError),
 }
 
-/// The allocator and source mapping a synced SNAT session holds.
-fn synced_mapping(forward: &SessionEntry) -> (SnatTarget, SourceMapping) {
-    macro_rules! build {
-        ($key:expr, $v:expr) => {{
-            let (k, v) = ($key, $v);
-            let public: IpAddr = v.nat.src.into();
-            (
-                SnatTarget::of_session(v.nat_pool, public),
-                SourceMapping {
-                    protocol: k.protocol,
-                    internal_addr: k.src.into(),
-                    internal_port: k.src_port,
-                    public_addr: public,
-                    public_port: v.nat.src_port,
-                },
-            )
-        }};
-    }
-    match forward {
-        SessionEntry::V4 { key, value } => build!(key, value),
-        SessionEntry::V6 { key, value } => build!(key, value),
-    }
-}
+/// Frames a batch looks ahead at once (see [`Engine::process_batch`]).
+pub const BATCH_LOOKAHEAD: usize = 16;
 
 fn resize_counters(tel: &mut Telemetry, t: &Tables) {
     let c = &t.compiled;
@@ -578,9 +623,44 @@ fn resize_counters(tel: &mut Telemetry, t: &Tables) {
     tel.counters.resize(ifs, zones, rules, nat);
 }
 
+/// The source NAT mapping a session holds in this engine's allocators:
+/// every source-translated session (flag `SNAT`) holds `(pool, forward
+/// source → reverse destination)`, including sessions installed from the
+/// cluster peer ([`Engine::install_synced`] reserves their mapping so no
+/// local flow is given the same translation).
+fn snat_mapping_of(entry: &SessionEntry) -> Option<(SnatTarget, SourceMapping)> {
+    macro_rules! derive {
+        ($key:expr, $v:expr) => {{
+            let (k, v) = ($key, $v);
+            if !v.flags.contains(SessionFlags::SNAT) {
+                return None;
+            }
+            let public_addr = IpAddr::from(v.reverse_key.dst);
+            let mapping = SourceMapping {
+                protocol: k.protocol,
+                internal_addr: IpAddr::from(k.src),
+                internal_port: k.src_port,
+                public_addr,
+                public_port: v.reverse_key.dst_port,
+            };
+            Some((SnatTarget::of_session(v.nat_pool, public_addr), mapping))
+        }};
+    }
+    match entry {
+        SessionEntry::V4 { key, value } => derive!(key, value),
+        SessionEntry::V6 { key, value } => derive!(key, value),
+    }
+}
+
 /// Bookkeeping for a closed session: NAT release, counters, event, delta.
 fn on_closed(s: &mut State, closed: Closed, now_ns: u64) {
-    if let Some((target, mapping)) = s.mappings.remove(&closed.handle) {
+    on_closed_with(s, closed, now_ns, true);
+}
+
+/// [`on_closed`], releasing the session's source NAT mapping only when
+/// `release` (a session orphaned by an apply has none in the new pools).
+fn on_closed_with(s: &mut State, closed: Closed, now_ns: u64, release: bool) {
+    if release && let Some((target, mapping)) = snat_mapping_of(&closed.forward) {
         let _ = s.snat.release(target, &mapping);
     }
     s.telemetry.counters.add(BaseCounter::SessionsClosed, 1);
@@ -1014,8 +1094,9 @@ fn established(
         match s.sessions.track_tcp(h, dir, &seg) {
             Ok(update) => {
                 if update.state != update.previous {
-                    let entry = s.sessions.forward_entry(h);
-                    s.telemetry.delta(SessionDeltaReason::Update, entry);
+                    let sessions = &s.sessions;
+                    s.telemetry
+                        .delta_with(SessionDeltaReason::Update, || sessions.forward_entry(h));
                 }
             }
             Err(TcpViolation::OutOfWindow) => return Verdict::Drop(DropReason::TcpOutOfWindow),
@@ -1047,11 +1128,16 @@ fn established(
     };
     // The packet leaves with the other direction's key reversed.
     let (osrc, odst, osport, odport) = parts(&other);
-    let before = (p.src, p.dst, p.ports());
+    // Counted when the tuple changes (compared before the rewrite), as for
+    // a first packet.
+    let translated = odst != p.src
+        || osrc != p.dst
+        || p.ports()
+            .is_some_and(|(sp, dp)| sp != odport || dp != osport);
     if !rewrite_tuple(frame, p, odst, osrc, odport, osport) {
         return Verdict::Drop(DropReason::MalformedIpv4);
     }
-    if before != (p.src, p.dst, p.ports()) {
+    if translated {
         s.telemetry.counters.add(BaseCounter::NatTranslated, 1);
     }
     if let Some(c) = s.telemetry.counters.policies.get_mut(rule.index())
@@ -1418,19 +1504,18 @@ fn first_packet(
     if let Some(evicted) = inserted.evicted {
         on_closed(s, evicted, now_ns);
     }
-    if let Some(m) = mapping {
-        s.mappings.insert(inserted.handle, m);
-    }
     let h = inserted.handle;
     s.telemetry.counters.add(BaseCounter::SessionsCreated, 1);
     s.sessions
         .touch(h, Direction::Forward, p.l3_len as u64, now_ns);
-    let entry = s.sessions.forward_entry(h);
+    // The entry is built only when an event or a delta will hold it.
     if log_init {
-        let (open, _, _) = open_event_of(&entry);
+        let (open, _, _) = open_event_of(&s.sessions.forward_entry(h));
         s.telemetry.event(Event::SessionOpen(open));
     }
-    s.telemetry.delta(SessionDeltaReason::Open, entry);
+    let sessions = &s.sessions;
+    s.telemetry
+        .delta_with(SessionDeltaReason::Open, || sessions.forward_entry(h));
     if let Some(c) = s.telemetry.counters.policies.get_mut(rule_id.index())
         && !rule_id.is_none()
     {

@@ -2,7 +2,7 @@
 //! compiled ids, built once per apply and swapped atomically between
 //! packets (the engine holds it in an `Arc`).
 
-use crate::lookup::LpmTable;
+use crate::lookup::{LongestPrefixMatch, LpmTable};
 use crate::policy::PolicyTable;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -11,7 +11,30 @@ use xpf_dataplane::compile::{
     CompiledConfig, CompiledInterface, CompiledScreen, CompiledZone, RouteTarget,
 };
 use xpf_dataplane::config::MacAddr;
-use xpf_runtime::{AddressFamily, InterfaceId, ZoneId};
+use xpf_runtime::{AddressFamily, InterfaceId, RedundancyGroupId, ZoneId};
+
+/// What the established-flow fast path needs of an interface, resolved once
+/// per apply so a packet reads one small record instead of the compiled
+/// interface, zone and screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FastInterface {
+    /// The interface's zone.
+    pub(crate) zone: ZoneId,
+    /// Its redundancy group.
+    pub(crate) redundancy_group: Option<RedundancyGroupId>,
+    /// Per family (`[IPv4, IPv6]`): arriving packets may take the fast path
+    /// (the interface is in a known zone and has no input filter of that
+    /// family).
+    pub(crate) fast_in: [bool; 2],
+    /// The zone has a screen profile (the fast path runs it).
+    pub(crate) screened: bool,
+    /// Per family: the interface has an output filter.
+    pub(crate) out_filter: [bool; 2],
+    /// Its MAC address.
+    pub(crate) mac: [u8; 6],
+    /// The VLAN it pushes on egress.
+    pub(crate) vlan: Option<u16>,
+}
 
 /// Where a route sends a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +67,11 @@ pub struct Tables {
     routes: LpmTable<RouteTarget>,
     /// Sorted by address; binary-searched (no hashing on the fast path).
     neighbours: Vec<(IpAddr, MacAddr)>,
+    /// The IPv4 neighbours as integers, sorted (the common case, searched
+    /// without the `IpAddr` discriminant).
+    neighbours_v4: Vec<(u32, MacAddr)>,
+    /// Fast-path view of the interfaces, by id.
+    fast: Vec<Option<FastInterface>>,
 }
 
 fn by_index<T: Clone>(items: &[T], index: impl Fn(&T) -> usize) -> Vec<Option<T>> {
@@ -71,17 +99,65 @@ impl Tables {
             .map(|n| (n.address, n.mac))
             .collect();
         neighbours.sort_unstable_by_key(|n| n.0);
+        let neighbours_v4 = neighbours
+            .iter()
+            .filter_map(|(a, m)| match a {
+                IpAddr::V4(a) => Some((a.to_bits(), *m)),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let zones = by_index(&c.zones, |z| z.id.index());
+        let fast = c
+            .interfaces
+            .iter()
+            .map(|i| {
+                let zone = zones.get(i.zone.index()).and_then(Option::as_ref);
+                let transit = !i.zone.is_none() && zone.is_some();
+                let screened = zone.is_some_and(|z| z.screen.is_some());
+                FastInterface {
+                    zone: i.zone,
+                    redundancy_group: i.redundancy_group,
+                    fast_in: [
+                        transit && i.filter_input_v4.is_none(),
+                        transit && i.filter_input_v6.is_none(),
+                    ],
+                    screened,
+                    out_filter: [i.filter_output_v4.is_some(), i.filter_output_v6.is_some()],
+                    mac: i.mac.0,
+                    vlan: i.vlan,
+                }
+            })
+            .collect::<Vec<_>>();
+        let mut fast_by_id = vec![
+            None;
+            c.interfaces
+                .iter()
+                .map(|i| i.id.index() + 1)
+                .max()
+                .unwrap_or(0)
+        ];
+        for (i, f) in c.interfaces.iter().zip(fast) {
+            fast_by_id[i.id.index()] = Some(f);
+        }
         Self {
             interfaces: by_index(&c.interfaces, |i| i.id.index()),
-            zones: by_index(&c.zones, |z| z.id.index()),
+            zones,
             screens: by_index(&c.screens, |s| s.id.index()),
             policy: PolicyTable::new(c),
             local,
             routes: LpmTable::from_routes(&c.forwarding.routes),
             neighbours,
+            neighbours_v4,
+            fast: fast_by_id,
             generation,
             compiled,
         }
+    }
+
+    /// The fast-path view of an interface.
+    #[inline]
+    pub(crate) fn fast_interface(&self, id: InterfaceId) -> Option<&FastInterface> {
+        self.fast.get(id.index()).and_then(Option::as_ref)
     }
 
     /// An interface by id.
@@ -113,8 +189,12 @@ impl Tables {
 
     /// Longest-prefix route lookup (stride tries, chosen by benchmark; see
     /// [`crate::lookup`]).
+    #[inline]
     pub fn route(&self, dst: IpAddr) -> Option<NextHop> {
-        let (_, target) = self.routes.longest_match(dst)?;
+        let target = match dst {
+            IpAddr::V4(a) => self.routes.v4().longest_match(a)?.1,
+            IpAddr::V6(a) => self.routes.v6().longest_match(a)?.1,
+        };
         Some(match *target {
             RouteTarget::NextHop { gateway, interface } => NextHop::Via { interface, gateway },
             RouteTarget::Connected { interface } => NextHop::Via {
@@ -126,7 +206,16 @@ impl Tables {
     }
 
     /// The MAC of a neighbour.
+    #[inline]
     pub fn neighbour(&self, addr: IpAddr) -> Option<MacAddr> {
+        if let IpAddr::V4(a) = addr {
+            let a = a.to_bits();
+            return self
+                .neighbours_v4
+                .binary_search_by_key(&a, |n| n.0)
+                .ok()
+                .map(|i| self.neighbours_v4[i].1);
+        }
         self.neighbours
             .binary_search_by_key(&addr, |n| n.0)
             .ok()

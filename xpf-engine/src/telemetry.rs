@@ -186,6 +186,24 @@ impl Telemetry {
         }
     }
 
+    /// Queues the delta whose entry `entry` builds, counting an overflow in
+    /// `deltas-dropped`; the entry is built only when the queue has room.
+    /// The sequence number advances either way, as with [`delta`](Self::delta).
+    #[inline]
+    pub fn delta_with(
+        &mut self,
+        reason: xpf_runtime::SessionDeltaReason,
+        entry: impl FnOnce() -> xpf_runtime::SessionEntry,
+    ) {
+        if self.deltas.len() >= self.deltas.capacity() {
+            self.delta_seq += 1;
+            self.deltas.dropped += 1;
+            self.counters.add(BaseCounter::DeltasDropped, 1);
+        } else {
+            self.delta(reason, entry());
+        }
+    }
+
     /// Queues a delta, counting an overflow in `deltas-dropped`.
     pub fn delta(
         &mut self,

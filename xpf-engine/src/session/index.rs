@@ -93,12 +93,33 @@ impl Index {
     }
 
     /// The first entry reference stored under `hash` for which `eq` holds.
+    #[cfg(test)]
+    pub(crate) fn find(&self, hash: u64, eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        self.find_from(hash, self.home_bucket(hash), eq)
+    }
+
+    /// The content of `hash`'s home bucket: reading it ahead of
+    /// [`find_from`](Self::find_from) starts the cache miss early (batch
+    /// lookahead).
+    #[inline(always)]
+    pub(crate) fn home_bucket(&self, hash: u64) -> u64 {
+        self.buckets[self.home(tag_of(hash))]
+    }
+
+    /// [`find`](Self::find), given the home bucket's current content
+    /// `first` (from [`home_bucket`](Self::home_bucket), with no change to
+    /// the index since).
     #[inline]
-    pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub(crate) fn find_from(
+        &self,
+        hash: u64,
+        first: u64,
+        mut eq: impl FnMut(u32) -> bool,
+    ) -> Option<u32> {
         let tag = tag_of(hash);
         let mut pos = self.home(tag);
+        let mut bucket = first;
         loop {
-            let bucket = self.buckets[pos];
             if bucket == 0 {
                 return None;
             }
@@ -109,6 +130,7 @@ impl Index {
                 }
             }
             pos = self.next(pos);
+            bucket = self.buckets[pos];
         }
     }
 

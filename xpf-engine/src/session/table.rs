@@ -149,6 +149,9 @@ pub struct SessionTable {
     embryonic: List,
     embryonic_len: usize,
     counts: AddrCounts,
+    /// Bumped by every insert and removal: a handle looked up while it was
+    /// `n` is still valid while it is `n` (batch lookahead).
+    mutations: u64,
 }
 
 impl SessionTable {
@@ -184,6 +187,7 @@ impl SessionTable {
             embryonic: List::EMPTY,
             embryonic_len: 0,
             counts: AddrCounts::new(SeededState::new(&seeds)),
+            mutations: 0,
         }
     }
 
@@ -277,14 +281,94 @@ impl SessionTable {
     #[inline(always)]
     fn lookup_in<A: Family>(&self, key: &SessionKey<A>) -> Option<(SessionHandle, Direction)> {
         let hash = A::hash_key(key, &self.seeds);
+        self.lookup_hashed_in(key, hash, self.index.home_bucket(hash))
+    }
+
+    /// The hash of an IPv4 key. Batch lookahead runs [`hash_v4`](Self::hash_v4),
+    /// [`home_bucket`](Self::home_bucket) and
+    /// [`lookup_v4_hashed`](Self::lookup_v4_hashed) over several packets
+    /// stage by stage, so their cache misses overlap.
+    #[inline]
+    pub(crate) fn hash_v4(&self, key: &SessionKey<Ipv4Addr>) -> u64 {
+        Ipv4Addr::hash_key(key, &self.seeds)
+    }
+
+    /// The hash of an IPv6 key (see [`hash_v4`](Self::hash_v4)).
+    #[inline]
+    pub(crate) fn hash_v6(&self, key: &SessionKey<Ipv6Addr>) -> u64 {
+        Ipv6Addr::hash_key(key, &self.seeds)
+    }
+
+    /// The content of the index bucket where the search for `hash` starts.
+    #[inline]
+    pub(crate) fn home_bucket(&self, hash: u64) -> u64 {
+        self.index.home_bucket(hash)
+    }
+
+    /// [`lookup_v4`](Self::lookup_v4) given the key's hash and its home
+    /// bucket's content, read with no change to the table since.
+    #[inline]
+    pub(crate) fn lookup_v4_hashed(
+        &self,
+        key: &SessionKey<Ipv4Addr>,
+        hash: u64,
+        first: u64,
+    ) -> Option<(SessionHandle, Direction)> {
+        self.lookup_hashed_in(key, hash, first)
+    }
+
+    /// [`lookup_v6`](Self::lookup_v6) given the key's hash and its home
+    /// bucket's content (see [`lookup_v4_hashed`](Self::lookup_v4_hashed)).
+    #[inline]
+    pub(crate) fn lookup_v6_hashed(
+        &self,
+        key: &SessionKey<Ipv6Addr>,
+        hash: u64,
+        first: u64,
+    ) -> Option<(SessionHandle, Direction)> {
+        self.lookup_hashed_in(key, hash, first)
+    }
+
+    #[inline(always)]
+    fn lookup_hashed_in<A: Family>(
+        &self,
+        key: &SessionKey<A>,
+        hash: u64,
+        first: u64,
+    ) -> Option<(SessionHandle, Direction)> {
         let slots = &A::store(&self.stores).slots;
         self.index
-            .find(hash, |entry| {
+            .find_from(hash, first, |entry| {
                 let node = entry >> 1;
                 node & 1 == A::BIT
                     && slots.get((node >> 1) as usize).keys[(entry & 1) as usize] == *key
             })
             .map(|entry| (SessionHandle(entry >> 1), Direction::from_bit(entry)))
+    }
+
+    /// The structural version: changes whenever a session is inserted or
+    /// removed, so a lookup result taken at one version is current as long
+    /// as the version is unchanged.
+    #[inline]
+    pub(crate) fn mutations(&self) -> u64 {
+        self.mutations
+    }
+
+    /// The `[forward, reverse]` keys in an IPv4 handle's slot. The caller
+    /// holds a handle it found live (a lookup's, with no removal since);
+    /// `None` for an IPv6 handle.
+    #[inline]
+    pub(crate) fn keys_v4(&self, handle: SessionHandle) -> Option<[SessionKey<Ipv4Addr>; 2]> {
+        (handle.family() == AddressFamily::Inet)
+            .then(|| self.stores.v4.slots.get(handle.slot()).keys)
+    }
+
+    /// The `[forward, reverse]` keys in an IPv6 handle's slot (see
+    /// [`keys_v4`](Self::keys_v4)).
+    #[inline]
+    pub(crate) fn keys_v6(&self, handle: SessionHandle) -> Option<[SessionKey<Ipv6Addr>; 2]> {
+        (handle.family() == AddressFamily::Inet6)
+            .then(|| self.stores.v6.slots.get(handle.slot()).keys)
     }
 
     /// The session of `handle`.
@@ -641,6 +725,7 @@ impl SessionTable {
         }
         A::counts_mut(&mut self.counts).add(forward.src.bits(), forward.dst.bits());
         self.len += 1;
+        self.mutations += 1;
         node
     }
 
@@ -704,6 +789,7 @@ impl SessionTable {
         freed.wheel.next = store.free;
         store.free = index as u32;
         self.len -= 1;
+        self.mutations += 1;
     }
 
     // ----------------------------------------------------------------
@@ -923,6 +1009,7 @@ impl SessionTable {
         self.counts.v4.clear();
         self.counts.v6.clear();
         self.len = 0;
+        self.mutations += 1;
         removed
     }
 }

@@ -581,6 +581,112 @@ pub fn pop_vlan(frame: &mut Vec<u8>) -> Result<u16, RewriteError> {
     Ok(vid)
 }
 
+/// The layout of a plain TCP or UDP packet: an IP header without options
+/// or extension headers directly followed by the transport header, as the
+/// engine's established-flow fast path accepts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PlainLayout {
+    /// Offset of the IP header.
+    pub(crate) l3: usize,
+    /// Offset of the transport header.
+    pub(crate) l4: usize,
+    /// IPv6 (else IPv4).
+    pub(crate) v6: bool,
+    /// UDP (else TCP).
+    pub(crate) udp: bool,
+}
+
+/// Rewrites a plain packet's addresses and ports from `old` to `new`
+/// (`(src, dst, sport, dport)`, addresses of `N` bytes: 4 or 16) with
+/// exactly the checksum updates, in the same order, that [`set_src_addr`],
+/// [`set_dst_addr`], [`set_src_port`] and [`set_dst_port`] make, so the
+/// bytes written are the same. Fields that do not change are not touched.
+/// On a mismatch between `lay` and the frame nothing is written.
+#[inline]
+pub(crate) fn rewrite_plain<const N: usize>(
+    frame: &mut [u8],
+    lay: PlainLayout,
+    old: ([u8; N], [u8; N], u16, u16),
+    new: ([u8; N], [u8; N], u16, u16),
+) -> Result<(), RewriteError> {
+    let l4_end = lay.l4
+        + if lay.udp {
+            udp::HEADER_LEN
+        } else {
+            tcp::MIN_HEADER_LEN
+        };
+    let l3_min = if lay.v6 {
+        ipv6::HEADER_LEN
+    } else {
+        ipv4::MIN_HEADER_LEN
+    };
+    if frame.len() < l4_end || lay.l4 < lay.l3 + l3_min {
+        return Err(RewriteError::FrameMismatch);
+    }
+    let (l3_csum, src_at, dst_at) = if lay.v6 {
+        (None, ipv6::SRC_OFFSET, ipv6::DST_OFFSET)
+    } else {
+        (
+            Some(lay.l3 + ipv4::CHECKSUM_OFFSET),
+            ipv4::SRC_OFFSET,
+            ipv4::DST_OFFSET,
+        )
+    };
+    let (l4_csum, rule, sport_at, dport_at) = if lay.udp {
+        (
+            lay.l4 + udp::CHECKSUM_OFFSET,
+            Rule::Udp { ipv4: !lay.v6 },
+            udp::SRC_PORT_OFFSET,
+            udp::DST_PORT_OFFSET,
+        )
+    } else {
+        (
+            lay.l4 + tcp::CHECKSUM_OFFSET,
+            Rule::Plain,
+            tcp::SRC_PORT_OFFSET,
+            tcp::DST_PORT_OFFSET,
+        )
+    };
+    for (at, o, n) in [(src_at, old.0, new.0), (dst_at, old.1, new.1)] {
+        if o != n {
+            let delta = splice(frame, lay.l3 + at, &n)?;
+            if let Some(c) = l3_csum {
+                fix_checksum(frame, c, delta, Rule::Plain)?;
+            }
+            fix_checksum(frame, l4_csum, delta, rule)?;
+        }
+    }
+    for (at, o, n) in [(sport_at, old.2, new.2), (dport_at, old.3, new.3)] {
+        if o != n {
+            let delta = splice(frame, lay.l4 + at, &n.to_be_bytes())?;
+            fix_checksum(frame, l4_csum, delta, rule)?;
+        }
+    }
+    Ok(())
+}
+
+/// [`decrement_ttl`] for a plain packet: the same bytes written.
+#[inline]
+pub(crate) fn decrement_ttl_plain(frame: &mut [u8], lay: PlainLayout) -> Result<u8, RewriteError> {
+    let (ttl_at, l3_csum) = if lay.v6 {
+        (lay.l3 + ipv6::HOP_LIMIT_OFFSET, None)
+    } else {
+        (
+            lay.l3 + ipv4::TTL_OFFSET,
+            Some(lay.l3 + ipv4::CHECKSUM_OFFSET),
+        )
+    };
+    let ttl = *frame.get(ttl_at).ok_or(RewriteError::FrameMismatch)?;
+    if ttl <= 1 {
+        return Err(RewriteError::TtlExceeded);
+    }
+    let delta = splice(frame, ttl_at, &[ttl - 1])?;
+    if let Some(c) = l3_csum {
+        fix_checksum(frame, c, delta, Rule::Plain)?;
+    }
+    Ok(ttl - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

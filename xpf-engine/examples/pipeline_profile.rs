@@ -1,0 +1,142 @@
+//! A profiling harness for the engine's hot paths, for `perf record`:
+//! fills an engine with 1,000,000 source-NATed UDP sessions, then runs one
+//! case in a loop for a number of seconds and prints ns per packet.
+//!
+//! ```text
+//! cargo run --release -p xpf-engine --example pipeline_profile -- one_flow 10
+//! ```
+//!
+//! Cases: `one_flow` (one established flow repeated), `batch` (random
+//! established flows in bursts of 32 through `process_batch`), `new`
+//! (new sessions, closed again in chunks so the table stays at 1M).
+//! Add `general` as a third argument to turn the fast path off; set
+//! `FILL` to change the number of live sessions.
+
+use etherparse::PacketBuilder;
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use xpf_dataplane::Config;
+use xpf_dataplane::compile::compile;
+use xpf_engine::engine::{Engine, EngineOptions};
+use xpf_runtime::{AnySessionKey, CloseReason, InterfaceId, IpProtocol, SessionKey};
+
+const LAN: InterfaceId = InterfaceId(1);
+const SEC: u64 = 1_000_000_000;
+const T0: u64 = 1_795_392_000 * SEC;
+
+const CONFIG: &str = include_str!("pipeline_profile.toml");
+
+fn udp(i: u32, sport: u16) -> Vec<u8> {
+    let src = [198, 18, (i >> 8) as u8, i as u8];
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 0, 1])
+        .ipv4(src, [198, 19, 200, 1], 64)
+        .udp(sport, 53)
+        .write(&mut out, &[0u8; 18])
+        .unwrap();
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let case = args.get(1).map_or("one_flow", String::as_str);
+    let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let fast_path = args.get(3).map(String::as_str) != Some("general");
+    let compiled = Arc::new(compile(&Config::from_toml_str(CONFIG).unwrap()).unwrap());
+    let opts = EngineOptions {
+        fast_path,
+        ..EngineOptions::default()
+    };
+    let mut e = Engine::new(compiled, 1, opts, T0).unwrap();
+    let mut out = Vec::new();
+    // `FILL` live sessions (default 1,000,000).
+    let n: u32 = std::env::var("FILL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let frames: Vec<Vec<u8>> = (0..n)
+        .map(|i| udp(i & 0xffff, 10_000 + (i >> 16) as u16))
+        .collect();
+    for f in &frames {
+        let mut f = f.clone();
+        e.process(T0, LAN, &mut f, &mut out);
+    }
+    eprintln!(
+        "{} sessions; running {case} for {secs} s",
+        e.sessions().len()
+    );
+    let until = Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut packets = 0u64;
+    let mut rng = 7u64;
+    let mut buf = Vec::with_capacity(128);
+    match case {
+        "one_flow" => {
+            let hot = &frames[777_777 % frames.len()];
+            while start.elapsed() < until {
+                for _ in 0..10_000 {
+                    buf.clear();
+                    buf.extend_from_slice(hot);
+                    black_box(e.process(T0 + SEC, LAN, &mut buf, &mut out));
+                }
+                packets += 10_000;
+            }
+        }
+        "batch" => {
+            let mut batch: Vec<(InterfaceId, Vec<u8>)> =
+                (0..32).map(|_| (LAN, Vec::with_capacity(128))).collect();
+            let mut verdicts = Vec::new();
+            while start.elapsed() < until {
+                for _ in 0..1000 {
+                    for (_, f) in batch.iter_mut() {
+                        rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        f.clear();
+                        f.extend_from_slice(&frames[((rng >> 33) % u64::from(n)) as usize]);
+                    }
+                    verdicts.clear();
+                    e.process_batch(T0 + SEC, &mut batch, &mut verdicts, &mut out);
+                }
+                packets += 32_000;
+            }
+        }
+        _ => {
+            let mut next = 0u32;
+            let mut keys = Vec::new();
+            let mut timed = Duration::ZERO;
+            while start.elapsed() < until {
+                let t = Instant::now();
+                for _ in 0..10_000 {
+                    next += 1;
+                    let low = next & 0xffff;
+                    let sport = 20_000 + ((next >> 16) % 40_000) as u16;
+                    let mut f = udp(low, sport);
+                    keys.push(AnySessionKey::V4(SessionKey {
+                        src: Ipv4Addr::new(198, 18, (low >> 8) as u8, low as u8),
+                        dst: Ipv4Addr::new(198, 19, 200, 1),
+                        src_port: sport,
+                        dst_port: 53,
+                        protocol: IpProtocol::UDP,
+                    }));
+                    black_box(e.process(T0 + 2 * SEC, LAN, &mut f, &mut out));
+                }
+                timed += t.elapsed();
+                packets += 10_000;
+                for k in keys.drain(..) {
+                    e.close_session(&k, CloseReason::Admin, T0 + 2 * SEC);
+                }
+                let _ = e.telemetry_mut().deltas.drain(usize::MAX);
+            }
+            eprintln!(
+                "{:.1} ns per new session (frame building included)",
+                timed.as_nanos() as f64 / packets as f64
+            );
+            return;
+        }
+    }
+    eprintln!(
+        "{:.1} ns per packet ({packets} packets)",
+        start.elapsed().as_nanos() as f64 / packets as f64
+    );
+}

@@ -1,0 +1,658 @@
+//! The established-flow fast path: a packet of a live session, in the
+//! common shape, processed without the general pipeline's generality.
+//!
+//! It takes an untagged IPv4 (no options) or IPv6 (no extension headers)
+//! frame carrying TCP (not SYN) or UDP, unfragmented, with TTL above 1,
+//! arriving on an interface whose zone has no screen profile and that has
+//! no input filter for the family, for a session whose egress interface
+//! has no output filter. Everything else — and every first packet — goes
+//! the general way ([`super::process`]). The decision is made before
+//! anything changes, so declining costs nothing but the checks.
+//!
+//! When it takes a packet it does exactly what the general path does for
+//! it (same checks in the same order, same counters, same drops, the same
+//! bytes written, the same checksum arithmetic via
+//! [`rewrite::rewrite_plain`]), without building a `ParsedFrame`, without
+//! `IpAddr` round trips, and with one read of each header field:
+//!
+//! ```text
+//! parse (one pass over L2/L3/L4) ─► session lookup ─► TCP tracking ─► touch
+//!   ─► tuple rewrite + TTL (incremental checksums) ─► route ─► neighbour
+//!   ─► MACs (+ VLAN push) ─► Forward
+//! ```
+//!
+//! A frame the general parser would reject is never taken: every length
+//! and version check of [`parse_frame`](crate::wire::parse_frame) for this
+//! shape is repeated here, including the IPv4 header checksum.
+
+use super::{BATCH_LOOKAHEAD, State, on_closed};
+use crate::checksum;
+use crate::screen::{ScreenInput, ZoneFloods, stateless_check};
+use crate::session::{Direction, SessionHandle, TcpSegment, TcpViolation};
+use crate::tables::{NextHop, Tables};
+use crate::wire::rewrite::{self, PlainLayout};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use xpf_dataplane::compile::CompiledScreen;
+use xpf_runtime::counters::BaseCounter;
+use xpf_runtime::{
+    CloseReason, DropReason, Event, FlowTuple, InterfaceId, IpProtocol, ScreenDropEvent,
+    SessionDeltaReason, SessionKey, ZoneId,
+};
+
+use super::Verdict;
+
+const ETH_LEN: usize = 14;
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+
+/// The key of a fast-path packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FastKey {
+    /// IPv4.
+    V4(SessionKey<Ipv4Addr>),
+    /// IPv6.
+    V6(SessionKey<Ipv6Addr>),
+}
+
+/// A frame the fast path accepts, parsed.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FastPacket {
+    pub(super) key: FastKey,
+    layout: PlainLayout,
+    /// IP packet length (IPv4 total length, 40 + IPv6 payload length).
+    l3_len: u16,
+    /// The TCP segment, for TCP.
+    seg: Option<TcpSegment>,
+}
+
+#[inline(always)]
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline(always)]
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Parses the transport header of `seg` (the bytes from the transport
+/// header to the end of the IP packet): ports and, for TCP, the segment.
+/// `None` for what the fast path does not take (SYN) or what the general
+/// parser would reject.
+#[inline(always)]
+fn transport(protocol: u8, seg: &[u8]) -> Option<(u16, u16, Option<TcpSegment>)> {
+    match IpProtocol(protocol) {
+        IpProtocol::TCP => {
+            if seg.len() < 20 {
+                return None;
+            }
+            let header_len = usize::from(seg[12] >> 4) * 4;
+            if header_len < 20 || header_len > seg.len() {
+                return None;
+            }
+            let flags = seg[13];
+            if flags & TcpSegment::SYN != 0 {
+                // SYNs carry options the tracker reads (window scale) and
+                // are MSS-clamped: the general path handles them.
+                return None;
+            }
+            let segment = TcpSegment {
+                flags,
+                seq: be32(seg, 4),
+                ack: be32(seg, 8),
+                window: be16(seg, 14),
+                payload_len: (seg.len() - header_len) as u32,
+                // Read only from SYNs (which do not come here).
+                window_scale: None,
+            };
+            Some((be16(seg, 0), be16(seg, 2), Some(segment)))
+        }
+        IpProtocol::UDP => {
+            if seg.len() < 8 {
+                return None;
+            }
+            let len = usize::from(be16(seg, 4));
+            if len < 8 || len > seg.len() {
+                return None;
+            }
+            Some((be16(seg, 0), be16(seg, 2), None))
+        }
+        _ => None,
+    }
+}
+
+/// Parses a frame of the shape the fast path takes; `None` otherwise.
+#[inline]
+pub(super) fn parse(frame: &[u8]) -> Option<FastPacket> {
+    let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+    match ethertype {
+        ETHERTYPE_IPV4 => {
+            let ip = frame.get(ETH_LEN..ETH_LEN + 20)?;
+            // Version 4, no options.
+            if ip[0] != 0x45 {
+                return None;
+            }
+            let total = usize::from(be16(ip, 2));
+            // Not a fragment (more-fragments or an offset); TTL above 1.
+            if total < 20 || ETH_LEN + total > frame.len() || be16(ip, 6) & 0x3fff != 0 {
+                return None;
+            }
+            if ip[8] <= 1 || !checksum::verify_ipv4_header(ip) {
+                return None;
+            }
+            let l4 = ETH_LEN + 20;
+            let (sport, dport, seg) = transport(ip[9], &frame[l4..ETH_LEN + total])?;
+            let key = SessionKey {
+                src: Ipv4Addr::from(be32(ip, 12)),
+                dst: Ipv4Addr::from(be32(ip, 16)),
+                src_port: sport,
+                dst_port: dport,
+                protocol: IpProtocol(ip[9]),
+            };
+            Some(FastPacket {
+                key: FastKey::V4(key),
+                layout: PlainLayout {
+                    l3: ETH_LEN,
+                    l4,
+                    v6: false,
+                    udp: seg.is_none(),
+                },
+                l3_len: total as u16,
+                seg,
+            })
+        }
+        ETHERTYPE_IPV6 => {
+            let ip = frame.get(ETH_LEN..ETH_LEN + 40)?;
+            if ip[0] >> 4 != 6 {
+                return None;
+            }
+            let payload = usize::from(be16(ip, 4));
+            let l4 = ETH_LEN + 40;
+            if l4 + payload > frame.len() || ip[7] <= 1 {
+                return None;
+            }
+            // No extension headers: the next header is the transport.
+            let (sport, dport, seg) = transport(ip[6], &frame[l4..l4 + payload])?;
+            let addr = |at: usize| {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&ip[at..at + 16]);
+                Ipv6Addr::from(a)
+            };
+            let key = SessionKey {
+                src: addr(8),
+                dst: addr(24),
+                src_port: sport,
+                dst_port: dport,
+                protocol: IpProtocol(ip[6]),
+            };
+            Some(FastPacket {
+                key: FastKey::V6(key),
+                layout: PlainLayout {
+                    l3: ETH_LEN,
+                    l4,
+                    v6: true,
+                    udp: seg.is_none(),
+                },
+                l3_len: (40 + payload) as u16,
+                seg,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A frame's fast-path parse and session lookup, made ahead by a batch.
+pub(super) type Ahead = (FastPacket, Option<(SessionHandle, Direction)>);
+
+/// Parses `group` and looks up its sessions stage by stage (see
+/// [`Engine::process_batch`](super::Engine::process_batch)): every stage
+/// issues independent loads for all frames before the next stage needs
+/// them, so their cache misses overlap. Safe Rust has no prefetch
+/// instruction; these are plain reads whose results are used.
+pub(super) fn look_ahead(
+    t: &Tables,
+    s: &State,
+    group: &[(InterfaceId, Vec<u8>)],
+    ahead: &mut [Option<Ahead>; BATCH_LOOKAHEAD],
+) {
+    let mut hashes = [(0u64, 0u64); BATCH_LOOKAHEAD];
+    // 1: parse and hash.
+    for (((ingress, frame), slot), h) in group.iter().zip(ahead.iter_mut()).zip(&mut hashes) {
+        let Some(pkt) = parse(frame) else { continue };
+        if !t
+            .fast_interface(*ingress)
+            .is_some_and(|f| f.fast_in[usize::from(pkt.layout.v6)])
+        {
+            continue;
+        }
+        h.0 = match &pkt.key {
+            FastKey::V4(k) => s.sessions.hash_v4(k),
+            FastKey::V6(k) => s.sessions.hash_v6(k),
+        };
+        *slot = Some((pkt, None));
+    }
+    // 2: read every home bucket of the index.
+    for (slot, h) in ahead.iter().zip(&mut hashes) {
+        if slot.is_some() {
+            h.1 = s.sessions.home_bucket(h.0);
+        }
+    }
+    // 3: finish the lookups (reads the keys in the slab).
+    for (slot, h) in ahead.iter_mut().zip(&hashes) {
+        if let Some((pkt, hit)) = slot {
+            *hit = match &pkt.key {
+                FastKey::V4(k) => s.sessions.lookup_v4_hashed(k, h.0, h.1),
+                FastKey::V6(k) => s.sessions.lookup_v6_hashed(k, h.0, h.1),
+            };
+        }
+    }
+    // 4: read the session records (hot fields and the interfaces, which
+    // sit in different cache lines of the slot).
+    let mut sum = 0u64;
+    for (h, dir) in ahead.iter().flatten().filter_map(|a| a.1) {
+        if let Some(sess) = s.sessions.try_get(h) {
+            sum ^= sess.last_seen_ns()
+                ^ sess.counters(dir).packets
+                ^ u64::from(sess.egress_interface().0)
+                ^ sess.tcp_state() as u64;
+        }
+    }
+    std::hint::black_box(sum);
+}
+
+/// The zone's screens for a fast-path packet, as the general path runs
+/// them (a plain, unfragmented packet without IP options or routing
+/// headers): a drop verdict, with its event, or `None` to go on.
+#[allow(clippy::too_many_arguments)]
+fn screen<A: FastAddr>(
+    s: &mut State,
+    profile: &CompiledScreen,
+    key: &SessionKey<A>,
+    v6: bool,
+    l3_len: u16,
+    seg: Option<TcpSegment>,
+    zone: ZoneId,
+    ingress: InterfaceId,
+    now_ns: u64,
+) -> Option<Verdict> {
+    let (src, dst, protocol, sport, dport): (IpAddr, IpAddr, _, _, _) = (
+        key.src.into(),
+        key.dst.into(),
+        key.protocol,
+        key.src_port,
+        key.dst_port,
+    );
+    let header = if v6 { 40 } else { 20 };
+    let input = ScreenInput {
+        src,
+        dst,
+        protocol,
+        tcp_flags: seg.map(|t| t.flags),
+        dst_port: Some(dport),
+        is_fragment: false,
+        fragment_offset: 0,
+        more_fragments: false,
+        payload_len: u32::from(l3_len) - header,
+        source_route: false,
+    };
+    let kind = stateless_check(profile, &input).or_else(|| {
+        let flood = ZoneFloods::classify(&input)?;
+        s.floods.get_mut(zone.index())?.admit(flood, now_ns).err()
+    })?;
+    s.telemetry.event(Event::ScreenDrop(ScreenDropEvent {
+        time_ns: now_ns,
+        kind,
+        flow: FlowTuple {
+            src,
+            src_port: sport,
+            dst,
+            dst_port: dport,
+            protocol,
+            icmp_type: None,
+        },
+        zone,
+        interface: ingress,
+    }));
+    Some(Verdict::Drop(kind.drop_reason()))
+}
+
+/// Where the forward stage sends a packet to `dst`: the route, then the
+/// gateway's MAC (the general path's `route` + `neighbour` steps).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Resolved {
+    /// No route.
+    #[default]
+    NoRoute,
+    /// A discard route.
+    Discard,
+    /// A route whose gateway has no neighbour entry.
+    NoNeighbour,
+    /// The gateway's MAC.
+    Mac([u8; 6]),
+}
+
+/// Resolves `dst` through the tables.
+fn resolve(t: &Tables, dst: IpAddr) -> Resolved {
+    match t.route(dst) {
+        None => Resolved::NoRoute,
+        Some(NextHop::Discard) => Resolved::Discard,
+        Some(NextHop::Via { gateway, .. }) => match t.neighbour(gateway) {
+            Some(mac) => Resolved::Mac(mac.0),
+            None => Resolved::NoNeighbour,
+        },
+    }
+}
+
+/// Entries of the [`NextHopCache`].
+const NEXT_HOP_SLOTS: usize = 256;
+
+/// Resolved forwarding of recent IPv4 destinations, direct-mapped: the
+/// fast path's shortcut past the route trie and the neighbour search. The
+/// tables of one generation are immutable, so an entry is exact until the
+/// tables change; [`clear`](Self::clear) is called whenever they do.
+#[derive(Clone, Debug)]
+pub(super) struct NextHopCache {
+    /// `(destination, resolution)`; `None` when empty.
+    slots: Box<[Option<(u32, Resolved)>; NEXT_HOP_SLOTS]>,
+}
+
+impl Default for NextHopCache {
+    fn default() -> Self {
+        Self {
+            slots: Box::new([None; NEXT_HOP_SLOTS]),
+        }
+    }
+}
+
+impl NextHopCache {
+    /// Forgets everything (the tables changed).
+    pub(super) fn clear(&mut self) {
+        self.slots.fill(None);
+    }
+
+    /// The resolution of `dst` under `t`.
+    #[inline]
+    fn resolve_v4(&mut self, t: &Tables, dst: Ipv4Addr) -> Resolved {
+        let bits = dst.to_bits();
+        let at = (bits.wrapping_mul(0x9e37_79b1) >> 24) as usize % NEXT_HOP_SLOTS;
+        match self.slots[at] {
+            Some((d, r)) if d == bits => r,
+            _ => {
+                let r = resolve(t, IpAddr::V4(dst));
+                self.slots[at] = Some((bits, r));
+                r
+            }
+        }
+    }
+}
+
+/// What the fast path does differently per address family.
+trait FastAddr: Copy + Eq + Into<IpAddr> {
+    /// The session of `key`.
+    fn lookup(s: &State, key: &SessionKey<Self>) -> Option<(SessionHandle, Direction)>;
+    /// A live session's `[forward, reverse]` keys.
+    fn keys(s: &State, h: SessionHandle) -> Option<[SessionKey<Self>; 2]>;
+    /// Rewrites the tuple `old` → `new` (see [`rewrite::rewrite_plain`]).
+    fn rewrite(
+        frame: &mut [u8],
+        lay: PlainLayout,
+        old: &SessionKey<Self>,
+        new: &SessionKey<Self>,
+    ) -> bool;
+    /// Where the forward stage sends a packet to `dst`.
+    fn resolve(s: &mut State, t: &Tables, dst: Self) -> Resolved;
+}
+
+impl FastAddr for Ipv4Addr {
+    #[inline(always)]
+    fn lookup(s: &State, key: &SessionKey<Self>) -> Option<(SessionHandle, Direction)> {
+        s.sessions.lookup_v4(key)
+    }
+    #[inline(always)]
+    fn keys(s: &State, h: SessionHandle) -> Option<[SessionKey<Self>; 2]> {
+        s.sessions.keys_v4(h)
+    }
+    #[inline(always)]
+    fn rewrite(
+        frame: &mut [u8],
+        lay: PlainLayout,
+        old: &SessionKey<Self>,
+        new: &SessionKey<Self>,
+    ) -> bool {
+        let o = (
+            old.src.octets(),
+            old.dst.octets(),
+            old.src_port,
+            old.dst_port,
+        );
+        let n = (
+            new.src.octets(),
+            new.dst.octets(),
+            new.src_port,
+            new.dst_port,
+        );
+        rewrite::rewrite_plain(frame, lay, o, n).is_ok()
+    }
+    #[inline(always)]
+    fn resolve(s: &mut State, t: &Tables, dst: Self) -> Resolved {
+        s.next_hops.resolve_v4(t, dst)
+    }
+}
+
+impl FastAddr for Ipv6Addr {
+    #[inline(always)]
+    fn lookup(s: &State, key: &SessionKey<Self>) -> Option<(SessionHandle, Direction)> {
+        s.sessions.lookup_v6(key)
+    }
+    #[inline(always)]
+    fn keys(s: &State, h: SessionHandle) -> Option<[SessionKey<Self>; 2]> {
+        s.sessions.keys_v6(h)
+    }
+    #[inline(always)]
+    fn rewrite(
+        frame: &mut [u8],
+        lay: PlainLayout,
+        old: &SessionKey<Self>,
+        new: &SessionKey<Self>,
+    ) -> bool {
+        let o = (
+            old.src.octets(),
+            old.dst.octets(),
+            old.src_port,
+            old.dst_port,
+        );
+        let n = (
+            new.src.octets(),
+            new.dst.octets(),
+            new.src_port,
+            new.dst_port,
+        );
+        rewrite::rewrite_plain(frame, lay, o, n).is_ok()
+    }
+    #[inline(always)]
+    fn resolve(_: &mut State, t: &Tables, dst: Self) -> Resolved {
+        resolve(t, dst.into())
+    }
+}
+
+/// Runs the fast path for `frame` arriving on `ingress`; `None` when the
+/// frame must take the general path (nothing was changed). `found` is the
+/// packet's parse and lookup when the caller already has them (batch
+/// lookahead), still current.
+#[inline]
+pub(super) fn established(
+    t: &Tables,
+    s: &mut State,
+    now_ns: u64,
+    ingress: InterfaceId,
+    frame: &mut Vec<u8>,
+    found: Option<Ahead>,
+) -> Option<Verdict> {
+    let fin = t.fast_interface(ingress)?;
+    let (pkt, hit) = match found {
+        Some((pkt, hit)) => (pkt, hit),
+        None => (parse(frame)?, None),
+    };
+    let FastPacket {
+        key,
+        layout,
+        l3_len,
+        seg,
+    } = pkt;
+    match key {
+        FastKey::V4(k) => established_in(
+            t, s, now_ns, ingress, frame, fin, k, layout, l3_len, seg, hit,
+        ),
+        FastKey::V6(k) => established_in(
+            t, s, now_ns, ingress, frame, fin, k, layout, l3_len, seg, hit,
+        ),
+    }
+}
+
+/// [`established`] for one address family.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn established_in<A: FastAddr>(
+    t: &Tables,
+    s: &mut State,
+    now_ns: u64,
+    ingress: InterfaceId,
+    frame: &mut Vec<u8>,
+    fin: &crate::tables::FastInterface,
+    key: SessionKey<A>,
+    layout: PlainLayout,
+    l3_len: u16,
+    seg: Option<TcpSegment>,
+    hit: Option<(SessionHandle, Direction)>,
+) -> Option<Verdict> {
+    let family = usize::from(layout.v6);
+    if !fin.fast_in[family] {
+        return None;
+    }
+    if let Some(rg) = fin.redundancy_group
+        && s.rg_inactive.contains(&rg)
+    {
+        return None;
+    }
+    let (h, dir) = match hit {
+        Some(hit) => hit,
+        None => A::lookup(s, &key)?,
+    };
+    let sess = s.sessions.try_get(h)?;
+    let (egress, owner_rg, rule) = match dir {
+        Direction::Forward => (sess.egress_interface(), sess.owner_rg(), sess.policy_rule()),
+        Direction::Reverse => (
+            sess.ingress_interface(),
+            sess.owner_rg(),
+            sess.policy_rule(),
+        ),
+    };
+    let eif = t.fast_interface(egress)?;
+    if eif.out_filter[family] {
+        return None;
+    }
+
+    // From here on the packet is ours: the general path's bookkeeping up to
+    // the session lookup, then its `established` and `forward` stages.
+    let bytes = frame.len() as u64;
+    let c = &mut s.telemetry.counters;
+    c.add(BaseCounter::RxPackets, 1);
+    c.add(BaseCounter::RxBytes, bytes);
+    if let Some(i) = c.interfaces.get_mut(ingress.index()) {
+        i.rx.packets += 1;
+        i.rx.bytes += bytes;
+    }
+    if let Some(z) = c.zones.get_mut(fin.zone.index()) {
+        z.ingress.packets += 1;
+        z.ingress.bytes += bytes;
+    }
+    if fin.screened
+        && let Some(profile) = t.zone_screen(fin.zone)
+        && let Some(v) = screen(
+            s, profile, &key, layout.v6, l3_len, seg, fin.zone, ingress, now_ns,
+        )
+    {
+        return Some(v);
+    }
+    s.telemetry.counters.add(BaseCounter::SessionHits, 1);
+    if let Some(seg) = &seg {
+        match s.sessions.track_tcp(h, dir, seg) {
+            Ok(update) => {
+                if update.state != update.previous {
+                    let sessions = &s.sessions;
+                    s.telemetry
+                        .delta_with(SessionDeltaReason::Update, || sessions.forward_entry(h));
+                }
+            }
+            Err(TcpViolation::OutOfWindow) => {
+                return Some(Verdict::Drop(DropReason::TcpOutOfWindow));
+            }
+            Err(TcpViolation::Reopen) => {
+                let closed = s.sessions.remove(h, CloseReason::TcpFin);
+                on_closed(s, closed, now_ns);
+                return Some(Verdict::Drop(DropReason::TcpInvalidState));
+            }
+            Err(_) => return Some(Verdict::Drop(DropReason::TcpInvalidState)),
+        }
+    }
+    let l3_len = u64::from(l3_len);
+    s.sessions.touch(h, dir, l3_len, now_ns);
+    if !owner_rg.is_none() && s.rg_inactive.contains(&owner_rg) {
+        return Some(Verdict::Drop(DropReason::HaInactive));
+    }
+    // The packet leaves with the other direction's key reversed.
+    let o = A::keys(s, h)?[dir.opposite().index()];
+    let new = SessionKey {
+        src: o.dst,
+        dst: o.src,
+        src_port: o.dst_port,
+        dst_port: o.src_port,
+        protocol: o.protocol,
+    };
+    if !A::rewrite(frame, layout, &key, &new) {
+        return Some(Verdict::Drop(DropReason::MalformedIpv4));
+    }
+    let translated = new != key;
+    let dst = new.dst;
+    let c = &mut s.telemetry.counters;
+    if translated {
+        c.add(BaseCounter::NatTranslated, 1);
+    }
+    // Sessions admitted by a default-permit without a rule count under no
+    // rule (as on the general path).
+    if let Some(p) = c.policies.get_mut(rule.index())
+        && !rule.is_none()
+    {
+        p.packets += 1;
+        p.bytes += l3_len;
+    }
+
+    // Forward (the general path's `forward` for this shape: no filter, no
+    // SYN to clamp, no tag to pop).
+    if let Some(rg) = eif.redundancy_group
+        && s.rg_inactive.contains(&rg)
+    {
+        return Some(Verdict::Drop(DropReason::HaInactive));
+    }
+    let next_hop = A::resolve(s, t, dst);
+    let mac = match next_hop {
+        Resolved::NoRoute => return Some(Verdict::Drop(DropReason::NoRoute)),
+        Resolved::Discard => return Some(Verdict::Drop(DropReason::RouteDiscard)),
+        Resolved::NoNeighbour => None,
+        Resolved::Mac(mac) => Some(mac),
+    };
+    if rewrite::decrement_ttl_plain(frame, layout).is_err() {
+        return Some(Verdict::Drop(DropReason::TtlExceeded));
+    }
+    let Some(mac) = mac else {
+        return Some(Verdict::Drop(DropReason::NoNeighbour));
+    };
+    frame[0..6].copy_from_slice(&mac);
+    frame[6..12].copy_from_slice(&eif.mac);
+    if let Some(vid) = eif.vlan
+        && rewrite::push_vlan(frame, vid).is_err()
+    {
+        return Some(Verdict::Drop(DropReason::MalformedVlan));
+    }
+    Some(Verdict::Forward { egress })
+}
