@@ -21,7 +21,7 @@
 
 use super::fxhash::FxHashMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// One id space: stable key → id. Serialises as a key-sorted map.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,35 +52,38 @@ impl IdSpace {
         let mut ids: FxHashMap<String, u32> = FxHashMap::default();
         ids.reserve(keys.len());
         let mut order = vec![0u32; keys.len()];
-        let mut used: HashSet<u32, std::hash::BuildHasherDefault<super::fxhash::FxHasher>> =
-            HashSet::default();
+        // Ids taken (by the previous generation or in this allocation), as
+        // a bitmap: new ids are the lowest free ones, found by a scan.
+        let prev_max = previous.map_or(0, |p| p.max_id()) as usize;
+        let mut used = vec![false; prev_max + keys.len() + 2];
         if let Some(prev) = previous {
-            used.extend(prev.ids.values().copied());
+            for &id in prev.ids.values() {
+                used[id as usize] = true;
+            }
             for (slot, k) in order.iter_mut().zip(&keys) {
                 if let Some(&id) = prev.ids.get(k.as_ref()) {
                     *slot = id;
                 }
             }
         }
-        let mut next = 1u32;
+        let mut next = 1usize;
         for (slot, k) in order.iter_mut().zip(keys) {
-            if *slot != 0 {
-                ids.entry(k.into()).or_insert(*slot);
-                continue;
+            match ids.entry(k.into()) {
+                std::collections::hash_map::Entry::Occupied(e) => *slot = *e.get(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    if *slot == 0 {
+                        while used[next] {
+                            next += 1;
+                        }
+                        if next > max as usize {
+                            return Err(IdExhausted { max });
+                        }
+                        used[next] = true;
+                        *slot = next as u32;
+                    }
+                    e.insert(*slot);
+                }
             }
-            if let Some(&id) = ids.get(k.as_ref()) {
-                *slot = id;
-                continue;
-            }
-            while used.contains(&next) {
-                next += 1;
-            }
-            if next > max {
-                return Err(IdExhausted { max });
-            }
-            ids.insert(k.into(), next);
-            used.insert(next);
-            *slot = next;
         }
         Ok((Self { ids }, order))
     }

@@ -246,12 +246,13 @@ pub(super) fn compile_policies(
             from: pair.from_zone.clone(),
             to: pair.to_zone.clone(),
         });
+        let scope = (scope.clone(), scope.to_string());
         let (from_zones, to_zones): (Arc<[ZoneId]>, Arc<[ZoneId]>) =
             (Arc::from([from]), Arc::from([to]));
         for p in pair.policies.iter().filter(|p| !p.inactive) {
             pc.add_policy(
                 p,
-                &(scope.clone(), scope.to_string()),
+                &scope,
                 (Some(&pair.from_zone), Some(&pair.to_zone)),
                 (from_zones.clone(), to_zones.clone()),
                 &|| format!("{scope_path}.{}", p.name),
