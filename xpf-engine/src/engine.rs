@@ -16,6 +16,18 @@
 //! (schedulers are evaluated against it); the engine never reads a clock.
 //! It must not go backwards.
 //!
+//! TTL / hop-limit expiry is decided on the packet *as received*: on a
+//! first packet after the policy permitted it (so before session limits,
+//! NAT allocation and the session insert: no session, no NAT mapping), on
+//! a session hit before TCP tracking (the session is untouched: no state
+//! change, no packet counters, no last-seen; only the global `session-hits`
+//! counts the lookup). The packet is dropped (`ttl-exceeded`) and a
+//! time-exceeded error (ICMPv4 type 11 / ICMPv6 type 3) quoting it
+//! unchanged is sent back out of the ingress interface, to the original
+//! source, from the ingress interface's address. Packets for the firewall
+//! itself (host-inbound) are not forwarded and never expire; an ICMP error
+//! with TTL 1 is dropped without an answer.
+//!
 //! Config apply ([`Engine::apply`]) builds every new table first and swaps
 //! them in one assignment between packets, so a packet never sees half a
 //! config and a failed apply leaves the old tables in force. Live sessions
@@ -717,6 +729,36 @@ fn filter_drop(
     }
 }
 
+/// TTL / hop-limit expiry, checked on the packet *as received*, before
+/// any NAT rewrite and before a session is created (as Linux forwarding
+/// drops before conntrack confirms): a packet that would leave with TTL 0
+/// is dropped (`ttl-exceeded`) and answered with a time-exceeded error
+/// that quotes it unchanged and goes back out of the ingress interface, to
+/// the original source, from the ingress interface's address. `None` when
+/// the packet may be forwarded.
+fn ttl_expired(
+    t: &Tables,
+    s: &mut State,
+    p: &ParsedFrame,
+    frame: &[u8],
+    ingress: InterfaceId,
+    out: &mut Vec<Emitted>,
+) -> Option<Verdict> {
+    if p.ttl > 1 {
+        return None;
+    }
+    if let Some(src) = t.interface_address(ingress, p.family)
+        && let Ok(f) = build_icmp_error(IcmpErrorKind::TimeExceeded, p, frame, src)
+    {
+        s.telemetry.counters.add(BaseCounter::IcmpErrorsSent, 1);
+        out.push(Emitted {
+            interface: ingress,
+            frame: f,
+        });
+    }
+    Some(Verdict::Drop(DropReason::TtlExceeded))
+}
+
 fn screen_drop(
     s: &mut State,
     kind: ScreenKind,
@@ -874,7 +916,7 @@ fn process(
         return Verdict::Drop(DropReason::MalformedIpv4);
     };
     match s.sessions.lookup(&key) {
-        Some((h, dir)) => established(t, s, &mut p, frame, h, dir, now_ns, out),
+        Some((h, dir)) => established(t, s, &mut p, frame, ingress, h, dir, now_ns, out),
         None => {
             s.telemetry.counters.add(BaseCounter::SessionMisses, 1);
             first_packet(t, nat, s, &mut p, frame, ingress, zone, key, now_ns, out)
@@ -923,12 +965,18 @@ fn established(
     s: &mut State,
     p: &mut ParsedFrame,
     frame: &mut Vec<u8>,
+    ingress: InterfaceId,
     h: SessionHandle,
     dir: Direction,
     now_ns: u64,
     out: &mut Vec<Emitted>,
 ) -> Verdict {
     s.telemetry.counters.add(BaseCounter::SessionHits, 1);
+    // An expiring packet leaves the session untouched (no TCP tracking,
+    // no counters, no last-seen update).
+    if let Some(v) = ttl_expired(t, s, p, frame, ingress, out) {
+        return v;
+    }
     if let Some(seg) = tcp_segment(p) {
         match s.sessions.track_tcp(h, dir, &seg) {
             Ok(update) => {
@@ -1002,6 +1050,11 @@ fn icmp_error(
     let Some((h, dir)) = s.sessions.lookup(&key) else {
         return Verdict::Drop(DropReason::IcmpErrorNoSession);
     };
+    if p.ttl <= 1 {
+        // Never an error about an error: dropped, nothing emitted.
+        s.telemetry.counters.add(BaseCounter::SessionHits, 1);
+        return Verdict::Drop(DropReason::TtlExceeded);
+    }
     let sess = s.sessions.get(h);
     let egress = match dir {
         Direction::Forward => sess.egress_interface(),
@@ -1169,6 +1222,11 @@ fn first_packet(
             Some(_) => DropReason::PolicyDeny,
             None => DropReason::DefaultDeny,
         });
+    }
+    // TTL expiry: after the policy permitted the flow, before session
+    // limits, NAT and the session insert.
+    if let Some(v) = ttl_expired(t, s, p, frame, ingress, out) {
+        return v;
     }
     // Session limits.
     if let Some(profile) = t.zone_screen(zone) {
@@ -1407,23 +1465,7 @@ fn forward(
     if let Some(v) = filter_drop(t, s, v, p, frame, egress, out) {
         return v;
     }
-    if p.ttl <= 1 {
-        // Time exceeded goes back out of the interface the packet came in on.
-        let back = match t.route(p.src) {
-            Some(NextHop::Via { interface, .. }) => interface,
-            _ => egress,
-        };
-        if let Some(src) = t.interface_address(back, p.family)
-            && let Ok(f) = build_icmp_error(IcmpErrorKind::TimeExceeded, p, frame, src)
-        {
-            s.telemetry.counters.add(BaseCounter::IcmpErrorsSent, 1);
-            out.push(Emitted {
-                interface: back,
-                frame: f,
-            });
-        }
-        return Verdict::Drop(DropReason::TtlExceeded);
-    }
+    // TTL expiry was decided before any rewrite (`ttl_expired`).
     if rewrite::decrement_ttl(frame, p).is_err() {
         return Verdict::Drop(DropReason::TtlExceeded);
     }
