@@ -293,12 +293,12 @@ fn unsolicited_inbound_is_default_denied_and_non_syn_first_refused() {
     assert!(m.sessions().is_empty());
 }
 
-/// The addressing of this error after source NAT is an open question
-/// (README, "Open questions"): the TTL check runs after the rewrite, so the
-/// error currently quotes and answers the translated packet. This test pins
-/// only what is settled: the drop reason and one ICMP time-exceeded.
+/// Decision (README, "Decisions"): TTL expiry is decided on the packet as
+/// received, before source NAT and before a session exists; the error quotes
+/// the untranslated packet and goes back out of the ingress interface, to
+/// the original source, from the ingress interface's address.
 #[test]
-fn ttl_one_is_dropped_with_one_time_exceeded_error() {
+fn ttl_one_is_dropped_before_nat_with_an_error_quoting_the_received_packet() {
     let mut m = model();
     let f = flow(Proto::Udp);
     let out = flow_frame(
@@ -319,10 +319,43 @@ fn ttl_one_is_dropped_with_one_time_exceeded_error() {
     let [e] = o.generated.as_slice() else {
         panic!("{:?}", o.generated)
     };
+    assert_eq!(e.interface, LAN);
     let p = wire::parse(&e.frame).unwrap();
-    assert!(e.interface == LAN || e.interface == WAN);
-    assert_eq!(m.counters().get(BaseCounter::IcmpErrorsSent), 1);
     assert_eq!(p.icmp(), Some((11, 0)));
+    assert_eq!(p.src, IpAddr::V4(Ipv4Addr::new(198, 18, 1, 1)));
+    assert_eq!(p.dst, IpAddr::V4(Ipv4Addr::new(198, 18, 1, 10)));
+    // The quote is the received IP packet, byte for byte.
+    let quoted = &e.frame[p.l4 + 8..p.l3_end()];
+    assert_eq!(quoted, &out[14..14 + quoted.len()]);
+    assert_eq!(m.counters().get(BaseCounter::IcmpErrorsSent), 1);
+    assert!(m.sessions().is_empty(), "no session for an expiring packet");
+    assert_eq!(m.counters().get(BaseCounter::NatTranslated), 0);
+}
+
+/// On a live session an expiring packet is answered the same way and leaves
+/// the session untouched.
+#[test]
+fn ttl_one_on_a_live_session_leaves_it_untouched() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let first = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    assert!(matches!(
+        m.inject(LAN, &first, T0).verdict,
+        Verdict::Forward { .. }
+    ));
+    let before = m.sessions();
+    let again = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, true, &mut seq);
+    let o = m.inject(LAN, &again, T0 + SEC);
+    assert_eq!(
+        o.verdict,
+        Verdict::Drop {
+            reason: DropReason::TtlExceeded
+        }
+    );
+    assert_eq!(o.generated.len(), 1);
+    assert_eq!(o.generated[0].interface, LAN);
+    assert_eq!(m.sessions(), before);
 }
 
 #[test]

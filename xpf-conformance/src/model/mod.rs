@@ -694,6 +694,34 @@ impl Model {
         }
     }
 
+    /// TTL expiry on the packet as received (see README, "Decisions"):
+    /// drop, and a time-exceeded error quoting the packet unchanged, back
+    /// out of the ingress interface from its address.
+    fn ttl_expired(
+        &mut self,
+        cfg: &CompiledConfig,
+        p: &Packet,
+        frame: &[u8],
+        ingress: InterfaceId,
+        out: &mut Vec<EmittedFrame>,
+    ) -> Option<Verdict> {
+        if p.ttl > 1 {
+            return None;
+        }
+        if let Some(src) = Self::iface_addr(cfg, ingress, p.family)
+            && let Some(f) = wire::build_icmp_error(ErrorKind::TimeExceeded, p, frame, src)
+        {
+            self.counters.add(BaseCounter::IcmpErrorsSent, 1);
+            out.push(EmittedFrame {
+                interface: ingress,
+                frame: f,
+            });
+        }
+        Some(Verdict::Drop {
+            reason: DropReason::TtlExceeded,
+        })
+    }
+
     fn process(
         &mut self,
         now: u64,
@@ -770,7 +798,7 @@ impl Model {
             };
         };
         match self.find(&key) {
-            Some((i, dir)) => self.established(&cfg, &mut p, frame, i, dir, now, out),
+            Some((i, dir)) => self.established(&cfg, &mut p, frame, ingress, i, dir, now, out),
             None => {
                 self.counters.add(BaseCounter::SessionMisses, 1);
                 self.first_packet(&cfg, &mut p, frame, ingress, zone, key, now, out)
@@ -784,12 +812,16 @@ impl Model {
         cfg: &CompiledConfig,
         p: &mut Packet,
         frame: &mut Vec<u8>,
+        ingress: InterfaceId,
         i: usize,
         dir: usize,
         now: u64,
         out: &mut Vec<EmittedFrame>,
     ) -> Verdict {
         self.counters.add(BaseCounter::SessionHits, 1);
+        if let Some(v) = self.ttl_expired(cfg, p, frame, ingress, out) {
+            return v;
+        }
         let seg = Self::seg(p);
         if let Some(seg) = seg {
             let s = &mut self.sessions[i];
@@ -854,7 +886,7 @@ impl Model {
             self.counters.add(BaseCounter::NatTranslated, 1);
         }
         self.counters.policy(rule, p.l3_len);
-        self.forward(cfg, p, frame, egress, seg, out)
+        self.forward(cfg, p, frame, egress, seg)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -991,6 +1023,9 @@ impl Model {
             } else {
                 DropReason::DefaultDeny
             });
+        }
+        if let Some(v) = self.ttl_expired(cfg, p, frame, ingress, out) {
+            return v;
         }
         // Static outbound, then source NAT.
         let mut flags = SessionFlags::empty();
@@ -1172,7 +1207,7 @@ impl Model {
         if src2 != src || dst2 != dst || sp2 != sp || dp2 != dp {
             self.counters.add(BaseCounter::NatTranslated, 1);
         }
-        self.forward(cfg, p, frame, egress, seg, out)
+        self.forward(cfg, p, frame, egress, seg)
     }
 
     fn forward(
@@ -1182,7 +1217,6 @@ impl Model {
         frame: &mut Vec<u8>,
         egress: InterfaceId,
         seg: Option<Seg>,
-        out: &mut Vec<EmittedFrame>,
     ) -> Verdict {
         let drop = |reason| Verdict::Drop { reason };
         let Some(eif) = Self::interface(cfg, egress).cloned() else {
@@ -1198,22 +1232,6 @@ impl Model {
             Some(None) => return drop(DropReason::RouteDiscard),
             None => return drop(DropReason::NoRoute),
         };
-        if p.ttl <= 1 {
-            let back = match Self::route(cfg, p.src) {
-                Some(Some((i, _))) => i,
-                _ => egress,
-            };
-            if let Some(src) = Self::iface_addr(cfg, back, p.family)
-                && let Some(f) = wire::build_icmp_error(ErrorKind::TimeExceeded, p, frame, src)
-            {
-                self.counters.add(BaseCounter::IcmpErrorsSent, 1);
-                out.push(EmittedFrame {
-                    interface: back,
-                    frame: f,
-                });
-            }
-            return drop(DropReason::TtlExceeded);
-        }
         p.ttl -= 1;
         match p.family {
             AddressFamily::Inet => {
