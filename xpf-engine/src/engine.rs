@@ -115,6 +115,58 @@ impl Default for EngineOptions {
     }
 }
 
+/// What [`Engine::install_synced`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncedInstall {
+    /// The same session was present and refreshed in place.
+    pub refreshed: bool,
+    /// A local session holding the forward key was replaced.
+    pub replaced: bool,
+    /// An embryonic session was evicted to make room.
+    pub evicted: bool,
+}
+
+/// Why [`Engine::install_synced`] refused an entry (nothing changed).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The session table refused it (reverse entry, inconsistent keys, a
+    /// reverse key held by another session, table full).
+    #[error("synced install refused: {0}")]
+    Insert(#[from] InsertError),
+    /// Its source NAT mapping collides with a live one or does not belong
+    /// to the recorded pool.
+    #[error("synced install refused: source NAT mapping: {0}")]
+    Nat(NatError),
+}
+
+/// The source NAT mapping a synced forward entry records: the pool it
+/// names (interface NAT when none) and its translated source.
+fn synced_mapping(entry: &SessionEntry) -> Option<(SnatTarget, SourceMapping)> {
+    if !entry.flags().contains(SessionFlags::SNAT) {
+        return None;
+    }
+    macro_rules! of {
+        ($k:expr, $v:expr) => {{
+            let (k, v) = ($k, $v);
+            let public: IpAddr = v.nat.src.into();
+            (
+                SnatTarget::of_session(v.nat_pool, public),
+                SourceMapping {
+                    protocol: k.protocol,
+                    internal_addr: k.src.into(),
+                    internal_port: k.src_port,
+                    public_addr: public,
+                    public_port: v.nat.src_port,
+                },
+            )
+        }};
+    }
+    Some(match entry {
+        SessionEntry::V4 { key, value } => of!(key, value),
+        SessionEntry::V6 { key, value } => of!(key, value),
+    })
+}
+
 /// Why an apply failed (the old config stays in force).
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -413,6 +465,104 @@ impl Engine {
         let closed = self.state.sessions.remove(h, reason);
         on_closed(&mut self.state, closed, now_ns);
         true
+    }
+
+    /// Installs a session received from the cluster peer, given its forward
+    /// entry (times already on the local clock), with its reverse entry and
+    /// its source NAT mapping (so no local flow is given the same public
+    /// port), flagged [`SessionFlags::CLUSTER_SYNCED`].
+    ///
+    /// The peer owns the session, so its entry wins over local state:
+    ///
+    /// - the same session (same id and keys) already present is refreshed
+    ///   in place (state, timeout, counters, flags; last-seen never goes
+    ///   back), its NAT mapping kept;
+    /// - a local session holding the forward key (in either direction) is
+    ///   replaced: closed with reason `cluster-reconcile` (close event when
+    ///   it logs, close delta, NAT released);
+    /// - a full table evicts its oldest embryonic session as a packet would.
+    ///
+    /// Refused, with nothing changed: a reverse entry, keys that do not
+    /// follow the NAT translation, a reverse key held by a *different*
+    /// session than the one being replaced ([`SyncError::Insert`]), a
+    /// mapping that collides with another live mapping or that the target
+    /// pool could not make ([`SyncError::Nat`]), a full table without an
+    /// embryonic session. The caller (the cluster sync) counts refusals.
+    ///
+    /// An install counts as a created session (`sessions-created`), so
+    /// `created - closed` stays the live count; it emits no open event and
+    /// no delta (the peer already did, and deltas must not echo back).
+    pub fn install_synced(
+        &mut self,
+        entry: &SessionEntry,
+        now_ns: u64,
+    ) -> Result<SyncedInstall, SyncError> {
+        let s = &mut self.state;
+        let key = entry.key();
+        if entry.is_reverse() {
+            return Err(SyncError::Insert(InsertError::ReverseEntry));
+        }
+        let holder = s.sessions.lookup(&key).map(|(h, _)| h);
+        if let Some(h) = holder {
+            let keys = s.sessions.keys(h);
+            if s.sessions.get(h).id() == entry.session_id()
+                && keys.forward == key
+                && keys.reverse == entry.companion_key()
+            {
+                s.sessions.insert_synced(entry, now_ns)?;
+                return Ok(SyncedInstall {
+                    refreshed: true,
+                    replaced: false,
+                    evicted: false,
+                });
+            }
+        }
+        // The source NAT mapping the entry records, claimed before anything
+        // changes; the holder's own mapping is set aside while trying.
+        let mapping = synced_mapping(entry);
+        let held = holder.and_then(|h| s.mappings.get(&h).copied());
+        if let Some((target, m)) = held {
+            let _ = s.snat.release(target, &m);
+        }
+        let restore = |s: &mut State| {
+            if let Some((target, m)) = held {
+                let _ = s.snat.install(target, &m);
+            }
+        };
+        if let Some((target, m)) = mapping
+            && let Err(e) = s.snat.install(target, &m)
+        {
+            restore(s);
+            return Err(SyncError::Nat(e));
+        }
+        let synced = match s.sessions.insert_synced(entry, now_ns) {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some((target, m)) = mapping {
+                    let _ = s.snat.release(target, &m);
+                }
+                restore(s);
+                return Err(SyncError::Insert(e));
+            }
+        };
+        if let Some(closed) = synced.replaced {
+            // Its mapping was released above.
+            s.mappings.remove(&closed.handle);
+            on_closed(s, closed, now_ns);
+        }
+        let evicted = synced.evicted.is_some();
+        if let Some(closed) = synced.evicted {
+            on_closed(s, closed, now_ns);
+        }
+        if let Some(m) = mapping {
+            s.mappings.insert(synced.handle, m);
+        }
+        s.telemetry.counters.add(BaseCounter::SessionsCreated, 1);
+        Ok(SyncedInstall {
+            refreshed: false,
+            replaced: synced.replaced.is_some(),
+            evicted,
+        })
     }
 
     /// Processes one frame arriving on `ingress` at `now_ns`. The frame is
