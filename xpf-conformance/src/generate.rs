@@ -521,6 +521,23 @@ pub enum Step {
         /// Flow index.
         flow: usize,
     },
+    /// A cluster-synced install of a flow's session as the peer describes it.
+    PutSynced {
+        /// Flow index.
+        flow: usize,
+        /// Which of a few peer session ids (equal ids and keys refresh).
+        id: u8,
+        /// Source-translated by the peer (to the generated pool, or the
+        /// egress interface address with interface NAT; refused when the
+        /// config has no such pool or the mapping collides).
+        snat: bool,
+        /// Public port offset (from 1024) of the translation.
+        port: u8,
+        /// Peer state: 0 new/SYN sent, 1 established, 2 FIN wait, 3 time wait.
+        state: u8,
+        /// Seconds since the peer last saw traffic.
+        age: u8,
+    },
     /// Cluster reconcile: flows whose bit is set are in the peer's bulk.
     Reconcile {
         /// Received-flow bit mask.
@@ -790,6 +807,8 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
         1 => (0..flows, any::<bool>()).prop_map(|(flow, by_reverse)| Step::DeleteFlow { flow, by_reverse }),
         1 => (0..flows).prop_map(|flow| Step::DeleteKnown { flow }),
         1 => (any::<u8>(), prop::option::of(0usize..3)).prop_map(|(received, synced_zone)| Step::Reconcile { received, synced_zone }),
+        2 => (0..flows, 0u8..3, any::<bool>(), 0u8..6, 0u8..4, prop_oneof![Just(0u8), 1u8..90])
+            .prop_map(|(flow, id, snat, port, state, age)| Step::PutSynced { flow, id, snat, port, state, age }),
     ]
 }
 

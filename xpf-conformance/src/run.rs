@@ -14,11 +14,13 @@ use crate::harness::{CounterSnapshot, Harness, HarnessError, Outcome, Verdict};
 use crate::model::Model;
 use crate::render::{self, SeqState, Wire};
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use xpf_dataplane::Config;
 use xpf_dataplane::session_store::{ReconcileInput, reverse_entry};
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
-    AnySessionKey, CloseReason, DropReason, GlobalCounter, SessionEntry, SessionFlags, ZoneId,
+    AnySessionKey, CloseReason, DropReason, GlobalCounter, InterfaceId, NatPoolId, PacketCounters,
+    SessionEntry, SessionFlags, SessionId, SessionState, SessionValue, TcpState, ZoneId,
 };
 
 /// Start of every scenario: 2026-11-23 10:00 UTC (a Monday).
@@ -282,6 +284,12 @@ pub fn run_equivalence<B: Harness>(
     let mut seqs: Vec<SeqState> = (0..s.flows.len()).map(SeqState::new).collect();
     for (i, step) in s.steps.iter().enumerate() {
         now += SEC / 100;
+        if matches!(step, Step::Apply { .. } | Step::Reconcile { .. }) {
+            // Expiry at `now` comes first; what it removes is neither the
+            // apply's nor the reconcile's doing.
+            model.advance(now);
+            backend.advance(now);
+        }
         let before_sessions = Harness::sessions(backend);
         let before_counters = Harness::counters(backend);
         match step {
@@ -386,6 +394,27 @@ pub fn run_equivalence<B: Harness>(
                     }
                 }
             }
+            Step::PutSynced { .. } => {
+                let entry = synced_entry(s, step, now);
+                let m = model.put_cluster_synced(entry, now);
+                let b = backend.put_cluster_synced(entry, now);
+                tally(if m.is_ok() {
+                    "put-synced installed"
+                } else {
+                    "put-synced refused"
+                });
+                match (m, b) {
+                    (Ok(()), Ok(())) | (Err(_), Err(_)) => {}
+                    (Ok(()), Err(e))
+                        if unsupported(skipped, backend.name(), "put_cluster_synced", &e) => {}
+                    (m, b) => {
+                        return fail(
+                            i,
+                            format!("put_cluster_synced: model {m:?} vs backend {b:?}"),
+                        );
+                    }
+                }
+            }
             Step::Reconcile {
                 received,
                 synced_zone,
@@ -437,6 +466,101 @@ pub fn run_equivalence<B: Harness>(
     Ok(true)
 }
 
+/// The forward entry a [`Step::PutSynced`] installs: the flow's client-side
+/// key, the peer's translation, zones and interfaces of the flow's two
+/// endpoints, peer id node 1.
+pub fn synced_entry(s: &Scenario, step: &Step, now: u64) -> SessionEntry {
+    let Step::PutSynced {
+        flow,
+        id,
+        snat,
+        port,
+        state,
+        age,
+    } = *step
+    else {
+        panic!("not a PutSynced step: {step:?}");
+    };
+    let f = &s.flows[flow];
+    let (ci, si) = (f.client.iface(), f.server.iface());
+    let zone = |k: usize| ZoneId(s.net.interfaces[k - 1].zone as u16 + 1);
+    let tcp = f.proto == Proto::Tcp;
+    let (sstate, tstate) = match (tcp, state) {
+        (true, 0) => (SessionState::New, TcpState::SynSent),
+        (true, 1) => (SessionState::Established, TcpState::Established),
+        (true, 2) => (SessionState::Closing, TcpState::FinWait),
+        (true, _) => (SessionState::Closed, TcpState::TimeWait),
+        (false, 0) => (SessionState::New, TcpState::None),
+        (false, _) => (SessionState::Established, TcpState::None),
+    };
+    let icmp = f.proto == Proto::Icmp;
+    let interface_nat = s.net.snat.as_ref().is_some_and(|n| n.interface);
+    let public_port = 1024 + u16::from(port);
+    let last_seen = now.saturating_sub(u64::from(age) * SEC);
+    macro_rules! fill {
+        ($k:expr, $public:expr) => {{
+            let k = $k;
+            let mut v = SessionValue::new_forward(
+                &k,
+                SessionId::compose(1, 900 + u64::from(id)),
+                last_seen,
+            );
+            v.created_ns = last_seen.saturating_sub(SEC);
+            v.state = sstate;
+            v.tcp_state = tstate;
+            v.timeout_secs = 30;
+            v.ingress_zone = zone(ci);
+            v.egress_zone = zone(si);
+            v.ingress_interface = InterfaceId(ci as u16);
+            v.egress_interface = InterfaceId(si as u16);
+            v.fwd = PacketCounters {
+                packets: 3,
+                bytes: 300,
+            };
+            v.rev = PacketCounters {
+                packets: 2,
+                bytes: 200,
+            };
+            v.flags = SessionFlags::LOG_CLOSE;
+            if snat {
+                v.flags.insert(SessionFlags::SNAT);
+                v.nat.src = $public;
+                v.nat.src_port = public_port;
+                if icmp {
+                    v.nat.dst_port = public_port;
+                }
+                v.nat_pool = if interface_nat {
+                    NatPoolId::NONE
+                } else {
+                    NatPoolId(1)
+                };
+            }
+            v.reverse_key = SessionValue::reply_key(&k, &v.nat);
+            (k, v)
+        }};
+    }
+    match render::forward_key(f) {
+        AnySessionKey::V4(k) => {
+            let public = if interface_nat {
+                Ipv4Addr::new(198, 18, si as u8, 1)
+            } else {
+                Ipv4Addr::new(198, 19, 200, 1)
+            };
+            let (key, value) = fill!(k, public);
+            SessionEntry::V4 { key, value }
+        }
+        AnySessionKey::V6(k) => {
+            let public = if interface_nat {
+                Ipv6Addr::new(0x2001, 0xdb8, si as u16, 0, 0, 0, 0, 1)
+            } else {
+                Ipv6Addr::new(0x2001, 0xdb8, 0x200, 0, 0, 0, 0, 1)
+            };
+            let (key, value) = fill!(k, public);
+            SessionEntry::V6 { key, value }
+        }
+    }
+}
+
 thread_local! {
     static VERDICTS: std::cell::RefCell<BTreeMap<String, u64>> = const { std::cell::RefCell::new(BTreeMap::new()) };
 }
@@ -445,6 +569,11 @@ thread_local! {
 /// (coverage statistics for the suite's output), and resets them.
 pub fn take_verdict_stats() -> BTreeMap<String, u64> {
     VERDICTS.with(|v| std::mem::take(&mut *v.borrow_mut()))
+}
+
+/// Counts an outcome label in the coverage statistics.
+fn tally(label: &str) {
+    VERDICTS.with(|v| *v.borrow_mut().entry(label.to_string()).or_default() += 1);
 }
 
 fn compare_outcome(step: usize, m: &Outcome, b: &Outcome) -> Result<(), Failure> {

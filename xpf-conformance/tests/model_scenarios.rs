@@ -405,3 +405,44 @@ fn corpus_files_round_trip() {
         assert_eq!(from_corpus(&to_corpus(&s)).unwrap(), s);
     }
 }
+
+/// Decision (README, "Decisions"): a cluster-synced entry replaces a local
+/// session holding its forward key; the replaced one closes with
+/// `cluster-reconcile`; the installed one is flagged synced and counted as
+/// created.
+#[test]
+fn synced_install_replaces_the_local_session_of_the_same_flow() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let first = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    assert!(matches!(
+        m.inject(LAN, &first, T0).verdict,
+        Verdict::Forward { .. }
+    ));
+    let local = m.sessions().into_iter().find(|e| !e.is_reverse()).unwrap();
+    m.drain_deltas();
+    let mut peer = local;
+    if let xpf_runtime::SessionEntry::V4 { value, .. } = &mut peer {
+        value.session_id = xpf_runtime::SessionId::compose(1, 7);
+    }
+    m.put_cluster_synced(peer, T0 + SEC).unwrap();
+    let now = m.sessions().into_iter().find(|e| !e.is_reverse()).unwrap();
+    assert_eq!(now.session_id(), peer.session_id());
+    assert!(now.flags().contains(SessionFlags::CLUSTER_SYNCED));
+    let deltas = m.drain_deltas();
+    assert_eq!(deltas.len(), 1, "{deltas:?}");
+    assert_eq!(
+        deltas[0].reason,
+        xpf_runtime::SessionDeltaReason::Close(CloseReason::ClusterReconcile)
+    );
+    let c = m.counters();
+    assert_eq!(c.get(BaseCounter::SessionsCreated), 2);
+    assert_eq!(c.get(BaseCounter::SessionsClosed), 1);
+    // The same entry again refreshes in place.
+    m.put_cluster_synced(peer, T0 + 2 * SEC).unwrap();
+    assert_eq!(m.counters().get(BaseCounter::SessionsCreated), 2);
+    // A reverse entry is refused.
+    let rev = xpf_dataplane::session_store::reverse_entry(&peer);
+    assert!(m.put_cluster_synced(rev, T0 + 2 * SEC).is_err());
+}

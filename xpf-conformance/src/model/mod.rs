@@ -1323,6 +1323,205 @@ impl Model {
         Ok(ApplyResult::from_compiled(&compiled, self.generation, caps))
     }
 
+    /// A cluster-synced install (README, "Decisions"): the peer's entry
+    /// wins. The same session (id and keys) is refreshed in place; a
+    /// session holding the forward key is replaced (closed with
+    /// `cluster-reconcile`); a reverse key held by another session, a NAT
+    /// mapping that collides, or a full table without an embryonic
+    /// session refuse the install with nothing changed.
+    fn install_synced(&mut self, entry: &SessionEntry, now: u64) -> Result<(), &'static str> {
+        if entry.is_reverse() {
+            return Err("reverse entry");
+        }
+        let fwd = entry.key();
+        let rev = entry.companion_key();
+        let (src, _, sp, _) = parts(&fwd);
+        let (_, rdst, _, rdp) = parts(&rev);
+        let consistent = match entry {
+            SessionEntry::V4 { key, value } => {
+                xpf_runtime::SessionValue::reply_key(key, &value.nat) == value.reverse_key
+            }
+            SessionEntry::V6 { key, value } => {
+                xpf_runtime::SessionValue::reply_key(key, &value.nat) == value.reverse_key
+            }
+        };
+        if !consistent {
+            return Err("reverse key does not follow the NAT translation");
+        }
+        if fwd == rev {
+            return Err("equal keys");
+        }
+        let proto = proto_of(&fwd).0;
+        // The record as the peer describes it.
+        macro_rules! fields {
+            ($val:expr) => {{
+                let x = $val;
+                (
+                    (
+                        x.timeout_secs,
+                        x.last_seen_ns,
+                        x.created_ns,
+                        x.state,
+                        x.tcp_state,
+                    ),
+                    (x.policy_rule, x.app, x.ingress_zone, x.egress_zone),
+                    (x.ingress_interface, x.egress_interface),
+                    (x.nat_rule_src, x.nat_rule_dst, x.nat_pool),
+                    ([x.fwd, x.rev], x.owner_rg, x.flags),
+                )
+            }};
+        }
+        let (
+            (timeout, last_seen, created, value_state, value_tcp),
+            (rule, app, in_zone, out_zone),
+            (in_if, out_if),
+            (nat_src, nat_dst, pool),
+            (counters, rg, flags),
+        ) = match entry {
+            SessionEntry::V4 { value, .. } => fields!(value),
+            SessionEntry::V6 { value, .. } => fields!(value),
+        };
+        let (state, tcp_state, tcp) = if proto == wire::TCP {
+            let t = Tracker::synced(value_tcp);
+            (lifecycle(t.state, true), t.state, Some(t))
+        } else {
+            (value_state, TcpState::None, None)
+        };
+        let last_seen = last_seen.min(now);
+        let created = created.min(last_seen);
+        let fresh = Sess {
+            fwd,
+            rev,
+            id: entry.session_id(),
+            state,
+            tcp,
+            flags: flags | SessionFlags::CLUSTER_SYNCED,
+            created,
+            last_seen,
+            timeout,
+            rule,
+            app,
+            app_timeout: None,
+            in_zone,
+            out_zone,
+            in_if,
+            out_if,
+            nat_src,
+            nat_dst,
+            pool,
+            counters,
+            rg,
+            mapping: None,
+            order: 0,
+            embryonic: unanswered(state, tcp_state),
+        };
+        let holder = self.find(&fwd).map(|(i, _)| i);
+        if let Some((j, _)) = self.find(&rev)
+            && Some(j) != holder
+        {
+            return Err("reverse key held by another session");
+        }
+        if let Some(i) = holder {
+            let old = &self.sessions[i];
+            if old.id == fresh.id && old.fwd == fwd && old.rev == rev {
+                let order = if !old.embryonic && fresh.embryonic {
+                    self.next_order += 1;
+                    self.next_order - 1
+                } else {
+                    old.order
+                };
+                let embryonic = fresh.embryonic;
+                let s = &mut self.sessions[i];
+                *s = Sess {
+                    last_seen: fresh.last_seen.max(s.last_seen),
+                    mapping: s.mapping,
+                    order,
+                    embryonic,
+                    ..fresh
+                };
+                return Ok(());
+            }
+        }
+        // The source NAT mapping the entry records.
+        let mapping = flags.contains(SessionFlags::SNAT).then(|| {
+            let target = if pool.is_none() {
+                Target::Interface(rdst)
+            } else {
+                Target::Pool(pool)
+            };
+            (
+                target,
+                Mapping {
+                    proto,
+                    src,
+                    sport: sp,
+                    public: rdst,
+                    public_port: rdp,
+                },
+            )
+        });
+        let held = holder.and_then(|i| self.sessions[i].mapping);
+        if let Some((t, m)) = held
+            && let Some(a) = self.allocators.get_mut(&t)
+        {
+            a.release(&m);
+        }
+        let restore = |model: &mut Self| {
+            if let Some((t, m)) = held
+                && let Some(a) = model.allocators.get_mut(&t)
+            {
+                a.install(&m);
+            }
+        };
+        if let Some((t, m)) = mapping {
+            if let Target::Interface(a) = t {
+                self.allocators
+                    .entry(t)
+                    .or_insert_with(|| Allocator::for_interface(a));
+            }
+            if !self.allocators.get_mut(&t).is_some_and(|a| a.install(&m)) {
+                restore(self);
+                return Err("source NAT mapping collides or is not the pool's");
+            }
+        }
+        if let Some(i) = holder {
+            // Its mapping was released above.
+            self.sessions[i].mapping = None;
+            self.close(i, CloseReason::ClusterReconcile, now);
+        }
+        let mut victim = None;
+        if self.sessions.len() >= self.flow.session_capacity as usize {
+            match self
+                .sessions
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.embryonic)
+                .min_by_key(|(_, s)| s.order)
+            {
+                Some((i, _)) => victim = Some(i),
+                None => {
+                    if let Some((t, m)) = mapping
+                        && let Some(a) = self.allocators.get_mut(&t)
+                    {
+                        a.release(&m);
+                    }
+                    return Err("session table full");
+                }
+            }
+        }
+        if let Some(i) = victim {
+            self.close(i, CloseReason::Evicted, now);
+        }
+        self.sessions.push(Sess {
+            mapping,
+            order: self.next_order,
+            ..fresh
+        });
+        self.next_order += 1;
+        self.counters.add(BaseCounter::SessionsCreated, 1);
+        Ok(())
+    }
+
     fn rematch(&mut self, cfg: &CompiledConfig, now: u64) {
         let mut doomed = Vec::new();
         for s in &self.sessions {
@@ -1542,14 +1741,12 @@ impl Harness for Model {
         Ok(summary)
     }
 
-    fn put_cluster_synced(
-        &mut self,
-        _entry: SessionEntry,
-        _now_ns: u64,
-    ) -> Result<(), HarnessError> {
-        Err(HarnessError::Unsupported {
-            capability: "put-cluster-synced".into(),
-            reason: "cluster-synced installs are not modelled yet".into(),
-        })
+    fn put_cluster_synced(&mut self, entry: SessionEntry, now_ns: u64) -> Result<(), HarnessError> {
+        self.expire(now_ns);
+        self.install_synced(&entry, now_ns)
+            .map_err(|message| HarnessError::Backend {
+                backend: "model".into(),
+                message: message.into(),
+            })
     }
 }
