@@ -28,6 +28,14 @@
 //! itself (host-inbound) are not forwarded and never expire; an ICMP error
 //! with TTL 1 is dropped without an answer.
 //!
+//! Schedulers: a rule whose scheduler is inactive does not match. When the
+//! set of active schedulers changes (checked at most once per second of
+//! `now`, at the start of [`Engine::process`] and at the end of
+//! [`Engine::expire`]), live sessions are rematched as after an apply, so
+//! a session admitted by a rule whose schedule turned off closes with
+//! reason `policy` at the first call at or after the edge, unless another
+//! rule still permits it.
+//!
 //! Config apply ([`Engine::apply`]) builds every new table first and swaps
 //! them in one assignment between packets, so a packet never sees half a
 //! config and a failed apply leaves the old tables in force. Live sessions
@@ -201,6 +209,10 @@ struct State {
     fragments: FragmentTracker,
     telemetry: Telemetry,
     rg_inactive: Vec<RedundancyGroupId>,
+    /// Schedule edges: the second last checked and which schedules (in
+    /// compiled order) were active then.
+    sched_sec: i64,
+    sched_active: Vec<bool>,
     next_seq: u64,
     logs: Vec<LoggedTerm>,
 }
@@ -272,6 +284,8 @@ impl Engine {
                 fragments: FragmentTracker::new(opts.fragment_capacity, opts.fragment_timeout_ns),
                 telemetry,
                 rg_inactive: Vec::new(),
+                sched_sec: (now_ns / 1_000_000_000) as i64,
+                sched_active: schedules_active(&tables, now_ns),
                 next_seq: 1,
                 logs: Vec::new(),
             },
@@ -375,7 +389,28 @@ impl Engine {
             let closed = s.sessions.remove(h, CloseReason::Policy);
             on_closed(s, closed, now_ns);
         }
+        s.sched_sec = (now_ns / 1_000_000_000) as i64;
+        s.sched_active = schedules_active(&self.tables, now_ns);
         Ok(self.rematch(now_ns))
+    }
+
+    /// Schedule edges: when the set of active schedulers differs from the
+    /// last check (made at most once per second of `now`), live sessions
+    /// are rematched, so a session whose scheduled rule turned off closes
+    /// (reason `policy`) at the first `process` or `expire` call at or
+    /// after the edge. Returns what the rematch did, if one ran.
+    pub fn check_schedules(&mut self, now_ns: u64) -> Option<ApplyOutcome> {
+        let sec = (now_ns / 1_000_000_000) as i64;
+        if sec == self.state.sched_sec || self.state.sched_active.is_empty() {
+            return None;
+        }
+        self.state.sched_sec = sec;
+        let active = schedules_active(&self.tables, now_ns);
+        if active == self.state.sched_active {
+            return None;
+        }
+        self.state.sched_active = active;
+        Some(self.rematch(now_ns))
     }
 
     /// Re-checks every live session against the policy in force; closes
@@ -454,6 +489,7 @@ impl Engine {
                 .add(BaseCounter::SessionsExpired, 1);
             on_closed(&mut self.state, c, now_ns);
         }
+        self.check_schedules(now_ns);
         n
     }
 
@@ -574,6 +610,7 @@ impl Engine {
         frame: &mut Vec<u8>,
         out: &mut Vec<Emitted>,
     ) -> Verdict {
+        self.check_schedules(now_ns);
         let verdict = process(
             &self.tables,
             &self.nat,
@@ -632,6 +669,16 @@ impl Engine {
             verdicts.push(self.process(now_ns, *ingress, frame, out));
         }
     }
+}
+
+/// Which schedulers (in compiled order) are active at `now_ns`.
+fn schedules_active(t: &Tables, now_ns: u64) -> Vec<bool> {
+    let c = &t.compiled;
+    let sec = (now_ns / 1_000_000_000) as i64;
+    c.schedules
+        .iter()
+        .map(|s| s.is_active(sec, c.system.utc_offset_secs))
+        .collect()
 }
 
 fn resize_counters(tel: &mut Telemetry, t: &Tables) {
