@@ -71,6 +71,25 @@ pub struct PolicySpec {
     pub log_close: bool,
     /// Count.
     pub count: bool,
+    /// Only while the generated scheduler is active.
+    #[serde(default)]
+    pub scheduled: bool,
+}
+
+/// The scheduler `s1` scheduled policies use. Scenarios start Monday
+/// 2026-11-23 10:00 UTC and usually last a few minutes, so edges sit in
+/// 10:00-10:04.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedSpec {
+    /// Window start, minutes past 10:00.
+    pub start: u8,
+    /// Window stop, minutes past 10:00 (never equal to `start`; earlier
+    /// means the window crosses midnight).
+    pub stop: u8,
+    /// Mondays only instead of daily.
+    pub monday: bool,
+    /// A date range `[10:a, 10:b)` on 2026-11-23 as well.
+    pub dates: Option<(u8, u8)>,
 }
 
 /// Source NAT.
@@ -137,6 +156,9 @@ pub struct NetSpec {
     pub capacity: u32,
     /// TCP MSS clamp.
     pub mss: Option<u16>,
+    /// The scheduler scheduled policies use.
+    #[serde(default)]
+    pub schedule: Option<SchedSpec>,
 }
 
 /// Config variants for re-applies.
@@ -238,6 +260,22 @@ impl NetSpec {
             "[[applications.applications]]\nname = \"app-tcp\"\nprotocol = \"tcp\"\ndestination-port = \"8000-8010\"\n\
              [[applications.applications]]\nname = \"app-udp\"\nprotocol = \"udp\"\ndestination-port = \"5000-5010\"\ninactivity-timeout = 7\n",
         );
+        if let Some(sc) = &self.schedule {
+            let _ = writeln!(
+                t,
+                "[[schedulers]]\nname = \"s1\"\n[[schedulers.windows]]\nstart = \"10:{:02}\"\nstop = \"10:{:02}\"",
+                sc.start, sc.stop
+            );
+            if sc.monday {
+                t.push_str("days = [\"monday\"]\n");
+            }
+            if let Some((a, b)) = sc.dates {
+                let _ = writeln!(
+                    t,
+                    "[[schedulers.date-ranges]]\nstart = \"2026-11-23T10:{a:02}\"\nstop = \"2026-11-23T10:{b:02}\""
+                );
+            }
+        }
         let mut pairs: Vec<(usize, usize)> = Vec::new();
         for p in self.policies.iter().filter(|p| !p.global) {
             if !pairs.contains(&(p.from, p.to)) {
@@ -262,9 +300,14 @@ impl NetSpec {
                 } else {
                     String::new()
                 };
+            let scheduler = if p.scheduled && self.schedule.is_some() {
+                "scheduler = \"s1\"\n"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 t,
-                "name = \"p{i}\"\nmatch = {{ source-address = [\"{src}\"], destination-address = [\"{}\"], application = [\"{}\"]{zones} }}",
+                "name = \"p{i}\"\n{scheduler}match = {{ source-address = [\"{src}\"], destination-address = [\"{}\"], application = [\"{}\"]{zones} }}",
                 addr_name(p.dst),
                 p.app
             );
@@ -587,9 +630,10 @@ fn policy(zones: usize, n: usize) -> impl Strategy<Value = PolicySpec> {
         prop::sample::select(APPS),
         prop::sample::select(&["permit", "permit", "permit", "deny", "reject"][..]),
         any::<(bool, bool, bool)>(),
+        prop::bool::weighted(0.3),
     )
         .prop_map(
-            |(global, from, to, src, dst, app, action, (li, lc, count))| PolicySpec {
+            |(global, from, to, src, dst, app, action, (li, lc, count), scheduled)| PolicySpec {
                 global,
                 from,
                 to,
@@ -600,6 +644,7 @@ fn policy(zones: usize, n: usize) -> impl Strategy<Value = PolicySpec> {
                 log_init: li,
                 log_close: lc,
                 count,
+                scheduled,
             },
         )
 }
@@ -655,6 +700,7 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                             log_init: true,
                             log_close: true,
                             count: false,
+                            scheduled: false,
                         });
                     }
                     v
@@ -719,7 +765,27 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
             prop::option::weighted(0.2, 1200u16..=1460),
             prop::bool::weighted(if allow_policies { 0.05 } else { 0.0 }),
         );
-        (ifs, zs, pols, snat, dnat, stat, flow).prop_map(
+        let schedule = prop::option::weighted(
+            0.3,
+            (
+                0u8..=2,
+                1u8..=5,
+                any::<bool>(),
+                prop::option::weighted(0.3, (0u8..=2, 1u8..=2)),
+            )
+                .prop_map(|(start, len, monday, dates)| SchedSpec {
+                    start,
+                    // Now and then a window crossing midnight.
+                    stop: if len == 19 && start > 0 {
+                        start - 1
+                    } else {
+                        (start + len).min(59)
+                    },
+                    monday,
+                    dates: dates.map(|(a, l)| (a, a + l)),
+                }),
+        );
+        (ifs, zs, pols, snat, dnat, stat, flow, schedule).prop_map(
             |(
                 ifs,
                 zones,
@@ -728,6 +794,7 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 dnat,
                 static_nat,
                 ((a, b, c, d, e, f), capacity, mss, default_permit),
+                schedule,
             )| NetSpec {
                 zones,
                 interfaces: ifs,
@@ -739,6 +806,7 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 timeouts: [a, b, c, d, e, f],
                 capacity,
                 mss,
+                schedule,
             },
         )
     })
@@ -801,7 +869,7 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
             .prop_map(|(flow, reply, kind, ttl1)| Step::Send { flow, reply, kind, ttl1 }),
         1 => (1..=n, prop::sample::select(&[Junk::Runt, Junk::Arp, Junk::UnknownEthertype, Junk::BadIpv4Checksum, Junk::TruncatedTcp, Junk::ShortIpv4][..]))
             .prop_map(|(iface, junk)| Step::Junk { iface, junk }),
-        3 => prop_oneof![1u32..=3, 5u32..=70].prop_map(|secs| Step::Advance { secs }),
+        4 => prop_oneof![1u32..=3, 5u32..=70, 40u32..=65].prop_map(|secs| Step::Advance { secs }),
         1 => prop::sample::select(&[Variant::Base, Variant::DenyAll, Variant::NoNat, Variant::Invalid][..])
             .prop_map(|variant| Step::Apply { variant }),
         1 => (0..flows, any::<bool>()).prop_map(|(flow, by_reverse)| Step::DeleteFlow { flow, by_reverse }),

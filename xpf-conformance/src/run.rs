@@ -281,6 +281,7 @@ pub fn run_equivalence<B: Harness>(
         }
     }
     let mut now = T0;
+    let mut last_active = schedules_active(&model, now);
     let mut seqs: Vec<SeqState> = (0..s.flows.len()).map(SeqState::new).collect();
     for (i, step) in s.steps.iter().enumerate() {
         now += SEC / 100;
@@ -460,6 +461,11 @@ pub fn run_equivalence<B: Harness>(
                 }
             }
         }
+        let active = schedules_active(&model, now);
+        if active != last_active {
+            tally("schedule edge crossed");
+            last_active = active;
+        }
         compare_state(i, &mut model, backend)?;
         invariants(i, backend)?;
     }
@@ -569,6 +575,16 @@ thread_local! {
 /// (coverage statistics for the suite's output), and resets them.
 pub fn take_verdict_stats() -> BTreeMap<String, u64> {
     VERDICTS.with(|v| std::mem::take(&mut *v.borrow_mut()))
+}
+
+/// Which of the model's schedulers are active at `now` (coverage only).
+fn schedules_active(model: &Model, now: u64) -> Vec<bool> {
+    model.compiled().map_or_else(Vec::new, |c| {
+        c.schedules
+            .iter()
+            .map(|s| s.is_active((now / SEC) as i64, c.system.utc_offset_secs))
+            .collect()
+    })
 }
 
 /// Counts an outcome label in the coverage statistics.

@@ -446,3 +446,49 @@ fn synced_install_replaces_the_local_session_of_the_same_flow() {
     let rev = xpf_dataplane::session_store::reverse_entry(&peer);
     assert!(m.put_cluster_synced(rev, T0 + 2 * SEC).is_err());
 }
+
+/// Decision (README, "Decisions"): when a scheduler turns off, the sessions
+/// its rule admitted close (reason `policy`) at the first call at or after
+/// the edge.
+#[test]
+fn session_of_a_scheduled_rule_closes_at_the_schedule_edge() {
+    let text = CONFIG.replace(
+        "name = \"out\"\nmatch",
+        "name = \"out\"\nscheduler = \"s1\"\nmatch",
+    ) + "[[schedulers]]\nname = \"s1\"\n[[schedulers.windows]]\nstart = \"10:00\"\nstop = \"10:01\"\n";
+    let mut m = Model::new();
+    m.apply(&Config::from_toml_str(&text).unwrap(), T0).unwrap();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let first = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    assert!(matches!(
+        m.inject(LAN, &first, T0 + SEC).verdict,
+        Verdict::Forward { .. }
+    ));
+    let keep = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    assert!(matches!(
+        m.inject(LAN, &keep, T0 + 55 * SEC).verdict,
+        Verdict::Forward { .. }
+    ));
+    m.advance(T0 + 59 * SEC);
+    assert_eq!(m.sessions().len(), 2, "still inside the window");
+    m.drain_events();
+    m.advance(T0 + 60 * SEC);
+    assert!(m.sessions().is_empty(), "closed at the edge");
+    let closes: Vec<_> = m
+        .drain_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::SessionClose(c) => Some(c.reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closes, vec![CloseReason::Policy]);
+    let again = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    assert_eq!(
+        m.inject(LAN, &again, T0 + 61 * SEC).verdict,
+        Verdict::Drop {
+            reason: DropReason::DefaultDeny
+        }
+    );
+}

@@ -227,6 +227,9 @@ pub struct Model {
     delta_seq: u64,
     allocators: BTreeMap<Target, Allocator>,
     rg_inactive: Vec<RedundancyGroupId>,
+    /// Schedule edges: the second last checked, and which schedules were
+    /// active then.
+    sched: (i64, Vec<bool>),
 }
 
 impl Default for Model {
@@ -398,6 +401,32 @@ impl Model {
             delta_seq: 0,
             allocators: BTreeMap::new(),
             rg_inactive: Vec::new(),
+            sched: (0, Vec::new()),
+        }
+    }
+
+    fn schedules_active(cfg: &CompiledConfig, now: u64) -> Vec<bool> {
+        let sec = (now / SEC) as i64;
+        cfg.schedules
+            .iter()
+            .map(|s| s.is_active(sec, cfg.system.utc_offset_secs))
+            .collect()
+    }
+
+    /// Schedule edges (README, "Decisions"): when the set of active
+    /// schedules changed since the last check (once per second of `now`),
+    /// live sessions are rematched.
+    fn check_schedules(&mut self, now: u64) {
+        let sec = (now / SEC) as i64;
+        if sec == self.sched.0 || self.sched.1.is_empty() {
+            return;
+        }
+        self.sched.0 = sec;
+        let Some(cfg) = self.cfg.clone() else { return };
+        let active = Self::schedules_active(&cfg, now);
+        if active != self.sched.1 {
+            self.sched.1 = active;
+            self.rematch(&cfg, now);
         }
     }
 
@@ -518,6 +547,7 @@ impl Model {
             self.counters.add(BaseCounter::SessionsExpired, 1);
             self.close(i, reason, now);
         }
+        self.check_schedules(now);
     }
 
     fn interface(cfg: &CompiledConfig, id: InterfaceId) -> Option<&CompiledInterface> {
@@ -1319,6 +1349,7 @@ impl Model {
                 self.close(i, CloseReason::Policy, now);
             }
         }
+        self.sched = ((now / SEC) as i64, Self::schedules_active(&compiled, now));
         self.rematch(&compiled, now);
         Ok(ApplyResult::from_compiled(&compiled, self.generation, caps))
     }
