@@ -22,6 +22,9 @@ pub struct IfSpec {
     pub vlan: bool,
     /// Static neighbour for host .11 present.
     pub host11_neighbour: bool,
+    /// Member of redundancy group 1 (with [`NetSpec::ha`]).
+    #[serde(default)]
+    pub rg1: bool,
 }
 
 /// One zone.
@@ -159,6 +162,10 @@ pub struct NetSpec {
     /// The scheduler scheduled policies use.
     #[serde(default)]
     pub schedule: Option<SchedSpec>,
+    /// Chassis cluster: node 0 with redundancy group 1 (interfaces with
+    /// `rg1` belong to it).
+    #[serde(default)]
+    pub ha: bool,
 }
 
 /// Config variants for re-applies.
@@ -211,6 +218,9 @@ impl NetSpec {
             );
             if f.vlan {
                 let _ = writeln!(t, "vlan = {}", k * 10);
+            }
+            if self.ha && f.rg1 {
+                t.push_str("redundancy-group = 1\n");
             }
         }
         for (z, spec) in self.zones.iter().enumerate() {
@@ -384,6 +394,9 @@ impl NetSpec {
                 s.from,
                 s.to_if + 1
             );
+        }
+        if self.ha {
+            t.push_str("[ha]\nnode-id = 0\n[[ha.redundancy-groups]]\nid = 1\nnode0-priority = 200\nnode1-priority = 100\n");
         }
         let [ti, te, tc, tw, u, ic] = self.timeouts;
         let _ = writeln!(
@@ -581,6 +594,11 @@ pub enum Step {
         /// Seconds since the peer last saw traffic.
         age: u8,
     },
+    /// Redundancy group 1 becomes active (primary) or backup on this node.
+    SetRg {
+        /// Active.
+        active: bool,
+    },
     /// Cluster reconcile: flows whose bit is set are in the peer's bulk.
     Reconcile {
         /// Received-flow bit mask.
@@ -659,11 +677,13 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                     Just(k % zones),
                     prop::bool::weighted(0.2),
                     prop::bool::weighted(0.8),
+                    any::<bool>(),
                 )
-                    .prop_map(|(zone, vlan, host11_neighbour)| IfSpec {
+                    .prop_map(|(zone, vlan, host11_neighbour, rg1)| IfSpec {
                         zone,
                         vlan,
                         host11_neighbour,
+                        rg1,
                     })
             })
             .collect::<Vec<_>>();
@@ -785,7 +805,8 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                     dates: dates.map(|(a, l)| (a, a + l)),
                 }),
         );
-        (ifs, zs, pols, snat, dnat, stat, flow, schedule).prop_map(
+        let ha = prop::bool::weighted(0.3);
+        (ifs, zs, pols, snat, dnat, stat, flow, (schedule, ha)).prop_map(
             |(
                 ifs,
                 zones,
@@ -794,7 +815,7 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 dnat,
                 static_nat,
                 ((a, b, c, d, e, f), capacity, mss, default_permit),
-                schedule,
+                (schedule, ha),
             )| NetSpec {
                 zones,
                 interfaces: ifs,
@@ -807,6 +828,7 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 capacity,
                 mss,
                 schedule,
+                ha,
             },
         )
     })
@@ -875,6 +897,7 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
         1 => (0..flows, any::<bool>()).prop_map(|(flow, by_reverse)| Step::DeleteFlow { flow, by_reverse }),
         1 => (0..flows).prop_map(|flow| Step::DeleteKnown { flow }),
         1 => (any::<u8>(), prop::option::of(0usize..3)).prop_map(|(received, synced_zone)| Step::Reconcile { received, synced_zone }),
+        2 => any::<bool>().prop_map(|active| Step::SetRg { active }),
         2 => (0..flows, 0u8..3, any::<bool>(), 0u8..6, 0u8..4, prop_oneof![Just(0u8), 1u8..90])
             .prop_map(|(flow, id, snat, port, state, age)| Step::PutSynced { flow, id, snat, port, state, age }),
     ]

@@ -395,6 +395,22 @@ pub fn run_equivalence<B: Harness>(
                     }
                 }
             }
+            Step::SetRg { active } => {
+                let rg = xpf_runtime::RedundancyGroupId(1);
+                let m = model.set_redundancy_group(rg, *active, now);
+                let b = backend.set_redundancy_group(rg, *active, now);
+                match (m, b) {
+                    (Ok(()), Ok(())) => {}
+                    (Ok(()), Err(e))
+                        if unsupported(skipped, backend.name(), "set_redundancy_group", &e) => {}
+                    (m, b) => {
+                        return fail(
+                            i,
+                            format!("set_redundancy_group: model {m:?} vs backend {b:?}"),
+                        );
+                    }
+                }
+            }
             Step::PutSynced { .. } => {
                 let entry = synced_entry(s, step, now);
                 let m = model.put_cluster_synced(entry, now);
@@ -528,6 +544,9 @@ pub fn synced_entry(s: &Scenario, step: &Step, now: u64) -> SessionEntry {
                 bytes: 200,
             };
             v.flags = SessionFlags::LOG_CLOSE;
+            if s.net.ha && id == 1 {
+                v.owner_rg = xpf_runtime::RedundancyGroupId(1);
+            }
             if snat {
                 v.flags.insert(SessionFlags::SNAT);
                 v.nat.src = $public;

@@ -13,10 +13,13 @@
 //! allocation, session insert (evicting the oldest embryonic session when
 //! full) → TTL (time exceeded emitted), MSS clamp, neighbour MAC, VLAN.
 //!
+//! Also modelled: cluster-synced installs, schedule edges (rematch when
+//! the set of active schedulers changes), redundancy groups.
+//!
 //! Not modelled (the model reports these capabilities unsupported, so the
 //! suite never compares them): screens, flood screens, session limits,
 //! firewall filters and policers, IP fragments, IPv6 extension headers,
-//! ICMP errors arriving from the network, HA cluster installs.
+//! ICMP errors arriving from the network.
 
 pub mod nat;
 pub mod tcp;
@@ -250,7 +253,6 @@ pub fn model_capabilities() -> Capabilities {
         Capability::Filters,
         Capability::Policers,
         Capability::Fragments,
-        Capability::HighAvailability,
     ] {
         c = c.unsupported(cap, why);
     }
