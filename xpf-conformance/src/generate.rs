@@ -594,6 +594,21 @@ pub enum Step {
         /// Seconds since the peer last saw traffic.
         age: u8,
     },
+    /// An ICMP error from the network about a packet of flow `flow`.
+    IcmpError {
+        /// Flow index.
+        flow: usize,
+        /// About the client's packet, sent from the server side (else about
+        /// the server's reply, sent from the client side).
+        server_side: bool,
+        /// 0 port / destination unreachable, 1 time exceeded, 2 packet too
+        /// big (IPv6) / fragmentation needed (IPv4).
+        kind: u8,
+        /// Sent by a router on the path instead of the endpoint itself.
+        router: bool,
+        /// Quote only the IP header and 8 bytes (else the whole packet).
+        short: bool,
+    },
     /// Redundancy group 1 becomes active (primary) or backup on this node.
     SetRg {
         /// Active.
@@ -898,6 +913,8 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
         1 => (0..flows).prop_map(|flow| Step::DeleteKnown { flow }),
         1 => (any::<u8>(), prop::option::of(0usize..3)).prop_map(|(received, synced_zone)| Step::Reconcile { received, synced_zone }),
         2 => any::<bool>().prop_map(|active| Step::SetRg { active }),
+        3 => (0..flows, any::<bool>(), 0u8..3, any::<bool>(), any::<bool>())
+            .prop_map(|(flow, server_side, kind, router, short)| Step::IcmpError { flow, server_side, kind, router, short }),
         2 => (0..flows, 0u8..3, any::<bool>(), 0u8..6, 0u8..4, prop_oneof![Just(0u8), 1u8..90])
             .prop_map(|(flow, id, snat, port, state, age)| Step::PutSynced { flow, id, snat, port, state, age }),
     ]

@@ -395,6 +395,17 @@ pub fn run_equivalence<B: Harness>(
                     }
                 }
             }
+            Step::IcmpError { .. } => {
+                let (k, frame) = icmp_error_frame(s, &model, step, &seqs);
+                let iface = xpf_runtime::InterfaceId(k as u16);
+                let mo = model.inject(iface, &frame, now);
+                let bo = backend.inject(iface, &frame, now);
+                tally(match mo.verdict {
+                    Verdict::Forward { .. } => "icmp-error translated and forwarded",
+                    _ => "icmp-error dropped",
+                });
+                compare_outcome(i, &mo, &bo)?;
+            }
             Step::SetRg { active } => {
                 let rg = xpf_runtime::RedundancyGroupId(1);
                 let m = model.set_redundancy_group(rg, *active, now);
@@ -486,6 +497,83 @@ pub fn run_equivalence<B: Harness>(
         invariants(i, backend)?;
     }
     Ok(true)
+}
+
+/// The frame (and ingress interface) of a [`Step::IcmpError`]: the quoted
+/// packet is the flow's packet as the error's sender saw it (translated
+/// tuple read from the model's session), the outer header goes from the
+/// endpoint (or a router next to it) back to the quoted source.
+pub fn icmp_error_frame(
+    s: &Scenario,
+    model: &Model,
+    step: &Step,
+    seqs: &[SeqState],
+) -> (usize, Vec<u8>) {
+    let Step::IcmpError {
+        flow,
+        server_side,
+        kind,
+        router,
+        short,
+    } = *step
+    else {
+        panic!("not an IcmpError step: {step:?}");
+    };
+    let f = &s.flows[flow];
+    // The quoted packet: the client's packet as the server received it, or
+    // the server's reply as the client received it.
+    let (k, w) = if server_side {
+        render_send(s, model, flow, true)
+    } else {
+        render::client_wire(f, vlan_of(s))
+    };
+    let mut seq = seqs[flow];
+    let (quoted_src, quoted_dst, qsport, qdport) = (w.dst, w.src, w.dport, w.sport);
+    let qw = render::Wire {
+        src: quoted_src,
+        dst: quoted_dst,
+        sport: qsport,
+        dport: qdport,
+        src_mac: w.dst_mac,
+        dst_mac: w.src_mac,
+        vlan: None,
+    };
+    let qframe = render::flow_frame(
+        f,
+        &qw,
+        !server_side,
+        crate::generate::TcpKind::Data(24),
+        false,
+        &mut seq,
+    );
+    let mut quote = qframe[14..].to_vec();
+    let v6 = f.v6;
+    let hl = if v6 { 40 } else { 20 };
+    if short {
+        quote.truncate(hl + 8);
+    }
+    let sender = if router {
+        match quoted_dst {
+            std::net::IpAddr::V4(_) => std::net::IpAddr::V4(Ipv4Addr::new(198, 18, k as u8, 254)),
+            std::net::IpAddr::V6(_) => {
+                std::net::IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, k as u16, 0, 0, 0, 0, 0xfe))
+            }
+        }
+    } else {
+        quoted_dst
+    };
+    let (ty, code, extra): (u8, u8, u32) = match (v6, kind) {
+        (false, 0) => (3, 3, 0),
+        (false, 1) => (11, 0, 0),
+        (false, _) => (3, 4, 1400),
+        (true, 0) => (1, 4, 0),
+        (true, 1) => (3, 0, 0),
+        (true, _) => (2, 0, 1280),
+    };
+    let mut icmp = vec![ty, code, 0, 0];
+    icmp.extend_from_slice(&extra.to_be_bytes());
+    icmp.extend_from_slice(&quote);
+    render::error_frame(&w, sender, quoted_src, v6, icmp, k)
 }
 
 /// The forward entry a [`Step::PutSynced`] installs: the flow's client-side

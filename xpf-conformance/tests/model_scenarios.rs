@@ -492,3 +492,45 @@ fn session_of_a_scheduled_rule_closes_at_the_schedule_edge() {
         }
     );
 }
+
+/// A port unreachable from the server about a source-translated flow is
+/// sent on to the client with the quoted packet translated back.
+#[test]
+fn icmp_error_about_a_natted_flow_is_translated_back_to_the_client() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let out = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    let sent = m.inject(LAN, &out, T0).forwarded.unwrap();
+    // The server quotes what it received and answers the public address.
+    let quoted = &sent[14..];
+    let public = wire::parse(&sent).unwrap();
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(quoted);
+    let w = Wire {
+        src: public.dst,
+        dst: public.src,
+        sport: 0,
+        dport: 0,
+        src_mac: host_mac(2, 254),
+        dst_mac: if_mac(2),
+        vlan: None,
+    };
+    let (_, err) = xpf_conformance::render::error_frame(&w, public.dst, public.src, false, icmp, 2);
+    let o = m.inject(WAN, &err, T0 + SEC);
+    assert_eq!(o.verdict, Verdict::Forward { egress: LAN });
+    let back = o.forwarded.unwrap();
+    let p = wire::parse(&back).unwrap();
+    assert_eq!(p.dst, IpAddr::V4(Ipv4Addr::new(198, 18, 1, 10)));
+    let e = wire::embedded(&back, &p).unwrap();
+    assert_eq!(e.src, IpAddr::V4(Ipv4Addr::new(198, 18, 1, 10)));
+    assert_eq!(e.ports, Some((40000, 53)));
+    // Both checksums verify after the translation.
+    assert_eq!(wire::sum16(&back[p.l4..p.l3_end()], 0), 0xffff);
+    assert_eq!(wire::sum16(&back[e.ip..e.ip + 20], 0), 0xffff);
+    // An error about no session is dropped.
+    let mut stray = err.clone();
+    stray[14 + 20 + 8 + 12] ^= 1;
+    let o = m.inject(WAN, &stray, T0 + SEC);
+    assert!(matches!(o.verdict, Verdict::Drop { .. }));
+}

@@ -13,13 +13,14 @@
 //! allocation, session insert (evicting the oldest embryonic session when
 //! full) → TTL (time exceeded emitted), MSS clamp, neighbour MAC, VLAN.
 //!
-//! Also modelled: cluster-synced installs, schedule edges (rematch when
-//! the set of active schedulers changes), redundancy groups.
+//! Also modelled: ICMP errors from the network (translated with the
+//! session of the packet they quote), cluster-synced installs, schedule
+//! edges (rematch when the set of active schedulers changes), redundancy
+//! groups.
 //!
 //! Not modelled (the model reports these capabilities unsupported, so the
 //! suite never compares them): screens, flood screens, session limits,
-//! firewall filters and policers, IP fragments, IPv6 extension headers,
-//! ICMP errors arriving from the network.
+//! firewall filters and policers, IP fragments, IPv6 extension headers.
 
 pub mod nat;
 pub mod tcp;
@@ -812,9 +813,7 @@ impl Model {
             };
         }
         if matches!(p.t, L4::IcmpError { .. }) {
-            return Verdict::Drop {
-                reason: DropReason::IcmpErrorNoSession,
-            };
+            return self.icmp_error(&cfg, &mut p, frame);
         }
         let Some((sp, dp)) = p
             .ports()
@@ -836,6 +835,90 @@ impl Model {
                 self.first_packet(&cfg, &mut p, frame, ingress, zone, key, now, out)
             }
         }
+    }
+
+    /// An ICMP error from the network travels with the session of the
+    /// packet it quotes (that packet went the other way, so its reversed
+    /// tuple is the key): the quote becomes the other direction's packet
+    /// as it was before / after translation (addresses, ports, the quoted
+    /// IPv4 header checksum, the quoted transport checksum when quoted),
+    /// the outer destination follows it, the outer source too when the
+    /// error comes from the translated endpoint itself. No session: drop
+    /// `icmp-error-no-session`. The session is not touched (no counters,
+    /// no last-seen); `session-hits` counts the lookup.
+    fn icmp_error(&mut self, cfg: &CompiledConfig, p: &mut Packet, frame: &mut Vec<u8>) -> Verdict {
+        let drop = |reason| Verdict::Drop { reason };
+        let Some(e) = wire::embedded(frame, p) else {
+            return drop(DropReason::MalformedIcmp);
+        };
+        let (isp, idp) = e.ports.unwrap_or((0, 0));
+        let Some(key) = key_of(e.dst, e.src, idp, isp, e.proto) else {
+            return drop(DropReason::IcmpErrorNoSession);
+        };
+        let Some((i, dir)) = self.find(&key) else {
+            return drop(DropReason::IcmpErrorNoSession);
+        };
+        self.counters.add(BaseCounter::SessionHits, 1);
+        if p.ttl <= 1 {
+            return drop(DropReason::TtlExceeded);
+        }
+        let sess = &self.sessions[i];
+        let egress = if dir == 0 { sess.out_if } else { sess.in_if };
+        let other = if dir == 0 { sess.rev } else { sess.fwd };
+        let (osrc, odst, osp, odp) = parts(&other);
+        let v4 = p.family == AddressFamily::Inet;
+        let own = if v4 { wire::ICMP } else { wire::ICMPV6 };
+        // The quoted transport checksum (offset, UDP rule, covers addresses).
+        let inner = e.l4.and_then(|l4| match e.proto {
+            wire::TCP if l4 + 18 <= e.end => Some((l4 + 16, None, true)),
+            wire::UDP => Some((l4 + 6, Some(v4), true)),
+            x if x == own => Some((l4 + 2, None, !v4)),
+            _ => None,
+        });
+        let (so, do_) = if v4 { (12, 16) } else { (8, 24) };
+        for (new, at) in [(osrc, e.ip + so), (odst, e.ip + do_)] {
+            let nb = wire::addr_bytes(new);
+            let ob = frame[at..at + nb.len()].to_vec();
+            frame[at..at + nb.len()].copy_from_slice(&nb);
+            if let Some((c, udp, true)) = inner {
+                wire::update_checksum(frame, c, &ob, &nb, udp);
+            }
+        }
+        if v4 {
+            wire::fix_ipv4_header(frame, e.ip);
+        }
+        if let (Some(l4), Some(_)) = (e.l4, e.ports) {
+            let fields: Vec<(usize, u16)> = if e.proto == own {
+                vec![(l4 + 4, odp)]
+            } else {
+                vec![(l4, osp), (l4 + 2, odp)]
+            };
+            for (at, port) in fields {
+                let ob = frame[at..at + 2].to_vec();
+                let nb = port.to_be_bytes();
+                frame[at..at + 2].copy_from_slice(&nb);
+                if let Some((c, udp, _)) = inner {
+                    wire::update_checksum(frame, c, &ob, &nb, udp);
+                }
+            }
+        }
+        // The outer header follows the quote.
+        let mut src = p.src;
+        if p.src == e.dst && e.dst != odst {
+            src = odst;
+        }
+        let dst = osrc;
+        for (new, at) in [(src, p.l3 + so), (dst, p.l3 + do_)] {
+            let nb = wire::addr_bytes(new);
+            frame[at..at + nb.len()].copy_from_slice(&nb);
+        }
+        p.src = src;
+        p.dst = dst;
+        if v4 {
+            wire::fix_ipv4_header(frame, p.l3);
+        }
+        wire::fix_l4(frame, p.family, p.src, p.dst, p.proto, p.l4, p.l3_end());
+        self.forward(cfg, p, frame, egress, None)
     }
 
     #[allow(clippy::too_many_arguments)]
