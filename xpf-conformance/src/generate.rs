@@ -22,6 +22,9 @@ pub struct IfSpec {
     pub vlan: bool,
     /// Static neighbour for host .11 present.
     pub host11_neighbour: bool,
+    /// Member of redundancy group 1 (with [`NetSpec::ha`]).
+    #[serde(default)]
+    pub rg1: bool,
 }
 
 /// One zone.
@@ -71,6 +74,25 @@ pub struct PolicySpec {
     pub log_close: bool,
     /// Count.
     pub count: bool,
+    /// Only while the generated scheduler is active.
+    #[serde(default)]
+    pub scheduled: bool,
+}
+
+/// The scheduler `s1` scheduled policies use. Scenarios start Monday
+/// 2026-11-23 10:00 UTC and usually last a few minutes, so edges sit in
+/// 10:00-10:04.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedSpec {
+    /// Window start, minutes past 10:00.
+    pub start: u8,
+    /// Window stop, minutes past 10:00 (never equal to `start`; earlier
+    /// means the window crosses midnight).
+    pub stop: u8,
+    /// Mondays only instead of daily.
+    pub monday: bool,
+    /// A date range `[10:a, 10:b)` on 2026-11-23 as well.
+    pub dates: Option<(u8, u8)>,
 }
 
 /// Source NAT.
@@ -137,6 +159,13 @@ pub struct NetSpec {
     pub capacity: u32,
     /// TCP MSS clamp.
     pub mss: Option<u16>,
+    /// The scheduler scheduled policies use.
+    #[serde(default)]
+    pub schedule: Option<SchedSpec>,
+    /// Chassis cluster: node 0 with redundancy group 1 (interfaces with
+    /// `rg1` belong to it).
+    #[serde(default)]
+    pub ha: bool,
 }
 
 /// Config variants for re-applies.
@@ -190,6 +219,9 @@ impl NetSpec {
             if f.vlan {
                 let _ = writeln!(t, "vlan = {}", k * 10);
             }
+            if self.ha && f.rg1 {
+                t.push_str("redundancy-group = 1\n");
+            }
         }
         for (z, spec) in self.zones.iter().enumerate() {
             let mut svc = Vec::new();
@@ -238,6 +270,22 @@ impl NetSpec {
             "[[applications.applications]]\nname = \"app-tcp\"\nprotocol = \"tcp\"\ndestination-port = \"8000-8010\"\n\
              [[applications.applications]]\nname = \"app-udp\"\nprotocol = \"udp\"\ndestination-port = \"5000-5010\"\ninactivity-timeout = 7\n",
         );
+        if let Some(sc) = &self.schedule {
+            let _ = writeln!(
+                t,
+                "[[schedulers]]\nname = \"s1\"\n[[schedulers.windows]]\nstart = \"10:{:02}\"\nstop = \"10:{:02}\"",
+                sc.start, sc.stop
+            );
+            if sc.monday {
+                t.push_str("days = [\"monday\"]\n");
+            }
+            if let Some((a, b)) = sc.dates {
+                let _ = writeln!(
+                    t,
+                    "[[schedulers.date-ranges]]\nstart = \"2026-11-23T10:{a:02}\"\nstop = \"2026-11-23T10:{b:02}\""
+                );
+            }
+        }
         let mut pairs: Vec<(usize, usize)> = Vec::new();
         for p in self.policies.iter().filter(|p| !p.global) {
             if !pairs.contains(&(p.from, p.to)) {
@@ -262,9 +310,14 @@ impl NetSpec {
                 } else {
                     String::new()
                 };
+            let scheduler = if p.scheduled && self.schedule.is_some() {
+                "scheduler = \"s1\"\n"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 t,
-                "name = \"p{i}\"\nmatch = {{ source-address = [\"{src}\"], destination-address = [\"{}\"], application = [\"{}\"]{zones} }}",
+                "name = \"p{i}\"\n{scheduler}match = {{ source-address = [\"{src}\"], destination-address = [\"{}\"], application = [\"{}\"]{zones} }}",
                 addr_name(p.dst),
                 p.app
             );
@@ -341,6 +394,9 @@ impl NetSpec {
                 s.from,
                 s.to_if + 1
             );
+        }
+        if self.ha {
+            t.push_str("[ha]\nnode-id = 0\n[[ha.redundancy-groups]]\nid = 1\nnode0-priority = 200\nnode1-priority = 100\n");
         }
         let [ti, te, tc, tw, u, ic] = self.timeouts;
         let _ = writeln!(
@@ -521,6 +577,45 @@ pub enum Step {
         /// Flow index.
         flow: usize,
     },
+    /// A cluster-synced install of a flow's session as the peer describes it.
+    PutSynced {
+        /// Flow index.
+        flow: usize,
+        /// Which of a few peer session ids for this flow (equal ids and
+        /// keys refresh; ids of different flows never collide, as on a
+        /// real peer).
+        id: u8,
+        /// Source-translated by the peer (to the generated pool, or the
+        /// egress interface address with interface NAT; refused when the
+        /// config has no such pool or the mapping collides).
+        snat: bool,
+        /// Public port offset (from 1024) of the translation.
+        port: u8,
+        /// Peer state: 0 new/SYN sent, 1 established, 2 FIN wait, 3 time wait.
+        state: u8,
+        /// Seconds since the peer last saw traffic.
+        age: u8,
+    },
+    /// An ICMP error from the network about a packet of flow `flow`.
+    IcmpError {
+        /// Flow index.
+        flow: usize,
+        /// About the client's packet, sent from the server side (else about
+        /// the server's reply, sent from the client side).
+        server_side: bool,
+        /// 0 port / destination unreachable, 1 time exceeded, 2 packet too
+        /// big (IPv6) / fragmentation needed (IPv4).
+        kind: u8,
+        /// Sent by a router on the path instead of the endpoint itself.
+        router: bool,
+        /// Quote only the IP header and 8 bytes (else the whole packet).
+        short: bool,
+    },
+    /// Redundancy group 1 becomes active (primary) or backup on this node.
+    SetRg {
+        /// Active.
+        active: bool,
+    },
     /// Cluster reconcile: flows whose bit is set are in the peer's bulk.
     Reconcile {
         /// Received-flow bit mask.
@@ -570,9 +665,10 @@ fn policy(zones: usize, n: usize) -> impl Strategy<Value = PolicySpec> {
         prop::sample::select(APPS),
         prop::sample::select(&["permit", "permit", "permit", "deny", "reject"][..]),
         any::<(bool, bool, bool)>(),
+        prop::bool::weighted(0.3),
     )
         .prop_map(
-            |(global, from, to, src, dst, app, action, (li, lc, count))| PolicySpec {
+            |(global, from, to, src, dst, app, action, (li, lc, count), scheduled)| PolicySpec {
                 global,
                 from,
                 to,
@@ -583,6 +679,7 @@ fn policy(zones: usize, n: usize) -> impl Strategy<Value = PolicySpec> {
                 log_init: li,
                 log_close: lc,
                 count,
+                scheduled,
             },
         )
 }
@@ -597,11 +694,13 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                     Just(k % zones),
                     prop::bool::weighted(0.2),
                     prop::bool::weighted(0.8),
+                    any::<bool>(),
                 )
-                    .prop_map(|(zone, vlan, host11_neighbour)| IfSpec {
+                    .prop_map(|(zone, vlan, host11_neighbour, rg1)| IfSpec {
                         zone,
                         vlan,
                         host11_neighbour,
+                        rg1,
                     })
             })
             .collect::<Vec<_>>();
@@ -638,6 +737,7 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                             log_init: true,
                             log_close: true,
                             count: false,
+                            scheduled: false,
                         });
                     }
                     v
@@ -702,7 +802,28 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
             prop::option::weighted(0.2, 1200u16..=1460),
             prop::bool::weighted(if allow_policies { 0.05 } else { 0.0 }),
         );
-        (ifs, zs, pols, snat, dnat, stat, flow).prop_map(
+        let schedule = prop::option::weighted(
+            0.3,
+            (
+                0u8..=2,
+                1u8..=5,
+                any::<bool>(),
+                prop::option::weighted(0.3, (0u8..=2, 1u8..=2)),
+            )
+                .prop_map(|(start, len, monday, dates)| SchedSpec {
+                    start,
+                    // Now and then a window crossing midnight.
+                    stop: if len == 19 && start > 0 {
+                        start - 1
+                    } else {
+                        (start + len).min(59)
+                    },
+                    monday,
+                    dates: dates.map(|(a, l)| (a, a + l)),
+                }),
+        );
+        let ha = prop::bool::weighted(0.3);
+        (ifs, zs, pols, snat, dnat, stat, flow, (schedule, ha)).prop_map(
             |(
                 ifs,
                 zones,
@@ -711,6 +832,7 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 dnat,
                 static_nat,
                 ((a, b, c, d, e, f), capacity, mss, default_permit),
+                (schedule, ha),
             )| NetSpec {
                 zones,
                 interfaces: ifs,
@@ -722,6 +844,8 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 timeouts: [a, b, c, d, e, f],
                 capacity,
                 mss,
+                schedule,
+                ha,
             },
         )
     })
@@ -784,12 +908,17 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
             .prop_map(|(flow, reply, kind, ttl1)| Step::Send { flow, reply, kind, ttl1 }),
         1 => (1..=n, prop::sample::select(&[Junk::Runt, Junk::Arp, Junk::UnknownEthertype, Junk::BadIpv4Checksum, Junk::TruncatedTcp, Junk::ShortIpv4][..]))
             .prop_map(|(iface, junk)| Step::Junk { iface, junk }),
-        3 => prop_oneof![1u32..=3, 5u32..=70].prop_map(|secs| Step::Advance { secs }),
+        4 => prop_oneof![1u32..=3, 5u32..=70, 40u32..=65].prop_map(|secs| Step::Advance { secs }),
         1 => prop::sample::select(&[Variant::Base, Variant::DenyAll, Variant::NoNat, Variant::Invalid][..])
             .prop_map(|variant| Step::Apply { variant }),
         1 => (0..flows, any::<bool>()).prop_map(|(flow, by_reverse)| Step::DeleteFlow { flow, by_reverse }),
         1 => (0..flows).prop_map(|flow| Step::DeleteKnown { flow }),
         1 => (any::<u8>(), prop::option::of(0usize..3)).prop_map(|(received, synced_zone)| Step::Reconcile { received, synced_zone }),
+        2 => any::<bool>().prop_map(|active| Step::SetRg { active }),
+        3 => (0..flows, any::<bool>(), 0u8..3, any::<bool>(), any::<bool>())
+            .prop_map(|(flow, server_side, kind, router, short)| Step::IcmpError { flow, server_side, kind, router, short }),
+        2 => (0..flows, 0u8..3, any::<bool>(), 0u8..6, 0u8..4, prop_oneof![Just(0u8), 1u8..90])
+            .prop_map(|(flow, id, snat, port, state, age)| Step::PutSynced { flow, id, snat, port, state, age }),
     ]
 }
 

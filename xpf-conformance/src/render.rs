@@ -307,3 +307,28 @@ pub fn junk_frame(k: usize, junk: Junk) -> Vec<u8> {
         }
     }
 }
+
+/// An ICMP / ICMPv6 message `icmp` (checksum field zero) from `src` to
+/// `dst`, framed like the packets `w` describes (its MACs and VLAN, as a
+/// frame towards the firewall on interface `k`); returns `(k, frame)`.
+pub fn error_frame(
+    w: &Wire,
+    src: IpAddr,
+    dst: IpAddr,
+    v6: bool,
+    icmp: Vec<u8>,
+    k: usize,
+) -> (usize, Vec<u8>) {
+    let proto = if v6 { wire::ICMPV6 } else { wire::ICMP };
+    let mut ip = ip_packet(src, dst, proto, 64, &icmp);
+    let hl = if v6 { 40 } else { 20 };
+    let fam = if v6 {
+        xpf_runtime::AddressFamily::Inet6
+    } else {
+        xpf_runtime::AddressFamily::Inet
+    };
+    let end = ip.len();
+    wire::fix_l4(&mut ip, fam, src, dst, proto, hl, end);
+    let ethertype = if v6 { 0x86dd } else { 0x0800 };
+    (k, frame(w, ethertype, &ip))
+}

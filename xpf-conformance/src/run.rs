@@ -14,11 +14,13 @@ use crate::harness::{CounterSnapshot, Harness, HarnessError, Outcome, Verdict};
 use crate::model::Model;
 use crate::render::{self, SeqState, Wire};
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use xpf_dataplane::Config;
 use xpf_dataplane::session_store::{ReconcileInput, reverse_entry};
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
-    AnySessionKey, CloseReason, DropReason, GlobalCounter, SessionEntry, SessionFlags, ZoneId,
+    AnySessionKey, CloseReason, DropReason, GlobalCounter, InterfaceId, NatPoolId, PacketCounters,
+    SessionEntry, SessionFlags, SessionId, SessionState, SessionValue, TcpState, ZoneId,
 };
 
 /// Start of every scenario: 2026-11-23 10:00 UTC (a Monday).
@@ -279,9 +281,16 @@ pub fn run_equivalence<B: Harness>(
         }
     }
     let mut now = T0;
+    let mut last_active = schedules_active(&model, now);
     let mut seqs: Vec<SeqState> = (0..s.flows.len()).map(SeqState::new).collect();
     for (i, step) in s.steps.iter().enumerate() {
         now += SEC / 100;
+        if matches!(step, Step::Apply { .. } | Step::Reconcile { .. }) {
+            // Expiry at `now` comes first; what it removes is neither the
+            // apply's nor the reconcile's doing.
+            model.advance(now);
+            backend.advance(now);
+        }
         let before_sessions = Harness::sessions(backend);
         let before_counters = Harness::counters(backend);
         match step {
@@ -386,6 +395,54 @@ pub fn run_equivalence<B: Harness>(
                     }
                 }
             }
+            Step::IcmpError { .. } => {
+                let (k, frame) = icmp_error_frame(s, &model, step, &seqs);
+                let iface = xpf_runtime::InterfaceId(k as u16);
+                let mo = model.inject(iface, &frame, now);
+                let bo = backend.inject(iface, &frame, now);
+                tally(match mo.verdict {
+                    Verdict::Forward { .. } => "icmp-error translated and forwarded",
+                    _ => "icmp-error dropped",
+                });
+                compare_outcome(i, &mo, &bo)?;
+            }
+            Step::SetRg { active } => {
+                let rg = xpf_runtime::RedundancyGroupId(1);
+                let m = model.set_redundancy_group(rg, *active, now);
+                let b = backend.set_redundancy_group(rg, *active, now);
+                match (m, b) {
+                    (Ok(()), Ok(())) => {}
+                    (Ok(()), Err(e))
+                        if unsupported(skipped, backend.name(), "set_redundancy_group", &e) => {}
+                    (m, b) => {
+                        return fail(
+                            i,
+                            format!("set_redundancy_group: model {m:?} vs backend {b:?}"),
+                        );
+                    }
+                }
+            }
+            Step::PutSynced { .. } => {
+                let entry = synced_entry(s, step, now);
+                let m = model.put_cluster_synced(entry, now);
+                let b = backend.put_cluster_synced(entry, now);
+                tally(if m.is_ok() {
+                    "put-synced installed"
+                } else {
+                    "put-synced refused"
+                });
+                match (m, b) {
+                    (Ok(()), Ok(())) | (Err(_), Err(_)) => {}
+                    (Ok(()), Err(e))
+                        if unsupported(skipped, backend.name(), "put_cluster_synced", &e) => {}
+                    (m, b) => {
+                        return fail(
+                            i,
+                            format!("put_cluster_synced: model {m:?} vs backend {b:?}"),
+                        );
+                    }
+                }
+            }
             Step::Reconcile {
                 received,
                 synced_zone,
@@ -431,10 +488,192 @@ pub fn run_equivalence<B: Harness>(
                 }
             }
         }
+        let active = schedules_active(&model, now);
+        if active != last_active {
+            tally("schedule edge crossed");
+            last_active = active;
+        }
         compare_state(i, &mut model, backend)?;
         invariants(i, backend)?;
     }
     Ok(true)
+}
+
+/// The frame (and ingress interface) of a [`Step::IcmpError`]: the quoted
+/// packet is the flow's packet as the error's sender saw it (translated
+/// tuple read from the model's session), the outer header goes from the
+/// endpoint (or a router next to it) back to the quoted source.
+pub fn icmp_error_frame(
+    s: &Scenario,
+    model: &Model,
+    step: &Step,
+    seqs: &[SeqState],
+) -> (usize, Vec<u8>) {
+    let Step::IcmpError {
+        flow,
+        server_side,
+        kind,
+        router,
+        short,
+    } = *step
+    else {
+        panic!("not an IcmpError step: {step:?}");
+    };
+    let f = &s.flows[flow];
+    // The quoted packet: the client's packet as the server received it, or
+    // the server's reply as the client received it.
+    let (k, w) = if server_side {
+        render_send(s, model, flow, true)
+    } else {
+        render::client_wire(f, vlan_of(s))
+    };
+    let mut seq = seqs[flow];
+    let (quoted_src, quoted_dst, qsport, qdport) = (w.dst, w.src, w.dport, w.sport);
+    let qw = render::Wire {
+        src: quoted_src,
+        dst: quoted_dst,
+        sport: qsport,
+        dport: qdport,
+        src_mac: w.dst_mac,
+        dst_mac: w.src_mac,
+        vlan: None,
+    };
+    let qframe = render::flow_frame(
+        f,
+        &qw,
+        !server_side,
+        crate::generate::TcpKind::Data(24),
+        false,
+        &mut seq,
+    );
+    let mut quote = qframe[14..].to_vec();
+    let v6 = f.v6;
+    let hl = if v6 { 40 } else { 20 };
+    if short {
+        quote.truncate(hl + 8);
+    }
+    let sender = if router {
+        match quoted_dst {
+            std::net::IpAddr::V4(_) => std::net::IpAddr::V4(Ipv4Addr::new(198, 18, k as u8, 254)),
+            std::net::IpAddr::V6(_) => {
+                std::net::IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, k as u16, 0, 0, 0, 0, 0xfe))
+            }
+        }
+    } else {
+        quoted_dst
+    };
+    let (ty, code, extra): (u8, u8, u32) = match (v6, kind) {
+        (false, 0) => (3, 3, 0),
+        (false, 1) => (11, 0, 0),
+        (false, _) => (3, 4, 1400),
+        (true, 0) => (1, 4, 0),
+        (true, 1) => (3, 0, 0),
+        (true, _) => (2, 0, 1280),
+    };
+    let mut icmp = vec![ty, code, 0, 0];
+    icmp.extend_from_slice(&extra.to_be_bytes());
+    icmp.extend_from_slice(&quote);
+    render::error_frame(&w, sender, quoted_src, v6, icmp, k)
+}
+
+/// The forward entry a [`Step::PutSynced`] installs: the flow's client-side
+/// key, the peer's translation, zones and interfaces of the flow's two
+/// endpoints, peer id node 1.
+pub fn synced_entry(s: &Scenario, step: &Step, now: u64) -> SessionEntry {
+    let Step::PutSynced {
+        flow,
+        id,
+        snat,
+        port,
+        state,
+        age,
+    } = *step
+    else {
+        panic!("not a PutSynced step: {step:?}");
+    };
+    let f = &s.flows[flow];
+    let (ci, si) = (f.client.iface(), f.server.iface());
+    let zone = |k: usize| ZoneId(s.net.interfaces[k - 1].zone as u16 + 1);
+    let tcp = f.proto == Proto::Tcp;
+    let (sstate, tstate) = match (tcp, state) {
+        (true, 0) => (SessionState::New, TcpState::SynSent),
+        (true, 1) => (SessionState::Established, TcpState::Established),
+        (true, 2) => (SessionState::Closing, TcpState::FinWait),
+        (true, _) => (SessionState::Closed, TcpState::TimeWait),
+        (false, 0) => (SessionState::New, TcpState::None),
+        (false, _) => (SessionState::Established, TcpState::None),
+    };
+    let icmp = f.proto == Proto::Icmp;
+    let interface_nat = s.net.snat.as_ref().is_some_and(|n| n.interface);
+    let public_port = 1024 + u16::from(port);
+    let last_seen = now.saturating_sub(u64::from(age) * SEC);
+    macro_rules! fill {
+        ($k:expr, $public:expr) => {{
+            let k = $k;
+            let mut v = SessionValue::new_forward(
+                &k,
+                // Peer ids are unique per session: a flow's installs share
+                // an id only with installs of the same flow (a refresh).
+                SessionId::compose(1, 900 + 16 * flow as u64 + u64::from(id)),
+                last_seen,
+            );
+            v.created_ns = last_seen.saturating_sub(SEC);
+            v.state = sstate;
+            v.tcp_state = tstate;
+            v.timeout_secs = 30;
+            v.ingress_zone = zone(ci);
+            v.egress_zone = zone(si);
+            v.ingress_interface = InterfaceId(ci as u16);
+            v.egress_interface = InterfaceId(si as u16);
+            v.fwd = PacketCounters {
+                packets: 3,
+                bytes: 300,
+            };
+            v.rev = PacketCounters {
+                packets: 2,
+                bytes: 200,
+            };
+            v.flags = SessionFlags::LOG_CLOSE;
+            if s.net.ha && id == 1 {
+                v.owner_rg = xpf_runtime::RedundancyGroupId(1);
+            }
+            if snat {
+                v.flags.insert(SessionFlags::SNAT);
+                v.nat.src = $public;
+                v.nat.src_port = public_port;
+                if icmp {
+                    v.nat.dst_port = public_port;
+                }
+                v.nat_pool = if interface_nat {
+                    NatPoolId::NONE
+                } else {
+                    NatPoolId(1)
+                };
+            }
+            v.reverse_key = SessionValue::reply_key(&k, &v.nat);
+            (k, v)
+        }};
+    }
+    match render::forward_key(f) {
+        AnySessionKey::V4(k) => {
+            let public = if interface_nat {
+                Ipv4Addr::new(198, 18, si as u8, 1)
+            } else {
+                Ipv4Addr::new(198, 19, 200, 1)
+            };
+            let (key, value) = fill!(k, public);
+            SessionEntry::V4 { key, value }
+        }
+        AnySessionKey::V6(k) => {
+            let public = if interface_nat {
+                Ipv6Addr::new(0x2001, 0xdb8, si as u16, 0, 0, 0, 0, 1)
+            } else {
+                Ipv6Addr::new(0x2001, 0xdb8, 0x200, 0, 0, 0, 0, 1)
+            };
+            let (key, value) = fill!(k, public);
+            SessionEntry::V6 { key, value }
+        }
+    }
 }
 
 thread_local! {
@@ -445,6 +684,21 @@ thread_local! {
 /// (coverage statistics for the suite's output), and resets them.
 pub fn take_verdict_stats() -> BTreeMap<String, u64> {
     VERDICTS.with(|v| std::mem::take(&mut *v.borrow_mut()))
+}
+
+/// Which of the model's schedulers are active at `now` (coverage only).
+fn schedules_active(model: &Model, now: u64) -> Vec<bool> {
+    model.compiled().map_or_else(Vec::new, |c| {
+        c.schedules
+            .iter()
+            .map(|s| s.is_active((now / SEC) as i64, c.system.utc_offset_secs))
+            .collect()
+    })
+}
+
+/// Counts an outcome label in the coverage statistics.
+fn tally(label: &str) {
+    VERDICTS.with(|v| *v.borrow_mut().entry(label.to_string()).or_default() += 1);
 }
 
 fn compare_outcome(step: usize, m: &Outcome, b: &Outcome) -> Result<(), Failure> {

@@ -293,12 +293,12 @@ fn unsolicited_inbound_is_default_denied_and_non_syn_first_refused() {
     assert!(m.sessions().is_empty());
 }
 
-/// The addressing of this error after source NAT is an open question
-/// (README, "Open questions"): the TTL check runs after the rewrite, so the
-/// error currently quotes and answers the translated packet. This test pins
-/// only what is settled: the drop reason and one ICMP time-exceeded.
+/// Decision (README, "Decisions"): TTL expiry is decided on the packet as
+/// received, before source NAT and before a session exists; the error quotes
+/// the untranslated packet and goes back out of the ingress interface, to
+/// the original source, from the ingress interface's address.
 #[test]
-fn ttl_one_is_dropped_with_one_time_exceeded_error() {
+fn ttl_one_is_dropped_before_nat_with_an_error_quoting_the_received_packet() {
     let mut m = model();
     let f = flow(Proto::Udp);
     let out = flow_frame(
@@ -319,10 +319,43 @@ fn ttl_one_is_dropped_with_one_time_exceeded_error() {
     let [e] = o.generated.as_slice() else {
         panic!("{:?}", o.generated)
     };
+    assert_eq!(e.interface, LAN);
     let p = wire::parse(&e.frame).unwrap();
-    assert!(e.interface == LAN || e.interface == WAN);
-    assert_eq!(m.counters().get(BaseCounter::IcmpErrorsSent), 1);
     assert_eq!(p.icmp(), Some((11, 0)));
+    assert_eq!(p.src, IpAddr::V4(Ipv4Addr::new(198, 18, 1, 1)));
+    assert_eq!(p.dst, IpAddr::V4(Ipv4Addr::new(198, 18, 1, 10)));
+    // The quote is the received IP packet, byte for byte.
+    let quoted = &e.frame[p.l4 + 8..p.l3_end()];
+    assert_eq!(quoted, &out[14..14 + quoted.len()]);
+    assert_eq!(m.counters().get(BaseCounter::IcmpErrorsSent), 1);
+    assert!(m.sessions().is_empty(), "no session for an expiring packet");
+    assert_eq!(m.counters().get(BaseCounter::NatTranslated), 0);
+}
+
+/// On a live session an expiring packet is answered the same way and leaves
+/// the session untouched.
+#[test]
+fn ttl_one_on_a_live_session_leaves_it_untouched() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let first = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    assert!(matches!(
+        m.inject(LAN, &first, T0).verdict,
+        Verdict::Forward { .. }
+    ));
+    let before = m.sessions();
+    let again = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, true, &mut seq);
+    let o = m.inject(LAN, &again, T0 + SEC);
+    assert_eq!(
+        o.verdict,
+        Verdict::Drop {
+            reason: DropReason::TtlExceeded
+        }
+    );
+    assert_eq!(o.generated.len(), 1);
+    assert_eq!(o.generated[0].interface, LAN);
+    assert_eq!(m.sessions(), before);
 }
 
 #[test]
@@ -371,4 +404,133 @@ fn corpus_files_round_trip() {
             .current();
         assert_eq!(from_corpus(&to_corpus(&s)).unwrap(), s);
     }
+}
+
+/// Decision (README, "Decisions"): a cluster-synced entry replaces a local
+/// session holding its forward key; the replaced one closes with
+/// `cluster-reconcile`; the installed one is flagged synced and counted as
+/// created.
+#[test]
+fn synced_install_replaces_the_local_session_of_the_same_flow() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let first = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    assert!(matches!(
+        m.inject(LAN, &first, T0).verdict,
+        Verdict::Forward { .. }
+    ));
+    let local = m.sessions().into_iter().find(|e| !e.is_reverse()).unwrap();
+    m.drain_deltas();
+    let mut peer = local;
+    if let xpf_runtime::SessionEntry::V4 { value, .. } = &mut peer {
+        value.session_id = xpf_runtime::SessionId::compose(1, 7);
+    }
+    m.put_cluster_synced(peer, T0 + SEC).unwrap();
+    let now = m.sessions().into_iter().find(|e| !e.is_reverse()).unwrap();
+    assert_eq!(now.session_id(), peer.session_id());
+    assert!(now.flags().contains(SessionFlags::CLUSTER_SYNCED));
+    let deltas = m.drain_deltas();
+    assert_eq!(deltas.len(), 1, "{deltas:?}");
+    assert_eq!(
+        deltas[0].reason,
+        xpf_runtime::SessionDeltaReason::Close(CloseReason::ClusterReconcile)
+    );
+    let c = m.counters();
+    assert_eq!(c.get(BaseCounter::SessionsCreated), 2);
+    assert_eq!(c.get(BaseCounter::SessionsClosed), 1);
+    // The same entry again refreshes in place.
+    m.put_cluster_synced(peer, T0 + 2 * SEC).unwrap();
+    assert_eq!(m.counters().get(BaseCounter::SessionsCreated), 2);
+    // A reverse entry is refused.
+    let rev = xpf_dataplane::session_store::reverse_entry(&peer);
+    assert!(m.put_cluster_synced(rev, T0 + 2 * SEC).is_err());
+}
+
+/// Decision (README, "Decisions"): when a scheduler turns off, the sessions
+/// its rule admitted close (reason `policy`) at the first call at or after
+/// the edge.
+#[test]
+fn session_of_a_scheduled_rule_closes_at_the_schedule_edge() {
+    let text = CONFIG.replace(
+        "name = \"out\"\nmatch",
+        "name = \"out\"\nscheduler = \"s1\"\nmatch",
+    ) + "[[schedulers]]\nname = \"s1\"\n[[schedulers.windows]]\nstart = \"10:00\"\nstop = \"10:01\"\n";
+    let mut m = Model::new();
+    m.apply(&Config::from_toml_str(&text).unwrap(), T0).unwrap();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let first = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    assert!(matches!(
+        m.inject(LAN, &first, T0 + SEC).verdict,
+        Verdict::Forward { .. }
+    ));
+    let keep = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    assert!(matches!(
+        m.inject(LAN, &keep, T0 + 55 * SEC).verdict,
+        Verdict::Forward { .. }
+    ));
+    m.advance(T0 + 59 * SEC);
+    assert_eq!(m.sessions().len(), 2, "still inside the window");
+    m.drain_events();
+    m.advance(T0 + 60 * SEC);
+    assert!(m.sessions().is_empty(), "closed at the edge");
+    let closes: Vec<_> = m
+        .drain_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::SessionClose(c) => Some(c.reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closes, vec![CloseReason::Policy]);
+    let again = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    assert_eq!(
+        m.inject(LAN, &again, T0 + 61 * SEC).verdict,
+        Verdict::Drop {
+            reason: DropReason::DefaultDeny
+        }
+    );
+}
+
+/// A port unreachable from the server about a source-translated flow is
+/// sent on to the client with the quoted packet translated back.
+#[test]
+fn icmp_error_about_a_natted_flow_is_translated_back_to_the_client() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let out = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    let sent = m.inject(LAN, &out, T0).forwarded.unwrap();
+    // The server quotes what it received and answers the public address.
+    let quoted = &sent[14..];
+    let public = wire::parse(&sent).unwrap();
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(quoted);
+    let w = Wire {
+        src: public.dst,
+        dst: public.src,
+        sport: 0,
+        dport: 0,
+        src_mac: host_mac(2, 254),
+        dst_mac: if_mac(2),
+        vlan: None,
+    };
+    let (_, err) = xpf_conformance::render::error_frame(&w, public.dst, public.src, false, icmp, 2);
+    let o = m.inject(WAN, &err, T0 + SEC);
+    assert_eq!(o.verdict, Verdict::Forward { egress: LAN });
+    let back = o.forwarded.unwrap();
+    let p = wire::parse(&back).unwrap();
+    assert_eq!(p.dst, IpAddr::V4(Ipv4Addr::new(198, 18, 1, 10)));
+    let e = wire::embedded(&back, &p).unwrap();
+    assert_eq!(e.src, IpAddr::V4(Ipv4Addr::new(198, 18, 1, 10)));
+    assert_eq!(e.ports, Some((40000, 53)));
+    // Both checksums verify after the translation.
+    assert_eq!(wire::sum16(&back[p.l4..p.l3_end()], 0), 0xffff);
+    assert_eq!(wire::sum16(&back[e.ip..e.ip + 20], 0), 0xffff);
+    // An error about no session is dropped.
+    let mut stray = err.clone();
+    stray[14 + 20 + 8 + 12] ^= 1;
+    let o = m.inject(WAN, &stray, T0 + SEC);
+    assert!(matches!(o.verdict, Verdict::Drop { .. }));
 }

@@ -24,6 +24,26 @@
 //! (schedulers are evaluated against it); the engine never reads a clock.
 //! It must not go backwards.
 //!
+//! TTL / hop-limit expiry is decided on the packet *as received*: on a
+//! first packet after the policy permitted it (so before session limits,
+//! NAT allocation and the session insert: no session, no NAT mapping), on
+//! a session hit before TCP tracking (the session is untouched: no state
+//! change, no packet counters, no last-seen; only the global `session-hits`
+//! counts the lookup). The packet is dropped (`ttl-exceeded`) and a
+//! time-exceeded error (ICMPv4 type 11 / ICMPv6 type 3) quoting it
+//! unchanged is sent back out of the ingress interface, to the original
+//! source, from the ingress interface's address. Packets for the firewall
+//! itself (host-inbound) are not forwarded and never expire; an ICMP error
+//! with TTL 1 is dropped without an answer.
+//!
+//! Schedulers: a rule whose scheduler is inactive does not match. When the
+//! set of active schedulers changes (checked at most once per second of
+//! `now`, at the start of [`Engine::process`] and at the end of
+//! [`Engine::expire`]), live sessions are rematched as after an apply, so
+//! a session admitted by a rule whose schedule turned off closes with
+//! reason `policy` at the first call at or after the edge, unless another
+//! rule still permits it.
+//!
 //! Config apply ([`Engine::apply`]) builds every new table first and swaps
 //! them in one assignment between packets, so a packet never sees half a
 //! config and a failed apply leaves the old tables in force. Live sessions
@@ -118,6 +138,58 @@ impl Default for EngineOptions {
     }
 }
 
+/// What [`Engine::install_synced`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncedInstall {
+    /// The same session was present and refreshed in place.
+    pub refreshed: bool,
+    /// A local session holding the forward key was replaced.
+    pub replaced: bool,
+    /// An embryonic session was evicted to make room.
+    pub evicted: bool,
+}
+
+/// Why [`Engine::install_synced`] refused an entry (nothing changed).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The session table refused it (reverse entry, inconsistent keys, a
+    /// reverse key held by another session, table full).
+    #[error("synced install refused: {0}")]
+    Insert(#[from] InsertError),
+    /// Its source NAT mapping collides with a live one or does not belong
+    /// to the recorded pool.
+    #[error("synced install refused: source NAT mapping: {0}")]
+    Nat(NatError),
+}
+
+/// The source NAT mapping a synced forward entry records: the pool it
+/// names (interface NAT when none) and its translated source.
+fn synced_mapping(entry: &SessionEntry) -> Option<(SnatTarget, SourceMapping)> {
+    if !entry.flags().contains(SessionFlags::SNAT) {
+        return None;
+    }
+    macro_rules! of {
+        ($k:expr, $v:expr) => {{
+            let (k, v) = ($k, $v);
+            let public: IpAddr = v.nat.src.into();
+            (
+                SnatTarget::of_session(v.nat_pool, public),
+                SourceMapping {
+                    protocol: k.protocol,
+                    internal_addr: k.src.into(),
+                    internal_port: k.src_port,
+                    public_addr: public,
+                    public_port: v.nat.src_port,
+                },
+            )
+        }};
+    }
+    Some(match entry {
+        SessionEntry::V4 { key, value } => of!(key, value),
+        SessionEntry::V6 { key, value } => of!(key, value),
+    })
+}
+
 /// Why an apply failed (the old config stays in force).
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -153,6 +225,10 @@ struct State {
     fragments: FragmentTracker,
     telemetry: Telemetry,
     rg_inactive: Vec<RedundancyGroupId>,
+    /// Schedule edges: the second last checked and which schedules (in
+    /// compiled order) were active then.
+    sched_sec: i64,
+    sched_active: Vec<bool>,
     next_seq: u64,
     /// Added to `next_seq` per minted id (shards of one node interleave).
     seq_stride: u64,
@@ -227,6 +303,8 @@ impl Engine {
                 fragments: FragmentTracker::new(opts.fragment_capacity, opts.fragment_timeout_ns),
                 telemetry,
                 rg_inactive: Vec::new(),
+                sched_sec: (now_ns / 1_000_000_000) as i64,
+                sched_active: schedules_active(&tables, now_ns),
                 next_seq: 1,
                 seq_stride: 1,
                 logs: Vec::new(),
@@ -349,7 +427,28 @@ impl Engine {
             let closed = s.sessions.remove(h, CloseReason::Policy);
             on_closed_with(s, closed, now_ns, false);
         }
+        s.sched_sec = (now_ns / 1_000_000_000) as i64;
+        s.sched_active = schedules_active(&self.tables, now_ns);
         Ok(self.rematch(now_ns))
+    }
+
+    /// Schedule edges: when the set of active schedulers differs from the
+    /// last check (made at most once per second of `now`), live sessions
+    /// are rematched, so a session whose scheduled rule turned off closes
+    /// (reason `policy`) at the first `process` or `expire` call at or
+    /// after the edge. Returns what the rematch did, if one ran.
+    pub fn check_schedules(&mut self, now_ns: u64) -> Option<ApplyOutcome> {
+        let sec = (now_ns / 1_000_000_000) as i64;
+        if sec == self.state.sched_sec || self.state.sched_active.is_empty() {
+            return None;
+        }
+        self.state.sched_sec = sec;
+        let active = schedules_active(&self.tables, now_ns);
+        if active == self.state.sched_active {
+            return None;
+        }
+        self.state.sched_active = active;
+        Some(self.rematch(now_ns))
     }
 
     /// Re-checks every live session against the policy in force; closes
@@ -428,6 +527,7 @@ impl Engine {
                 .add(BaseCounter::SessionsExpired, 1);
             on_closed(&mut self.state, c, now_ns);
         }
+        self.check_schedules(now_ns);
         n
     }
 
@@ -442,36 +542,97 @@ impl Engine {
     }
 
     /// Installs a session received from the cluster peer, given its forward
-    /// entry, at local time `now_ns` (see [`SessionTable::insert_synced`] for
-    /// refresh and replacement), and reserves its source NAT mapping in the
-    /// local allocator so no local flow is given the same translation. A
-    /// session that held the forward key is closed (reason
-    /// `cluster-reconcile`); an evicted embryonic session is closed as usual.
-    /// On error nothing of the new session is installed.
+    /// entry (times already on the local clock), with its reverse entry and
+    /// its source NAT mapping (so no local flow is given the same public
+    /// port), flagged [`SessionFlags::CLUSTER_SYNCED`].
+    ///
+    /// The peer owns the session, so its entry wins over local state:
+    ///
+    /// - the same session (same id and keys) already present is refreshed
+    ///   in place (state, timeout, counters, flags; last-seen never goes
+    ///   back), its NAT mapping kept;
+    /// - a local session holding the forward key (in either direction) is
+    ///   replaced: closed with reason `cluster-reconcile` (close event when
+    ///   it logs, close delta, NAT released);
+    /// - a full table evicts its oldest embryonic session as a packet would.
+    ///
+    /// Refused, with nothing changed: a reverse entry, keys that do not
+    /// follow the NAT translation, a reverse key held by a *different*
+    /// session than the one being replaced ([`SyncError::Insert`]), a
+    /// mapping that collides with another live mapping or that the target
+    /// pool could not make ([`SyncError::Nat`]), a full table without an
+    /// embryonic session. The caller (the cluster sync) counts refusals.
+    ///
+    /// An install counts as a created session (`sessions-created`), so
+    /// `created - closed` stays the live count; it emits no open event and
+    /// no delta (the peer already did, and deltas must not echo back).
     pub fn install_synced(
         &mut self,
-        forward: &SessionEntry,
+        entry: &SessionEntry,
         now_ns: u64,
-    ) -> Result<SessionHandle, SyncInstallError> {
+    ) -> Result<SyncedInstall, SyncError> {
         let s = &mut self.state;
-        let synced = s.sessions.insert_synced(forward, now_ns)?;
-        if let Some(replaced) = synced.replaced {
-            on_closed(s, replaced, now_ns);
+        let key = entry.key();
+        if entry.is_reverse() {
+            return Err(SyncError::Insert(InsertError::ReverseEntry));
         }
-        if let Some(evicted) = synced.evicted {
-            on_closed(s, evicted, now_ns);
+        let holder = s.sessions.lookup(&key).map(|(h, _)| h);
+        if let Some(h) = holder {
+            let keys = s.sessions.keys(h);
+            if s.sessions.get(h).id() == entry.session_id()
+                && keys.forward == key
+                && keys.reverse == entry.companion_key()
+            {
+                s.sessions.insert_synced(entry, now_ns)?;
+                return Ok(SyncedInstall {
+                    refreshed: true,
+                    replaced: false,
+                    evicted: false,
+                });
+            }
         }
-        if synced.refreshed || !forward.flags().contains(SessionFlags::SNAT) {
-            return Ok(synced.handle);
+        // The source NAT mapping the entry records, claimed before anything
+        // changes; the holder's own mapping is set aside while trying.
+        let mapping = synced_mapping(entry);
+        let held = holder.and_then(|h| snat_mapping_of(&s.sessions.forward_entry(h)));
+        if let Some((target, m)) = held {
+            let _ = s.snat.release(target, &m);
         }
-        if let Some((target, mapping)) = snat_mapping_of(forward)
-            && let Err(e) = s.snat.install(target, &mapping)
+        let restore = |s: &mut State| {
+            if let Some((target, m)) = held {
+                let _ = s.snat.install(target, &m);
+            }
+        };
+        if let Some((target, m)) = mapping
+            && let Err(e) = s.snat.install(target, &m)
         {
-            s.sessions
-                .remove(synced.handle, CloseReason::ClusterReconcile);
-            return Err(SyncInstallError::Nat(e));
+            restore(s);
+            return Err(SyncError::Nat(e));
         }
-        Ok(synced.handle)
+        let synced = match s.sessions.insert_synced(entry, now_ns) {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some((target, m)) = mapping {
+                    let _ = s.snat.release(target, &m);
+                }
+                restore(s);
+                return Err(SyncError::Insert(e));
+            }
+        };
+        if let Some(closed) = synced.replaced {
+            // Its mapping was released above.
+            on_closed_with(s, closed, now_ns, false);
+        }
+        let evicted = synced.evicted.is_some();
+        if let Some(closed) = synced.evicted {
+            on_closed(s, closed, now_ns);
+        }
+        s.telemetry.counters.add(BaseCounter::SessionsCreated, 1);
+        Ok(SyncedInstall {
+            refreshed: false,
+            replaced: synced.replaced.is_some(),
+            evicted,
+        })
     }
 
     /// Processes one frame arriving on `ingress` at `now_ns`. The frame is
@@ -483,6 +644,7 @@ impl Engine {
         frame: &mut Vec<u8>,
         out: &mut Vec<Emitted>,
     ) -> Verdict {
+        self.check_schedules(now_ns);
         self.process_one(now_ns, ingress, frame, out, None)
     }
 
@@ -569,6 +731,7 @@ impl Engine {
         out: &mut Vec<Emitted>,
     ) {
         verdicts.reserve(frames.len());
+        self.check_schedules(now_ns);
         for group in frames.chunks_mut(BATCH_LOOKAHEAD) {
             let mut ahead = [None; BATCH_LOOKAHEAD];
             if self.state.opts.fast_path {
@@ -583,20 +746,18 @@ impl Engine {
     }
 }
 
-/// Why [`Engine::install_synced`] refused a session.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncInstallError {
-    /// The session table refused the entry.
-    #[error("session table: {0}")]
-    Table(#[from] InsertError),
-    /// The source NAT mapping could not be reserved (unknown pool, or it
-    /// collides with a local mapping).
-    #[error("source NAT mapping: {0}")]
-    Nat(NatError),
-}
-
 /// Frames a batch looks ahead at once (see [`Engine::process_batch`]).
 pub const BATCH_LOOKAHEAD: usize = 16;
+
+/// Which schedulers (in compiled order) are active at `now_ns`.
+fn schedules_active(t: &Tables, now_ns: u64) -> Vec<bool> {
+    let c = &t.compiled;
+    let sec = (now_ns / 1_000_000_000) as i64;
+    c.schedules
+        .iter()
+        .map(|s| s.is_active(sec, c.system.utc_offset_secs))
+        .collect()
+}
 
 fn resize_counters(tel: &mut Telemetry, t: &Tables) {
     let c = &t.compiled;
@@ -878,6 +1039,36 @@ fn filter_drop(
     }
 }
 
+/// TTL / hop-limit expiry, checked on the packet *as received*, before
+/// any NAT rewrite and before a session is created (as Linux forwarding
+/// drops before conntrack confirms): a packet that would leave with TTL 0
+/// is dropped (`ttl-exceeded`) and answered with a time-exceeded error
+/// that quotes it unchanged and goes back out of the ingress interface, to
+/// the original source, from the ingress interface's address. `None` when
+/// the packet may be forwarded.
+fn ttl_expired(
+    t: &Tables,
+    s: &mut State,
+    p: &ParsedFrame,
+    frame: &[u8],
+    ingress: InterfaceId,
+    out: &mut Vec<Emitted>,
+) -> Option<Verdict> {
+    if p.ttl > 1 {
+        return None;
+    }
+    if let Some(src) = t.interface_address(ingress, p.family)
+        && let Ok(f) = build_icmp_error(IcmpErrorKind::TimeExceeded, p, frame, src)
+    {
+        s.telemetry.counters.add(BaseCounter::IcmpErrorsSent, 1);
+        out.push(Emitted {
+            interface: ingress,
+            frame: f,
+        });
+    }
+    Some(Verdict::Drop(DropReason::TtlExceeded))
+}
+
 fn screen_drop(
     s: &mut State,
     kind: ScreenKind,
@@ -1035,7 +1226,7 @@ fn process(
         return Verdict::Drop(DropReason::MalformedIpv4);
     };
     match s.sessions.lookup(&key) {
-        Some((h, dir)) => established(t, s, &mut p, frame, h, dir, now_ns, out),
+        Some((h, dir)) => established(t, s, &mut p, frame, ingress, h, dir, now_ns, out),
         None => {
             s.telemetry.counters.add(BaseCounter::SessionMisses, 1);
             first_packet(t, nat, s, &mut p, frame, ingress, zone, key, now_ns, out)
@@ -1084,12 +1275,18 @@ fn established(
     s: &mut State,
     p: &mut ParsedFrame,
     frame: &mut Vec<u8>,
+    ingress: InterfaceId,
     h: SessionHandle,
     dir: Direction,
     now_ns: u64,
     out: &mut Vec<Emitted>,
 ) -> Verdict {
     s.telemetry.counters.add(BaseCounter::SessionHits, 1);
+    // An expiring packet leaves the session untouched (no TCP tracking,
+    // no counters, no last-seen update).
+    if let Some(v) = ttl_expired(t, s, p, frame, ingress, out) {
+        return v;
+    }
     if let Some(seg) = tcp_segment(p) {
         match s.sessions.track_tcp(h, dir, &seg) {
             Ok(update) => {
@@ -1169,6 +1366,11 @@ fn icmp_error(
     let Some((h, dir)) = s.sessions.lookup(&key) else {
         return Verdict::Drop(DropReason::IcmpErrorNoSession);
     };
+    if p.ttl <= 1 {
+        // Never an error about an error: dropped, nothing emitted.
+        s.telemetry.counters.add(BaseCounter::SessionHits, 1);
+        return Verdict::Drop(DropReason::TtlExceeded);
+    }
     let sess = s.sessions.get(h);
     let egress = match dir {
         Direction::Forward => sess.egress_interface(),
@@ -1336,6 +1538,11 @@ fn first_packet(
             Some(_) => DropReason::PolicyDeny,
             None => DropReason::DefaultDeny,
         });
+    }
+    // TTL expiry: after the policy permitted the flow, before session
+    // limits, NAT and the session insert.
+    if let Some(v) = ttl_expired(t, s, p, frame, ingress, out) {
+        return v;
     }
     // Session limits.
     if let Some(profile) = t.zone_screen(zone) {
@@ -1573,23 +1780,7 @@ fn forward(
     if let Some(v) = filter_drop(t, s, v, p, frame, egress, out) {
         return v;
     }
-    if p.ttl <= 1 {
-        // Time exceeded goes back out of the interface the packet came in on.
-        let back = match t.route(p.src) {
-            Some(NextHop::Via { interface, .. }) => interface,
-            _ => egress,
-        };
-        if let Some(src) = t.interface_address(back, p.family)
-            && let Ok(f) = build_icmp_error(IcmpErrorKind::TimeExceeded, p, frame, src)
-        {
-            s.telemetry.counters.add(BaseCounter::IcmpErrorsSent, 1);
-            out.push(Emitted {
-                interface: back,
-                frame: f,
-            });
-        }
-        return Verdict::Drop(DropReason::TtlExceeded);
-    }
+    // TTL expiry was decided before any rewrite (`ttl_expired`).
     if rewrite::decrement_ttl(frame, p).is_err() {
         return Verdict::Drop(DropReason::TtlExceeded);
     }

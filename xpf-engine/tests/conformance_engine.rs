@@ -252,15 +252,15 @@ impl Harness for EngineHarness {
         Ok(summary)
     }
 
-    fn put_cluster_synced(
-        &mut self,
-        _entry: SessionEntry,
-        _now_ns: u64,
-    ) -> Result<(), HarnessError> {
-        Err(HarnessError::Unsupported {
-            capability: "put-cluster-synced".into(),
-            reason: "Engine exposes no synced install".into(),
-        })
+    fn put_cluster_synced(&mut self, entry: SessionEntry, now_ns: u64) -> Result<(), HarnessError> {
+        self.expire(now_ns);
+        self.engine()?
+            .install_synced(&entry, now_ns)
+            .map(|_| ())
+            .map_err(|e| HarnessError::Backend {
+                backend: "engine".into(),
+                message: e.to_string(),
+            })
     }
 }
 

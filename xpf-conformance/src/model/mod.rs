@@ -13,10 +13,14 @@
 //! allocation, session insert (evicting the oldest embryonic session when
 //! full) → TTL (time exceeded emitted), MSS clamp, neighbour MAC, VLAN.
 //!
+//! Also modelled: ICMP errors from the network (translated with the
+//! session of the packet they quote), cluster-synced installs, schedule
+//! edges (rematch when the set of active schedulers changes), redundancy
+//! groups.
+//!
 //! Not modelled (the model reports these capabilities unsupported, so the
 //! suite never compares them): screens, flood screens, session limits,
-//! firewall filters and policers, IP fragments, IPv6 extension headers,
-//! ICMP errors arriving from the network, HA cluster installs.
+//! firewall filters and policers, IP fragments, IPv6 extension headers.
 
 pub mod nat;
 pub mod tcp;
@@ -227,6 +231,9 @@ pub struct Model {
     delta_seq: u64,
     allocators: BTreeMap<Target, Allocator>,
     rg_inactive: Vec<RedundancyGroupId>,
+    /// Schedule edges: the second last checked, and which schedules were
+    /// active then.
+    sched: (i64, Vec<bool>),
 }
 
 impl Default for Model {
@@ -247,7 +254,6 @@ pub fn model_capabilities() -> Capabilities {
         Capability::Filters,
         Capability::Policers,
         Capability::Fragments,
-        Capability::HighAvailability,
     ] {
         c = c.unsupported(cap, why);
     }
@@ -398,6 +404,32 @@ impl Model {
             delta_seq: 0,
             allocators: BTreeMap::new(),
             rg_inactive: Vec::new(),
+            sched: (0, Vec::new()),
+        }
+    }
+
+    fn schedules_active(cfg: &CompiledConfig, now: u64) -> Vec<bool> {
+        let sec = (now / SEC) as i64;
+        cfg.schedules
+            .iter()
+            .map(|s| s.is_active(sec, cfg.system.utc_offset_secs))
+            .collect()
+    }
+
+    /// Schedule edges (README, "Decisions"): when the set of active
+    /// schedules changed since the last check (once per second of `now`),
+    /// live sessions are rematched.
+    fn check_schedules(&mut self, now: u64) {
+        let sec = (now / SEC) as i64;
+        if sec == self.sched.0 || self.sched.1.is_empty() {
+            return;
+        }
+        self.sched.0 = sec;
+        let Some(cfg) = self.cfg.clone() else { return };
+        let active = Self::schedules_active(&cfg, now);
+        if active != self.sched.1 {
+            self.sched.1 = active;
+            self.rematch(&cfg, now);
         }
     }
 
@@ -518,6 +550,7 @@ impl Model {
             self.counters.add(BaseCounter::SessionsExpired, 1);
             self.close(i, reason, now);
         }
+        self.check_schedules(now);
     }
 
     fn interface(cfg: &CompiledConfig, id: InterfaceId) -> Option<&CompiledInterface> {
@@ -694,6 +727,34 @@ impl Model {
         }
     }
 
+    /// TTL expiry on the packet as received (see README, "Decisions"):
+    /// drop, and a time-exceeded error quoting the packet unchanged, back
+    /// out of the ingress interface from its address.
+    fn ttl_expired(
+        &mut self,
+        cfg: &CompiledConfig,
+        p: &Packet,
+        frame: &[u8],
+        ingress: InterfaceId,
+        out: &mut Vec<EmittedFrame>,
+    ) -> Option<Verdict> {
+        if p.ttl > 1 {
+            return None;
+        }
+        if let Some(src) = Self::iface_addr(cfg, ingress, p.family)
+            && let Some(f) = wire::build_icmp_error(ErrorKind::TimeExceeded, p, frame, src)
+        {
+            self.counters.add(BaseCounter::IcmpErrorsSent, 1);
+            out.push(EmittedFrame {
+                interface: ingress,
+                frame: f,
+            });
+        }
+        Some(Verdict::Drop {
+            reason: DropReason::TtlExceeded,
+        })
+    }
+
     fn process(
         &mut self,
         now: u64,
@@ -752,9 +813,7 @@ impl Model {
             };
         }
         if matches!(p.t, L4::IcmpError { .. }) {
-            return Verdict::Drop {
-                reason: DropReason::IcmpErrorNoSession,
-            };
+            return self.icmp_error(&cfg, &mut p, frame);
         }
         let Some((sp, dp)) = p
             .ports()
@@ -770,12 +829,96 @@ impl Model {
             };
         };
         match self.find(&key) {
-            Some((i, dir)) => self.established(&cfg, &mut p, frame, i, dir, now, out),
+            Some((i, dir)) => self.established(&cfg, &mut p, frame, ingress, i, dir, now, out),
             None => {
                 self.counters.add(BaseCounter::SessionMisses, 1);
                 self.first_packet(&cfg, &mut p, frame, ingress, zone, key, now, out)
             }
         }
+    }
+
+    /// An ICMP error from the network travels with the session of the
+    /// packet it quotes (that packet went the other way, so its reversed
+    /// tuple is the key): the quote becomes the other direction's packet
+    /// as it was before / after translation (addresses, ports, the quoted
+    /// IPv4 header checksum, the quoted transport checksum when quoted),
+    /// the outer destination follows it, the outer source too when the
+    /// error comes from the translated endpoint itself. No session: drop
+    /// `icmp-error-no-session`. The session is not touched (no counters,
+    /// no last-seen); `session-hits` counts the lookup.
+    fn icmp_error(&mut self, cfg: &CompiledConfig, p: &mut Packet, frame: &mut Vec<u8>) -> Verdict {
+        let drop = |reason| Verdict::Drop { reason };
+        let Some(e) = wire::embedded(frame, p) else {
+            return drop(DropReason::MalformedIcmp);
+        };
+        let (isp, idp) = e.ports.unwrap_or((0, 0));
+        let Some(key) = key_of(e.dst, e.src, idp, isp, e.proto) else {
+            return drop(DropReason::IcmpErrorNoSession);
+        };
+        let Some((i, dir)) = self.find(&key) else {
+            return drop(DropReason::IcmpErrorNoSession);
+        };
+        self.counters.add(BaseCounter::SessionHits, 1);
+        if p.ttl <= 1 {
+            return drop(DropReason::TtlExceeded);
+        }
+        let sess = &self.sessions[i];
+        let egress = if dir == 0 { sess.out_if } else { sess.in_if };
+        let other = if dir == 0 { sess.rev } else { sess.fwd };
+        let (osrc, odst, osp, odp) = parts(&other);
+        let v4 = p.family == AddressFamily::Inet;
+        let own = if v4 { wire::ICMP } else { wire::ICMPV6 };
+        // The quoted transport checksum (offset, UDP rule, covers addresses).
+        let inner = e.l4.and_then(|l4| match e.proto {
+            wire::TCP if l4 + 18 <= e.end => Some((l4 + 16, None, true)),
+            wire::UDP => Some((l4 + 6, Some(v4), true)),
+            x if x == own => Some((l4 + 2, None, !v4)),
+            _ => None,
+        });
+        let (so, do_) = if v4 { (12, 16) } else { (8, 24) };
+        for (new, at) in [(osrc, e.ip + so), (odst, e.ip + do_)] {
+            let nb = wire::addr_bytes(new);
+            let ob = frame[at..at + nb.len()].to_vec();
+            frame[at..at + nb.len()].copy_from_slice(&nb);
+            if let Some((c, udp, true)) = inner {
+                wire::update_checksum(frame, c, &ob, &nb, udp);
+            }
+        }
+        if v4 {
+            wire::fix_ipv4_header(frame, e.ip);
+        }
+        if let (Some(l4), Some(_)) = (e.l4, e.ports) {
+            let fields: Vec<(usize, u16)> = if e.proto == own {
+                vec![(l4 + 4, odp)]
+            } else {
+                vec![(l4, osp), (l4 + 2, odp)]
+            };
+            for (at, port) in fields {
+                let ob = frame[at..at + 2].to_vec();
+                let nb = port.to_be_bytes();
+                frame[at..at + 2].copy_from_slice(&nb);
+                if let Some((c, udp, _)) = inner {
+                    wire::update_checksum(frame, c, &ob, &nb, udp);
+                }
+            }
+        }
+        // The outer header follows the quote.
+        let mut src = p.src;
+        if p.src == e.dst && e.dst != odst {
+            src = odst;
+        }
+        let dst = osrc;
+        for (new, at) in [(src, p.l3 + so), (dst, p.l3 + do_)] {
+            let nb = wire::addr_bytes(new);
+            frame[at..at + nb.len()].copy_from_slice(&nb);
+        }
+        p.src = src;
+        p.dst = dst;
+        if v4 {
+            wire::fix_ipv4_header(frame, p.l3);
+        }
+        wire::fix_l4(frame, p.family, p.src, p.dst, p.proto, p.l4, p.l3_end());
+        self.forward(cfg, p, frame, egress, None)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -784,12 +927,16 @@ impl Model {
         cfg: &CompiledConfig,
         p: &mut Packet,
         frame: &mut Vec<u8>,
+        ingress: InterfaceId,
         i: usize,
         dir: usize,
         now: u64,
         out: &mut Vec<EmittedFrame>,
     ) -> Verdict {
         self.counters.add(BaseCounter::SessionHits, 1);
+        if let Some(v) = self.ttl_expired(cfg, p, frame, ingress, out) {
+            return v;
+        }
         let seg = Self::seg(p);
         if let Some(seg) = seg {
             let s = &mut self.sessions[i];
@@ -854,7 +1001,7 @@ impl Model {
             self.counters.add(BaseCounter::NatTranslated, 1);
         }
         self.counters.policy(rule, p.l3_len);
-        self.forward(cfg, p, frame, egress, seg, out)
+        self.forward(cfg, p, frame, egress, seg)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -991,6 +1138,9 @@ impl Model {
             } else {
                 DropReason::DefaultDeny
             });
+        }
+        if let Some(v) = self.ttl_expired(cfg, p, frame, ingress, out) {
+            return v;
         }
         // Static outbound, then source NAT.
         let mut flags = SessionFlags::empty();
@@ -1172,7 +1322,7 @@ impl Model {
         if src2 != src || dst2 != dst || sp2 != sp || dp2 != dp {
             self.counters.add(BaseCounter::NatTranslated, 1);
         }
-        self.forward(cfg, p, frame, egress, seg, out)
+        self.forward(cfg, p, frame, egress, seg)
     }
 
     fn forward(
@@ -1182,7 +1332,6 @@ impl Model {
         frame: &mut Vec<u8>,
         egress: InterfaceId,
         seg: Option<Seg>,
-        out: &mut Vec<EmittedFrame>,
     ) -> Verdict {
         let drop = |reason| Verdict::Drop { reason };
         let Some(eif) = Self::interface(cfg, egress).cloned() else {
@@ -1198,22 +1347,6 @@ impl Model {
             Some(None) => return drop(DropReason::RouteDiscard),
             None => return drop(DropReason::NoRoute),
         };
-        if p.ttl <= 1 {
-            let back = match Self::route(cfg, p.src) {
-                Some(Some((i, _))) => i,
-                _ => egress,
-            };
-            if let Some(src) = Self::iface_addr(cfg, back, p.family)
-                && let Some(f) = wire::build_icmp_error(ErrorKind::TimeExceeded, p, frame, src)
-            {
-                self.counters.add(BaseCounter::IcmpErrorsSent, 1);
-                out.push(EmittedFrame {
-                    interface: back,
-                    frame: f,
-                });
-            }
-            return drop(DropReason::TtlExceeded);
-        }
         p.ttl -= 1;
         match p.family {
             AddressFamily::Inet => {
@@ -1301,8 +1434,208 @@ impl Model {
                 self.close(i, CloseReason::Policy, now);
             }
         }
+        self.sched = ((now / SEC) as i64, Self::schedules_active(&compiled, now));
         self.rematch(&compiled, now);
         Ok(ApplyResult::from_compiled(&compiled, self.generation, caps))
+    }
+
+    /// A cluster-synced install (README, "Decisions"): the peer's entry
+    /// wins. The same session (id and keys) is refreshed in place; a
+    /// session holding the forward key is replaced (closed with
+    /// `cluster-reconcile`); a reverse key held by another session, a NAT
+    /// mapping that collides, or a full table without an embryonic
+    /// session refuse the install with nothing changed.
+    fn install_synced(&mut self, entry: &SessionEntry, now: u64) -> Result<(), &'static str> {
+        if entry.is_reverse() {
+            return Err("reverse entry");
+        }
+        let fwd = entry.key();
+        let rev = entry.companion_key();
+        let (src, _, sp, _) = parts(&fwd);
+        let (_, rdst, _, rdp) = parts(&rev);
+        let consistent = match entry {
+            SessionEntry::V4 { key, value } => {
+                xpf_runtime::SessionValue::reply_key(key, &value.nat) == value.reverse_key
+            }
+            SessionEntry::V6 { key, value } => {
+                xpf_runtime::SessionValue::reply_key(key, &value.nat) == value.reverse_key
+            }
+        };
+        if !consistent {
+            return Err("reverse key does not follow the NAT translation");
+        }
+        if fwd == rev {
+            return Err("equal keys");
+        }
+        let proto = proto_of(&fwd).0;
+        // The record as the peer describes it.
+        macro_rules! fields {
+            ($val:expr) => {{
+                let x = $val;
+                (
+                    (
+                        x.timeout_secs,
+                        x.last_seen_ns,
+                        x.created_ns,
+                        x.state,
+                        x.tcp_state,
+                    ),
+                    (x.policy_rule, x.app, x.ingress_zone, x.egress_zone),
+                    (x.ingress_interface, x.egress_interface),
+                    (x.nat_rule_src, x.nat_rule_dst, x.nat_pool),
+                    ([x.fwd, x.rev], x.owner_rg, x.flags),
+                )
+            }};
+        }
+        let (
+            (timeout, last_seen, created, value_state, value_tcp),
+            (rule, app, in_zone, out_zone),
+            (in_if, out_if),
+            (nat_src, nat_dst, pool),
+            (counters, rg, flags),
+        ) = match entry {
+            SessionEntry::V4 { value, .. } => fields!(value),
+            SessionEntry::V6 { value, .. } => fields!(value),
+        };
+        let (state, tcp_state, tcp) = if proto == wire::TCP {
+            let t = Tracker::synced(value_tcp);
+            (lifecycle(t.state, true), t.state, Some(t))
+        } else {
+            (value_state, TcpState::None, None)
+        };
+        let last_seen = last_seen.min(now);
+        let created = created.min(last_seen);
+        let fresh = Sess {
+            fwd,
+            rev,
+            id: entry.session_id(),
+            state,
+            tcp,
+            flags: flags | SessionFlags::CLUSTER_SYNCED,
+            created,
+            last_seen,
+            timeout,
+            rule,
+            app,
+            app_timeout: None,
+            in_zone,
+            out_zone,
+            in_if,
+            out_if,
+            nat_src,
+            nat_dst,
+            pool,
+            counters,
+            rg,
+            mapping: None,
+            order: 0,
+            embryonic: unanswered(state, tcp_state),
+        };
+        let holder = self.find(&fwd).map(|(i, _)| i);
+        if let Some((j, _)) = self.find(&rev)
+            && Some(j) != holder
+        {
+            return Err("reverse key held by another session");
+        }
+        if let Some(i) = holder {
+            let old = &self.sessions[i];
+            if old.id == fresh.id && old.fwd == fwd && old.rev == rev {
+                let order = if !old.embryonic && fresh.embryonic {
+                    self.next_order += 1;
+                    self.next_order - 1
+                } else {
+                    old.order
+                };
+                let embryonic = fresh.embryonic;
+                let s = &mut self.sessions[i];
+                *s = Sess {
+                    last_seen: fresh.last_seen.max(s.last_seen),
+                    mapping: s.mapping,
+                    order,
+                    embryonic,
+                    ..fresh
+                };
+                return Ok(());
+            }
+        }
+        // The source NAT mapping the entry records.
+        let mapping = flags.contains(SessionFlags::SNAT).then(|| {
+            let target = if pool.is_none() {
+                Target::Interface(rdst)
+            } else {
+                Target::Pool(pool)
+            };
+            (
+                target,
+                Mapping {
+                    proto,
+                    src,
+                    sport: sp,
+                    public: rdst,
+                    public_port: rdp,
+                },
+            )
+        });
+        let held = holder.and_then(|i| self.sessions[i].mapping);
+        if let Some((t, m)) = held
+            && let Some(a) = self.allocators.get_mut(&t)
+        {
+            a.release(&m);
+        }
+        let restore = |model: &mut Self| {
+            if let Some((t, m)) = held
+                && let Some(a) = model.allocators.get_mut(&t)
+            {
+                a.install(&m);
+            }
+        };
+        if let Some((t, m)) = mapping {
+            if let Target::Interface(a) = t {
+                self.allocators
+                    .entry(t)
+                    .or_insert_with(|| Allocator::for_interface(a));
+            }
+            if !self.allocators.get_mut(&t).is_some_and(|a| a.install(&m)) {
+                restore(self);
+                return Err("source NAT mapping collides or is not the pool's");
+            }
+        }
+        if let Some(i) = holder {
+            // Its mapping was released above.
+            self.sessions[i].mapping = None;
+            self.close(i, CloseReason::ClusterReconcile, now);
+        }
+        let mut victim = None;
+        if self.sessions.len() >= self.flow.session_capacity as usize {
+            match self
+                .sessions
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.embryonic)
+                .min_by_key(|(_, s)| s.order)
+            {
+                Some((i, _)) => victim = Some(i),
+                None => {
+                    if let Some((t, m)) = mapping
+                        && let Some(a) = self.allocators.get_mut(&t)
+                    {
+                        a.release(&m);
+                    }
+                    return Err("session table full");
+                }
+            }
+        }
+        if let Some(i) = victim {
+            self.close(i, CloseReason::Evicted, now);
+        }
+        self.sessions.push(Sess {
+            mapping,
+            order: self.next_order,
+            ..fresh
+        });
+        self.next_order += 1;
+        self.counters.add(BaseCounter::SessionsCreated, 1);
+        Ok(())
     }
 
     fn rematch(&mut self, cfg: &CompiledConfig, now: u64) {
@@ -1524,14 +1857,12 @@ impl Harness for Model {
         Ok(summary)
     }
 
-    fn put_cluster_synced(
-        &mut self,
-        _entry: SessionEntry,
-        _now_ns: u64,
-    ) -> Result<(), HarnessError> {
-        Err(HarnessError::Unsupported {
-            capability: "put-cluster-synced".into(),
-            reason: "cluster-synced installs are not modelled yet".into(),
-        })
+    fn put_cluster_synced(&mut self, entry: SessionEntry, now_ns: u64) -> Result<(), HarnessError> {
+        self.expire(now_ns);
+        self.install_synced(&entry, now_ns)
+            .map_err(|message| HarnessError::Backend {
+                backend: "model".into(),
+                message: message.into(),
+            })
     }
 }

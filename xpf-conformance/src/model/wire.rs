@@ -594,3 +594,131 @@ pub fn build_icmp_error(
     fix_l4(&mut out, p.family, source, p.src, proto, l4, end);
     Some(out)
 }
+
+/// The packet an ICMP error quotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Embedded {
+    /// Frame offset of the quoted IP header.
+    pub ip: usize,
+    /// Its header length.
+    pub hlen: usize,
+    /// End of the quote (end of the outer IP packet).
+    pub end: usize,
+    /// Quoted source.
+    pub src: IpAddr,
+    /// Quoted destination.
+    pub dst: IpAddr,
+    /// Quoted protocol.
+    pub proto: u8,
+    /// Frame offset of the quoted transport header, when 8 bytes of it are quoted.
+    pub l4: Option<usize>,
+    /// Quoted ports (ICMP query: identifier twice).
+    pub ports: Option<(u16, u16)>,
+}
+
+/// Parses the packet quoted by the ICMP error `p` (IPv6: no extension
+/// headers in the quote). `None` when it is not an error or the quote is
+/// malformed.
+pub fn embedded(frame: &[u8], p: &Packet) -> Option<Embedded> {
+    if !matches!(p.t, L4::IcmpError { .. }) {
+        return None;
+    }
+    let ip = p.l4 + 8;
+    let end = p.l3_end();
+    let q = frame.get(ip..end)?;
+    let v4 = p.family == AddressFamily::Inet;
+    let (src, dst, proto, hlen, upper) = if v4 {
+        if q.len() < 20 || q[0] >> 4 != 4 {
+            return None;
+        }
+        let hlen = usize::from(q[0] & 0x0f) * 4;
+        if hlen < 20 || hlen > q.len() {
+            return None;
+        }
+        (
+            IpAddr::V4(Ipv4Addr::new(q[12], q[13], q[14], q[15])),
+            IpAddr::V4(Ipv4Addr::new(q[16], q[17], q[18], q[19])),
+            q[9],
+            hlen,
+            be16(q, 6) & 0x1fff == 0,
+        )
+    } else {
+        if q.len() < 40 || q[0] >> 4 != 6 {
+            return None;
+        }
+        let mut s = [0u8; 16];
+        let mut d = [0u8; 16];
+        s.copy_from_slice(&q[8..24]);
+        d.copy_from_slice(&q[24..40]);
+        (
+            IpAddr::V6(Ipv6Addr::from(s)),
+            IpAddr::V6(Ipv6Addr::from(d)),
+            q[6],
+            40,
+            true,
+        )
+    };
+    let own = if v4 { ICMP } else { ICMPV6 };
+    let mut e = Embedded {
+        ip,
+        hlen,
+        end,
+        src,
+        dst,
+        proto,
+        l4: None,
+        ports: None,
+    };
+    if !upper || !(proto == TCP || proto == UDP || proto == own) {
+        return Some(e);
+    }
+    let Some(l4) = q.get(hlen..hlen + 8) else {
+        return if v4 { None } else { Some(e) };
+    };
+    e.l4 = Some(ip + hlen);
+    e.ports = if proto == own {
+        let query = if v4 {
+            matches!(l4[0], 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18)
+        } else {
+            matches!(l4[0], 128 | 129)
+        };
+        query.then(|| (be16(l4, 4), be16(l4, 4)))
+    } else {
+        Some((be16(l4, 0), be16(l4, 2)))
+    };
+    Some(e)
+}
+
+/// RFC 1624 (eqn. 3) update of the checksum at `at` for a field that
+/// changed from `old` to `new` (both of even length, at an even offset).
+/// `udp`: a zero IPv4 UDP checksum means "none" and stays; a computed zero
+/// is sent as 0xffff.
+pub fn update_checksum(frame: &mut [u8], at: usize, old: &[u8], new: &[u8], udp: Option<bool>) {
+    let cur = be16(frame, at);
+    if udp == Some(true) && cur == 0 {
+        return;
+    }
+    let mut s = u64::from(!cur);
+    for c in old.chunks(2) {
+        s += u64::from(!u16::from_be_bytes([c[0], c[1]]));
+    }
+    for c in new.chunks(2) {
+        s += u64::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    let mut v = !(s as u16);
+    if udp.is_some() && v == 0 {
+        v = 0xffff;
+    }
+    frame[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+/// The bytes of an address.
+pub fn addr_bytes(a: IpAddr) -> Vec<u8> {
+    match a {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
