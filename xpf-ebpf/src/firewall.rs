@@ -87,6 +87,8 @@ pub struct Firewall {
     delta_seq: u64,
     /// Id-space sizes seen over every generation: interfaces, zones, rules, NAT rules.
     sizes: [usize; 4],
+    /// Largest rule / NAT-rule counter ids ever used (reset clears them).
+    touched: [usize; 2],
     globals: abi::Globals,
 }
 
@@ -335,8 +337,93 @@ impl Firewall {
             deltas: Vec::new(),
             delta_seq: 0,
             sizes: [0; 4],
+            touched: [0; 2],
             globals,
         })
+    }
+
+    /// Returns the firewall to its freshly loaded state without reloading
+    /// the program (sessions, NAT slots, configuration slots, counters,
+    /// queued records and sequence numbers all cleared). Used by tests that
+    /// run many cases on one loaded program.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        while self.prog.maps.events.next().is_some() {}
+        let keys: Vec<SessKey> = self
+            .prog
+            .maps
+            .sessions
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
+        for k in keys {
+            let _ = self.prog.maps.sessions.remove(&k);
+        }
+        let slots: Vec<abi::SlotKey> = self.prog.maps.slots.keys().filter_map(Result::ok).collect();
+        for k in slots {
+            let _ = self.prog.maps.slots.remove(&k);
+        }
+        while self.prog.maps.embryonic.pop(0).is_ok() {}
+        self.clear_slot(0)?;
+        self.clear_slot(1)?;
+        let cpus = aya::util::nr_cpus().map_or(1, |n| n);
+        fn zeros<T: aya::Pod + Default>(n: usize) -> PerCpuValues<T> {
+            PerCpuValues::try_from(vec![T::default(); n]).unwrap_or_else(|_| {
+                PerCpuValues::try_from(vec![T::default(); 1]).expect("one value")
+            })
+        }
+        let m = &mut self.prog.maps;
+        for i in 0..abi::COUNTERS {
+            m.cnt_global
+                .set(i, zeros::<u64>(cpus), 0)
+                .map_err(map_err("xpf_cnt_global"))?;
+        }
+        for i in 0..abi::MAX_IFACES {
+            m.cnt_iface
+                .set(i, zeros::<abi::IfCnt>(cpus), 0)
+                .map_err(map_err("xpf_cnt_iface"))?;
+        }
+        for i in 0..abi::MAX_ZONES {
+            m.cnt_zone
+                .set(i, zeros::<abi::ZoneCnt>(cpus), 0)
+                .map_err(map_err("xpf_cnt_zone"))?;
+        }
+        for i in 0..self.touched[0].min(abi::MAX_RULE_IDS as usize) as u32 {
+            m.cnt_policy
+                .set(i, zeros::<abi::PktCnt>(cpus), 0)
+                .map_err(map_err("xpf_cnt_policy"))?;
+        }
+        for i in 0..self.touched[1].min(abi::MAX_NAT_IDS as usize) as u32 {
+            m.cnt_nat
+                .set(i, zeros::<abi::PktCnt>(cpus), 0)
+                .map_err(map_err("xpf_cnt_nat"))?;
+        }
+        m.state
+            .set(
+                0,
+                abi::State {
+                    next_seq: 1,
+                    ..Default::default()
+                },
+                0,
+            )
+            .map_err(map_err("xpf_state"))?;
+        m.state
+            .set(1, abi::State::default(), 0)
+            .map_err(map_err("xpf_state"))?;
+        self.globals.active = 0;
+        self.write_globals()?;
+        self.compiled = None;
+        self.last = None;
+        self.generation = 0;
+        self.active = 0;
+        self.user_global.clear();
+        self.user_removed = 0;
+        self.events.clear();
+        self.deltas.clear();
+        self.delta_seq = 0;
+        self.sizes = [0; 4];
+        self.touched = [0; 2];
+        Ok(())
     }
 
     /// The loaded program and its maps.
@@ -618,6 +705,8 @@ impl Firewall {
         for (s, n) in self.sizes.iter_mut().zip(sizes) {
             *s = (*s).max(n);
         }
+        self.touched[0] = self.touched[0].max(self.sizes[2]);
+        self.touched[1] = self.touched[1].max(self.sizes[3]);
     }
 
     fn rematch(&mut self, c: &CompiledConfig, now_ns: u64) -> Result<(), Error> {
