@@ -88,7 +88,8 @@ pub struct Firewall {
     /// Id-space sizes seen over every generation: interfaces, zones, rules, NAT rules.
     sizes: [usize; 4],
     /// Largest rule / NAT-rule counter ids ever used (reset clears them).
-    touched: [usize; 2],
+    /// [2]: largest ingress interface id a frame was run with, + 1.
+    touched: [usize; 3],
     globals: abi::Globals,
 }
 
@@ -337,7 +338,7 @@ impl Firewall {
             deltas: Vec::new(),
             delta_seq: 0,
             sizes: [0; 4],
-            touched: [0; 2],
+            touched: [0; 3],
             globals,
         })
     }
@@ -377,12 +378,15 @@ impl Firewall {
                 .set(i, zeros::<u64>(cpus), 0)
                 .map_err(map_err("xpf_cnt_global"))?;
         }
-        for i in 0..abi::MAX_IFACES {
+        let ifaces = self.touched[2]
+            .max(self.sizes[0])
+            .min(abi::MAX_IFACES as usize) as u32;
+        for i in 0..ifaces {
             m.cnt_iface
                 .set(i, zeros::<abi::IfCnt>(cpus), 0)
                 .map_err(map_err("xpf_cnt_iface"))?;
         }
-        for i in 0..abi::MAX_ZONES {
+        for i in 0..self.sizes[1].min(abi::MAX_ZONES as usize) as u32 {
             m.cnt_zone
                 .set(i, zeros::<abi::ZoneCnt>(cpus), 0)
                 .map_err(map_err("xpf_cnt_zone"))?;
@@ -422,7 +426,7 @@ impl Firewall {
         self.deltas.clear();
         self.delta_seq = 0;
         self.sizes = [0; 4];
-        self.touched = [0; 2];
+        self.touched = [0; 3];
         Ok(())
     }
 
