@@ -33,6 +33,9 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # >>> APT_PACKAGES: add Debian 12 package names here (one per line) when a
 # >>> crate or test needs them (e.g. clang, libbpf-dev, dpdk-dev, iproute2).
 APT_PACKAGES=(
+    clang
+    llvm
+    libbpf-dev
 )
 # <<< APT_PACKAGES
 # ---------------------------------------------------------------------------

@@ -1,0 +1,2376 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/*
+ * xpf XDP program: the stateful firewall packet path in the kernel.
+ *
+ * Order per packet (the reference model in xpf-conformance follows the same
+ * order): parse -> zone of the ingress interface -> session lookup from
+ * either direction -> hit: TCP tracking, rewrite to the other direction's
+ * key -> miss: TCP must start with SYN (unless loose), static/destination
+ * NAT, host-inbound, route, policy (zone pair, global, default), static /
+ * source NAT allocation, session insert (evicting the oldest embryonic
+ * session when full) -> TTL, MSS clamp, neighbour MAC, VLAN -> redirect.
+ *
+ * A frame the program cannot handle safely is dropped and counted under its
+ * reason, never passed unparsed. Configuration is read from the slot named
+ * by xpf_globals.active, which the loader flips after filling the other
+ * slot, so a packet never sees half a configuration.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "xpf_shared.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* ------------------------------------------------------------------------ */
+/* Maps                                                                      */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xpf_globals);
+} xpf_globals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct xpf_state);
+} xpf_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xpf_trace);
+} xpf_trace SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct xpf_gen_cfg);
+} xpf_gen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct xpf_iface);
+} xpf_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XPF_MAX_IFACES);
+	__type(key, struct xpf_ifindex_key);
+	__type(value, __u32);
+} xpf_ifindex SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_ZONES);
+	__type(key, __u32);
+	__type(value, struct xpf_zone);
+} xpf_zones SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XPF_MAX_ZONE_PAIRS);
+	__type(key, struct xpf_pair_key);
+	__type(value, struct xpf_span);
+} xpf_zone_pairs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct xpf_rule);
+} xpf_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XPF_MAX_SET_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_lpm4_key);
+	__type(value, __u8);
+} xpf_sets4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XPF_MAX_SET_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_lpm6_key);
+	__type(value, __u8);
+} xpf_sets6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XPF_MAX_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_lpm4_key);
+	__type(value, struct xpf_route);
+} xpf_routes4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XPF_MAX_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_lpm6_key);
+	__type(value, struct xpf_route);
+} xpf_routes6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XPF_MAX_NEIGHBOURS);
+	__type(key, struct xpf_addr_key);
+	__type(value, struct xpf_neighbour);
+} xpf_neighbours SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XPF_MAX_LOCAL_ADDRS);
+	__type(key, struct xpf_addr_key);
+	__type(value, __u32);
+} xpf_local SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_SNAT_RULES);
+	__type(key, __u32);
+	__type(value, struct xpf_snat_rule);
+} xpf_snat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_DNAT_RULES);
+	__type(key, __u32);
+	__type(value, struct xpf_dnat_rule);
+} xpf_dnat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_STATIC_RULES);
+	__type(key, __u32);
+	__type(value, struct xpf_static_rule);
+} xpf_static SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_POOLS);
+	__type(key, __u32);
+	__type(value, struct xpf_pool);
+} xpf_pools SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct xpf_pool_addr_key);
+	__type(value, struct xpf_prefix);
+} xpf_pool_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XPF_MAX_SESSIONS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_slot_key);
+	__type(value, __u8);
+} xpf_slots SEC(".maps");
+
+/* The session value as the program sees it: the lock is a real spin lock. */
+struct sess_val {
+	struct bpf_spin_lock lock;
+	__u32 pad0;
+	struct xpf_sess s;
+};
+_Static_assert(sizeof(struct sess_val) == sizeof(struct xpf_sess_val), "sess_val");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XPF_MAX_SESSIONS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_sess_key);
+	__type(value, struct sess_val);
+} xpf_sessions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, XPF_MAX_SESSIONS);
+	__type(value, struct xpf_embryo);
+} xpf_embryonic SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XPF_RINGBUF_BYTES);
+} xpf_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XPF_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} xpf_cnt_global SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XPF_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct xpf_if_cnt);
+} xpf_cnt_iface SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XPF_MAX_ZONES);
+	__type(key, __u32);
+	__type(value, struct xpf_zone_cnt);
+} xpf_cnt_zone SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XPF_MAX_RULE_IDS);
+	__type(key, __u32);
+	__type(value, struct xpf_pkt_cnt);
+} xpf_cnt_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XPF_MAX_NAT_IDS);
+	__type(key, __u32);
+	__type(value, struct xpf_pkt_cnt);
+} xpf_cnt_nat SEC(".maps");
+
+/* ------------------------------------------------------------------------ */
+/* Per-packet scratch (per CPU): keeps the stack small.                      */
+
+enum l4_kind { L4_OTHER = 0, L4_TCP, L4_UDP, L4_ICMP_QUERY, L4_ICMP_ERROR, L4_ICMP_OTHER };
+
+struct pkt {
+	__u32 flen;      /* logical frame length */
+	__u16 l3;
+	__u16 l4;
+	__u32 l3_len;
+	__u16 vlan;
+	__u8 tags;
+	__u8 family;
+	__u8 proto;
+	__u8 ttl;
+	__u8 kind;
+	__u8 fragment;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 tcp_flags;
+	__u8 thlen;
+	__u8 wscale;     /* 0xff: no option */
+	__u8 dst_mac0;
+	__u16 sport;
+	__u16 dport;
+	__u16 window;
+	__u16 pad0;
+	__u32 seq;
+	__u32 ack;
+	__u32 payload;
+	__u8 src[16];
+	__u8 dst[16];
+};
+
+struct tcp_seg {
+	__u32 seq;
+	__u32 ack;
+	__u32 len;
+	__u16 window;
+	__u8 flags;
+	__u8 wscale; /* 0xff: none */
+};
+
+/* Per-packet facts shared by the stages (scalars only: it is passed by
+ * pointer to subprograms). */
+struct verdict_ctx {
+	__u64 now;
+	__u32 ingress;
+	__u32 zone;     /* ingress zone counter slot (0xffff: no interface) */
+	__u32 flen;
+	__u32 slot;
+	__u32 trace;
+	__u32 test_mode;
+	__u32 node;
+	__u32 pad0;
+};
+
+struct scratch {
+	struct verdict_ctx v;
+	struct tcp_seg seg;
+	struct xpf_addr_key ak;
+	struct xpf_pair_key pk;
+	struct pkt p;
+	struct xpf_sess_key key;
+	struct xpf_sess_key rkey;
+	struct xpf_sess_key okey;
+	struct xpf_sess_val nv; /* plain layout: per-CPU maps cannot hold spin locks */
+	struct xpf_tcp tcp;
+	struct xpf_embryo embryo;
+	struct xpf_route rt;
+	__u8 src2[16];
+	__u8 dst2[16];
+	__u8 q_out[16];
+	__u8 gw[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} xpf_scratch SEC(".maps");
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                             */
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+static __always_inline __u16 rd16(const __u8 *b)
+{
+	return ((__u16)b[0] << 8) | b[1];
+}
+
+static __always_inline __u32 rd32(const __u8 *b)
+{
+	return ((__u32)b[0] << 24) | ((__u32)b[1] << 16) | ((__u32)b[2] << 8) | b[3];
+}
+
+static __always_inline void wr16(__u8 *b, __u16 v)
+{
+	b[0] = v >> 8;
+	b[1] = v & 0xff;
+}
+
+static __always_inline void cnt_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&xpf_cnt_global, &idx);
+	if (v)
+		*v += n;
+}
+
+static __always_inline void cnt_pkt(void *map, __u32 idx, __u64 bytes)
+{
+	struct xpf_pkt_cnt *c = bpf_map_lookup_elem(map, &idx);
+	if (c) {
+		c->packets += 1;
+		c->bytes += bytes;
+	}
+}
+
+static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+static __always_inline void addr_cpy(__u8 *d, const __u8 *s)
+{
+	__u32 *x = (__u32 *)d;
+	const __u32 *y = (const __u32 *)s;
+	x[0] = y[0];
+	x[1] = y[1];
+	x[2] = y[2];
+	x[3] = y[3];
+}
+
+static __always_inline int key_eq(const struct xpf_sess_key *a, const struct xpf_sess_key *b)
+{
+	return a->family == b->family && a->proto == b->proto && a->sport == b->sport &&
+	       a->dport == b->dport && addr_eq(a->src, b->src) && addr_eq(a->dst, b->dst);
+}
+
+static __always_inline int has_ports(__u8 proto)
+{
+	return proto == 6 || proto == 17 || proto == 132;
+}
+
+static __always_inline int is_icmp(__u8 proto)
+{
+	return proto == 1 || proto == 58;
+}
+
+/* Does `addr` of `family` fall in prefix `pf`? */
+static __always_inline int prefix_contains(const struct xpf_prefix *pf, __u8 family, const __u8 *addr)
+{
+	if (pf->family != family)
+		return 0;
+	__u32 len = pf->len;
+	__u32 words = family == 4 ? 1 : 4;
+	for (__u32 w = 0; w < 4; w++) {
+		if (w >= words)
+			break;
+		__u32 bits = len > w * 32 ? len - w * 32 : 0;
+		if (bits == 0)
+			break;
+		__u32 a = rd32(addr + w * 4), b = rd32(pf->addr + w * 4);
+		__u32 mask = bits >= 32 ? 0xffffffffu : ~(0xffffffffu >> bits);
+		if ((a & mask) != (b & mask))
+			return 0;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parsing                                                                   */
+
+#define PARSE_OK 0xffff
+
+__noinline int xpf_tcp_wscale(struct xdp_md *ctx, __u32 l4, __u32 th);
+
+/* The ethertype after every VLAN tag (for the ARP check), or 0. */
+static __always_inline __u16 inner_ethertype(void *data, void *end, __u32 flen)
+{
+	__u32 at = 12;
+	for (int i = 0; i < 8; i++) {
+		if (at + 2 > flen || data + at + 2 > end)
+			return 0;
+		__u16 et = rd16(data + at);
+		if (et != 0x8100 && et != 0x88a8)
+			return et;
+		at += 4;
+	}
+	return 0;
+}
+
+static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 flen = p->flen;
+	if (flen < 14 || data + 14 > end)
+		return DR_MALFORMED_ETH;
+	__u8 *eth = data;
+	p->dst_mac0 = eth[0];
+	__u16 et = rd16(eth + 12);
+	__u32 at = 14;
+	p->tags = 0;
+	p->vlan = 0;
+#pragma unroll
+	for (int i = 0; i < 3; i++) {
+		if (et != 0x8100 && et != 0x88a8)
+			break;
+		if (i == 2)
+			return DR_UNSUPPORTED_ETHERTYPE;
+		if (flen < at + 4 || data + at + 4 > end)
+			return DR_MALFORMED_VLAN;
+		if (i == 0)
+			p->vlan = rd16(data + at) & 0x0fff;
+		et = rd16(data + at + 2);
+		at += 4;
+		p->tags = i + 1;
+	}
+	p->l3 = at;
+	__u32 iplen = flen - at;
+	__u8 *ip = data + at;
+	__u32 hlen;
+	if (et == 0x0800) {
+		if (iplen < 20 || (void *)(ip + 20) > end)
+			return DR_MALFORMED_IPV4;
+		if ((ip[0] >> 4) != 4)
+			return DR_MALFORMED_IPV4;
+		hlen = (ip[0] & 0x0f) * 4;
+		__u32 total = rd16(ip + 2);
+		if (hlen < 20 || hlen > iplen || total < hlen || total > iplen)
+			return DR_MALFORMED_IPV4;
+		__u32 sum = 0;
+		for (int i = 0; i < 30; i++) {
+			if ((__u32)i * 2 >= hlen)
+				break;
+			if ((void *)(ip + i * 2 + 2) > end)
+				return DR_MALFORMED_IPV4;
+			sum += rd16(ip + i * 2);
+		}
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		if (sum != 0xffff)
+			return DR_BAD_IPV4_CSUM;
+		p->fragment = (rd16(ip + 6) & 0x3fff) != 0;
+		p->family = 4;
+		__builtin_memset(p->src, 0, 16);
+		__builtin_memset(p->dst, 0, 16);
+		__builtin_memcpy(p->src, ip + 12, 4);
+		__builtin_memcpy(p->dst, ip + 16, 4);
+		p->proto = ip[9];
+		p->ttl = ip[8];
+		p->l3_len = total;
+	} else if (et == 0x86dd) {
+		if (iplen < 40 || (void *)(ip + 40) > end)
+			return DR_MALFORMED_IPV6;
+		if ((ip[0] >> 4) != 6)
+			return DR_MALFORMED_IPV6;
+		__u32 payload = rd16(ip + 4);
+		if (40 + payload > iplen)
+			return DR_MALFORMED_IPV6;
+		hlen = 40;
+		p->fragment = 0;
+		p->family = 6;
+		__builtin_memcpy(p->src, ip + 8, 16);
+		__builtin_memcpy(p->dst, ip + 24, 16);
+		p->proto = ip[6];
+		p->ttl = ip[7];
+		p->l3_len = 40 + payload;
+	} else {
+		return DR_UNSUPPORTED_ETHERTYPE;
+	}
+	p->l4 = at + hlen;
+	p->kind = L4_OTHER;
+	p->sport = 0;
+	p->dport = 0;
+	p->icmp_type = 0;
+	p->icmp_code = 0;
+	p->wscale = 0xff;
+	if (p->fragment)
+		return PARSE_OK;
+	__u32 seglen = p->l3_len - hlen;
+	__u8 *seg = data + at + hlen;
+	__u8 own_icmp = p->family == 4 ? 1 : 58;
+	if (p->proto == 6) {
+		if (seglen < 20 || (void *)(seg + 20) > end)
+			return DR_MALFORMED_TCP;
+		__u32 th = (seg[12] >> 4) * 4;
+		if (th < 20 || th > seglen)
+			return DR_MALFORMED_TCP;
+		p->kind = L4_TCP;
+		p->sport = rd16(seg);
+		p->dport = rd16(seg + 2);
+		p->seq = rd32(seg + 4);
+		p->ack = rd32(seg + 8);
+		p->tcp_flags = seg[13];
+		p->window = rd16(seg + 14);
+		p->thlen = th;
+		p->payload = seglen - th;
+		p->wscale = 0xff;
+		if (th > 20)
+			p->wscale = xpf_tcp_wscale(ctx, at + hlen, th);
+	} else if (p->proto == 17) {
+		if (seglen < 8 || (void *)(seg + 8) > end)
+			return DR_MALFORMED_UDP;
+		__u32 len = rd16(seg + 4);
+		if (len < 8 || len > seglen)
+			return DR_MALFORMED_UDP;
+		p->kind = L4_UDP;
+		p->sport = rd16(seg);
+		p->dport = rd16(seg + 2);
+	} else if (p->proto == own_icmp) {
+		if (seglen < 8 || (void *)(seg + 8) > end)
+			return DR_MALFORMED_ICMP;
+		__u8 ty = seg[0];
+		p->icmp_type = ty;
+		p->icmp_code = seg[1];
+		int error, query;
+		if (p->family == 4) {
+			error = ty == 3 || ty == 4 || ty == 5 || ty == 11 || ty == 12;
+			query = ty == 0 || ty == 8 || (ty >= 13 && ty <= 18);
+		} else {
+			error = ty >= 1 && ty <= 4;
+			query = ty == 128 || ty == 129;
+		}
+		if (error) {
+			p->kind = L4_ICMP_ERROR;
+		} else if (query) {
+			p->kind = L4_ICMP_QUERY;
+			p->sport = rd16(seg + 4);
+			p->dport = p->sport;
+		} else {
+			p->kind = L4_ICMP_OTHER;
+		}
+	}
+	return PARSE_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* TCP tracking (van Rooij / netfilter, as xpf-conformance's model/tcp.rs). */
+
+#define TV_OUT_OF_WINDOW (-1)
+#define TV_INVALID (-2)
+#define TV_REOPEN (-3)
+
+enum seg_kind { K_NONE = 0, K_SYN, K_SYNACK, K_RST, K_FIN, K_ACK };
+
+static __always_inline int seg_kind(__u8 flags)
+{
+	__u8 f = flags & (TCP_SYN | TCP_ACK | TCP_FIN | TCP_RST);
+	if (f == TCP_SYN)
+		return K_SYN;
+	if (f == (TCP_SYN | TCP_ACK))
+		return K_SYNACK;
+	if (f == TCP_RST || f == (TCP_RST | TCP_ACK))
+		return K_RST;
+	if (f == (TCP_FIN | TCP_ACK))
+		return K_FIN;
+	if (f == TCP_ACK)
+		return K_ACK;
+	return K_NONE;
+}
+
+static __always_inline int s_lt(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) < 0;
+}
+
+static __always_inline int s_gt(__u32 a, __u32 b)
+{
+	return s_lt(b, a);
+}
+
+static __always_inline __u32 seg_end(const struct tcp_seg *g)
+{
+	return g->seq + g->len + ((g->flags & TCP_SYN) ? 1 : 0) + ((g->flags & TCP_FIN) ? 1 : 0);
+}
+
+static __always_inline void side_syn_init(struct xpf_tcp_side *side, const struct tcp_seg *g)
+{
+	__u32 e = seg_end(g);
+	side->end = e;
+	side->max_end = e;
+	side->max_win = g->window ? g->window : 1;
+	if (g->wscale != 0xff) {
+		side->scale = g->wscale > 14 ? 14 : g->wscale;
+		side->scale_offered = 1;
+	} else {
+		side->scale = 0;
+		side->scale_offered = 0;
+	}
+}
+
+static __always_inline void side_mid_init(struct xpf_tcp_side *me, struct xpf_tcp_side *peer,
+					  const struct tcp_seg *g)
+{
+	__u32 e = seg_end(g);
+	__u32 win = ((__u32)g->window << (me->scale & 15));
+	if (win == 0)
+		win = 1;
+	me->end = e;
+	me->max_win = win;
+	me->max_end = e + win;
+	if (!(g->flags & TCP_ACK))
+		return;
+	if (peer->max_win == 0) {
+		peer->end = g->ack;
+		peer->max_end = g->ack;
+	} else if (g->ack == peer->end + 1) {
+		peer->end = peer->end + 1;
+	}
+}
+
+/* Updates tracker `t` with segment `g` in direction `dir` (0: initiator).
+ * Returns the new state, or a TV_* violation (t unchanged). */
+static __always_inline int tcp_update(struct xpf_tcp *t, const struct tcp_seg *g, __u32 dir, __u32 loose)
+{
+	int k = seg_kind(g->flags);
+	if (k == K_NONE)
+		return TV_INVALID;
+	int fwd = (dir & 1) == 0;
+	__u8 prev = t->state;
+	__u32 end = seg_end(g);
+	int liberal = loose || t->liberal;
+	/* Work on copies of the two sides: me (the sender) and peer. */
+	struct xpf_tcp_side me, peer, a0, a1;
+	a0 = t->sides[0];
+	a1 = t->sides[1];
+	if (fwd) {
+		me = a0;
+		peer = a1;
+	} else {
+		me = a1;
+		peer = a0;
+	}
+	int dup_syn = me.max_win != 0 && !s_gt(end, me.end);
+	int ok = 0;
+	switch (prev) {
+	case TS_SYN_SENT:
+		if (k == K_SYN && fwd)
+			ok = 1;
+		else if (k == K_SYNACK && !fwd)
+			ok = 1;
+		else if (k == K_RST && !fwd) {
+			int good = (g->flags & TCP_ACK) && g->ack == a0.end;
+			if (!good && !liberal)
+				return TV_OUT_OF_WINDOW;
+			t->state = TS_CLOSE;
+			t->version++;
+			return TS_CLOSE;
+		} else if (k == K_RST)
+			ok = 1;
+		break;
+	case TS_SYN_RECEIVED:
+		if (k == K_SYN && fwd && dup_syn)
+			ok = 1;
+		else if (k == K_SYNACK && !fwd)
+			ok = 1;
+		else if (k == K_ACK && fwd)
+			ok = 1;
+		else if (k == K_FIN && fwd && !s_lt(g->ack, a1.end))
+			ok = 1;
+		else if (k == K_RST)
+			ok = 1;
+		break;
+	case TS_ESTABLISHED:
+		if (k == K_SYN && fwd && dup_syn)
+			return prev;
+		if (k == K_SYNACK && !fwd && dup_syn)
+			return prev;
+		if (k == K_ACK || k == K_FIN || k == K_RST)
+			ok = 1;
+		break;
+	case TS_FIN_WAIT:
+	case TS_CLOSE_WAIT:
+	case TS_LAST_ACK:
+		if (k == K_ACK || k == K_FIN || k == K_RST)
+			ok = 1;
+		break;
+	case TS_TIME_WAIT:
+		if (k == K_ACK || k == K_FIN || k == K_RST)
+			ok = 1;
+		else if (k == K_SYN && fwd)
+			return TV_REOPEN;
+		break;
+	case TS_CLOSE:
+		if (k == K_RST)
+			ok = 1;
+		else if (k == K_SYN && fwd)
+			return TV_REOPEN;
+		break;
+	default:
+		break;
+	}
+	if (!ok)
+		return TV_INVALID;
+	if (me.fin_seen && k != K_RST && s_gt(end, me.end))
+		return TV_INVALID;
+
+	/* Windows (on the copies). */
+	int is_syn = k == K_SYN || k == K_SYNACK;
+	int first = me.max_win == 0;
+	int restart = !first && is_syn && s_gt(end, me.end) &&
+		      ((prev == TS_SYN_SENT && fwd) || (prev == TS_SYN_RECEIVED && !fwd));
+	if (first && !is_syn)
+		side_mid_init(&me, &peer, g);
+	else if (first || restart)
+		side_syn_init(&me, g);
+	if (k == K_SYNACK && !(me.scale_offered && peer.scale_offered)) {
+		me.scale = 0;
+		peer.scale = 0;
+	}
+	__u32 ack;
+	if (!(g->flags & TCP_ACK) || ((g->flags & TCP_RST) && g->ack == 0))
+		ack = peer.end;
+	else
+		ack = g->ack;
+	__u32 ack_span = me.max_win > 66000 ? me.max_win : 66000;
+	int acceptable = !s_gt(g->seq, me.max_end) &&
+			 (peer.max_win == 0 || !s_lt(end, me.end - peer.max_win)) &&
+			 !s_gt(ack, peer.end) && !s_lt(ack, peer.end - ack_span);
+	if (!acceptable && !liberal)
+		return TV_OUT_OF_WINDOW;
+	__u32 win = g->window;
+	if (!(g->flags & TCP_SYN))
+		win <<= (me.scale & 15);
+	if (win > me.max_win)
+		me.max_win = win;
+	if (s_gt(end, me.end))
+		me.end = end;
+	if (peer.max_win != 0 && s_gt(end, me.max_end))
+		peer.max_win = peer.max_win + (end - me.max_end);
+	__u32 edge = ack + win;
+	if (!s_lt(edge, peer.max_end))
+		peer.max_end = win == 0 ? edge + 1 : edge;
+	/* State. */
+	__u8 state;
+	if (k == K_RST) {
+		state = TS_CLOSE;
+	} else if (k == K_SYNACK && prev == TS_SYN_SENT) {
+		state = TS_SYN_RECEIVED;
+	} else if (k == K_SYN || k == K_SYNACK) {
+		state = prev;
+	} else {
+		if ((g->flags & TCP_ACK) && peer.fin_seen && !s_lt(ack, peer.end))
+			peer.fin_acked = 1;
+		if (k == K_FIN)
+			me.fin_seen = 1;
+		struct xpf_tcp_side *i0 = fwd ? &me : &peer;
+		struct xpf_tcp_side *i1 = fwd ? &peer : &me;
+		if (prev == TS_SYN_RECEIVED && s_lt(ack, i1->end)) {
+			state = TS_SYN_RECEIVED;
+		} else if (!i0->fin_seen && !i1->fin_seen) {
+			state = TS_ESTABLISHED;
+		} else if (i0->fin_seen && !i1->fin_seen) {
+			state = TS_FIN_WAIT;
+		} else if (!i0->fin_seen && i1->fin_seen) {
+			state = TS_CLOSE_WAIT;
+		} else if (i0->fin_acked && i1->fin_acked) {
+			state = TS_TIME_WAIT;
+		} else {
+			state = TS_LAST_ACK;
+		}
+	}
+	if (fwd) {
+		t->sides[0] = me;
+		t->sides[1] = peer;
+	} else {
+		t->sides[0] = peer;
+		t->sides[1] = me;
+	}
+	t->state = state;
+	t->version++;
+	return state;
+}
+
+__noinline int xpf_tcp_update(struct xpf_tcp *t, const struct tcp_seg *g, __u32 dir, __u32 loose)
+{
+	if (!t || !g)
+		return TV_INVALID;
+	return tcp_update(t, g, dir, loose);
+}
+
+/* A new tracker from a first segment: strict needs a SYN, loose picks up
+ * mid-stream (ACK / FIN+ACK). Returns 0 or TV_INVALID. */
+__noinline int xpf_tcp_new(struct xpf_tcp *t, const struct tcp_seg *g, __u32 loose)
+{
+	if (!t || !g)
+		return TV_INVALID;
+	__builtin_memset(t, 0, sizeof(*t));
+	t->valid = 1;
+	int k = seg_kind(g->flags);
+	if (k == K_SYN) {
+		t->state = TS_SYN_SENT;
+		side_syn_init(&t->sides[0], g);
+		return 0;
+	}
+	if (!loose || (k != K_ACK && k != K_FIN))
+		return TV_INVALID;
+	t->state = TS_ESTABLISHED;
+	t->liberal = 1;
+	int r = xpf_tcp_update(t, g, 0, 1);
+	return r < 0 ? r : 0;
+}
+
+static __always_inline __u8 lifecycle(__u8 tcp, int answered)
+{
+	switch (tcp) {
+	case TS_NONE:
+		return answered ? SS_ESTABLISHED : SS_NEW;
+	case TS_SYN_SENT:
+	case TS_SYN_RECEIVED:
+		return SS_NEW;
+	case TS_ESTABLISHED:
+		return SS_ESTABLISHED;
+	case TS_FIN_WAIT:
+	case TS_CLOSE_WAIT:
+	case TS_LAST_ACK:
+		return SS_CLOSING;
+	default:
+		return SS_CLOSED;
+	}
+}
+
+static __always_inline int unanswered(__u8 state, __u8 tcp)
+{
+	return state == SS_NEW && (tcp == TS_NONE || tcp == TS_SYN_SENT);
+}
+
+static __always_inline __u32 timeout_for(const struct xpf_gen_cfg *gc, __u8 proto, __u8 tcp, __u32 app)
+{
+	if (proto == 6) {
+		switch (tcp) {
+		case TS_SYN_SENT:
+		case TS_SYN_RECEIVED:
+			return gc->tcp_initial;
+		case TS_ESTABLISHED:
+		case TS_NONE:
+			return app ? app : gc->tcp_established;
+		case TS_FIN_WAIT:
+		case TS_CLOSE_WAIT:
+		case TS_LAST_ACK:
+			return gc->tcp_closing;
+		default:
+			return gc->tcp_time_wait;
+		}
+	}
+	if (proto == 17)
+		return app ? app : gc->udp;
+	if (proto == 1 || proto == 58)
+		return gc->icmp;
+	return gc->other;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Records (deltas and events) through the ring buffer.                      */
+
+static __always_inline void emit_delta(__u32 kind, __u32 reason, __u64 now,
+				       const struct xpf_sess_key *key, const struct xpf_sess *s)
+{
+	struct xpf_record *r = bpf_ringbuf_reserve(&xpf_events, sizeof(*r), 0);
+	if (!r) {
+		cnt_add(XC_DELTAS_DROPPED, 1);
+		return;
+	}
+	r->kind = kind;
+	r->reason = reason;
+	r->time_ns = now;
+	__builtin_memcpy(&r->key, key, sizeof(r->key));
+	__builtin_memcpy(&r->s, s, sizeof(r->s));
+	bpf_ringbuf_submit(r, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Policy                                                                    */
+
+struct policy_ctx {
+	__u32 slot;
+	__u32 start;
+	__u16 from;
+	__u16 to;
+	__u8 family;
+	__u8 proto;
+	__u16 sport;
+	__u16 dport;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u32 found;   /* index + 1 of the matching rule */
+};
+
+static __always_inline int set_contains(__u32 slot, __u32 set, __u8 family, const __u8 *addr)
+{
+	__u32 tag = __builtin_bswap32((slot << 31) | (set & 0x7fffffff));
+	if (family == 4) {
+		struct xpf_lpm4_key k = { .prefixlen = 64, .tag = tag };
+		__builtin_memcpy(k.addr, addr, 4);
+		return bpf_map_lookup_elem(&xpf_sets4, &k) != 0;
+	}
+	struct xpf_lpm6_key k = { .prefixlen = 160, .tag = tag };
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&xpf_sets6, &k) != 0;
+}
+
+static long policy_step(__u64 i, void *arg)
+{
+	struct policy_ctx *c = arg;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!sc)
+		return 1;
+	__u32 idx = c->slot * XPF_MAX_RULES + c->start + (__u32)i;
+	struct xpf_rule *r = bpf_map_lookup_elem(&xpf_rules, &idx);
+	if (!r)
+		return 1;
+	if (!(r->flags & RF_ANY_FROM) && !(c->from < 64 && (r->from_zones >> c->from) & 1))
+		return 0;
+	if (!(r->flags & RF_ANY_TO) && !(c->to < 64 && (r->to_zones >> c->to) & 1))
+		return 0;
+	if (!(r->flags & RF_ANY_PROTO)) {
+		if (r->proto != c->proto)
+			return 0;
+		if (has_ports(c->proto)) {
+			if (c->sport < r->sport_lo || c->sport > r->sport_hi)
+				return 0;
+			if (c->dport < r->dport_lo || c->dport > r->dport_hi)
+				return 0;
+		} else if (is_icmp(c->proto)) {
+			if ((r->flags & RF_HAS_ICMP_TYPE) && r->icmp_type != c->icmp_type)
+				return 0;
+			if ((r->flags & RF_HAS_ICMP_CODE) && r->icmp_code != c->icmp_code)
+				return 0;
+		}
+	}
+	int in_src = set_contains(c->slot, r->src_set, c->family, sc->p.src);
+	if (in_src == !!(r->flags & RF_SRC_NEGATE))
+		return 0;
+	int in_dst = set_contains(c->slot, r->dst_set, c->family, sc->dst2);
+	if (in_dst == !!(r->flags & RF_DST_NEGATE))
+		return 0;
+	c->found = c->start + (__u32)i + 1;
+	return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* NAT                                                                       */
+
+static __always_inline int ctx_matches(const struct xpf_nat_ctx *c, __u16 zone, __u16 iface)
+{
+	if (c->zones == 0 && c->ifaces[0] == 0 && c->ifaces[1] == 0 && c->ifaces[2] == 0 &&
+	    c->ifaces[3] == 0)
+		return 1;
+	if (zone < 64 && ((c->zones >> zone) & 1))
+		return 1;
+	__u32 w = (iface >> 6) & 3;
+	return (c->ifaces[w] >> (iface & 63)) & 1;
+}
+
+struct nat_q {
+	__u32 slot;
+	__u16 zone;
+	__u16 iface;
+	__u16 to_zone;
+	__u16 egress;
+	__u8 family;
+	__u8 proto;
+	__u16 sport;
+	__u16 dport;
+	__u16 pad0;
+	__u32 found; /* index + 1 */
+};
+
+static __always_inline int match_matches(const struct xpf_nat_match *m, const struct nat_q *q,
+					 const struct pkt *p)
+{
+	int ok;
+	if (m->n_src) {
+		ok = 0;
+		for (int i = 0; i < XPF_NAT_PREFIXES; i++)
+			if (i < m->n_src && prefix_contains(&m->src[i], q->family, p->src))
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (m->n_dst) {
+		ok = 0;
+		for (int i = 0; i < XPF_NAT_PREFIXES; i++)
+			if (i < m->n_dst && prefix_contains(&m->dst[i], q->family, p->dst))
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (m->n_protos) {
+		ok = 0;
+		for (int i = 0; i < XPF_NAT_PROTOS; i++)
+			if (i < m->n_protos && m->protos[i] == q->proto)
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (m->n_sports) {
+		ok = 0;
+		for (int i = 0; i < XPF_NAT_PORTS; i++)
+			if (i < m->n_sports && has_ports(q->proto) && q->sport >= m->sports[i][0] &&
+			    q->sport <= m->sports[i][1])
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (m->n_dports) {
+		ok = 0;
+		for (int i = 0; i < XPF_NAT_PORTS; i++)
+			if (i < m->n_dports && has_ports(q->proto) && q->dport >= m->dports[i][0] &&
+			    q->dport <= m->dports[i][1])
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* Host bits of `addr` moved from prefix `from` onto prefix `to`. */
+static __always_inline void map_prefix(const struct xpf_prefix *from, const struct xpf_prefix *to,
+				       __u8 family, const __u8 *addr, __u8 *out)
+{
+	__builtin_memset(out, 0, 16);
+	__u32 words = family == 4 ? 1 : 4;
+	for (__u32 w = 0; w < 4; w++) {
+		if (w >= words)
+			break;
+		__u32 bits = from->len > w * 32 ? from->len - w * 32 : 0;
+		__u32 mask = bits >= 32 ? 0xffffffffu : (bits == 0 ? 0 : ~(0xffffffffu >> bits));
+		__u32 v = (rd32(to->addr + w * 4) & mask) | (rd32(addr + w * 4) & ~mask);
+		out[w * 4] = v >> 24;
+		out[w * 4 + 1] = v >> 16;
+		out[w * 4 + 2] = v >> 8;
+		out[w * 4 + 3] = v;
+	}
+}
+
+static long static_in_step(__u64 i, void *arg)
+{
+	struct nat_q *q = arg;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!sc)
+		return 1;
+	__u32 idx = q->slot * XPF_MAX_STATIC_RULES + (__u32)i;
+	struct xpf_static_rule *r = bpf_map_lookup_elem(&xpf_static, &idx);
+	if (!r)
+		return 1;
+	if (!ctx_matches(&r->from, q->zone, q->iface))
+		return 0;
+	if (!prefix_contains(&r->public_net, q->family, sc->p.dst))
+		return 0;
+	map_prefix(&r->public_net, &r->private_net, q->family, sc->p.dst, sc->q_out);
+	q->found = (__u32)i + 1;
+	return 1;
+}
+
+static long static_out_step(__u64 i, void *arg)
+{
+	struct nat_q *q = arg;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!sc)
+		return 1;
+	__u32 idx = q->slot * XPF_MAX_STATIC_RULES + (__u32)i;
+	struct xpf_static_rule *r = bpf_map_lookup_elem(&xpf_static, &idx);
+	if (!r)
+		return 1;
+	if (!prefix_contains(&r->private_net, q->family, sc->p.src))
+		return 0;
+	map_prefix(&r->private_net, &r->public_net, q->family, sc->p.src, sc->q_out);
+	q->found = (__u32)i + 1;
+	return 1;
+}
+
+static long dnat_step(__u64 i, void *arg)
+{
+	struct nat_q *q = arg;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!sc)
+		return 1;
+	__u32 idx = q->slot * XPF_MAX_DNAT_RULES + (__u32)i;
+	struct xpf_dnat_rule *r = bpf_map_lookup_elem(&xpf_dnat, &idx);
+	if (!r)
+		return 1;
+	if (!ctx_matches(&r->from, q->zone, q->iface))
+		return 0;
+	if (!match_matches(&r->m, q, &sc->p))
+		return 0;
+	q->found = (__u32)i + 1;
+	return 1;
+}
+
+static long snat_step(__u64 i, void *arg)
+{
+	struct nat_q *q = arg;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!sc)
+		return 1;
+	__u32 idx = q->slot * XPF_MAX_SNAT_RULES + (__u32)i;
+	struct xpf_snat_rule *r = bpf_map_lookup_elem(&xpf_snat, &idx);
+	if (!r)
+		return 1;
+	if (!ctx_matches(&r->from, q->zone, q->iface))
+		return 0;
+	if (!ctx_matches(&r->to, q->to_zone, q->egress))
+		return 0;
+	if (!match_matches(&r->m, q, &sc->p))
+		return 0;
+	q->found = (__u32)i + 1;
+	return 1;
+}
+
+/* FNV-1a 64 over the request, then the MurmurHash3 finaliser. */
+static __always_inline __u64 fnv_byte(__u64 h, __u8 b)
+{
+	return (h ^ b) * 0x00000100000001b3ULL;
+}
+
+static __always_inline __u64 fmix64(__u64 h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static __always_inline __u64 flow_hash(__u8 family, const __u8 *src, __u16 sport, __u8 proto,
+				       const __u8 *dst, __u16 dport)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	__u32 n = family == 4 ? 4 : 16;
+	for (__u32 i = 0; i < 16; i++)
+		if (i < n)
+			h = fnv_byte(h, src[i]);
+	h = fnv_byte(h, sport >> 8);
+	h = fnv_byte(h, sport & 0xff);
+	h = fnv_byte(h, proto);
+	for (__u32 i = 0; i < 16; i++)
+		if (i < n)
+			h = fnv_byte(h, dst[i]);
+	h = fnv_byte(h, dport >> 8);
+	h = fnv_byte(h, dport & 0xff);
+	return fmix64(h);
+}
+
+struct alloc_ctx {
+	__u64 start;
+	__u64 slots;
+	__u16 target;
+	__u8 proto;
+	__u8 pad0;
+	__u32 taken; /* slot + 1 */
+};
+
+static long alloc_step(__u64 k, void *arg)
+{
+	struct alloc_ctx *a = arg;
+	if (a->slots == 0)
+		return 1;
+	__u64 s = (a->start + k) % a->slots;
+	struct xpf_slot_key key = { .target = a->target, .proto = a->proto, .slot = (__u32)s };
+	__u8 one = 1;
+	if (bpf_map_update_elem(&xpf_slots, &key, &one, BPF_NOEXIST) == 0) {
+		a->taken = (__u32)s + 1;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline void release_slot(__u16 target, __u8 proto, __u32 slot)
+{
+	struct xpf_slot_key key = { .target = target, .proto = proto, .slot = slot };
+	bpf_map_delete_elem(&xpf_slots, &key);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checksums (RFC 1624 incremental updates, big-endian 16-bit words).       */
+
+static __always_inline __u32 csum_acc(__u32 acc, __u16 old, __u16 new)
+{
+	return acc + (__u16)~old + new;
+}
+
+static __always_inline __u16 csum_apply(__u16 hc, __u32 acc)
+{
+	__u32 s = (__u16)~hc + acc;
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return ~s & 0xffff;
+}
+
+/* TCP option walk over a copy of the options (verified once, in a bpf_loop
+ * callback, instead of unrolling a 40-step walk over packet pointers). */
+struct opt_walk {
+	__u8 opts[40];
+	__u32 len;
+	__u32 i;
+	__u32 ws;
+	__u32 n_mss;
+	__u32 mss_at[4];
+	__u32 mss_val[4];
+};
+
+static long opt_step(__u64 n, void *arg)
+{
+	struct opt_walk *w = arg;
+	__u32 i = w->i;
+	if (i >= w->len || i >= 40)
+		return 1;
+	__u8 kind = w->opts[i];
+	if (kind == 0)
+		return 1;
+	if (kind == 1) {
+		w->i = i + 1;
+		return 0;
+	}
+	if (i + 1 >= w->len || i + 1 >= 40)
+		return 1;
+	__u32 len = w->opts[i + 1];
+	if (len < 2 || i + len > w->len)
+		return 1;
+	if (kind == 3 && len == 3 && i + 2 < 40)
+		w->ws = w->opts[i + 2];
+	if (kind == 2 && len == 4 && w->n_mss < 4 && i + 3 < 40) {
+		__u32 n = w->n_mss & 3;
+		w->mss_at[n] = i + 2;
+		w->mss_val[n] = ((__u32)w->opts[i + 2] << 8) | w->opts[i + 3];
+		w->n_mss++;
+	}
+	w->i = i + len;
+	return 0;
+}
+
+static __always_inline int walk_options(struct xdp_md *ctx, __u32 l4, __u32 th, struct opt_walk *w)
+{
+	__builtin_memset(w, 0, sizeof(*w));
+	w->ws = 0xff;
+	if (th <= 20 || th > 60)
+		return 0;
+	__u32 len = (th - 20) & 63;
+	if (len == 0 || len > 40)
+		return 0;
+	if (bpf_xdp_load_bytes(ctx, l4 + 20, w->opts, len))
+		return -1;
+	w->len = len;
+	bpf_loop(40, opt_step, w, 0);
+	return 0;
+}
+
+/* Clamps every MSS option of the TCP header at `l4` (header length `th`)
+ * to `mss`, fixing the checksum. Returns 1 when something changed, 0 when
+ * not, -1 on a bounds error. A global function: verified once, on its own. */
+__noinline int xpf_mss_clamp(struct xdp_md *ctx, __u32 l4, __u32 th, __u32 mss)
+{
+	if (!ctx)
+		return -1;
+	struct opt_walk w;
+	if (walk_options(ctx, l4, th, &w) < 0)
+		return -1;
+	__u32 acc = 0;
+	int changed = 0;
+	for (int k = 0; k < 4; k++) {
+		if (k >= w.n_mss)
+			break;
+		__u32 at = w.mss_at[k] & 0x3f;
+		__u16 cur = w.mss_val[k];
+		if (cur > mss) {
+			__u8 b[2] = { mss >> 8, mss & 0xff };
+			if (bpf_xdp_store_bytes(ctx, l4 + 20 + at, b, 2))
+				return -1;
+			acc = csum_acc(acc, cur, (__u16)mss);
+			changed = 1;
+		}
+	}
+	if (!changed)
+		return 0;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u8 *seg = data + (l4 & 0x7f);
+	if ((void *)(seg + 20) > end)
+		return -1;
+	wr16(seg + 16, csum_apply(rd16(seg + 16), acc));
+	return 1;
+}
+
+/* The window-scale option of the TCP header at `l4` (0xff: none). */
+__noinline int xpf_tcp_wscale(struct xdp_md *ctx, __u32 l4, __u32 th)
+{
+	if (!ctx)
+		return 0xff;
+	struct opt_walk w;
+	if (walk_options(ctx, l4, th, &w) < 0)
+		return 0xff;
+	return w.ws;
+}
+
+/* Stages return an XDP action, or FWD_TO(egress) to continue with xpf_forward
+ * (called from the entry point, which keeps the call chain shallow). */
+#define FWD_TO(e) (0x100000 | ((e) & 0xffff))
+#define DELIVER_TO(e) (0x200000 | ((e) & 0xffff))
+
+/* ------------------------------------------------------------------------ */
+/* Verdicts                                                                  */
+
+static __always_inline struct xpf_gen_cfg *gen_of(const struct verdict_ctx *v)
+{
+	__u32 slot = v->slot & 1;
+	return bpf_map_lookup_elem(&xpf_gen, &slot);
+}
+
+static __always_inline int do_drop(struct verdict_ctx *v, __u32 reason)
+{
+	cnt_add(XC_BASE_COUNT + reason, 1);
+	cnt_add(XC_DROPPED, 1);
+	if (v->ingress < XPF_MAX_IFACES) {
+		__u32 i = v->ingress;
+		struct xpf_if_cnt *c = bpf_map_lookup_elem(&xpf_cnt_iface, &i);
+		if (c)
+			c->rx_dropped += 1;
+	}
+	if (v->zone < XPF_MAX_ZONES) {
+		__u32 z = v->zone;
+		struct xpf_zone_cnt *c = bpf_map_lookup_elem(&xpf_cnt_zone, &z);
+		if (c)
+			c->dropped += 1;
+	}
+	if (v->trace) {
+		__u32 zero = 0;
+		struct xpf_trace *t = bpf_map_lookup_elem(&xpf_trace, &zero);
+		if (t) {
+			t->verdict = XV_DROP;
+			t->reason = reason;
+			t->egress = 0;
+		}
+	}
+	return XDP_DROP;
+}
+
+static __always_inline int do_local(struct verdict_ctx *v)
+{
+	cnt_add(XC_LOCAL, 1);
+	if (v->trace) {
+		__u32 zero = 0;
+		struct xpf_trace *t = bpf_map_lookup_elem(&xpf_trace, &zero);
+		if (t) {
+			t->verdict = XV_LOCAL;
+			t->reason = 0;
+			t->egress = 0;
+		}
+	}
+	return XDP_PASS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Rewrites                                                                  */
+
+/* Rewrites addresses and ports to (src, dst, sport, dport) with incremental
+ * checksum updates. Returns 1 when anything changed, -1 on a bounds error. */
+static __always_inline int rewrite(struct xdp_md *ctx, struct pkt *p, const __u8 *nsrc,
+				   const __u8 *ndst, __u16 nsp, __u16 ndp)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 l3 = p->l3 & 0x1f;
+	__u32 l4 = p->l4 & 0x7f;
+	__u8 *ip = data + l3;
+	__u8 *seg = data + l4;
+	if ((void *)(ip + 40) > end)
+		return -1;
+	__u32 ip_acc = 0, l4_acc = 0;
+	int changed = 0;
+	__u32 so = p->family == 4 ? 12 : 8;
+	__u32 dof = p->family == 4 ? 16 : 24;
+	__u32 words = p->family == 4 ? 2 : 8;
+	for (__u32 w = 0; w < 8; w++) {
+		if (w >= words)
+			break;
+		__u8 *ps = ip + so + w * 2;
+		__u8 *pd = ip + dof + w * 2;
+		if ((void *)(ps + 2) > end || (void *)(pd + 2) > end)
+			return -1;
+		__u16 o = rd16(ps), n = rd16(nsrc + w * 2);
+		if (o != n) {
+			ip_acc = csum_acc(ip_acc, o, n);
+			wr16(ps, n);
+			changed = 1;
+		}
+		o = rd16(pd);
+		n = rd16(ndst + w * 2);
+		if (o != n) {
+			ip_acc = csum_acc(ip_acc, o, n);
+			wr16(pd, n);
+			changed = 1;
+		}
+	}
+	if ((void *)(seg + 20) > end && p->kind == L4_TCP)
+		return -1;
+	if ((void *)(seg + 8) > end && p->kind != L4_OTHER)
+		return -1;
+	if (p->kind == L4_TCP || p->kind == L4_UDP) {
+		if ((void *)(seg + 8) > end)
+			return -1;
+		if (p->sport != nsp) {
+			l4_acc = csum_acc(l4_acc, p->sport, nsp);
+			wr16(seg, nsp);
+			p->sport = nsp;
+			changed = 1;
+		}
+		if (p->dport != ndp) {
+			l4_acc = csum_acc(l4_acc, p->dport, ndp);
+			wr16(seg + 2, ndp);
+			p->dport = ndp;
+			changed = 1;
+		}
+	} else if (p->kind == L4_ICMP_QUERY) {
+		if ((void *)(seg + 8) > end)
+			return -1;
+		if (p->sport != nsp) {
+			l4_acc = csum_acc(l4_acc, p->sport, nsp);
+			wr16(seg + 4, nsp);
+			p->sport = nsp;
+			p->dport = nsp;
+			changed = 1;
+		}
+	}
+	addr_cpy(p->src, nsrc);
+	addr_cpy(p->dst, ndst);
+	if (!changed)
+		return 0;
+	if (p->family == 4 && ip_acc) {
+		__u16 hc = rd16(ip + 10);
+		wr16(ip + 10, csum_apply(hc, ip_acc));
+	}
+	if (p->kind == L4_OTHER)
+		return 1;
+	/* The pseudo header covers the addresses for TCP, UDP and ICMPv6. */
+	int pseudo = !(p->proto == 1 && p->family == 4);
+	__u32 acc = l4_acc + (pseudo ? ip_acc : 0);
+	if ((void *)(seg + 20) > end && p->kind == L4_TCP)
+		return -1;
+	__u32 at = p->kind == L4_TCP ? 16 : (p->kind == L4_UDP ? 6 : 2);
+	if ((void *)(seg + at + 2) > end)
+		return -1;
+	__u16 hc = rd16(seg + at);
+	if (p->kind == L4_UDP && p->family == 4 && hc == 0)
+		return 1; /* no checksum on this datagram */
+	__u16 nc = csum_apply(hc, acc);
+	if (p->kind == L4_UDP && nc == 0)
+		nc = 0xffff;
+	wr16(seg + at, nc);
+	return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Forwarding: route, TTL, MSS clamp, neighbour, MAC, VLAN, redirect.       */
+
+static __always_inline int route_lookup(__u32 slot, __u8 family, const __u8 *dst, struct xpf_route *out)
+{
+	struct xpf_route *r;
+	if (family == 4) {
+		struct xpf_lpm4_key k = { .prefixlen = 64, .tag = __builtin_bswap32(slot) };
+		__builtin_memcpy(k.addr, dst, 4);
+		r = bpf_map_lookup_elem(&xpf_routes4, &k);
+	} else {
+		struct xpf_lpm6_key k = { .prefixlen = 160, .tag = __builtin_bswap32(slot) };
+		__builtin_memcpy(k.addr, dst, 16);
+		r = bpf_map_lookup_elem(&xpf_routes6, &k);
+	}
+	if (!r)
+		return 0;
+	__builtin_memcpy(out, r, sizeof(*out));
+	return 1;
+}
+
+__noinline int xpf_forward(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc, __u32 egress)
+{
+	if (!ctx || !v || !sc)
+		return XDP_DROP;
+	struct pkt *p = &sc->p;
+	__u32 slot = v->slot & 1;
+	struct xpf_gen_cfg *gc = gen_of(v);
+	if (!gc)
+		return do_drop(v, DR_UNKNOWN_INTERFACE);
+	__u32 eidx = slot * XPF_MAX_IFACES + (egress & (XPF_MAX_IFACES - 1));
+	struct xpf_iface *eif = bpf_map_lookup_elem(&xpf_ifaces, &eidx);
+	if (!eif || !eif->valid || egress >= XPF_MAX_IFACES)
+		return do_drop(v, DR_NO_ROUTE);
+	if (!route_lookup(slot, p->family, p->dst, &sc->rt))
+		return do_drop(v, DR_NO_ROUTE);
+	if (sc->rt.kind == RT_DISCARD)
+		return do_drop(v, DR_ROUTE_DISCARD);
+	if (sc->rt.kind == RT_NEXT_HOP)
+		addr_cpy(sc->gw, sc->rt.gateway);
+	else
+		addr_cpy(sc->gw, p->dst);
+	if (p->ttl <= 1)
+		return do_drop(v, DR_TTL_EXCEEDED);
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 l3 = p->l3 & 0x1f;
+	__u8 *ip = data + l3;
+	if ((void *)(ip + 40) > end)
+		return do_drop(v, DR_MALFORMED_IPV4);
+	p->ttl -= 1;
+	if (p->family == 4) {
+		__u16 old = rd16(ip + 8);
+		ip[8] = p->ttl;
+		__u16 nw = rd16(ip + 8);
+		wr16(ip + 10, csum_apply(rd16(ip + 10), csum_acc(0, old, nw)));
+	} else {
+		ip[7] = p->ttl;
+	}
+	/* MSS clamp (by the entry point), then delivery. */
+	return DELIVER_TO(egress);
+}
+
+/* Neighbour, MAC rewrite, VLAN, counters, redirect. */
+__noinline int xpf_deliver(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc, __u32 egress)
+{
+	if (!ctx || !v || !sc)
+		return XDP_DROP;
+	struct pkt *p = &sc->p;
+	__u32 slot = v->slot & 1;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 eidx = slot * XPF_MAX_IFACES + (egress & (XPF_MAX_IFACES - 1));
+	struct xpf_iface *eif = bpf_map_lookup_elem(&xpf_ifaces, &eidx);
+	if (!eif || !eif->valid || egress >= XPF_MAX_IFACES)
+		return do_drop(v, DR_NO_ROUTE);
+	struct xpf_addr_key *nk = &sc->ak;
+	__builtin_memset(nk, 0, sizeof(*nk));
+	nk->slot = slot;
+	nk->family = p->family;
+	addr_cpy(nk->addr, sc->gw);
+	struct xpf_neighbour *nb = bpf_map_lookup_elem(&xpf_neighbours, nk);
+	if (!nb)
+		return do_drop(v, DR_NO_NEIGHBOUR);
+	__u8 mac[6], smac[6];
+	__builtin_memcpy(mac, nb->mac, 6);
+	__builtin_memcpy(smac, eif->mac, 6);
+	__u16 evlan = eif->vlan;
+	__u32 ifindex = eif->ifindex;
+	__u32 ezone = eif->zone;
+	__u32 out_len = p->flen;
+	/* VLAN: pop the outer tag, push the egress tag, or rewrite in place. */
+	if (p->tags && evlan) {
+		if (data + 16 > end)
+			return do_drop(v, DR_MALFORMED_VLAN);
+		__u8 *e = data;
+		e[12] = 0x81;
+		e[13] = 0x00;
+		wr16(e + 14, evlan);
+	} else if (p->tags) {
+		if (data + 16 > end)
+			return do_drop(v, DR_MALFORMED_VLAN);
+		__u8 *e = data;
+		/* Move the 12 MAC bytes 4 bytes forward, then drop the 4 head bytes. */
+		for (int i = 11; i >= 0; i--)
+			e[i + 4] = e[i];
+		if (bpf_xdp_adjust_head(ctx, 4))
+			return do_drop(v, DR_MALFORMED_VLAN);
+		out_len -= 4;
+	} else if (evlan) {
+		if (bpf_xdp_adjust_head(ctx, -4))
+			return do_drop(v, DR_MALFORMED_VLAN);
+		data = (void *)(long)ctx->data;
+		end = (void *)(long)ctx->data_end;
+		if (data + 16 > end)
+			return do_drop(v, DR_MALFORMED_VLAN);
+		__u8 *e = data;
+		for (int i = 0; i < 12; i++)
+			e[i] = e[i + 4];
+		e[12] = 0x81;
+		e[13] = 0x00;
+		wr16(e + 14, evlan);
+		out_len += 4;
+	}
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (data + 14 > end)
+		return do_drop(v, DR_MALFORMED_ETH);
+	__builtin_memcpy(data, mac, 6);
+	__builtin_memcpy(data + 6, smac, 6);
+	cnt_add(XC_FORWARDED, 1);
+	__u32 e = egress;
+	struct xpf_if_cnt *ic = bpf_map_lookup_elem(&xpf_cnt_iface, &e);
+	if (ic) {
+		ic->tx_packets += 1;
+		ic->tx_bytes += out_len;
+	}
+	if (ezone < XPF_MAX_ZONES) {
+		struct xpf_zone_cnt *zc = bpf_map_lookup_elem(&xpf_cnt_zone, &ezone);
+		if (zc) {
+			zc->eg_packets += 1;
+			zc->eg_bytes += out_len;
+		}
+	}
+	if (v->trace) {
+		__u32 zero = 0;
+		struct xpf_trace *t = bpf_map_lookup_elem(&xpf_trace, &zero);
+		if (t) {
+			t->verdict = XV_FORWARD;
+			t->reason = 0;
+			t->egress = egress;
+		}
+	}
+	if (v->test_mode)
+		return XDP_TX;
+	if (ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	return bpf_redirect(ifindex, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Host-inbound                                                              */
+
+static __always_inline int host_allows(const struct xpf_zone *z, const struct pkt *p)
+{
+	__u32 sv = z->host_services, pr = z->host_protocols;
+	int ports = p->kind == L4_TCP || p->kind == L4_UDP || p->kind == L4_ICMP_QUERY;
+	int icmp = p->kind == L4_ICMP_QUERY || p->kind == L4_ICMP_ERROR || p->kind == L4_ICMP_OTHER;
+	__u16 dp = p->dport, sp = p->sport;
+	int tcp = p->proto == 6 && ports;
+	int udp = p->proto == 17 && ports;
+	if (p->proto == 58 && icmp && (p->icmp_type == 135 || p->icmp_type == 136))
+		return 1;
+	if (sv & HS_ALL)
+		return 1;
+	if ((sv & HS_PING) && icmp &&
+	    ((p->proto == 1 && p->icmp_type == 8) || (p->proto == 58 && p->icmp_type == 128)))
+		return 1;
+	if ((sv & HS_TRACEROUTE) && udp && dp >= 33434 && dp <= 33534)
+		return 1;
+	if ((sv & HS_SSH) && tcp && dp == 22)
+		return 1;
+	if ((sv & HS_TELNET) && tcp && dp == 23)
+		return 1;
+	if ((sv & HS_HTTP) && tcp && dp == 80)
+		return 1;
+	if ((sv & HS_HTTPS) && tcp && dp == 443)
+		return 1;
+	if ((sv & HS_NETCONF) && tcp && dp == 830)
+		return 1;
+	if ((sv & HS_DNS) && (udp || tcp) && dp == 53)
+		return 1;
+	if ((sv & HS_NTP) && udp && dp == 123)
+		return 1;
+	if ((sv & HS_SNMP) && udp && dp == 161)
+		return 1;
+	if ((sv & HS_SYSLOG) && udp && dp == 514)
+		return 1;
+	if ((sv & HS_DHCP) && udp && dp >= 67 && dp <= 68)
+		return 1;
+	if ((sv & HS_DHCPV6) && udp && dp >= 546 && dp <= 547)
+		return 1;
+	if ((sv & HS_IKE) && udp && (dp == 500 || dp == 4500))
+		return 1;
+	if (pr & HP_ALL)
+		return 1;
+	if ((pr & HP_BGP) && tcp && (sp == 179 || dp == 179))
+		return 1;
+	if ((pr & HP_OSPF) && p->proto == 89 && p->family == 4)
+		return 1;
+	if ((pr & HP_OSPF3) && p->proto == 89 && p->family == 6)
+		return 1;
+	if ((pr & HP_BFD) && udp && ((dp >= 3784 && dp <= 3785) || dp == 4784))
+		return 1;
+	if ((pr & HP_VRRP) && p->proto == 112)
+		return 1;
+	if ((pr & HP_PIM) && p->proto == 103)
+		return 1;
+	if ((pr & HP_ROUTER_DISCOVERY) && p->proto == 58 && icmp && p->icmp_type >= 133 &&
+	    p->icmp_type <= 137)
+		return 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Session closing from the program (TCP reopen, eviction).                 */
+
+static __always_inline void close_session(const struct xpf_sess_key *fkey, struct xpf_sess *s,
+					  __u32 reason, __u64 now)
+{
+	struct xpf_sess_key rk;
+	__builtin_memcpy(&rk, &s->other, sizeof(rk));
+	if (bpf_map_delete_elem(&xpf_sessions, fkey) != 0)
+		return; /* someone else closed it */
+	bpf_map_delete_elem(&xpf_sessions, &rk);
+	if (s->snat_target)
+		release_slot(s->snat_target, fkey->proto, s->slot);
+	__u32 zero = 0;
+	struct xpf_state *st = bpf_map_lookup_elem(&xpf_state, &zero);
+	if (st)
+		__sync_fetch_and_add(&st->removed, 1);
+	cnt_add(XC_SESS_CLOSED, 1);
+	if (reason == CR_EVICTED)
+		cnt_add(XC_SESS_EVICTED, 1);
+	emit_delta(XR_DELTA_CLOSE, reason, now, fkey, s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The program                                                               */
+
+static __always_inline void seg_of(const struct pkt *p, struct tcp_seg *g)
+{
+	g->seq = p->seq;
+	g->ack = p->ack;
+	g->len = p->payload;
+	g->window = p->window;
+	g->flags = p->tcp_flags;
+	g->wscale = p->wscale;
+}
+
+__noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc)
+{
+	if (!ctx || !v || !sc)
+		return XDP_DROP;
+	struct sess_val *hit = bpf_map_lookup_elem(&xpf_sessions, &sc->key);
+	if (!hit)
+		return do_drop(v, DR_TCP_INVALID_STATE);
+	__u64 now = v->now;
+	struct xpf_gen_cfg *gc = gen_of(v);
+	if (!gc)
+		return do_drop(v, DR_UNKNOWN_INTERFACE);
+	struct pkt *p = &sc->p;
+	cnt_add(XC_SESS_HITS, 1);
+	__u32 dir = 0;
+	struct sess_val *fv = hit;
+	if (hit->s.is_reverse) {
+		dir = 1;
+		__builtin_memcpy(&sc->okey, &hit->s.other, sizeof(sc->okey));
+		fv = bpf_map_lookup_elem(&xpf_sessions, &sc->okey);
+		if (!fv)
+			return do_drop(v, DR_TCP_INVALID_STATE);
+	} else {
+		__builtin_memcpy(&sc->okey, &sc->key, sizeof(sc->okey));
+	}
+	/* sc->okey is now the forward key. */
+	if (p->kind == L4_TCP) {
+		if (!fv->s.tcp.valid)
+			return do_drop(v, DR_TCP_INVALID_STATE);
+		struct tcp_seg *g = &sc->seg;
+		seg_of(p, g);
+		int loose = (fv->s.flags & SF_LOOSE_TCP) != 0;
+		int committed = 0, res = 0;
+		__u8 prev = 0;
+		for (int attempt = 0; attempt < 2 && !committed; attempt++) {
+			bpf_spin_lock(&fv->lock);
+			sc->tcp = fv->s.tcp;
+			bpf_spin_unlock(&fv->lock);
+			__u32 seen = sc->tcp.version;
+			prev = sc->tcp.state;
+			res = tcp_update(&sc->tcp, g, dir, loose);
+			if (res < 0)
+				break;
+			bpf_spin_lock(&fv->lock);
+			if (fv->s.tcp.version == seen) {
+				fv->s.tcp = sc->tcp;
+				committed = 1;
+			}
+			bpf_spin_unlock(&fv->lock);
+		}
+		if (res == TV_OUT_OF_WINDOW)
+			return do_drop(v, DR_TCP_OUT_OF_WINDOW);
+		if (res == TV_REOPEN) {
+			__builtin_memcpy(&sc->nv.s, &fv->s, sizeof(sc->nv.s));
+			close_session(&sc->okey, &sc->nv.s, CR_TCP_FIN, now);
+			return do_drop(v, DR_TCP_INVALID_STATE);
+		}
+		if (res < 0)
+			return do_drop(v, DR_TCP_INVALID_STATE);
+		if ((__u8)res != prev) {
+			__u8 st = lifecycle((__u8)res, 1);
+			fv->s.state = st;
+			fv->s.timeout = timeout_for(gc, 6, (__u8)res, fv->s.app_timeout);
+			if (fv->s.embryonic && !unanswered(st, (__u8)res))
+				fv->s.embryonic = 0;
+			emit_delta(XR_DELTA_UPDATE, 0, now, &sc->okey, &fv->s);
+		}
+	}
+	if (dir == 0) {
+		__sync_fetch_and_add(&fv->s.fwd_packets, 1);
+		__sync_fetch_and_add(&fv->s.fwd_bytes, p->l3_len);
+	} else {
+		__sync_fetch_and_add(&fv->s.rev_packets, 1);
+		__sync_fetch_and_add(&fv->s.rev_bytes, p->l3_len);
+	}
+	if (now > fv->s.last_seen_ns)
+		fv->s.last_seen_ns = now;
+	if (dir == 1 && fv->s.state == SS_NEW && !fv->s.tcp.valid) {
+		fv->s.state = SS_ESTABLISHED;
+		fv->s.embryonic = 0;
+	}
+	__u32 egress = dir == 0 ? fv->s.out_if : fv->s.in_if;
+	__u32 rule = fv->s.rule;
+	/* Rewrite to the other direction's key. */
+	if (dir == 0)
+		__builtin_memcpy(&sc->rkey, &fv->s.other, sizeof(sc->rkey));
+	else
+		__builtin_memcpy(&sc->rkey, &sc->okey, sizeof(sc->rkey));
+	int rw = rewrite(ctx, p, sc->rkey.dst, sc->rkey.src, sc->rkey.dport, sc->rkey.sport);
+	if (rw < 0)
+		return do_drop(v, DR_MALFORMED_IPV4);
+	if (rw > 0)
+		cnt_add(XC_NAT_TRANSLATED, 1);
+	if (rule && rule < XPF_MAX_RULE_IDS)
+		cnt_pkt(&xpf_cnt_policy, rule, p->l3_len);
+	return FWD_TO(egress);
+}
+
+__noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc)
+{
+	if (!ctx || !v || !sc)
+		return XDP_DROP;
+	__u64 now = v->now;
+	__u32 slot = v->slot & 1;
+	__u32 ingress = v->ingress;
+	__u32 zone = v->zone;
+	struct xpf_gen_cfg *gc = gen_of(v);
+	if (!gc || ingress >= XPF_MAX_IFACES || zone >= XPF_MAX_ZONES)
+		return do_drop(v, DR_UNKNOWN_INTERFACE);
+	struct pkt *p = &sc->p;
+	__u32 zidx = slot * XPF_MAX_ZONES + (zone & (XPF_MAX_ZONES - 1));
+	struct xpf_zone *zc = bpf_map_lookup_elem(&xpf_zones, &zidx);
+	if (!zc)
+		return do_drop(v, DR_UNKNOWN_INTERFACE);
+	int loose = zc->loose;
+	/* The entry point cleared sc->nv and built the TCP tracker. */
+	struct xpf_sess *ns = &sc->nv.s;
+	if (p->proto == 6 && p->kind != L4_TCP)
+		return do_drop(v, DR_MALFORMED_TCP);
+	/* Static inbound, then destination NAT. */
+	struct nat_q q;
+	__builtin_memset(&q, 0, sizeof(q));
+	q.slot = slot;
+	q.zone = zone;
+	q.iface = ingress;
+	q.family = p->family;
+	q.proto = p->proto;
+	q.sport = p->sport;
+	q.dport = p->dport;
+	__u8 *dst2 = sc->dst2;
+	__u16 dp2 = p->dport;
+	addr_cpy(dst2, p->dst);
+	__u32 nat_dst = 0;
+	int dnat_static = 0, dnat = 0;
+	if (gc->n_static) {
+		bpf_loop(gc->n_static, static_in_step, &q, 0);
+		if (q.found) {
+			__u32 idx = slot * XPF_MAX_STATIC_RULES + q.found - 1;
+			struct xpf_static_rule *r = bpf_map_lookup_elem(&xpf_static, &idx);
+			if (r) {
+				nat_dst = r->id;
+				dnat_static = 1;
+				dnat = 1;
+				addr_cpy(dst2, sc->q_out);
+			}
+		}
+	}
+	if (!dnat && gc->n_dnat) {
+		q.found = 0;
+		bpf_loop(gc->n_dnat, dnat_step, &q, 0);
+		if (q.found) {
+			__u32 idx = slot * XPF_MAX_DNAT_RULES + q.found - 1;
+			struct xpf_dnat_rule *r = bpf_map_lookup_elem(&xpf_dnat, &idx);
+			if (r && r->has_pool) {
+				nat_dst = r->id;
+				dnat = 1;
+				__builtin_memset(dst2, 0, 16);
+				addr_cpy(dst2, r->addr);
+				if (r->has_port)
+					dp2 = r->port;
+			}
+		}
+	}
+	/* Host-inbound: traffic to the firewall's own addresses. */
+	if (!dnat) {
+		struct xpf_addr_key *lk = &sc->ak;
+		__builtin_memset(lk, 0, sizeof(*lk));
+		lk->slot = slot;
+		lk->family = p->family;
+		addr_cpy(lk->addr, dst2);
+		if (bpf_map_lookup_elem(&xpf_local, lk)) {
+			if (host_allows(zc, p))
+				return do_local(v);
+			return do_drop(v, DR_HOST_INBOUND_DENIED);
+		}
+	}
+	if (!route_lookup(slot, p->family, dst2, &sc->rt))
+		return do_drop(v, DR_NO_ROUTE);
+	if (sc->rt.kind == RT_DISCARD)
+		return do_drop(v, DR_ROUTE_DISCARD);
+	__u32 egress = sc->rt.iface;
+	__u32 eidx = slot * XPF_MAX_IFACES + (egress & (XPF_MAX_IFACES - 1));
+	struct xpf_iface *eif = bpf_map_lookup_elem(&xpf_ifaces, &eidx);
+	if (!eif || !eif->valid)
+		return do_drop(v, DR_NO_ROUTE);
+	__u32 to_zone = eif->zone;
+	/* Policy: zone pair, then global, then default. */
+	struct policy_ctx pc;
+	__builtin_memset(&pc, 0, sizeof(pc));
+	pc.slot = slot;
+	pc.from = zone;
+	pc.to = to_zone;
+	pc.family = p->family;
+	pc.proto = p->proto;
+	pc.sport = p->sport;
+	pc.dport = dp2;
+	pc.icmp_type = p->icmp_type;
+	pc.icmp_code = p->icmp_code;
+	struct xpf_pair_key *pk = &sc->pk;
+	pk->slot = slot;
+	pk->from = zone;
+	pk->to = to_zone;
+	struct xpf_span *span = bpf_map_lookup_elem(&xpf_zone_pairs, pk);
+	if (span && span->count) {
+		pc.start = span->start;
+		bpf_loop(span->count, policy_step, &pc, 0);
+	}
+	if (!pc.found && gc->global_count) {
+		pc.start = gc->global_start;
+		bpf_loop(gc->global_count, policy_step, &pc, 0);
+	}
+	struct xpf_rule *rule = 0;
+	if (pc.found) {
+		__u32 ridx = slot * XPF_MAX_RULES + pc.found - 1;
+		rule = bpf_map_lookup_elem(&xpf_rules, &ridx);
+		if (!rule)
+			return do_drop(v, DR_DEFAULT_DENY);
+	}
+	__u8 action = rule ? rule->action : (gc->default_permit ? RA_PERMIT : RA_DENY);
+	if (action != RA_PERMIT) {
+		if (rule && (rule->flags & RF_LOG_INIT)) {
+			struct xpf_record *r = bpf_ringbuf_reserve(&xpf_events, sizeof(*r), 0);
+			if (r) {
+				__builtin_memset(r, 0, sizeof(*r));
+				r->kind = XR_POLICY_DENY;
+				r->reason = action == RA_REJECT;
+				r->time_ns = now;
+				r->key.family = p->family;
+				r->key.proto = p->proto;
+				r->key.sport = p->sport;
+				r->key.dport = p->dport;
+				addr_cpy(r->key.src, p->src);
+				addr_cpy(r->key.dst, p->dst);
+				r->s.rule = rule->id;
+				r->s.app = rule->app;
+				r->s.in_zone = zone;
+				r->s.out_zone = to_zone;
+				r->s.in_if = ingress;
+				r->s.flags = (p->kind == L4_ICMP_QUERY || p->kind == L4_ICMP_ERROR ||
+					      p->kind == L4_ICMP_OTHER)
+						     ? (__u16)p->icmp_type + 1
+						     : 0;
+				bpf_ringbuf_submit(r, 0);
+			} else {
+				cnt_add(XC_EVENTS_DROPPED, 1);
+			}
+		}
+		if (rule && rule->id && rule->id < XPF_MAX_RULE_IDS)
+			cnt_pkt(&xpf_cnt_policy, rule->id, p->l3_len);
+		if (action == RA_REJECT)
+			return do_drop(v, DR_POLICY_REJECT);
+		return do_drop(v, rule ? DR_POLICY_DENY : DR_DEFAULT_DENY);
+	}
+	/* Static outbound, then source NAT. */
+	__u8 *src2 = sc->src2;
+	addr_cpy(src2, p->src);
+	__u16 sp2 = p->sport;
+	__u16 flags = 0, pool_id = 0, target = 0;
+	__u32 nat_src = 0, mslot = 0;
+	int translated_src = 0;
+	if (gc->n_static) {
+		q.found = 0;
+		bpf_loop(gc->n_static, static_out_step, &q, 0);
+		if (q.found) {
+			__u32 idx = slot * XPF_MAX_STATIC_RULES + q.found - 1;
+			struct xpf_static_rule *r = bpf_map_lookup_elem(&xpf_static, &idx);
+			if (r) {
+				flags |= SF_STATIC_NAT;
+				nat_src = r->id;
+				addr_cpy(src2, sc->q_out);
+				translated_src = 1;
+			}
+		}
+	}
+	if (!translated_src && gc->n_snat) {
+		q.found = 0;
+		q.to_zone = to_zone;
+		q.egress = egress;
+		bpf_loop(gc->n_snat, snat_step, &q, 0);
+		if (q.found) {
+			__u32 idx = slot * XPF_MAX_SNAT_RULES + q.found - 1;
+			struct xpf_snat_rule *r = bpf_map_lookup_elem(&xpf_snat, &idx);
+			if (r && r->action != SNAT_OFF) {
+				struct alloc_ctx a;
+				__builtin_memset(&a, 0, sizeof(a));
+				a.proto = p->proto;
+				__u16 low, high;
+				__u32 naddr;
+				if (r->action == SNAT_INTERFACE) {
+					int has = p->family == 4 ? eif->has_v4 : eif->has_v6;
+					if (!has)
+						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
+					a.target = 0x8000 | (egress & 0x7fff);
+					low = 1024;
+					high = 65535;
+					naddr = 1;
+				} else {
+					__u32 pidx = slot * XPF_MAX_POOLS + (r->pool & (XPF_MAX_POOLS - 1));
+					struct xpf_pool *pool = bpf_map_lookup_elem(&xpf_pools, &pidx);
+					if (!pool || !pool->valid || pool->family != p->family)
+						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
+					a.target = r->pool;
+					low = pool->port_low;
+					high = pool->port_high;
+					naddr = pool->addr_count;
+				}
+				__u64 ports = (__u64)(high - low) + 1;
+				a.slots = ports * naddr;
+				if (a.slots == 0 || a.slots > XPF_MAX_POOL_SLOTS)
+					return do_drop(v, DR_NAT_POOL_EXHAUSTED);
+				a.start = flow_hash(p->family, p->src, p->sport, p->proto, dst2, dp2) % a.slots;
+				bpf_loop((__u32)a.slots, alloc_step, &a, 0);
+				if (!a.taken)
+					return do_drop(v, DR_NAT_POOL_EXHAUSTED);
+				mslot = a.taken - 1;
+				__u32 aidx = (__u32)(mslot / ports);
+				sp2 = low + (__u16)(mslot % ports);
+				if (r->action == SNAT_INTERFACE) {
+					__builtin_memset(src2, 0, 16);
+					if (p->family == 4)
+						__builtin_memcpy(src2, eif->v4, 4);
+					else
+						__builtin_memcpy(src2, eif->v6, 16);
+				} else {
+					struct xpf_pool_addr_key ak = { .slot = slot, .pool = r->pool, .index = aidx };
+					struct xpf_prefix *pa = bpf_map_lookup_elem(&xpf_pool_addrs, &ak);
+					if (!pa) {
+						release_slot(a.target, p->proto, mslot);
+						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
+					}
+					addr_cpy(src2, pa->addr);
+					pool_id = r->pool;
+				}
+				target = a.target;
+				nat_src = r->id;
+				flags |= SF_SNAT;
+				if (r->id < XPF_MAX_NAT_IDS)
+					cnt_pkt(&xpf_cnt_nat, r->id, 0);
+			}
+		}
+	}
+	if (is_icmp(p->proto))
+		dp2 = sp2;
+	if (dnat) {
+		flags |= dnat_static ? SF_STATIC_NAT : SF_DNAT;
+		if (nat_dst < XPF_MAX_NAT_IDS)
+			cnt_pkt(&xpf_cnt_nat, nat_dst, 0);
+	}
+	__u32 rule_id = 0, app_timeout = 0;
+	__u16 app = 0;
+	if (rule) {
+		if (rule->flags & RF_LOG_INIT)
+			flags |= SF_LOG_INIT;
+		if (rule->flags & RF_LOG_CLOSE)
+			flags |= SF_LOG_CLOSE;
+		if (rule->flags & RF_COUNT)
+			flags |= SF_COUNT;
+		rule_id = rule->id;
+		app = rule->app;
+		app_timeout = rule->timeout;
+	}
+	if (loose)
+		flags |= SF_LOOSE_TCP;
+	/* The reverse key. */
+	struct xpf_sess_key *rk = &sc->rkey;
+	__builtin_memset(rk, 0, sizeof(*rk));
+	rk->family = p->family;
+	rk->proto = p->proto;
+	rk->sport = dp2;
+	rk->dport = sp2;
+	addr_cpy(rk->src, dst2);
+	addr_cpy(rk->dst, src2);
+	__u32 zero = 0, one = 1;
+	struct xpf_state *st = bpf_map_lookup_elem(&xpf_state, &zero);
+	struct xpf_state *su = bpf_map_lookup_elem(&xpf_state, &one);
+	if (!st || !su) {
+		if (target)
+			release_slot(target, p->proto, mslot);
+		return do_drop(v, DR_SESSION_TABLE_FULL);
+	}
+	__u64 seq = __sync_fetch_and_add(&st->next_seq, 1);
+	__u64 sid = ((__u64)(v->node & 1) << 63) | (seq & ~(1ULL << 63));
+	if (key_eq(&sc->key, rk) || bpf_map_lookup_elem(&xpf_sessions, rk)) {
+		if (target)
+			release_slot(target, p->proto, mslot);
+		return do_drop(v, DR_SESSION_CONFLICT);
+	}
+	/* Capacity: evict the oldest embryonic session, or refuse. */
+	__u64 live = st->inserted - st->removed - su->removed;
+	int evicted = 0;
+	if (live >= gc->session_capacity) {
+		for (int i = 0; i < XPF_EVICT_SCAN; i++) {
+			if (bpf_map_pop_elem(&xpf_embryonic, &sc->embryo))
+				break;
+			struct sess_val *ev = bpf_map_lookup_elem(&xpf_sessions, &sc->embryo.key);
+			if (!ev || ev->s.is_reverse || ev->s.session_id != sc->embryo.session_id ||
+			    !ev->s.embryonic)
+				continue;
+			__builtin_memcpy(&sc->okey, &sc->embryo.key, sizeof(sc->okey));
+			evicted = 1;
+			break;
+		}
+		if (!evicted) {
+			if (target)
+				release_slot(target, p->proto, mslot);
+			return do_drop(v, DR_SESSION_TABLE_FULL);
+		}
+	}
+	__u8 tcp_state = ns->tcp.valid ? ns->tcp.state : TS_NONE;
+	__u8 state = lifecycle(tcp_state, 0);
+	ns->session_id = sid;
+	ns->created_ns = now;
+	ns->last_seen_ns = now;
+	ns->timeout = timeout_for(gc, p->proto, tcp_state, app_timeout);
+	ns->rule = rule_id;
+	ns->app = app;
+	ns->app_timeout = app_timeout;
+	ns->nat_rule_src = nat_src;
+	ns->nat_rule_dst = nat_dst;
+	ns->slot = mslot;
+	ns->flags = flags;
+	ns->in_zone = zone;
+	ns->out_zone = to_zone;
+	ns->in_if = ingress;
+	ns->out_if = egress;
+	ns->nat_pool = pool_id;
+	ns->snat_target = target;
+	ns->is_reverse = 0;
+	ns->state = state;
+	ns->embryonic = unanswered(state, tcp_state);
+	ns->fwd_packets = 1;
+	ns->fwd_bytes = p->l3_len;
+	__builtin_memcpy(&ns->other, rk, sizeof(ns->other));
+	ns->order = __sync_fetch_and_add(&st->next_order, 1);
+	if (bpf_map_update_elem(&xpf_sessions, &sc->key, &sc->nv, BPF_NOEXIST) != 0) {
+		if (target)
+			release_slot(target, p->proto, mslot);
+		return do_drop(v, DR_SESSION_CONFLICT);
+	}
+	/* Reverse entry: only the forward key and the session id. */
+	{
+		struct xpf_sess_val *rv = &sc->nv;
+		__u64 keep_id = rv->s.session_id;
+		__builtin_memset(&rv->s, 0, sizeof(rv->s));
+		rv->s.session_id = keep_id;
+		rv->s.is_reverse = 1;
+		__builtin_memcpy(&rv->s.other, &sc->key, sizeof(rv->s.other));
+		if (bpf_map_update_elem(&xpf_sessions, rk, rv, BPF_NOEXIST) != 0) {
+			bpf_map_delete_elem(&xpf_sessions, &sc->key);
+			if (target)
+				release_slot(target, p->proto, mslot);
+			return do_drop(v, DR_SESSION_CONFLICT);
+		}
+	}
+	__sync_fetch_and_add(&st->inserted, 1);
+	cnt_add(XC_SESS_CREATED, 1);
+	struct sess_val *fv = bpf_map_lookup_elem(&xpf_sessions, &sc->key);
+	if (fv) {
+		emit_delta(XR_DELTA_OPEN, 0, now, &sc->key, &fv->s);
+		if (fv->s.embryonic) {
+			__builtin_memcpy(&sc->embryo.key, &sc->key, sizeof(sc->embryo.key));
+			sc->embryo.session_id = sid;
+			bpf_map_push_elem(&xpf_embryonic, &sc->embryo, 0);
+		}
+	}
+	if (evicted) {
+		struct sess_val *ev = bpf_map_lookup_elem(&xpf_sessions, &sc->okey);
+		if (ev) {
+			__builtin_memcpy(&sc->nv.s, &ev->s, sizeof(sc->nv.s));
+			close_session(&sc->okey, &sc->nv.s, CR_EVICTED, now);
+		}
+	}
+	if (rule_id && rule_id < XPF_MAX_RULE_IDS)
+		cnt_pkt(&xpf_cnt_policy, rule_id, p->l3_len);
+	int rw = rewrite(ctx, p, src2, dst2, sp2, dp2);
+	if (rw < 0)
+		return do_drop(v, DR_MALFORMED_IPV4);
+	if (rw > 0)
+		cnt_add(XC_NAT_TRANSLATED, 1);
+	return FWD_TO(egress);
+}
+
+SEC("xdp")
+int xpf_xdp(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+	struct xpf_globals *g = bpf_map_lookup_elem(&xpf_globals, &zero);
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!g || !sc)
+		return XDP_DROP;
+	struct verdict_ctx *vp = &sc->v;
+	__builtin_memset(vp, 0, sizeof(*vp));
+	vp->ingress = 0xffff;
+	vp->zone = 0xffff;
+	vp->trace = g->trace;
+	vp->test_mode = g->test_ingress != 0;
+	vp->node = g->node;
+#define v (*vp)
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 flen = end - data;
+	if (g->test_len && g->test_len < flen)
+		flen = g->test_len;
+	v.flen = flen;
+	cnt_add(XC_RX_PACKETS, 1);
+	cnt_add(XC_RX_BYTES, flen);
+	__u32 slot = g->active & 1;
+	__u64 now = g->clock_ns ? g->clock_ns : bpf_ktime_get_boot_ns() + g->clock_offset_ns;
+	v.slot = slot;
+	v.now = now;
+	__u32 ingress = g->test_ingress;
+	if (!ingress) {
+		struct xpf_ifindex_key ik = { .slot = slot, .ifindex = ctx->ingress_ifindex };
+		__u32 *id = bpf_map_lookup_elem(&xpf_ifindex, &ik);
+		if (!id)
+			return do_drop(&v, DR_UNKNOWN_INTERFACE);
+		ingress = *id;
+	}
+	if (ingress < XPF_MAX_IFACES)
+		v.ingress = ingress;
+	struct xpf_gen_cfg *gc = bpf_map_lookup_elem(&xpf_gen, &slot);
+	if (!gc || !gc->valid) {
+		v.ingress = 0xffff;
+		return do_drop(&v, DR_UNKNOWN_INTERFACE);
+	}
+	__u32 iidx = slot * XPF_MAX_IFACES + (ingress & (XPF_MAX_IFACES - 1));
+	struct xpf_iface *ifc = bpf_map_lookup_elem(&xpf_ifaces, &iidx);
+	if (!ifc || !ifc->valid || ingress >= XPF_MAX_IFACES)
+		return do_drop(&v, DR_UNKNOWN_INTERFACE);
+	__u32 zone = ifc->zone;
+	v.zone = zone < XPF_MAX_ZONES ? zone : 0xffff;
+	struct xpf_if_cnt *ic = bpf_map_lookup_elem(&xpf_cnt_iface, &ingress);
+	if (ic) {
+		ic->rx_packets += 1;
+		ic->rx_bytes += flen;
+	}
+	struct pkt *p = &sc->p;
+	p->flen = flen;
+	__u32 pr = parse(ctx, p);
+	if (pr != PARSE_OK) {
+		if (pr == DR_UNSUPPORTED_ETHERTYPE && inner_ethertype(data, end, flen) == 0x0806)
+			return do_local(&v);
+		return do_drop(&v, pr);
+	}
+	if (zone == 0)
+		return do_drop(&v, DR_UNKNOWN_INTERFACE);
+	if (zone < XPF_MAX_ZONES) {
+		struct xpf_zone_cnt *zc = bpf_map_lookup_elem(&xpf_cnt_zone, &zone);
+		if (zc) {
+			zc->in_packets += 1;
+			zc->in_bytes += flen;
+		}
+	}
+	if (p->fragment) {
+		cnt_add(XC_FRAGMENTS, 1);
+		return do_drop(&v, DR_FRAGMENT_NO_SESSION);
+	}
+	if (p->kind == L4_ICMP_ERROR)
+		return do_drop(&v, DR_ICMP_ERROR_NO_SESSION);
+	struct xpf_sess_key *k = &sc->key;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = p->family;
+	k->proto = p->proto;
+	k->sport = p->sport;
+	k->dport = p->dport;
+	addr_cpy(k->src, p->src);
+	addr_cpy(k->dst, p->dst);
+	struct sess_val *hit = bpf_map_lookup_elem(&xpf_sessions, k);
+	int r;
+	if (hit) {
+		r = xpf_established(ctx, &v, sc);
+	} else {
+		cnt_add(XC_SESS_MISSES, 1);
+		__builtin_memset(&sc->nv, 0, sizeof(sc->nv));
+		if (p->kind == L4_TCP) {
+			/* TCP must start with a SYN unless the zone is loose. Built
+			 * here so the tracker's stack is not stacked on the stage's. */
+			__u32 zidx = slot * XPF_MAX_ZONES + (zone & (XPF_MAX_ZONES - 1));
+			struct xpf_zone *zc = bpf_map_lookup_elem(&xpf_zones, &zidx);
+			if (!zc)
+				return do_drop(&v, DR_UNKNOWN_INTERFACE);
+			seg_of(p, &sc->seg);
+			if (xpf_tcp_new(&sc->nv.s.tcp, &sc->seg, zc->loose) < 0)
+				return do_drop(&v, DR_TCP_NON_SYN_FIRST);
+		}
+		r = xpf_first_packet(ctx, &v, sc);
+	}
+	if (r & 0x100000)
+		r = xpf_forward(ctx, &v, sc, r & 0xffff);
+	if (!(r & 0x200000))
+		return r;
+	__u32 egress = r & 0xffff;
+	struct xpf_gen_cfg *gm = bpf_map_lookup_elem(&xpf_gen, &slot);
+	if (gm && gm->mss && p->kind == L4_TCP && (p->tcp_flags & TCP_SYN)) {
+		int c = xpf_mss_clamp(ctx, p->l4, p->thlen, gm->mss);
+		if (c < 0)
+			return do_drop(&v, DR_MALFORMED_TCP);
+		if (c > 0)
+			cnt_add(XC_MSS_CLAMPED, 1);
+	}
+	return xpf_deliver(ctx, &v, sc, egress);
+#undef v
+}
+
+/* A program that passes every frame: the baseline of the benchmarks. */
+SEC("xdp")
+int xpf_pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}

@@ -1,0 +1,715 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * xpf eBPF backend: every structure shared between the XDP program and the
+ * Rust loader (xpf-ebpf/src/abi.rs). Each struct has explicit padding and a
+ * _Static_assert on its size and on the offset of every field; the Rust side
+ * mirrors them with #[repr(C)] types and offset_of! const assertions, so a
+ * layout change on one side fails the build of the other.
+ *
+ * Conventions: addresses are network-order bytes (IPv4 in the first 4 bytes
+ * of a 16-byte field), ports and ids are host-order integers, booleans are
+ * __u8 0/1. "gen" is the configuration slot (0 or 1) a packet reads; the
+ * loader fills the inactive slot and then flips xpf_globals.active.
+ */
+#ifndef XPF_SHARED_H
+#define XPF_SHARED_H
+
+#include <linux/types.h>
+
+#define XPF_ABI_VERSION 1
+
+/* Sizes of the fixed tables (per configuration slot). */
+#define XPF_MAX_IFACES 256      /* InterfaceId < 256 */
+#define XPF_MAX_ZONES 64        /* ZoneId < 64 (zone sets are 64-bit masks) */
+#define XPF_MAX_RULES 16384     /* compiled policy rules per generation */
+#define XPF_MAX_RULE_IDS 65536  /* PolicyRuleId < 65536 (counter slots) */
+#define XPF_MAX_NAT_IDS 4096    /* NatRuleId < 4096 (counter slots) */
+#define XPF_MAX_ZONE_PAIRS 4096
+#define XPF_MAX_SET_PREFIXES 262144
+#define XPF_MAX_ROUTES 65536
+#define XPF_MAX_NEIGHBOURS 16384
+#define XPF_MAX_LOCAL_ADDRS 4096
+#define XPF_MAX_SNAT_RULES 64
+#define XPF_MAX_DNAT_RULES 64
+#define XPF_MAX_STATIC_RULES 64
+#define XPF_MAX_POOLS 256       /* NatPoolId < 256 */
+#define XPF_MAX_POOL_SLOTS (1u << 20) /* addresses * ports per protocol */
+#define XPF_MAX_SESSIONS 1048576      /* forward sessions (2 entries each) */
+#define XPF_NAT_PREFIXES 4      /* prefixes per NAT match side */
+#define XPF_NAT_PORTS 4         /* port ranges per NAT match side */
+#define XPF_NAT_PROTOS 4        /* protocols per NAT match */
+#define XPF_RINGBUF_BYTES (1u << 22)
+#define XPF_EVICT_SCAN 64       /* queue entries examined per eviction */
+
+/* Global counter slots: xpf_runtime::BaseCounter then DropReason. */
+#define XPF_COUNTERS 64
+enum xpf_base_counter {
+	XC_RX_PACKETS = 0,
+	XC_RX_BYTES = 1,
+	XC_FORWARDED = 2,
+	XC_LOCAL = 3,
+	XC_DROPPED = 4,
+	XC_SESS_CREATED = 5,
+	XC_SESS_CLOSED = 6,
+	XC_SESS_EXPIRED = 7,
+	XC_SESS_EVICTED = 8,
+	XC_SESS_HITS = 9,
+	XC_SESS_MISSES = 10,
+	XC_NAT_TRANSLATED = 11,
+	XC_RST_SENT = 12,
+	XC_ICMP_ERR_SENT = 13,
+	XC_MSS_CLAMPED = 14,
+	XC_FRAGMENTS = 15,
+	XC_EVENTS_DROPPED = 16,
+	XC_DELTAS_DROPPED = 17,
+	XC_BASE_COUNT = 18,
+};
+
+/* xpf_runtime::DropReason indices. */
+enum xpf_drop {
+	DR_MALFORMED_ETH = 0,
+	DR_MALFORMED_VLAN = 1,
+	DR_MALFORMED_IPV4 = 2,
+	DR_BAD_IPV4_CSUM = 3,
+	DR_MALFORMED_IPV6 = 4,
+	DR_MALFORMED_EXT = 5,
+	DR_MALFORMED_TCP = 6,
+	DR_MALFORMED_UDP = 7,
+	DR_MALFORMED_ICMP = 8,
+	DR_UNSUPPORTED_ETHERTYPE = 9,
+	DR_UNKNOWN_INTERFACE = 10,
+	DR_TTL_EXCEEDED = 11,
+	DR_TCP_NON_SYN_FIRST = 29,
+	DR_TCP_OUT_OF_WINDOW = 30,
+	DR_TCP_INVALID_STATE = 31,
+	DR_SESSION_TABLE_FULL = 32,
+	DR_SESSION_CONFLICT = 33,
+	DR_POLICY_DENY = 34,
+	DR_POLICY_REJECT = 35,
+	DR_DEFAULT_DENY = 36,
+	DR_HOST_INBOUND_DENIED = 37,
+	DR_NAT_POOL_EXHAUSTED = 38,
+	DR_NO_ROUTE = 39,
+	DR_ROUTE_DISCARD = 40,
+	DR_NO_NEIGHBOUR = 41,
+	DR_FRAGMENT_NO_SESSION = 43,
+	DR_HA_INACTIVE = 44,
+	DR_ICMP_ERROR_NO_SESSION = 45,
+	DR_COUNT = 46,
+};
+
+/* Host-inbound services and protocols (bits of xpf_zone.host_services / host_protocols). */
+enum xpf_host_service {
+	HS_ALL = 1u << 0, HS_PING = 1u << 1, HS_TRACEROUTE = 1u << 2, HS_SSH = 1u << 3,
+	HS_TELNET = 1u << 4, HS_HTTP = 1u << 5, HS_HTTPS = 1u << 6, HS_NETCONF = 1u << 7,
+	HS_DNS = 1u << 8, HS_NTP = 1u << 9, HS_SNMP = 1u << 10, HS_SYSLOG = 1u << 11,
+	HS_DHCP = 1u << 12, HS_DHCPV6 = 1u << 13, HS_IKE = 1u << 14,
+};
+enum xpf_host_protocol {
+	HP_ALL = 1u << 0, HP_BGP = 1u << 1, HP_OSPF = 1u << 2, HP_OSPF3 = 1u << 3,
+	HP_BFD = 1u << 4, HP_VRRP = 1u << 5, HP_PIM = 1u << 6, HP_ROUTER_DISCOVERY = 1u << 7,
+};
+
+/* xpf_runtime::SessionFlags bits. */
+#define SF_SNAT (1u << 0)
+#define SF_DNAT (1u << 1)
+#define SF_STATIC_NAT (1u << 2)
+#define SF_LOG_INIT (1u << 3)
+#define SF_LOG_CLOSE (1u << 4)
+#define SF_COUNT (1u << 5)
+#define SF_LOOSE_TCP (1u << 9)
+
+/* xpf_runtime::SessionState / TcpState as numbers. */
+enum xpf_sess_state { SS_NEW = 0, SS_ESTABLISHED = 1, SS_CLOSING = 2, SS_CLOSED = 3 };
+enum xpf_tcp_state {
+	TS_NONE = 0, TS_SYN_SENT = 1, TS_SYN_RECEIVED = 2, TS_ESTABLISHED = 3,
+	TS_FIN_WAIT = 4, TS_CLOSE_WAIT = 5, TS_LAST_ACK = 6, TS_TIME_WAIT = 7, TS_CLOSE = 8,
+};
+
+/* Verdict kinds reported to the test harness (xpf_trace). */
+enum xpf_verdict { XV_NONE = 0, XV_FORWARD = 1, XV_LOCAL = 2, XV_DROP = 3 };
+
+/* Ring-buffer record kinds. */
+enum xpf_record_kind {
+	XR_DELTA_OPEN = 1,
+	XR_DELTA_UPDATE = 2,
+	XR_DELTA_CLOSE = 3,  /* reason = xpf_runtime::CloseReason index */
+	XR_POLICY_DENY = 4,
+};
+/* xpf_runtime::CloseReason as numbers (records only). */
+enum xpf_close_reason { CR_TCP_FIN = 0, CR_TCP_RST = 1, CR_IDLE = 2, CR_EVICTED = 6 };
+
+/* Process-wide knobs, written by the loader only. Map xpf_globals, key 0. */
+struct xpf_globals {
+	__u32 active;          /* configuration slot packets read: 0 or 1 */
+	__u32 test_ingress;    /* test runs: InterfaceId of the ingress (0: from ifindex) */
+	__u64 clock_ns;        /* test runs: Unix time of the packet (0: real clock) */
+	__u64 clock_offset_ns; /* Unix time = bpf_ktime_get_boot_ns() + offset */
+	__u32 test_len;        /* test runs: real frame length (the harness pads runts) */
+	__u32 node;            /* cluster node id (bit 63 of session ids) */
+	__u32 trace;           /* 1: write xpf_trace for every packet */
+	__u32 pad0;
+};
+_Static_assert(sizeof(struct xpf_globals) == 40, "xpf_globals size");
+_Static_assert(__builtin_offsetof(struct xpf_globals, active) == 0, "globals.active");
+_Static_assert(__builtin_offsetof(struct xpf_globals, test_ingress) == 4, "globals.test_ingress");
+_Static_assert(__builtin_offsetof(struct xpf_globals, clock_ns) == 8, "globals.clock_ns");
+_Static_assert(__builtin_offsetof(struct xpf_globals, clock_offset_ns) == 16, "globals.clock_offset_ns");
+_Static_assert(__builtin_offsetof(struct xpf_globals, test_len) == 24, "globals.test_len");
+_Static_assert(__builtin_offsetof(struct xpf_globals, node) == 28, "globals.node");
+_Static_assert(__builtin_offsetof(struct xpf_globals, trace) == 32, "globals.trace");
+
+/* Program-owned sequence state: map xpf_state, key 0 (written by the program
+ * with atomics); key 1 holds the loader's own tally of removed sessions. */
+struct xpf_state {
+	__u64 next_seq;   /* next session sequence number */
+	__u64 next_order; /* next install order (embryonic FIFO, expiry ties) */
+	__u64 inserted;   /* sessions installed by the program */
+	__u64 removed;    /* sessions removed (by the program at key 0, the loader at key 1) */
+};
+_Static_assert(sizeof(struct xpf_state) == 32, "xpf_state size");
+_Static_assert(__builtin_offsetof(struct xpf_state, next_seq) == 0, "state.next_seq");
+_Static_assert(__builtin_offsetof(struct xpf_state, next_order) == 8, "state.next_order");
+_Static_assert(__builtin_offsetof(struct xpf_state, inserted) == 16, "state.inserted");
+_Static_assert(__builtin_offsetof(struct xpf_state, removed) == 24, "state.removed");
+
+/* What happened to the last packet (test runs). Map xpf_trace, key 0. */
+struct xpf_trace {
+	__u32 verdict; /* xpf_verdict */
+	__u32 reason;  /* drop reason when verdict == XV_DROP */
+	__u32 egress;  /* InterfaceId when verdict == XV_FORWARD */
+	__u32 pad0;
+};
+_Static_assert(sizeof(struct xpf_trace) == 16, "xpf_trace size");
+_Static_assert(__builtin_offsetof(struct xpf_trace, verdict) == 0, "trace.verdict");
+_Static_assert(__builtin_offsetof(struct xpf_trace, reason) == 4, "trace.reason");
+_Static_assert(__builtin_offsetof(struct xpf_trace, egress) == 8, "trace.egress");
+
+/* Per-generation settings. Map xpf_gen, key = slot. */
+struct xpf_gen_cfg {
+	__u32 global_start;   /* global rules: span into xpf_rules */
+	__u32 global_count;
+	__u32 session_capacity;
+	__u32 tcp_initial;    /* timeouts, seconds */
+	__u32 tcp_established;
+	__u32 tcp_closing;
+	__u32 tcp_time_wait;
+	__u32 udp;
+	__u32 icmp;
+	__u32 other;
+	__u32 n_snat;         /* rule counts */
+	__u32 n_dnat;
+	__u32 n_static;
+	__u16 mss;            /* MSS clamp (0: none) */
+	__u8 default_permit;
+	__u8 valid;
+};
+_Static_assert(sizeof(struct xpf_gen_cfg) == 56, "xpf_gen_cfg size");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, global_start) == 0, "gen.global_start");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, global_count) == 4, "gen.global_count");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, session_capacity) == 8, "gen.session_capacity");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, tcp_initial) == 12, "gen.tcp_initial");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, tcp_established) == 16, "gen.tcp_established");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, tcp_closing) == 20, "gen.tcp_closing");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, tcp_time_wait) == 24, "gen.tcp_time_wait");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, udp) == 28, "gen.udp");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, icmp) == 32, "gen.icmp");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, other) == 36, "gen.other");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, n_snat) == 40, "gen.n_snat");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, n_dnat) == 44, "gen.n_dnat");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, n_static) == 48, "gen.n_static");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, mss) == 52, "gen.mss");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, default_permit) == 54, "gen.default_permit");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, valid) == 55, "gen.valid");
+
+/* An interface. Map xpf_ifaces, key = slot * XPF_MAX_IFACES + InterfaceId. */
+struct xpf_iface {
+	__u8 valid;
+	__u8 has_v4;
+	__u8 has_v6;
+	__u8 pad0;
+	__u16 zone;    /* ZoneId (0: none) */
+	__u16 vlan;    /* VLAN id (0: untagged) */
+	__u8 mac[6];
+	__u16 pad1;
+	__u32 ifindex; /* kernel ifindex for bpf_redirect (0: unknown) */
+	__u8 v4[4];    /* primary IPv4 address */
+	__u8 v6[16];   /* primary IPv6 address */
+};
+_Static_assert(sizeof(struct xpf_iface) == 40, "xpf_iface size");
+_Static_assert(__builtin_offsetof(struct xpf_iface, valid) == 0, "iface.valid");
+_Static_assert(__builtin_offsetof(struct xpf_iface, has_v4) == 1, "iface.has_v4");
+_Static_assert(__builtin_offsetof(struct xpf_iface, has_v6) == 2, "iface.has_v6");
+_Static_assert(__builtin_offsetof(struct xpf_iface, zone) == 4, "iface.zone");
+_Static_assert(__builtin_offsetof(struct xpf_iface, vlan) == 6, "iface.vlan");
+_Static_assert(__builtin_offsetof(struct xpf_iface, mac) == 8, "iface.mac");
+_Static_assert(__builtin_offsetof(struct xpf_iface, ifindex) == 16, "iface.ifindex");
+_Static_assert(__builtin_offsetof(struct xpf_iface, v4) == 20, "iface.v4");
+_Static_assert(__builtin_offsetof(struct xpf_iface, v6) == 24, "iface.v6");
+
+/* A zone. Map xpf_zones, key = slot * XPF_MAX_ZONES + ZoneId. */
+struct xpf_zone {
+	__u8 valid;
+	__u8 tcp_rst;
+	__u8 loose;
+	__u8 pad0;
+	__u32 host_services;  /* xpf_host_service bits */
+	__u32 host_protocols; /* xpf_host_protocol bits */
+	__u32 pad1;
+};
+_Static_assert(sizeof(struct xpf_zone) == 16, "xpf_zone size");
+_Static_assert(__builtin_offsetof(struct xpf_zone, valid) == 0, "zone.valid");
+_Static_assert(__builtin_offsetof(struct xpf_zone, tcp_rst) == 1, "zone.tcp_rst");
+_Static_assert(__builtin_offsetof(struct xpf_zone, loose) == 2, "zone.loose");
+_Static_assert(__builtin_offsetof(struct xpf_zone, host_services) == 4, "zone.host_services");
+_Static_assert(__builtin_offsetof(struct xpf_zone, host_protocols) == 8, "zone.host_protocols");
+
+/* Ingress ifindex -> InterfaceId (real traffic). Map xpf_ifindex. */
+struct xpf_ifindex_key {
+	__u32 slot;
+	__u32 ifindex;
+};
+_Static_assert(sizeof(struct xpf_ifindex_key) == 8, "xpf_ifindex_key size");
+_Static_assert(__builtin_offsetof(struct xpf_ifindex_key, slot) == 0, "ifindex_key.slot");
+_Static_assert(__builtin_offsetof(struct xpf_ifindex_key, ifindex) == 4, "ifindex_key.ifindex");
+
+/* Zone pair -> span of its rules. Map xpf_zone_pairs. */
+struct xpf_pair_key {
+	__u32 slot;
+	__u16 from;
+	__u16 to;
+};
+_Static_assert(sizeof(struct xpf_pair_key) == 8, "xpf_pair_key size");
+_Static_assert(__builtin_offsetof(struct xpf_pair_key, slot) == 0, "pair_key.slot");
+_Static_assert(__builtin_offsetof(struct xpf_pair_key, from) == 4, "pair_key.from");
+_Static_assert(__builtin_offsetof(struct xpf_pair_key, to) == 6, "pair_key.to");
+
+struct xpf_span {
+	__u32 start;
+	__u32 count;
+};
+_Static_assert(sizeof(struct xpf_span) == 8, "xpf_span size");
+_Static_assert(__builtin_offsetof(struct xpf_span, start) == 0, "span.start");
+_Static_assert(__builtin_offsetof(struct xpf_span, count) == 4, "span.count");
+
+/* Rule flags. */
+#define RF_SRC_NEGATE (1u << 0)
+#define RF_DST_NEGATE (1u << 1)
+#define RF_LOG_INIT (1u << 2)
+#define RF_LOG_CLOSE (1u << 3)
+#define RF_COUNT (1u << 4)
+#define RF_ANY_PROTO (1u << 5)
+#define RF_HAS_ICMP_TYPE (1u << 6)
+#define RF_HAS_ICMP_CODE (1u << 7)
+#define RF_ANY_FROM (1u << 8)
+#define RF_ANY_TO (1u << 9)
+#define RA_PERMIT 0
+#define RA_DENY 1
+#define RA_REJECT 2
+
+/* A compiled policy rule. Map xpf_rules, key = slot * XPF_MAX_RULES + index. */
+struct xpf_rule {
+	__u32 id;          /* PolicyRuleId */
+	__u32 src_set;     /* AddressSetId */
+	__u32 dst_set;
+	__u32 timeout;     /* application inactivity timeout, s (0: default) */
+	__u64 from_zones;  /* zone bit mask (global rules) */
+	__u64 to_zones;
+	__u16 flags;       /* RF_* */
+	__u16 app;         /* AppId */
+	__u8 action;       /* RA_* */
+	__u8 proto;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u16 sport_lo;
+	__u16 sport_hi;
+	__u16 dport_lo;
+	__u16 dport_hi;
+};
+_Static_assert(sizeof(struct xpf_rule) == 48, "xpf_rule size");
+_Static_assert(__builtin_offsetof(struct xpf_rule, id) == 0, "rule.id");
+_Static_assert(__builtin_offsetof(struct xpf_rule, src_set) == 4, "rule.src_set");
+_Static_assert(__builtin_offsetof(struct xpf_rule, dst_set) == 8, "rule.dst_set");
+_Static_assert(__builtin_offsetof(struct xpf_rule, timeout) == 12, "rule.timeout");
+_Static_assert(__builtin_offsetof(struct xpf_rule, from_zones) == 16, "rule.from_zones");
+_Static_assert(__builtin_offsetof(struct xpf_rule, to_zones) == 24, "rule.to_zones");
+_Static_assert(__builtin_offsetof(struct xpf_rule, flags) == 32, "rule.flags");
+_Static_assert(__builtin_offsetof(struct xpf_rule, app) == 34, "rule.app");
+_Static_assert(__builtin_offsetof(struct xpf_rule, action) == 36, "rule.action");
+_Static_assert(__builtin_offsetof(struct xpf_rule, proto) == 37, "rule.proto");
+_Static_assert(__builtin_offsetof(struct xpf_rule, icmp_type) == 38, "rule.icmp_type");
+_Static_assert(__builtin_offsetof(struct xpf_rule, icmp_code) == 39, "rule.icmp_code");
+_Static_assert(__builtin_offsetof(struct xpf_rule, sport_lo) == 40, "rule.sport_lo");
+_Static_assert(__builtin_offsetof(struct xpf_rule, sport_hi) == 42, "rule.sport_hi");
+_Static_assert(__builtin_offsetof(struct xpf_rule, dport_lo) == 44, "rule.dport_lo");
+_Static_assert(__builtin_offsetof(struct xpf_rule, dport_hi) == 46, "rule.dport_hi");
+
+/* LPM keys. `tag` (network order) is (slot << 31) | AddressSetId for address
+ * sets and the slot for routes; prefixlen counts the 32 tag bits. */
+struct xpf_lpm4_key {
+	__u32 prefixlen;
+	__u32 tag;
+	__u8 addr[4];
+};
+_Static_assert(sizeof(struct xpf_lpm4_key) == 12, "xpf_lpm4_key size");
+_Static_assert(__builtin_offsetof(struct xpf_lpm4_key, tag) == 4, "lpm4.tag");
+_Static_assert(__builtin_offsetof(struct xpf_lpm4_key, addr) == 8, "lpm4.addr");
+struct xpf_lpm6_key {
+	__u32 prefixlen;
+	__u32 tag;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xpf_lpm6_key) == 24, "xpf_lpm6_key size");
+_Static_assert(__builtin_offsetof(struct xpf_lpm6_key, tag) == 4, "lpm6.tag");
+_Static_assert(__builtin_offsetof(struct xpf_lpm6_key, addr) == 8, "lpm6.addr");
+
+#define RT_NEXT_HOP 1
+#define RT_CONNECTED 2
+#define RT_DISCARD 3
+struct xpf_route {
+	__u8 kind;     /* RT_* */
+	__u8 pad0;
+	__u16 iface;   /* InterfaceId */
+	__u8 gateway[16];
+};
+_Static_assert(sizeof(struct xpf_route) == 20, "xpf_route size");
+_Static_assert(__builtin_offsetof(struct xpf_route, kind) == 0, "route.kind");
+_Static_assert(__builtin_offsetof(struct xpf_route, iface) == 2, "route.iface");
+_Static_assert(__builtin_offsetof(struct xpf_route, gateway) == 4, "route.gateway");
+
+/* Neighbours and the firewall's own addresses: key {slot, family, addr}. */
+struct xpf_addr_key {
+	__u32 slot;
+	__u32 family;  /* 4 or 6 */
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xpf_addr_key) == 24, "xpf_addr_key size");
+_Static_assert(__builtin_offsetof(struct xpf_addr_key, slot) == 0, "addr_key.slot");
+_Static_assert(__builtin_offsetof(struct xpf_addr_key, family) == 4, "addr_key.family");
+_Static_assert(__builtin_offsetof(struct xpf_addr_key, addr) == 8, "addr_key.addr");
+struct xpf_neighbour {
+	__u8 mac[6];
+	__u16 iface;
+};
+_Static_assert(sizeof(struct xpf_neighbour) == 8, "xpf_neighbour size");
+_Static_assert(__builtin_offsetof(struct xpf_neighbour, mac) == 0, "neighbour.mac");
+_Static_assert(__builtin_offsetof(struct xpf_neighbour, iface) == 6, "neighbour.iface");
+
+/* NAT match: up to XPF_NAT_* entries per side, counts say how many are used
+ * (0 = any). */
+struct xpf_prefix {
+	__u8 family; /* 4 or 6 */
+	__u8 len;
+	__u8 pad0[2];
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xpf_prefix) == 20, "xpf_prefix size");
+_Static_assert(__builtin_offsetof(struct xpf_prefix, len) == 1, "prefix.len");
+_Static_assert(__builtin_offsetof(struct xpf_prefix, addr) == 4, "prefix.addr");
+struct xpf_nat_match {
+	__u8 n_src;
+	__u8 n_dst;
+	__u8 n_sports;
+	__u8 n_dports;
+	__u8 n_protos;
+	__u8 protos[XPF_NAT_PROTOS];
+	__u8 pad0[3];
+	__u16 sports[XPF_NAT_PORTS][2];
+	__u16 dports[XPF_NAT_PORTS][2];
+	struct xpf_prefix src[XPF_NAT_PREFIXES];
+	struct xpf_prefix dst[XPF_NAT_PREFIXES];
+};
+_Static_assert(sizeof(struct xpf_nat_match) == 204, "xpf_nat_match size");
+_Static_assert(__builtin_offsetof(struct xpf_nat_match, n_protos) == 4, "nat_match.n_protos");
+_Static_assert(__builtin_offsetof(struct xpf_nat_match, protos) == 5, "nat_match.protos");
+_Static_assert(__builtin_offsetof(struct xpf_nat_match, sports) == 12, "nat_match.sports");
+_Static_assert(__builtin_offsetof(struct xpf_nat_match, dports) == 28, "nat_match.dports");
+_Static_assert(__builtin_offsetof(struct xpf_nat_match, src) == 44, "nat_match.src");
+_Static_assert(__builtin_offsetof(struct xpf_nat_match, dst) == 124, "nat_match.dst");
+
+/* A NAT context: zone mask and interface mask (both zero = any). */
+struct xpf_nat_ctx {
+	__u64 zones;
+	__u64 ifaces[XPF_MAX_IFACES / 64];
+};
+_Static_assert(sizeof(struct xpf_nat_ctx) == 40, "xpf_nat_ctx size");
+_Static_assert(__builtin_offsetof(struct xpf_nat_ctx, ifaces) == 8, "nat_ctx.ifaces");
+
+#define SNAT_OFF 0
+#define SNAT_INTERFACE 1
+#define SNAT_POOL 2
+/* Source rule. Map xpf_snat, key = slot * XPF_MAX_SNAT_RULES + index. */
+struct xpf_snat_rule {
+	__u32 id;       /* NatRuleId */
+	__u8 action;    /* SNAT_* */
+	__u8 pad0;
+	__u16 pool;     /* NatPoolId */
+	struct xpf_nat_ctx from;
+	struct xpf_nat_ctx to;
+	struct xpf_nat_match m;
+	__u8 pad1[4];
+};
+_Static_assert(sizeof(struct xpf_snat_rule) == 296, "xpf_snat_rule size");
+_Static_assert(__builtin_offsetof(struct xpf_snat_rule, action) == 4, "snat.action");
+_Static_assert(__builtin_offsetof(struct xpf_snat_rule, pool) == 6, "snat.pool");
+_Static_assert(__builtin_offsetof(struct xpf_snat_rule, from) == 8, "snat.from");
+_Static_assert(__builtin_offsetof(struct xpf_snat_rule, to) == 48, "snat.to");
+_Static_assert(__builtin_offsetof(struct xpf_snat_rule, m) == 88, "snat.m");
+
+/* Destination rule. Map xpf_dnat, key = slot * XPF_MAX_DNAT_RULES + index. */
+struct xpf_dnat_rule {
+	__u32 id;
+	__u8 has_pool;
+	__u8 has_port;
+	__u16 port;
+	__u8 family;
+	__u8 pad0[3];
+	__u8 addr[16];
+	__u32 pad1;
+	struct xpf_nat_ctx from;
+	struct xpf_nat_match m;
+	__u8 pad2[4];
+};
+_Static_assert(sizeof(struct xpf_dnat_rule) == 280, "xpf_dnat_rule size");
+_Static_assert(__builtin_offsetof(struct xpf_dnat_rule, has_pool) == 4, "dnat.has_pool");
+_Static_assert(__builtin_offsetof(struct xpf_dnat_rule, has_port) == 5, "dnat.has_port");
+_Static_assert(__builtin_offsetof(struct xpf_dnat_rule, port) == 6, "dnat.port");
+_Static_assert(__builtin_offsetof(struct xpf_dnat_rule, family) == 8, "dnat.family");
+_Static_assert(__builtin_offsetof(struct xpf_dnat_rule, addr) == 12, "dnat.addr");
+_Static_assert(__builtin_offsetof(struct xpf_dnat_rule, from) == 32, "dnat.from");
+_Static_assert(__builtin_offsetof(struct xpf_dnat_rule, m) == 72, "dnat.m");
+
+/* Static rule. Map xpf_static, key = slot * XPF_MAX_STATIC_RULES + index. */
+struct xpf_static_rule {
+	__u32 id;
+	struct xpf_prefix public_net;
+	struct xpf_prefix private_net;
+	__u32 pad0;
+	struct xpf_nat_ctx from;
+};
+_Static_assert(sizeof(struct xpf_static_rule) == 88, "xpf_static_rule size");
+_Static_assert(__builtin_offsetof(struct xpf_static_rule, public_net) == 4, "static.public");
+_Static_assert(__builtin_offsetof(struct xpf_static_rule, private_net) == 24, "static.private");
+_Static_assert(__builtin_offsetof(struct xpf_static_rule, from) == 48, "static.from");
+
+/* Source pool (port overloading). Map xpf_pools, key = slot * XPF_MAX_POOLS + NatPoolId.
+ * Addresses are laid end to end: `first` .. `first + count - 1` of `family`
+ * (a pool of several ranges uses xpf_pool_addrs for index -> address). */
+struct xpf_pool {
+	__u8 valid;
+	__u8 family;
+	__u16 port_low;
+	__u16 port_high;
+	__u16 pad0;
+	__u32 addr_count;
+	__u32 pad1;
+};
+_Static_assert(sizeof(struct xpf_pool) == 16, "xpf_pool size");
+_Static_assert(__builtin_offsetof(struct xpf_pool, family) == 1, "pool.family");
+_Static_assert(__builtin_offsetof(struct xpf_pool, port_low) == 2, "pool.port_low");
+_Static_assert(__builtin_offsetof(struct xpf_pool, port_high) == 4, "pool.port_high");
+_Static_assert(__builtin_offsetof(struct xpf_pool, addr_count) == 8, "pool.addr_count");
+
+/* Pool address index -> address. Map xpf_pool_addrs. */
+struct xpf_pool_addr_key {
+	__u32 slot;
+	__u16 pool;
+	__u16 pad0;
+	__u32 index;
+};
+_Static_assert(sizeof(struct xpf_pool_addr_key) == 12, "xpf_pool_addr_key size");
+_Static_assert(__builtin_offsetof(struct xpf_pool_addr_key, pool) == 4, "pool_addr_key.pool");
+_Static_assert(__builtin_offsetof(struct xpf_pool_addr_key, index) == 8, "pool_addr_key.index");
+
+/* Taken source-NAT port slots. Map xpf_slots (hash): a key exists while the
+ * slot is taken. Claimed with BPF_NOEXIST (atomic across CPUs), released by
+ * deleting the key. A target is a pool (its id) or an interface allocator
+ * (0x8000 | InterfaceId); slots are numbered as docs/nat-allocation.md says.
+ * Shared by both configuration slots; the loader re-lays mappings on apply. */
+struct xpf_slot_key {
+	__u16 target;
+	__u8 proto;
+	__u8 pad0;
+	__u32 slot;
+};
+_Static_assert(sizeof(struct xpf_slot_key) == 8, "xpf_slot_key size");
+_Static_assert(__builtin_offsetof(struct xpf_slot_key, proto) == 2, "slot_key.proto");
+_Static_assert(__builtin_offsetof(struct xpf_slot_key, slot) == 4, "slot_key.slot");
+
+/* Session key (both directions use the same layout). */
+struct xpf_sess_key {
+	__u8 family; /* 4 or 6 */
+	__u8 proto;
+	__u16 sport;
+	__u16 dport;
+	__u16 pad0;
+	__u8 src[16];
+	__u8 dst[16];
+};
+_Static_assert(sizeof(struct xpf_sess_key) == 40, "xpf_sess_key size");
+_Static_assert(__builtin_offsetof(struct xpf_sess_key, proto) == 1, "sess_key.proto");
+_Static_assert(__builtin_offsetof(struct xpf_sess_key, sport) == 2, "sess_key.sport");
+_Static_assert(__builtin_offsetof(struct xpf_sess_key, dport) == 4, "sess_key.dport");
+_Static_assert(__builtin_offsetof(struct xpf_sess_key, src) == 8, "sess_key.src");
+_Static_assert(__builtin_offsetof(struct xpf_sess_key, dst) == 24, "sess_key.dst");
+
+/* One direction of the TCP tracker (van Rooij / netfilter). */
+struct xpf_tcp_side {
+	__u32 end;
+	__u32 max_end;
+	__u32 max_win;
+	__u8 scale;
+	__u8 scale_offered;
+	__u8 fin_seen;
+	__u8 fin_acked;
+};
+_Static_assert(sizeof(struct xpf_tcp_side) == 16, "xpf_tcp_side size");
+_Static_assert(__builtin_offsetof(struct xpf_tcp_side, max_end) == 4, "tcp_side.max_end");
+_Static_assert(__builtin_offsetof(struct xpf_tcp_side, max_win) == 8, "tcp_side.max_win");
+_Static_assert(__builtin_offsetof(struct xpf_tcp_side, scale) == 12, "tcp_side.scale");
+_Static_assert(__builtin_offsetof(struct xpf_tcp_side, scale_offered) == 13, "tcp_side.scale_offered");
+_Static_assert(__builtin_offsetof(struct xpf_tcp_side, fin_seen) == 14, "tcp_side.fin_seen");
+_Static_assert(__builtin_offsetof(struct xpf_tcp_side, fin_acked) == 15, "tcp_side.fin_acked");
+
+struct xpf_tcp {
+	struct xpf_tcp_side sides[2];
+	__u8 state;   /* xpf_tcp_state */
+	__u8 liberal;
+	__u8 valid;   /* a tracker exists (TCP sessions) */
+	__u8 pad0;
+	__u32 version; /* bumped on every committed update */
+};
+_Static_assert(sizeof(struct xpf_tcp) == 40, "xpf_tcp size");
+_Static_assert(__builtin_offsetof(struct xpf_tcp, state) == 32, "tcp.state");
+_Static_assert(__builtin_offsetof(struct xpf_tcp, liberal) == 33, "tcp.liberal");
+_Static_assert(__builtin_offsetof(struct xpf_tcp, valid) == 34, "tcp.valid");
+_Static_assert(__builtin_offsetof(struct xpf_tcp, version) == 36, "tcp.version");
+
+/* Session data (what records carry). A forward entry holds everything; a
+ * reverse entry only `is_reverse`, `session_id` and `other` (the forward key). */
+struct xpf_sess {
+	__u64 session_id;
+	__u64 created_ns;
+	__u64 last_seen_ns;
+	__u64 order;
+	__u64 fwd_packets;
+	__u64 fwd_bytes;
+	__u64 rev_packets;
+	__u64 rev_bytes;
+	__u32 timeout;      /* seconds */
+	__u32 rule;         /* PolicyRuleId */
+	__u32 app_timeout;  /* 0: none */
+	__u32 nat_rule_src; /* NatRuleId */
+	__u32 nat_rule_dst;
+	__u32 slot;         /* port slot of the source mapping */
+	__u16 flags;        /* SF_* */
+	__u16 app;          /* AppId */
+	__u16 in_zone;
+	__u16 out_zone;
+	__u16 in_if;
+	__u16 out_if;
+	__u16 nat_pool;     /* NatPoolId */
+	__u16 snat_target;  /* bitmap target of the mapping (0: none) */
+	__u8 is_reverse;
+	__u8 state;         /* xpf_sess_state */
+	__u8 embryonic;
+	__u8 rg;            /* RedundancyGroupId */
+	__u32 pad0;
+	struct xpf_sess_key other; /* reverse key (forward entry) / forward key (reverse entry) */
+	struct xpf_tcp tcp;
+};
+_Static_assert(sizeof(struct xpf_sess) == 192, "xpf_sess size");
+_Static_assert(__builtin_offsetof(struct xpf_sess, created_ns) == 8, "sess.created_ns");
+_Static_assert(__builtin_offsetof(struct xpf_sess, last_seen_ns) == 16, "sess.last_seen_ns");
+_Static_assert(__builtin_offsetof(struct xpf_sess, order) == 24, "sess.order");
+_Static_assert(__builtin_offsetof(struct xpf_sess, fwd_packets) == 32, "sess.fwd_packets");
+_Static_assert(__builtin_offsetof(struct xpf_sess, fwd_bytes) == 40, "sess.fwd_bytes");
+_Static_assert(__builtin_offsetof(struct xpf_sess, rev_packets) == 48, "sess.rev_packets");
+_Static_assert(__builtin_offsetof(struct xpf_sess, rev_bytes) == 56, "sess.rev_bytes");
+_Static_assert(__builtin_offsetof(struct xpf_sess, timeout) == 64, "sess.timeout");
+_Static_assert(__builtin_offsetof(struct xpf_sess, rule) == 68, "sess.rule");
+_Static_assert(__builtin_offsetof(struct xpf_sess, app_timeout) == 72, "sess.app_timeout");
+_Static_assert(__builtin_offsetof(struct xpf_sess, nat_rule_src) == 76, "sess.nat_rule_src");
+_Static_assert(__builtin_offsetof(struct xpf_sess, nat_rule_dst) == 80, "sess.nat_rule_dst");
+_Static_assert(__builtin_offsetof(struct xpf_sess, slot) == 84, "sess.slot");
+_Static_assert(__builtin_offsetof(struct xpf_sess, flags) == 88, "sess.flags");
+_Static_assert(__builtin_offsetof(struct xpf_sess, app) == 90, "sess.app");
+_Static_assert(__builtin_offsetof(struct xpf_sess, in_zone) == 92, "sess.in_zone");
+_Static_assert(__builtin_offsetof(struct xpf_sess, out_zone) == 94, "sess.out_zone");
+_Static_assert(__builtin_offsetof(struct xpf_sess, in_if) == 96, "sess.in_if");
+_Static_assert(__builtin_offsetof(struct xpf_sess, out_if) == 98, "sess.out_if");
+_Static_assert(__builtin_offsetof(struct xpf_sess, nat_pool) == 100, "sess.nat_pool");
+_Static_assert(__builtin_offsetof(struct xpf_sess, snat_target) == 102, "sess.snat_target");
+_Static_assert(__builtin_offsetof(struct xpf_sess, is_reverse) == 104, "sess.is_reverse");
+_Static_assert(__builtin_offsetof(struct xpf_sess, state) == 105, "sess.state");
+_Static_assert(__builtin_offsetof(struct xpf_sess, embryonic) == 106, "sess.embryonic");
+_Static_assert(__builtin_offsetof(struct xpf_sess, rg) == 107, "sess.rg");
+_Static_assert(__builtin_offsetof(struct xpf_sess, other) == 112, "sess.other");
+_Static_assert(__builtin_offsetof(struct xpf_sess, tcp) == 152, "sess.tcp");
+
+/* Session map value: a lock serialising tracker updates, then the data. */
+struct xpf_sess_val {
+	__u32 lock;  /* struct bpf_spin_lock in the program */
+	__u32 pad0;
+	struct xpf_sess s;
+};
+_Static_assert(sizeof(struct xpf_sess_val) == 200, "xpf_sess_val size");
+_Static_assert(__builtin_offsetof(struct xpf_sess_val, s) == 8, "sess_val.s");
+
+/* Embryonic FIFO entry (map xpf_embryonic, a queue). */
+struct xpf_embryo {
+	struct xpf_sess_key key;
+	__u64 session_id;
+};
+_Static_assert(sizeof(struct xpf_embryo) == 48, "xpf_embryo size");
+_Static_assert(__builtin_offsetof(struct xpf_embryo, session_id) == 40, "embryo.session_id");
+
+/* Ring-buffer record: deltas (with the session snapshot) and deny events. */
+struct xpf_record {
+	__u32 kind;    /* xpf_record_kind */
+	__u32 reason;  /* close reason (XR_DELTA_CLOSE) / 1 = rejected (XR_POLICY_DENY) */
+	__u64 time_ns;
+	struct xpf_sess_key key;  /* forward key; XR_POLICY_DENY: the packet's tuple */
+	struct xpf_sess s;        /* XR_POLICY_DENY: rule, app, zones, in_if, flags=icmp type+1 */
+};
+_Static_assert(sizeof(struct xpf_record) == 248, "xpf_record size");
+_Static_assert(__builtin_offsetof(struct xpf_record, reason) == 4, "record.reason");
+_Static_assert(__builtin_offsetof(struct xpf_record, time_ns) == 8, "record.time_ns");
+_Static_assert(__builtin_offsetof(struct xpf_record, key) == 16, "record.key");
+_Static_assert(__builtin_offsetof(struct xpf_record, s) == 56, "record.s");
+
+/* Per-CPU counter values. */
+struct xpf_pkt_cnt {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct xpf_pkt_cnt) == 16, "xpf_pkt_cnt size");
+_Static_assert(__builtin_offsetof(struct xpf_pkt_cnt, bytes) == 8, "pkt_cnt.bytes");
+struct xpf_if_cnt {
+	__u64 rx_packets;
+	__u64 rx_bytes;
+	__u64 tx_packets;
+	__u64 tx_bytes;
+	__u64 rx_dropped;
+	__u64 tx_dropped;
+};
+_Static_assert(sizeof(struct xpf_if_cnt) == 48, "xpf_if_cnt size");
+_Static_assert(__builtin_offsetof(struct xpf_if_cnt, rx_bytes) == 8, "if_cnt.rx_bytes");
+_Static_assert(__builtin_offsetof(struct xpf_if_cnt, tx_packets) == 16, "if_cnt.tx_packets");
+_Static_assert(__builtin_offsetof(struct xpf_if_cnt, tx_bytes) == 24, "if_cnt.tx_bytes");
+_Static_assert(__builtin_offsetof(struct xpf_if_cnt, rx_dropped) == 32, "if_cnt.rx_dropped");
+_Static_assert(__builtin_offsetof(struct xpf_if_cnt, tx_dropped) == 40, "if_cnt.tx_dropped");
+struct xpf_zone_cnt {
+	__u64 in_packets;
+	__u64 in_bytes;
+	__u64 eg_packets;
+	__u64 eg_bytes;
+	__u64 dropped;
+};
+_Static_assert(sizeof(struct xpf_zone_cnt) == 40, "xpf_zone_cnt size");
+_Static_assert(__builtin_offsetof(struct xpf_zone_cnt, in_bytes) == 8, "zone_cnt.in_bytes");
+_Static_assert(__builtin_offsetof(struct xpf_zone_cnt, eg_packets) == 16, "zone_cnt.eg_packets");
+_Static_assert(__builtin_offsetof(struct xpf_zone_cnt, eg_bytes) == 24, "zone_cnt.eg_bytes");
+_Static_assert(__builtin_offsetof(struct xpf_zone_cnt, dropped) == 32, "zone_cnt.dropped");
+
+#endif /* XPF_SHARED_H */

@@ -1,0 +1,1229 @@
+//! The eBPF firewall's control plane: atomic apply (fill the inactive slot,
+//! carry NAT mappings over, flip, rematch), the session table over the
+//! session map (listing, known-value and companion deletes, expiry), counter
+//! snapshots (per-CPU values summed) and the ring-buffer records turned into
+//! events and session deltas.
+
+use crate::abi::{self, SessKey, SessVal};
+use crate::lower::{self, Lowered, capabilities, ip_bytes, ip_u128};
+use crate::program::{Error, LoadOptions, Loaded, PROGRAM};
+use aya::maps::lpm_trie::Key as LpmKey;
+use aya::maps::{MapError, PerCpuValues};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use xpf_dataplane::apply::ApplyResult;
+use xpf_dataplane::compile::{CompiledConfig, CompiledSourceAction};
+use xpf_dataplane::config::{DefaultPolicy, PolicyAction};
+use xpf_dataplane::error::DataplaneError;
+use xpf_dataplane::session_store::reverse_entry;
+use xpf_runtime::counters::BaseCounter;
+use xpf_runtime::{
+    AnySessionKey, AppId, CloseReason, CounterValue, DropReason, Event, FlowTuple, GlobalCounter,
+    InterfaceCounters, InterfaceId, IpProtocol, NatPoolId, NatRuleId, NatTranslation,
+    PacketCounters, PolicyDenyEvent, PolicyRuleId, RedundancyGroupId, SessionCloseEvent,
+    SessionDelta, SessionDeltaReason, SessionEntry, SessionFlags, SessionId, SessionKey,
+    SessionOpenEvent, SessionState, SessionValue, TcpState, ZoneId,
+};
+
+const SEC: u64 = 1_000_000_000;
+
+/// What happened to one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameVerdict {
+    /// Forwarded out of an interface.
+    Forward(InterfaceId),
+    /// Delivered to the host.
+    Local,
+    /// Dropped and counted.
+    Drop(DropReason),
+}
+
+/// Per-zone counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZoneTraffic {
+    /// Ingress.
+    pub ingress: CounterValue,
+    /// Egress.
+    pub egress: CounterValue,
+    /// Dropped.
+    pub dropped: u64,
+}
+
+/// Every counter, per-CPU values summed; only ids some generation used.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CounterSet {
+    /// Global counters, non-zero.
+    pub global: BTreeMap<GlobalCounter, u64>,
+    /// Per interface.
+    pub interfaces: BTreeMap<InterfaceId, InterfaceCounters>,
+    /// Per zone.
+    pub zones: BTreeMap<ZoneId, ZoneTraffic>,
+    /// Per policy rule.
+    pub policies: BTreeMap<PolicyRuleId, CounterValue>,
+    /// Per NAT rule.
+    pub nat_rules: BTreeMap<NatRuleId, CounterValue>,
+}
+
+/// Map keys written into one configuration slot (cleared before reuse).
+#[derive(Default)]
+struct SlotKeys {
+    lowered: Option<Lowered>,
+}
+
+/// The eBPF backend's state around the loaded program.
+pub struct Firewall {
+    prog: Loaded,
+    compiled: Option<Arc<CompiledConfig>>,
+    last: Option<ApplyResult>,
+    generation: u64,
+    active: u32,
+    slots: [SlotKeys; 2],
+    /// Control-plane tallies (closes done here, not in the program).
+    user_global: BTreeMap<GlobalCounter, u64>,
+    user_removed: u64,
+    events: Vec<Event>,
+    deltas: Vec<SessionDelta>,
+    delta_seq: u64,
+    /// Id-space sizes seen over every generation: interfaces, zones, rules, NAT rules.
+    sizes: [usize; 4],
+    /// Largest rule / NAT-rule counter ids ever used (reset clears them).
+    /// [2]: largest ingress interface id a frame was run with, + 1.
+    touched: [usize; 3],
+    globals: abi::Globals,
+}
+
+fn map_err(name: &'static str) -> impl Fn(MapError) -> Error {
+    move |source| Error::Map { name, source }
+}
+
+fn dp_err(e: Error) -> DataplaneError {
+    DataplaneError::Backend {
+        backend: "ebpf",
+        message: e.to_string(),
+    }
+}
+
+/// A session key of the program as a runtime key.
+pub fn any_key(k: &SessKey) -> AnySessionKey {
+    let protocol = IpProtocol(k.proto);
+    if k.family == 4 {
+        let a = |b: &[u8; 16]| Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+        AnySessionKey::V4(SessionKey {
+            src: a(&k.src),
+            dst: a(&k.dst),
+            src_port: k.sport,
+            dst_port: k.dport,
+            protocol,
+        })
+    } else {
+        AnySessionKey::V6(SessionKey {
+            src: Ipv6Addr::from(k.src),
+            dst: Ipv6Addr::from(k.dst),
+            src_port: k.sport,
+            dst_port: k.dport,
+            protocol,
+        })
+    }
+}
+
+/// A runtime key as the program's key.
+pub fn sess_key(k: &AnySessionKey) -> SessKey {
+    let (src, dst, sport, dport, proto) = match k {
+        AnySessionKey::V4(k) => (
+            IpAddr::V4(k.src),
+            IpAddr::V4(k.dst),
+            k.src_port,
+            k.dst_port,
+            k.protocol,
+        ),
+        AnySessionKey::V6(k) => (
+            IpAddr::V6(k.src),
+            IpAddr::V6(k.dst),
+            k.src_port,
+            k.dst_port,
+            k.protocol,
+        ),
+    };
+    let (s, family) = ip_bytes(src);
+    SessKey {
+        family,
+        proto: proto.0,
+        sport,
+        dport,
+        pad0: 0,
+        src: s,
+        dst: ip_bytes(dst).0,
+    }
+}
+
+fn tcp_state(t: &abi::Tcp) -> TcpState {
+    if t.valid == 0 {
+        return TcpState::None;
+    }
+    match t.state {
+        1 => TcpState::SynSent,
+        2 => TcpState::SynReceived,
+        3 => TcpState::Established,
+        4 => TcpState::FinWait,
+        5 => TcpState::CloseWait,
+        6 => TcpState::LastAck,
+        7 => TcpState::TimeWait,
+        8 => TcpState::Close,
+        _ => TcpState::None,
+    }
+}
+
+fn sess_state(n: u8) -> SessionState {
+    match n {
+        0 => SessionState::New,
+        1 => SessionState::Established,
+        2 => SessionState::Closing,
+        _ => SessionState::Closed,
+    }
+}
+
+/// The forward entry of a session from its key and data.
+pub fn entry_of(key: &SessKey, s: &abi::Sess) -> SessionEntry {
+    fn value<A: xpf_runtime::SessionAddr>(s: &abi::Sess, rev: SessionKey<A>) -> SessionValue<A> {
+        SessionValue {
+            session_id: SessionId(s.session_id),
+            state: sess_state(s.state),
+            tcp_state: tcp_state(&s.tcp),
+            flags: SessionFlags(s.flags),
+            is_reverse: false,
+            created_ns: s.created_ns,
+            last_seen_ns: s.last_seen_ns,
+            timeout_secs: s.timeout,
+            policy_rule: PolicyRuleId(s.rule),
+            ingress_zone: ZoneId(s.in_zone),
+            egress_zone: ZoneId(s.out_zone),
+            ingress_interface: InterfaceId(s.in_if),
+            egress_interface: InterfaceId(s.out_if),
+            nat: NatTranslation {
+                src: rev.dst,
+                src_port: rev.dst_port,
+                dst: rev.src,
+                dst_port: rev.src_port,
+            },
+            nat_rule_src: NatRuleId(s.nat_rule_src),
+            nat_rule_dst: NatRuleId(s.nat_rule_dst),
+            nat_pool: NatPoolId(s.nat_pool),
+            fwd: PacketCounters {
+                packets: s.fwd_packets,
+                bytes: s.fwd_bytes,
+            },
+            rev: PacketCounters {
+                packets: s.rev_packets,
+                bytes: s.rev_bytes,
+            },
+            reverse_key: rev,
+            app: AppId(s.app),
+            owner_rg: RedundancyGroupId(s.rg),
+        }
+    }
+    match (any_key(key), any_key(&s.other)) {
+        (AnySessionKey::V4(f), AnySessionKey::V4(r)) => SessionEntry::V4 {
+            key: f,
+            value: value(s, r),
+        },
+        (AnySessionKey::V6(f), AnySessionKey::V6(r)) => SessionEntry::V6 {
+            key: f,
+            value: value(s, r),
+        },
+        (AnySessionKey::V4(f), _) => SessionEntry::V4 {
+            key: f,
+            value: value(s, f.reversed()),
+        },
+        (AnySessionKey::V6(f), _) => SessionEntry::V6 {
+            key: f,
+            value: value(s, f.reversed()),
+        },
+    }
+}
+
+/// The open event a session's forward entry describes.
+pub fn open_event(e: &SessionEntry) -> (SessionOpenEvent, PacketCounters, PacketCounters) {
+    fn build<A: xpf_runtime::SessionAddr>(
+        k: &SessionKey<A>,
+        v: &SessionValue<A>,
+    ) -> (SessionOpenEvent, PacketCounters, PacketCounters) {
+        (
+            SessionOpenEvent {
+                time_ns: v.created_ns,
+                session_id: v.session_id,
+                flow: FlowTuple {
+                    src: k.src.to_ip(),
+                    src_port: k.src_port,
+                    dst: k.dst.to_ip(),
+                    dst_port: k.dst_port,
+                    protocol: k.protocol,
+                    icmp_type: k.protocol.is_icmp().then_some(0),
+                },
+                nat_src: v.nat.src.to_ip(),
+                nat_src_port: v.nat.src_port,
+                nat_dst: v.nat.dst.to_ip(),
+                nat_dst_port: v.nat.dst_port,
+                nat_rule_src: v.nat_rule_src,
+                nat_rule_dst: v.nat_rule_dst,
+                policy_rule: v.policy_rule,
+                app: v.app,
+                ingress_zone: v.ingress_zone,
+                egress_zone: v.egress_zone,
+                ingress_interface: v.ingress_interface,
+                owner_rg: v.owner_rg,
+            },
+            v.fwd,
+            v.rev,
+        )
+    }
+    match e {
+        SessionEntry::V4 { key, value } => build(key, value),
+        SessionEntry::V6 { key, value } => build(key, value),
+    }
+}
+
+fn close_reason(n: u32) -> CloseReason {
+    match n {
+        0 => CloseReason::TcpFin,
+        1 => CloseReason::TcpRst,
+        2 => CloseReason::IdleTimeout,
+        6 => CloseReason::Evicted,
+        _ => CloseReason::Other,
+    }
+}
+
+fn ip_of(family: u8, b: &[u8; 16]) -> IpAddr {
+    if family == 4 {
+        IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(*b))
+    }
+}
+
+impl Firewall {
+    /// Loads the program (needs root) with an empty configuration.
+    pub fn new(opts: LoadOptions) -> Result<Self, Error> {
+        let mut prog = Loaded::load(opts)?;
+        let boot = boot_offset_ns();
+        let globals = abi::Globals {
+            clock_offset_ns: boot,
+            ..Default::default()
+        };
+        prog.maps
+            .globals
+            .set(0, globals, 0)
+            .map_err(map_err("xpf_globals"))?;
+        prog.maps
+            .state
+            .set(
+                0,
+                abi::State {
+                    next_seq: 1,
+                    ..Default::default()
+                },
+                0,
+            )
+            .map_err(map_err("xpf_state"))?;
+        Ok(Self {
+            prog,
+            compiled: None,
+            last: None,
+            generation: 0,
+            active: 0,
+            slots: Default::default(),
+            user_global: BTreeMap::new(),
+            user_removed: 0,
+            events: Vec::new(),
+            deltas: Vec::new(),
+            delta_seq: 0,
+            sizes: [0; 4],
+            touched: [0; 3],
+            globals,
+        })
+    }
+
+    /// Returns the firewall to its freshly loaded state without reloading
+    /// the program (sessions, NAT slots, configuration slots, counters,
+    /// queued records and sequence numbers all cleared). Used by tests that
+    /// run many cases on one loaded program.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        while self.prog.maps.events.next().is_some() {}
+        let keys: Vec<SessKey> = self
+            .prog
+            .maps
+            .sessions
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
+        for k in keys {
+            let _ = self.prog.maps.sessions.remove(&k);
+        }
+        let slots: Vec<abi::SlotKey> = self.prog.maps.slots.keys().filter_map(Result::ok).collect();
+        for k in slots {
+            let _ = self.prog.maps.slots.remove(&k);
+        }
+        while self.prog.maps.embryonic.pop(0).is_ok() {}
+        self.clear_slot(0)?;
+        self.clear_slot(1)?;
+        let cpus = aya::util::nr_cpus().map_or(1, |n| n);
+        fn zeros<T: aya::Pod + Default>(n: usize) -> PerCpuValues<T> {
+            PerCpuValues::try_from(vec![T::default(); n]).unwrap_or_else(|_| {
+                PerCpuValues::try_from(vec![T::default(); 1]).expect("one value")
+            })
+        }
+        let m = &mut self.prog.maps;
+        for i in 0..abi::COUNTERS {
+            m.cnt_global
+                .set(i, zeros::<u64>(cpus), 0)
+                .map_err(map_err("xpf_cnt_global"))?;
+        }
+        let ifaces = self.touched[2]
+            .max(self.sizes[0])
+            .min(abi::MAX_IFACES as usize) as u32;
+        for i in 0..ifaces {
+            m.cnt_iface
+                .set(i, zeros::<abi::IfCnt>(cpus), 0)
+                .map_err(map_err("xpf_cnt_iface"))?;
+        }
+        for i in 0..self.sizes[1].min(abi::MAX_ZONES as usize) as u32 {
+            m.cnt_zone
+                .set(i, zeros::<abi::ZoneCnt>(cpus), 0)
+                .map_err(map_err("xpf_cnt_zone"))?;
+        }
+        for i in 0..self.touched[0].min(abi::MAX_RULE_IDS as usize) as u32 {
+            m.cnt_policy
+                .set(i, zeros::<abi::PktCnt>(cpus), 0)
+                .map_err(map_err("xpf_cnt_policy"))?;
+        }
+        for i in 0..self.touched[1].min(abi::MAX_NAT_IDS as usize) as u32 {
+            m.cnt_nat
+                .set(i, zeros::<abi::PktCnt>(cpus), 0)
+                .map_err(map_err("xpf_cnt_nat"))?;
+        }
+        m.state
+            .set(
+                0,
+                abi::State {
+                    next_seq: 1,
+                    ..Default::default()
+                },
+                0,
+            )
+            .map_err(map_err("xpf_state"))?;
+        m.state
+            .set(1, abi::State::default(), 0)
+            .map_err(map_err("xpf_state"))?;
+        self.globals.active = 0;
+        self.write_globals()?;
+        self.compiled = None;
+        self.last = None;
+        self.generation = 0;
+        self.active = 0;
+        self.user_global.clear();
+        self.user_removed = 0;
+        self.events.clear();
+        self.deltas.clear();
+        self.delta_seq = 0;
+        self.sizes = [0; 4];
+        self.touched = [0; 3];
+        Ok(())
+    }
+
+    /// The loaded program and its maps.
+    pub fn program(&mut self) -> &mut Loaded {
+        &mut self.prog
+    }
+
+    /// The compiled configuration in force.
+    pub fn compiled(&self) -> Option<&Arc<CompiledConfig>> {
+        self.compiled.as_ref()
+    }
+
+    /// The result of the last successful apply.
+    pub fn last_apply(&self) -> Option<&ApplyResult> {
+        self.last.as_ref()
+    }
+
+    fn write_globals(&mut self) -> Result<(), Error> {
+        self.prog
+            .maps
+            .globals
+            .set(0, self.globals, 0)
+            .map_err(map_err("xpf_globals"))
+    }
+
+    /// Test mode: the program reports each verdict in `xpf_trace` and reads
+    /// time, ingress and frame length from the globals ([`run_frame`](Self::run_frame)).
+    pub fn set_trace(&mut self, on: bool) -> Result<(), Error> {
+        self.globals.trace = u32::from(on);
+        self.write_globals()
+    }
+
+    fn count_user(&mut self, c: impl Into<GlobalCounter>) {
+        *self.user_global.entry(c.into()).or_default() += 1;
+    }
+
+    fn delta(&mut self, reason: SessionDeltaReason, entry: SessionEntry) {
+        self.delta_seq += 1;
+        self.deltas.push(SessionDelta {
+            seq: self.delta_seq,
+            reason,
+            entry,
+        });
+    }
+
+    // ------------------------------------------------------------------
+    // Apply
+
+    fn clear_slot(&mut self, slot: u32) -> Result<(), Error> {
+        let Some(old) = self.slots[slot as usize].lowered.take() else {
+            return Ok(());
+        };
+        let m = &mut self.prog.maps;
+        let base = |n: u32| slot * n;
+        for (id, _) in &old.ifaces {
+            m.ifaces
+                .set(base(abi::MAX_IFACES) + id, abi::Iface::default(), 0)
+                .map_err(map_err("xpf_ifaces"))?;
+        }
+        for (id, _) in &old.zones {
+            m.zones
+                .set(base(abi::MAX_ZONES) + id, abi::Zone::default(), 0)
+                .map_err(map_err("xpf_zones"))?;
+        }
+        for (k, _) in &old.zone_pairs {
+            let _ = m.zone_pairs.remove(k);
+        }
+        for (plen, k) in &old.sets4 {
+            let _ = m.sets4.remove(&LpmKey::new(*plen, *k));
+        }
+        for (plen, k) in &old.sets6 {
+            let _ = m.sets6.remove(&LpmKey::new(*plen, *k));
+        }
+        for (plen, k, _) in &old.routes4 {
+            let _ = m.routes4.remove(&LpmKey::new(*plen, *k));
+        }
+        for (plen, k, _) in &old.routes6 {
+            let _ = m.routes6.remove(&LpmKey::new(*plen, *k));
+        }
+        for (k, _) in &old.neighbours {
+            let _ = m.neighbours.remove(k);
+        }
+        for k in &old.local {
+            let _ = m.local.remove(k);
+        }
+        for (id, _) in &old.pools {
+            m.pools
+                .set(base(abi::MAX_POOLS) + id, abi::Pool::default(), 0)
+                .map_err(map_err("xpf_pools"))?;
+        }
+        for (k, _) in &old.pool_addrs {
+            let _ = m.pool_addrs.remove(k);
+        }
+        let mut g = old.gen_cfg;
+        g.valid = 0;
+        m.gen_cfg.set(slot, g, 0).map_err(map_err("xpf_gen"))?;
+        Ok(())
+    }
+
+    fn write_slot(&mut self, slot: u32, l: &Lowered) -> Result<(), Error> {
+        let m = &mut self.prog.maps;
+        for (id, v) in &l.ifaces {
+            m.ifaces
+                .set(slot * abi::MAX_IFACES + id, *v, 0)
+                .map_err(map_err("xpf_ifaces"))?;
+        }
+        for (id, v) in &l.zones {
+            m.zones
+                .set(slot * abi::MAX_ZONES + id, *v, 0)
+                .map_err(map_err("xpf_zones"))?;
+        }
+        for (k, v) in &l.zone_pairs {
+            m.zone_pairs
+                .insert(k, v, 0)
+                .map_err(map_err("xpf_zone_pairs"))?;
+        }
+        for (i, r) in l.rules.iter().enumerate() {
+            m.rules
+                .set(slot * abi::MAX_RULES + i as u32, *r, 0)
+                .map_err(map_err("xpf_rules"))?;
+        }
+        for (plen, k) in &l.sets4 {
+            m.sets4
+                .insert(&LpmKey::new(*plen, *k), 1, 0)
+                .map_err(map_err("xpf_sets4"))?;
+        }
+        for (plen, k) in &l.sets6 {
+            m.sets6
+                .insert(&LpmKey::new(*plen, *k), 1, 0)
+                .map_err(map_err("xpf_sets6"))?;
+        }
+        for (plen, k, v) in &l.routes4 {
+            m.routes4
+                .insert(&LpmKey::new(*plen, *k), v, 0)
+                .map_err(map_err("xpf_routes4"))?;
+        }
+        for (plen, k, v) in &l.routes6 {
+            m.routes6
+                .insert(&LpmKey::new(*plen, *k), v, 0)
+                .map_err(map_err("xpf_routes6"))?;
+        }
+        for (k, v) in &l.neighbours {
+            m.neighbours
+                .insert(k, v, 0)
+                .map_err(map_err("xpf_neighbours"))?;
+        }
+        for k in &l.local {
+            m.local.insert(k, 1, 0).map_err(map_err("xpf_local"))?;
+        }
+        for (i, r) in l.snat.iter().enumerate() {
+            m.snat
+                .set(slot * abi::MAX_SNAT_RULES + i as u32, *r, 0)
+                .map_err(map_err("xpf_snat"))?;
+        }
+        for (i, r) in l.dnat.iter().enumerate() {
+            m.dnat
+                .set(slot * abi::MAX_DNAT_RULES + i as u32, *r, 0)
+                .map_err(map_err("xpf_dnat"))?;
+        }
+        for (i, r) in l.statics.iter().enumerate() {
+            m.statics
+                .set(slot * abi::MAX_STATIC_RULES + i as u32, *r, 0)
+                .map_err(map_err("xpf_static"))?;
+        }
+        for (id, p) in &l.pools {
+            m.pools
+                .set(slot * abi::MAX_POOLS + id, *p, 0)
+                .map_err(map_err("xpf_pools"))?;
+        }
+        for (k, v) in &l.pool_addrs {
+            m.pool_addrs
+                .insert(k, v, 0)
+                .map_err(map_err("xpf_pool_addrs"))?;
+        }
+        // Last: the slot becomes valid only when everything else is in place.
+        m.gen_cfg
+            .set(slot, l.gen_cfg, 0)
+            .map_err(map_err("xpf_gen"))?;
+        Ok(())
+    }
+
+    /// Installs `compiled` atomically: lowers it (refusing unsupported
+    /// needs), fills the inactive slot, re-lays live NAT mappings, flips the
+    /// active slot, then closes sessions whose mapping no longer fits or
+    /// that the new policy no longer permits (reason `policy`).
+    pub fn apply_compiled(
+        &mut self,
+        compiled: Arc<CompiledConfig>,
+        now_ns: u64,
+    ) -> Result<ApplyResult, DataplaneError> {
+        let slot = 1 - self.active;
+        let lowered = lower::lower(&compiled, slot)?;
+        // Plan the NAT carry-over before touching anything.
+        let sessions = self.forward_sessions().map_err(dp_err)?;
+        let mut keep_slots: Vec<abi::SlotKey> = Vec::new();
+        let mut orphans: Vec<SessKey> = Vec::new();
+        for (k, v) in &sessions {
+            let s = &v.s;
+            if s.snat_target == 0 {
+                continue;
+            }
+            match relay_slot(&compiled, &lowered, k, s) {
+                Some(sk) if !keep_slots.contains(&sk) => keep_slots.push(sk),
+                _ => orphans.push(*k),
+            }
+        }
+        self.clear_slot(slot).map_err(dp_err)?;
+        if let Err(e) = self.write_slot(slot, &lowered) {
+            let _ = self.clear_slot(slot);
+            self.slots[slot as usize].lowered = Some(lowered);
+            let _ = self.clear_slot(slot);
+            return Err(dp_err(e));
+        }
+        self.slots[slot as usize].lowered = Some(lowered);
+        // Re-lay the slot map: the new layout's slot of every kept mapping.
+        let old_slots: Vec<abi::SlotKey> =
+            self.prog.maps.slots.keys().filter_map(Result::ok).collect();
+        for k in &old_slots {
+            let _ = self.prog.maps.slots.remove(k);
+        }
+        for k in &keep_slots {
+            let _ = self.prog.maps.slots.insert(k, 1, 0);
+        }
+        for (k, v) in &sessions {
+            if v.s.snat_target == 0 || orphans.contains(k) {
+                continue;
+            }
+            if let Some(sk) = relay_slot(
+                &compiled,
+                self.slots[slot as usize]
+                    .lowered
+                    .as_ref()
+                    .unwrap_or(&Lowered::default()),
+                k,
+                &v.s,
+            ) {
+                let mut nv = *v;
+                nv.s.snat_target = sk.target;
+                nv.s.slot = sk.slot;
+                let _ = self.prog.maps.sessions.insert(k, nv, 0);
+            }
+        }
+        // Flip.
+        self.active = slot;
+        self.globals.active = slot;
+        self.write_globals().map_err(dp_err)?;
+        self.generation += 1;
+        self.compiled = Some(compiled.clone());
+        self.resize(&compiled);
+        for k in orphans {
+            if let Ok(mut v) = self.prog.maps.sessions.get(&k, 0) {
+                // Its mapping was never re-laid: nothing to release.
+                v.s.snat_target = 0;
+                let _ = self.prog.maps.sessions.insert(k, v, 0);
+                self.close(&k, CloseReason::Policy, now_ns)
+                    .map_err(dp_err)?;
+            }
+        }
+        self.rematch(&compiled, now_ns).map_err(dp_err)?;
+        let result = ApplyResult::from_compiled(&compiled, self.generation, capabilities());
+        self.last = Some(result.clone());
+        Ok(result)
+    }
+
+    fn resize(&mut self, c: &CompiledConfig) {
+        let m = |it: &mut dyn Iterator<Item = usize>| it.max().unwrap_or(0) + 1;
+        let sizes = [
+            m(&mut c.interfaces.iter().map(|i| i.id.index())),
+            m(&mut c.zones.iter().map(|z| z.id.index())),
+            m(&mut c.policies.rules.iter().map(|r| r.id.index())),
+            m(&mut c
+                .nat
+                .source_rules
+                .iter()
+                .map(|r| r.id.index())
+                .chain(c.nat.destination_rules.iter().map(|r| r.id.index()))
+                .chain(c.nat.static_rules.iter().map(|r| r.id.index()))),
+        ];
+        for (s, n) in self.sizes.iter_mut().zip(sizes) {
+            *s = (*s).max(n);
+        }
+        self.touched[0] = self.touched[0].max(self.sizes[2]);
+        self.touched[1] = self.touched[1].max(self.sizes[3]);
+    }
+
+    fn rematch(&mut self, c: &CompiledConfig, now_ns: u64) -> Result<(), Error> {
+        let mut doomed = Vec::new();
+        for (k, v) in self.forward_sessions()? {
+            let s = &v.s;
+            let e = entry_of(&k, s);
+            if e.flags().contains(SessionFlags::CLUSTER_SYNCED)
+                || e.flags().contains(SessionFlags::LOCAL)
+            {
+                continue;
+            }
+            let fwd = any_key(&k);
+            let rev = any_key(&s.other);
+            let (src, sp) = key_src(&fwd);
+            let (dst, dp) = key_src(&rev);
+            let proto = k.proto;
+            let icmp =
+                (proto == 1 || proto == 58).then_some((if src.is_ipv4() { 8 } else { 128 }, 0));
+            let permit = policy_permits(
+                c,
+                ZoneId(s.in_zone),
+                ZoneId(s.out_zone),
+                src,
+                dst,
+                proto,
+                sp,
+                dp,
+                icmp,
+            );
+            if !permit {
+                doomed.push(k);
+            }
+        }
+        for k in doomed {
+            self.close(&k, CloseReason::Policy, now_ns)?;
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------
+    // Packets
+
+    /// Runs one frame that arrived on `ingress` at `now_ns` through the
+    /// program with `BPF_PROG_TEST_RUN` (test mode must be on, see
+    /// [`set_trace`](Self::set_trace)). Returns the verdict and the frame as
+    /// the program left it.
+    pub fn run_frame(
+        &mut self,
+        ingress: InterfaceId,
+        frame: &[u8],
+        now_ns: u64,
+    ) -> Result<(FrameVerdict, Vec<u8>), Error> {
+        self.globals.test_ingress = if ingress.0 == 0 {
+            0xffff
+        } else {
+            u32::from(ingress.0)
+        };
+        self.globals.clock_ns = now_ns.max(1);
+        self.globals.test_len = frame.len() as u32;
+        self.write_globals()?;
+        self.prog
+            .maps
+            .trace
+            .set(0, abi::Trace::default(), 0)
+            .map_err(map_err("xpf_trace"))?;
+        // The kernel needs at least an Ethernet header; the program reads
+        // the real length from the globals, so the padding is never parsed.
+        let mut input = frame.to_vec();
+        if input.len() < 64 {
+            input.resize(64, 0);
+        }
+        let r = self.prog.test_run(PROGRAM, &input, 1)?;
+        let t = self
+            .prog
+            .maps
+            .trace
+            .get(&0, 0)
+            .map_err(map_err("xpf_trace"))?;
+        self.drain_records();
+        let verdict = match t.verdict {
+            abi::flags::XV_FORWARD => FrameVerdict::Forward(InterfaceId(t.egress as u16)),
+            abi::flags::XV_LOCAL => FrameVerdict::Local,
+            _ => FrameVerdict::Drop(
+                DropReason::from_index(t.reason as usize).unwrap_or(DropReason::MalformedEthernet),
+            ),
+        };
+        let mut out = r.frame;
+        if frame.len() < 64 {
+            let grown = out.len() as i64 - input.len() as i64;
+            let want = (frame.len() as i64 + grown).max(0) as usize;
+            out.truncate(want);
+        }
+        Ok((verdict, out))
+    }
+
+    // ------------------------------------------------------------------
+    // Sessions
+
+    /// Every forward session `(key, value)`.
+    pub fn forward_sessions(&self) -> Result<Vec<(SessKey, SessVal)>, Error> {
+        let mut v = Vec::new();
+        for item in self.prog.maps.sessions.iter() {
+            let (k, val) = item.map_err(map_err("xpf_sessions"))?;
+            if val.s.is_reverse == 0 {
+                v.push((k, val));
+            }
+        }
+        Ok(v)
+    }
+
+    /// Every session entry, forward and reverse, sorted by key.
+    pub fn sessions(&self) -> Vec<SessionEntry> {
+        let mut out = Vec::new();
+        for (k, v) in self.forward_sessions().unwrap_or_default() {
+            let f = entry_of(&k, &v.s);
+            if self.prog.maps.sessions.get(&v.s.other, 0).is_ok() {
+                out.push(reverse_entry(&f));
+            }
+            out.push(f);
+        }
+        out.sort_by_key(|e| e.key());
+        out
+    }
+
+    /// The forward `(key, value)` of the session `key` belongs to.
+    pub fn find(&self, key: &AnySessionKey) -> Option<(SessKey, SessVal)> {
+        let k = sess_key(key);
+        let v = self.prog.maps.sessions.get(&k, 0).ok()?;
+        if v.s.is_reverse == 0 {
+            return Some((k, v));
+        }
+        let f = v.s.other;
+        let fv = self.prog.maps.sessions.get(&f, 0).ok()?;
+        Some((f, fv))
+    }
+
+    /// Closes the session whose forward key is `fwd`: removes both entries,
+    /// releases its NAT slot, counts and reports the close. False when it
+    /// was already gone.
+    pub fn close(
+        &mut self,
+        fwd: &SessKey,
+        reason: CloseReason,
+        now_ns: u64,
+    ) -> Result<bool, Error> {
+        let Ok(v) = self.prog.maps.sessions.get(fwd, 0) else {
+            return Ok(false);
+        };
+        if v.s.is_reverse != 0 {
+            return Ok(false);
+        }
+        if self.prog.maps.sessions.remove(fwd).is_err() {
+            return Ok(false);
+        }
+        let _ = self.prog.maps.sessions.remove(&v.s.other);
+        if v.s.snat_target != 0 {
+            let _ = self.prog.maps.slots.remove(&abi::SlotKey {
+                target: v.s.snat_target,
+                proto: fwd.proto,
+                pad0: 0,
+                slot: v.s.slot,
+            });
+        }
+        self.user_removed += 1;
+        self.prog
+            .maps
+            .state
+            .set(
+                1,
+                abi::State {
+                    removed: self.user_removed,
+                    ..Default::default()
+                },
+                0,
+            )
+            .map_err(map_err("xpf_state"))?;
+        self.count_user(BaseCounter::SessionsClosed);
+        if reason == CloseReason::Evicted {
+            self.count_user(BaseCounter::SessionsEvicted);
+        }
+        let entry = entry_of(fwd, &v.s);
+        if entry.flags().contains(SessionFlags::LOG_CLOSE) {
+            let (open, f, r) = open_event(&entry);
+            self.events.push(Event::SessionClose(SessionCloseEvent {
+                open,
+                time_ns: now_ns,
+                reason,
+                fwd: f,
+                rev: r,
+            }));
+        }
+        self.delta(SessionDeltaReason::Close(reason), entry);
+        Ok(true)
+    }
+
+    /// Expires every session whose deadline (`last_seen + timeout`) is at or
+    /// before `now_ns`, in deadline order.
+    pub fn expire(&mut self, now_ns: u64) -> Result<usize, Error> {
+        let mut due: Vec<(u64, u64, SessKey, u8)> = self
+            .forward_sessions()?
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let d =
+                    v.s.last_seen_ns
+                        .saturating_add(u64::from(v.s.timeout) * SEC);
+                let st = if v.s.tcp.valid != 0 { v.s.tcp.state } else { 0 };
+                (d <= now_ns).then_some((d, v.s.order, k, st))
+            })
+            .collect();
+        due.sort();
+        let mut n = 0;
+        for (_, _, k, st) in due {
+            let reason = match st {
+                7 => CloseReason::TcpFin,
+                8 => CloseReason::TcpRst,
+                _ => CloseReason::IdleTimeout,
+            };
+            self.count_user(BaseCounter::SessionsExpired);
+            if self.close(&k, reason, now_ns)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    // ------------------------------------------------------------------
+    // Telemetry
+
+    /// Reads the ring buffer into the event and delta queues.
+    pub fn drain_records(&mut self) {
+        let mut records = Vec::new();
+        while let Some(item) = self.prog.maps.events.next() {
+            if let Some(r) = abi::record_from_bytes(&item) {
+                records.push(r);
+            }
+        }
+        for r in records {
+            match r.kind {
+                abi::flags::XR_DELTA_OPEN => {
+                    let e = entry_of(&r.key, &r.s);
+                    if e.flags().contains(SessionFlags::LOG_INIT) {
+                        self.events.push(Event::SessionOpen(open_event(&e).0));
+                    }
+                    self.delta(SessionDeltaReason::Open, e);
+                }
+                abi::flags::XR_DELTA_UPDATE => {
+                    let e = entry_of(&r.key, &r.s);
+                    self.delta(SessionDeltaReason::Update, e);
+                }
+                abi::flags::XR_DELTA_CLOSE => {
+                    let e = entry_of(&r.key, &r.s);
+                    let reason = close_reason(r.reason);
+                    if e.flags().contains(SessionFlags::LOG_CLOSE) {
+                        let (open, f, rv) = open_event(&e);
+                        self.events.push(Event::SessionClose(SessionCloseEvent {
+                            open,
+                            time_ns: r.time_ns,
+                            reason,
+                            fwd: f,
+                            rev: rv,
+                        }));
+                    }
+                    self.delta(SessionDeltaReason::Close(reason), e);
+                }
+                abi::flags::XR_POLICY_DENY => {
+                    let k = &r.key;
+                    self.events.push(Event::PolicyDeny(PolicyDenyEvent {
+                        time_ns: r.time_ns,
+                        flow: FlowTuple {
+                            src: ip_of(k.family, &k.src),
+                            src_port: k.sport,
+                            dst: ip_of(k.family, &k.dst),
+                            dst_port: k.dport,
+                            protocol: IpProtocol(k.proto),
+                            icmp_type: (r.s.flags > 0).then(|| (r.s.flags - 1) as u8),
+                        },
+                        policy_rule: PolicyRuleId(r.s.rule),
+                        app: AppId(r.s.app),
+                        ingress_zone: ZoneId(r.s.in_zone),
+                        egress_zone: ZoneId(r.s.out_zone),
+                        ingress_interface: InterfaceId(r.s.in_if),
+                        rejected: r.reason != 0,
+                    }));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Events since the last drain.
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        self.drain_records();
+        std::mem::take(&mut self.events)
+    }
+
+    /// Session deltas since the last drain.
+    pub fn drain_deltas(&mut self) -> Vec<SessionDelta> {
+        self.drain_records();
+        std::mem::take(&mut self.deltas)
+    }
+
+    /// Every counter: per-CPU values summed, plus the control plane's own
+    /// tallies (closes done here).
+    pub fn counters(&self) -> Result<CounterSet, Error> {
+        let m = &self.prog.maps;
+        let mut out = CounterSet {
+            global: self.user_global.clone(),
+            ..Default::default()
+        };
+        for i in 0..(abi::BASE_COUNT as usize + DropReason::COUNT) {
+            let v: u64 = m
+                .cnt_global
+                .get(&(i as u32), 0)
+                .map_err(map_err("xpf_cnt_global"))?
+                .iter()
+                .sum();
+            if v != 0
+                && let Some(c) = GlobalCounter::from_index(i)
+            {
+                *out.global.entry(c).or_default() += v;
+            }
+        }
+        for i in 0..self.sizes[0].min(abi::MAX_IFACES as usize) {
+            let vals: PerCpuValues<abi::IfCnt> = m
+                .cnt_iface
+                .get(&(i as u32), 0)
+                .map_err(map_err("xpf_cnt_iface"))?;
+            let mut c = InterfaceCounters::default();
+            for v in vals.iter() {
+                c.rx.packets += v.rx_packets;
+                c.rx.bytes += v.rx_bytes;
+                c.tx.packets += v.tx_packets;
+                c.tx.bytes += v.tx_bytes;
+                c.rx_dropped += v.rx_dropped;
+                c.tx_dropped += v.tx_dropped;
+            }
+            if c != InterfaceCounters::default() {
+                out.interfaces.insert(InterfaceId(i as u16), c);
+            }
+        }
+        for i in 0..self.sizes[1].min(abi::MAX_ZONES as usize) {
+            let vals = m
+                .cnt_zone
+                .get(&(i as u32), 0)
+                .map_err(map_err("xpf_cnt_zone"))?;
+            let mut z = ZoneTraffic::default();
+            for v in vals.iter() {
+                z.ingress.packets += v.in_packets;
+                z.ingress.bytes += v.in_bytes;
+                z.egress.packets += v.eg_packets;
+                z.egress.bytes += v.eg_bytes;
+                z.dropped += v.dropped;
+            }
+            if z != ZoneTraffic::default() {
+                out.zones.insert(ZoneId(i as u16), z);
+            }
+        }
+        for i in 1..self.sizes[2].min(abi::MAX_RULE_IDS as usize) {
+            let vals = m
+                .cnt_policy
+                .get(&(i as u32), 0)
+                .map_err(map_err("xpf_cnt_policy"))?;
+            let c = vals.iter().fold(CounterValue::default(), |mut a, v| {
+                a.packets += v.packets;
+                a.bytes += v.bytes;
+                a
+            });
+            if c != CounterValue::default() {
+                out.policies.insert(PolicyRuleId(i as u32), c);
+            }
+        }
+        for i in 0..self.sizes[3].min(abi::MAX_NAT_IDS as usize) {
+            let vals = m
+                .cnt_nat
+                .get(&(i as u32), 0)
+                .map_err(map_err("xpf_cnt_nat"))?;
+            let c = vals.iter().fold(CounterValue::default(), |mut a, v| {
+                a.packets += v.packets;
+                a.bytes += v.bytes;
+                a
+            });
+            if c != CounterValue::default() {
+                out.nat_rules.insert(NatRuleId(i as u32), c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Live forward sessions and the configured capacity.
+    pub fn occupancy(&self) -> (usize, u32) {
+        let live = self.forward_sessions().map(|v| v.len()).unwrap_or(0);
+        let cap = self
+            .compiled
+            .as_ref()
+            .map_or(0, |c| c.flow.session_capacity);
+        (live, cap)
+    }
+}
+
+fn key_src(k: &AnySessionKey) -> (IpAddr, u16) {
+    match k {
+        AnySessionKey::V4(k) => (IpAddr::V4(k.src), k.src_port),
+        AnySessionKey::V6(k) => (IpAddr::V6(k.src), k.src_port),
+    }
+}
+
+/// Reference policy decision (control plane: rematch after an apply).
+#[allow(clippy::too_many_arguments)]
+fn policy_permits(
+    c: &CompiledConfig,
+    from: ZoneId,
+    to: ZoneId,
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    sp: u16,
+    dp: u16,
+    icmp: Option<(u8, u8)>,
+) -> bool {
+    let pol = &c.policies;
+    for i in pol.zone_pair(from, to).range().chain(pol.global.range()) {
+        let r = &pol.rules[i];
+        let zones_ok = |zs: &[ZoneId], z: ZoneId| zs.is_empty() || zs.contains(&z);
+        let in_set = |id, a| {
+            c.address_sets
+                .iter()
+                .find(|s| s.id == id)
+                .is_some_and(|s| s.contains(a))
+        };
+        if zones_ok(&r.from_zones, from)
+            && zones_ok(&r.to_zones, to)
+            && r.app_match.matches(IpProtocol(proto), sp, dp, icmp)
+            && in_set(r.source, src) != r.source_negate
+            && in_set(r.destination, dst) != r.destination_negate
+        {
+            return r.action == PolicyAction::Permit;
+        }
+    }
+    pol.default_action == DefaultPolicy::Permit
+}
+
+/// The slot key a live mapping takes under the new configuration, or `None`
+/// when the new pools cannot hold it (the session is then closed).
+fn relay_slot(c: &CompiledConfig, l: &Lowered, k: &SessKey, s: &abi::Sess) -> Option<abi::SlotKey> {
+    // The public side of the mapping is the reverse key's destination.
+    let public = ip_of(s.other.family, &s.other.dst);
+    let port = s.other.dport;
+    if s.snat_target & 0x8000 != 0 {
+        // Interface mapping: same interface allocator layout (ports 1024-65535).
+        let iface = s.snat_target & 0x7fff;
+        let ifc = c.interfaces.iter().find(|i| i.id.0 == iface)?;
+        let fam = if public.is_ipv4() {
+            xpf_runtime::AddressFamily::Inet
+        } else {
+            xpf_runtime::AddressFamily::Inet6
+        };
+        if ifc.primary_address(fam)? != public || port < 1024 {
+            return None;
+        }
+        return Some(abi::SlotKey {
+            target: s.snat_target,
+            proto: k.proto,
+            pad0: 0,
+            slot: u32::from(port - 1024),
+        });
+    }
+    let pool = c.nat.source_pools.iter().find(|p| p.id.0 == s.nat_pool)?;
+    if !c
+        .nat
+        .source_rules
+        .iter()
+        .any(|r| r.action == CompiledSourceAction::Pool(pool.id))
+        && l.pools.iter().all(|(id, _)| *id != u32::from(pool.id.0))
+    {
+        return None;
+    }
+    if port < pool.port_range.low || port > pool.port_range.high {
+        return None;
+    }
+    let mut index = 0u64;
+    let mut found = None;
+    for (a, b) in &pool.ranges {
+        let (lo, hi) = (ip_u128(*a), ip_u128(*b));
+        let p = ip_u128(public);
+        if a.is_ipv4() == public.is_ipv4() && lo <= p && p <= hi {
+            found = Some(index + (p - lo) as u64);
+            break;
+        }
+        index += (hi - lo + 1) as u64;
+    }
+    let ports = u64::from(pool.port_range.high - pool.port_range.low) + 1;
+    let slot = found? * ports + u64::from(port - pool.port_range.low);
+    Some(abi::SlotKey {
+        target: pool.id.0,
+        proto: k.proto,
+        pad0: 0,
+        slot: u32::try_from(slot).ok()?,
+    })
+}
+
+/// Unix time minus the boot clock, for the program's real-time timestamps.
+fn boot_offset_ns() -> u64 {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let boot = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|x| x.parse::<f64>().ok())
+        })
+        .map_or(0, |s| (s * 1e9) as u64);
+    unix.saturating_sub(boot)
+}

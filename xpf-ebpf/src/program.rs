@@ -1,0 +1,280 @@
+//! Loading the XDP program with aya, typed handles on its maps, and running
+//! it on one frame with `BPF_PROG_TEST_RUN`.
+
+use crate::abi::{self, *};
+use aya::maps::lpm_trie::LpmTrie;
+use aya::maps::{Array, HashMap, MapData, PerCpuArray, Queue, RingBuf};
+use aya::programs::{ProgramError, TestRun, TestRunOptions, Xdp};
+use aya::{Ebpf, EbpfLoader};
+
+/// The compiled XDP object (built by `build.rs`).
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xpf.bpf.o"));
+
+/// The name of the firewall program in the object.
+pub const PROGRAM: &str = "xpf_xdp";
+/// A program that passes every frame (benchmark baseline).
+pub const PASS_PROGRAM: &str = "xpf_pass";
+
+/// Errors of the kernel side.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Loading maps or programs failed (the verifier log is in the message).
+    #[error("loading the XDP object: {0}")]
+    Load(#[from] aya::EbpfError),
+    /// A program failed to load or run.
+    #[error("program {name}: {source}")]
+    Program {
+        /// Program name.
+        name: &'static str,
+        /// Cause.
+        #[source]
+        source: ProgramError,
+    },
+    /// A map operation failed.
+    #[error("map {name}: {source}")]
+    Map {
+        /// Map name.
+        name: &'static str,
+        /// Cause.
+        #[source]
+        source: aya::maps::MapError,
+    },
+    /// The object lacks something the loader expects.
+    #[error("the XDP object has no {0}")]
+    Missing(&'static str),
+    /// Not running with the privileges BPF needs.
+    #[error("the eBPF backend needs root (CAP_BPF / CAP_NET_ADMIN): {0}")]
+    NotPrivileged(String),
+}
+
+/// Whether this process runs as root (effective uid 0), from `/proc/self/status`.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Sizing of the session tables at load time.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    /// Forward sessions the maps hold (each session has two entries).
+    pub max_sessions: u32,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            max_sessions: abi::MAX_SESSIONS,
+        }
+    }
+}
+
+/// Typed handles on every map of the program.
+pub struct Maps {
+    /// `xpf_globals`.
+    pub globals: Array<MapData, Globals>,
+    /// `xpf_state`.
+    pub state: Array<MapData, State>,
+    /// `xpf_trace`.
+    pub trace: Array<MapData, Trace>,
+    /// `xpf_gen`.
+    pub gen_cfg: Array<MapData, GenCfg>,
+    /// `xpf_ifaces`.
+    pub ifaces: Array<MapData, Iface>,
+    /// `xpf_ifindex`.
+    pub ifindex: HashMap<MapData, IfindexKey, u32>,
+    /// `xpf_zones`.
+    pub zones: Array<MapData, Zone>,
+    /// `xpf_zone_pairs`.
+    pub zone_pairs: HashMap<MapData, PairKey, Span>,
+    /// `xpf_rules`.
+    pub rules: Array<MapData, Rule>,
+    /// `xpf_sets4`.
+    pub sets4: LpmTrie<MapData, Lpm4, u8>,
+    /// `xpf_sets6`.
+    pub sets6: LpmTrie<MapData, Lpm6, u8>,
+    /// `xpf_routes4`.
+    pub routes4: LpmTrie<MapData, Lpm4, Route>,
+    /// `xpf_routes6`.
+    pub routes6: LpmTrie<MapData, Lpm6, Route>,
+    /// `xpf_neighbours`.
+    pub neighbours: HashMap<MapData, AddrKey, Neighbour>,
+    /// `xpf_local`.
+    pub local: HashMap<MapData, AddrKey, u32>,
+    /// `xpf_snat`.
+    pub snat: Array<MapData, SnatRule>,
+    /// `xpf_dnat`.
+    pub dnat: Array<MapData, DnatRule>,
+    /// `xpf_static`.
+    pub statics: Array<MapData, StaticRule>,
+    /// `xpf_pools`.
+    pub pools: Array<MapData, Pool>,
+    /// `xpf_pool_addrs`.
+    pub pool_addrs: HashMap<MapData, PoolAddrKey, Prefix>,
+    /// `xpf_slots`.
+    pub slots: HashMap<MapData, SlotKey, u8>,
+    /// `xpf_sessions`.
+    pub sessions: HashMap<MapData, SessKey, SessVal>,
+    /// `xpf_embryonic`.
+    pub embryonic: Queue<MapData, Embryo>,
+    /// `xpf_events`.
+    pub events: RingBuf<MapData>,
+    /// `xpf_cnt_global`.
+    pub cnt_global: PerCpuArray<MapData, u64>,
+    /// `xpf_cnt_iface`.
+    pub cnt_iface: PerCpuArray<MapData, IfCnt>,
+    /// `xpf_cnt_zone`.
+    pub cnt_zone: PerCpuArray<MapData, ZoneCnt>,
+    /// `xpf_cnt_policy`.
+    pub cnt_policy: PerCpuArray<MapData, PktCnt>,
+    /// `xpf_cnt_nat`.
+    pub cnt_nat: PerCpuArray<MapData, PktCnt>,
+}
+
+/// The loaded object: programs and maps.
+pub struct Loaded {
+    ebpf: Ebpf,
+    /// The maps.
+    pub maps: Maps,
+}
+
+macro_rules! take {
+    ($ebpf:expr, $name:literal) => {{
+        let map = $ebpf.take_map($name).ok_or(Error::Missing($name))?;
+        map.try_into().map_err(|source| Error::Map {
+            name: $name,
+            source,
+        })?
+    }};
+}
+
+/// What one test run of the program did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunResult {
+    /// The XDP action the program returned.
+    pub action: u32,
+    /// The frame after the program (its whole output buffer).
+    pub frame: Vec<u8>,
+    /// Run time per repetition as the kernel measured it, ns.
+    pub duration_ns: u64,
+}
+
+impl Loaded {
+    /// Loads the object, sizes the session tables and loads both programs
+    /// (the verifier runs here). Needs root.
+    pub fn load(opts: LoadOptions) -> Result<Self, Error> {
+        if !is_root() {
+            return Err(Error::NotPrivileged(
+                "loading BPF programs and maps needs root on this kernel".into(),
+            ));
+        }
+        let sessions = opts.max_sessions.max(16);
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries("xpf_sessions", sessions.saturating_mul(2))
+            .map_max_entries("xpf_embryonic", sessions)
+            .map_max_entries("xpf_slots", sessions)
+            .load(OBJECT)?;
+        for name in [PROGRAM, PASS_PROGRAM] {
+            let prog: &mut Xdp = ebpf
+                .program_mut(name)
+                .ok_or(Error::Missing("xpf_xdp program"))?
+                .try_into()
+                .map_err(|source| Error::Program {
+                    name: PROGRAM,
+                    source,
+                })?;
+            prog.load().map_err(|source| Error::Program {
+                name: PROGRAM,
+                source,
+            })?;
+        }
+        let maps = Maps {
+            globals: take!(ebpf, "xpf_globals"),
+            state: take!(ebpf, "xpf_state"),
+            trace: take!(ebpf, "xpf_trace"),
+            gen_cfg: take!(ebpf, "xpf_gen"),
+            ifaces: take!(ebpf, "xpf_ifaces"),
+            ifindex: take!(ebpf, "xpf_ifindex"),
+            zones: take!(ebpf, "xpf_zones"),
+            zone_pairs: take!(ebpf, "xpf_zone_pairs"),
+            rules: take!(ebpf, "xpf_rules"),
+            sets4: take!(ebpf, "xpf_sets4"),
+            sets6: take!(ebpf, "xpf_sets6"),
+            routes4: take!(ebpf, "xpf_routes4"),
+            routes6: take!(ebpf, "xpf_routes6"),
+            neighbours: take!(ebpf, "xpf_neighbours"),
+            local: take!(ebpf, "xpf_local"),
+            snat: take!(ebpf, "xpf_snat"),
+            dnat: take!(ebpf, "xpf_dnat"),
+            statics: take!(ebpf, "xpf_static"),
+            pools: take!(ebpf, "xpf_pools"),
+            pool_addrs: take!(ebpf, "xpf_pool_addrs"),
+            slots: take!(ebpf, "xpf_slots"),
+            sessions: take!(ebpf, "xpf_sessions"),
+            embryonic: take!(ebpf, "xpf_embryonic"),
+            events: take!(ebpf, "xpf_events"),
+            cnt_global: take!(ebpf, "xpf_cnt_global"),
+            cnt_iface: take!(ebpf, "xpf_cnt_iface"),
+            cnt_zone: take!(ebpf, "xpf_cnt_zone"),
+            cnt_policy: take!(ebpf, "xpf_cnt_policy"),
+            cnt_nat: take!(ebpf, "xpf_cnt_nat"),
+        };
+        Ok(Self { ebpf, maps })
+    }
+
+    /// Runs `name` on `frame` `repeat` times with `BPF_PROG_TEST_RUN`.
+    pub fn test_run(
+        &mut self,
+        name: &'static str,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<RunResult, Error> {
+        let prog: &mut Xdp = self
+            .ebpf
+            .program_mut(name)
+            .ok_or(Error::Missing("program"))?
+            .try_into()
+            .map_err(|source| Error::Program { name, source })?;
+        // Room for a pushed VLAN tag.
+        let mut out = vec![0u8; frame.len() + 64];
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            repeat: repeat.max(1),
+            ..TestRunOptions::default()
+        };
+        let r = prog
+            .test_run(opts)
+            .map_err(|source| Error::Program { name, source })?;
+        out.truncate(r.data_size_out as usize);
+        Ok(RunResult {
+            action: r.return_value,
+            frame: out,
+            duration_ns: r.duration.as_nanos() as u64,
+        })
+    }
+
+    /// Attaches the firewall program to `interface` (native XDP by default).
+    pub fn attach(&mut self, interface: &str, mode: aya::programs::XdpMode) -> Result<(), Error> {
+        let prog: &mut Xdp = self
+            .ebpf
+            .program_mut(PROGRAM)
+            .ok_or(Error::Missing("program"))?
+            .try_into()
+            .map_err(|source| Error::Program {
+                name: PROGRAM,
+                source,
+            })?;
+        prog.attach(interface, mode)
+            .map_err(|source| Error::Program {
+                name: PROGRAM,
+                source,
+            })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,320 @@
+//! The conformance suite (`xpf-conformance`) run against the real XDP
+//! program: every generated frame goes through `BPF_PROG_TEST_RUN`, sessions
+//! and counters are read from the maps, events and deltas from the ring
+//! buffer. Needs root: without it the tests fail with a clear message unless
+//! `XPF_ALLOW_SKIP_PRIVILEGED=1` is set.
+//!
+//! One program is loaded per test thread (verification takes seconds) and
+//! reset between cases.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use xpf_conformance::harness::{
+    CounterSnapshot, EmittedFrame, Harness, HarnessError, Outcome, ReconcileSummary, Verdict,
+    ZoneCounters,
+};
+use xpf_conformance::suite::{Property, replay_corpus, run_property};
+use xpf_dataplane::Config;
+use xpf_dataplane::apply::{ApplyResult, Capabilities};
+use xpf_dataplane::compile::compile_with_previous;
+use xpf_dataplane::error::DataplaneError;
+use xpf_dataplane::session_store::{CompanionDeleteResult, ReconcileInput};
+use xpf_ebpf::firewall::sess_key;
+use xpf_ebpf::{Firewall, FrameVerdict, LoadOptions};
+use xpf_runtime::{
+    AnySessionKey, CloseReason, DropReason, Event, InterfaceId, RedundancyGroupId, SessionDelta,
+    SessionEntry,
+};
+
+thread_local! {
+    static FIREWALL: RefCell<Option<Rc<RefCell<Firewall>>>> = const { RefCell::new(None) };
+}
+
+fn shared_firewall() -> Rc<RefCell<Firewall>> {
+    FIREWALL.with(|f| {
+        let mut slot = f.borrow_mut();
+        if let Some(fw) = slot.as_ref() {
+            return fw.clone();
+        }
+        let mut fw = Firewall::new(LoadOptions { max_sessions: 4096 })
+            .unwrap_or_else(|e| panic!("loading the XDP program: {e}: {e:?}"));
+        fw.set_trace(true).expect("test mode");
+        let fw = Rc::new(RefCell::new(fw));
+        *slot = Some(fw.clone());
+        fw
+    })
+}
+
+struct EbpfHarness {
+    fw: Rc<RefCell<Firewall>>,
+}
+
+impl EbpfHarness {
+    fn new() -> Self {
+        let fw = shared_firewall();
+        fw.borrow_mut().reset().expect("reset between cases");
+        Self { fw }
+    }
+
+    fn expire(&self, now: u64) {
+        self.fw.borrow_mut().expire(now).expect("expiry");
+    }
+}
+
+fn harness_err(e: DataplaneError) -> HarnessError {
+    match e {
+        DataplaneError::Unsupported { capability, reason } => {
+            HarnessError::Unsupported { capability, reason }
+        }
+        e => HarnessError::Dataplane(e),
+    }
+}
+
+impl Harness for EbpfHarness {
+    fn name(&self) -> &str {
+        "ebpf"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        xpf_ebpf::lower::capabilities()
+    }
+
+    fn apply(&mut self, config: &Config, now_ns: u64) -> Result<ApplyResult, HarnessError> {
+        self.expire(now_ns);
+        let mut fw = self.fw.borrow_mut();
+        let compiled = compile_with_previous(config, fw.compiled().map(|c| c.as_ref()))?;
+        fw.apply_compiled(Arc::new(compiled), now_ns)
+            .map_err(harness_err)
+    }
+
+    fn inject(&mut self, ingress: InterfaceId, frame: &[u8], now_ns: u64) -> Outcome {
+        self.expire(now_ns);
+        let (v, out) = self
+            .fw
+            .borrow_mut()
+            .run_frame(ingress, frame, now_ns)
+            .expect("BPF_PROG_TEST_RUN");
+        let verdict = match v {
+            FrameVerdict::Forward(egress) => Verdict::Forward { egress },
+            FrameVerdict::Local => Verdict::Local,
+            FrameVerdict::Drop(reason) => Verdict::Drop { reason },
+        };
+        Outcome {
+            verdict,
+            forwarded: matches!(verdict, Verdict::Forward { .. }).then_some(out),
+            generated: Vec::<EmittedFrame>::new(),
+        }
+    }
+
+    fn advance(&mut self, now_ns: u64) {
+        self.expire(now_ns);
+    }
+
+    fn sessions(&self) -> Vec<SessionEntry> {
+        self.fw.borrow().sessions()
+    }
+
+    fn counters(&self) -> CounterSnapshot {
+        let c = self.fw.borrow().counters().expect("counters");
+        let mut s = CounterSnapshot {
+            global: c.global,
+            interfaces: c.interfaces,
+            zones: c
+                .zones
+                .into_iter()
+                .map(|(k, z)| {
+                    (
+                        k,
+                        ZoneCounters {
+                            ingress: z.ingress,
+                            egress: z.egress,
+                            dropped: z.dropped,
+                        },
+                    )
+                })
+                .collect(),
+            policies: c.policies,
+            nat_rules: c.nat_rules,
+        };
+        s.canonicalize();
+        s
+    }
+
+    fn drain_events(&mut self) -> Vec<Event> {
+        self.fw.borrow_mut().drain_events()
+    }
+
+    fn drain_deltas(&mut self) -> Vec<SessionDelta> {
+        self.fw.borrow_mut().drain_deltas()
+    }
+
+    fn set_redundancy_group(
+        &mut self,
+        _rg: RedundancyGroupId,
+        _active: bool,
+        _now_ns: u64,
+    ) -> Result<(), HarnessError> {
+        Err(HarnessError::Unsupported {
+            capability: "high-availability".into(),
+            reason: "redundancy groups are not implemented for the eBPF backend".into(),
+        })
+    }
+
+    fn delete_known(
+        &mut self,
+        entry: &SessionEntry,
+        reason: CloseReason,
+        now_ns: u64,
+    ) -> Result<bool, HarnessError> {
+        self.expire(now_ns);
+        if entry.is_reverse() {
+            return Err(HarnessError::Unsupported {
+                capability: "delete-known-reverse".into(),
+                reason: "a reverse entry is removed with its forward entry".into(),
+            });
+        }
+        let mut fw = self.fw.borrow_mut();
+        let Some((k, v)) = fw.find(&entry.key()) else {
+            return Ok(false);
+        };
+        if sess_key(&entry.key()) != k || v.s.session_id != entry.session_id().0 {
+            return Ok(false);
+        }
+        fw.close(&k, reason, now_ns)
+            .map_err(|e| HarnessError::Backend {
+                backend: "ebpf".into(),
+                message: e.to_string(),
+            })
+    }
+
+    fn delete_with_companions(
+        &mut self,
+        key: &AnySessionKey,
+        reason: CloseReason,
+        now_ns: u64,
+    ) -> Result<CompanionDeleteResult, HarnessError> {
+        self.expire(now_ns);
+        let mut fw = self.fw.borrow_mut();
+        let Some((k, _)) = fw.find(key) else {
+            return Ok(CompanionDeleteResult::default());
+        };
+        let closed = fw
+            .close(&k, reason, now_ns)
+            .map_err(|e| HarnessError::Backend {
+                backend: "ebpf".into(),
+                message: e.to_string(),
+            })?;
+        Ok(CompanionDeleteResult {
+            forward: closed,
+            reverse: closed,
+            nat_companions: 0,
+        })
+    }
+
+    fn reconcile_cluster_bulk(
+        &mut self,
+        input: &ReconcileInput,
+        reason: CloseReason,
+        now_ns: u64,
+    ) -> Result<ReconcileSummary, HarnessError> {
+        self.expire(now_ns);
+        let mut fw = self.fw.borrow_mut();
+        let stale: Vec<_> = fw
+            .forward_sessions()
+            .map_err(|e| HarnessError::Backend {
+                backend: "ebpf".into(),
+                message: e.to_string(),
+            })?
+            .into_iter()
+            .filter(|(k, v)| {
+                !input
+                    .synced_zones
+                    .contains(&xpf_runtime::ZoneId(v.s.in_zone))
+                    && !input.received.contains(&xpf_ebpf::firewall::any_key(k))
+            })
+            .map(|(k, _)| k)
+            .collect();
+        let mut summary = ReconcileSummary {
+            stale: stale.len(),
+            ..Default::default()
+        };
+        for k in stale {
+            match fw.close(&k, reason, now_ns) {
+                Ok(true) => summary.deleted += 1,
+                _ => summary.failed += 1,
+            }
+        }
+        Ok(summary)
+    }
+
+    fn put_cluster_synced(
+        &mut self,
+        _entry: SessionEntry,
+        _now_ns: u64,
+    ) -> Result<(), HarnessError> {
+        Err(HarnessError::Unsupported {
+            capability: "put-cluster-synced".into(),
+            reason: "cluster-synced installs are not implemented for the eBPF backend".into(),
+        })
+    }
+}
+
+fn privileged(what: &str) -> bool {
+    match xpf_ebpf::require_root(what) {
+        Ok(()) => true,
+        Err((true, msg)) => {
+            eprintln!("skipped: {msg}");
+            false
+        }
+        Err((false, msg)) => panic!("{msg}"),
+    }
+}
+
+#[test]
+fn conformance_corpus_replays() {
+    if privileged("conformance_corpus_replays") {
+        replay_corpus(&EbpfHarness::new);
+    }
+}
+
+#[test]
+fn conformance_default_deny() {
+    if privileged("conformance_default_deny") {
+        run_property(Property::DefaultDeny, &EbpfHarness::new);
+    }
+}
+
+#[test]
+fn conformance_replies_pass() {
+    if privileged("conformance_replies_pass") {
+        run_property(Property::RepliesPass, &EbpfHarness::new);
+    }
+}
+
+/// Model equivalence does not pass yet: the program does not generate the
+/// ICMP time-exceeded frames the model emits for TTL-1 packets (see
+/// ARCHITECTURE.md, "The eBPF backend"). Run it by hand with `--ignored` to
+/// see the first difference it finds.
+#[test]
+#[ignore = "the XDP program does not generate ICMP time-exceeded frames yet"]
+fn conformance_model_equivalence() {
+    if privileged("conformance_model_equivalence") {
+        run_property(Property::ModelEquivalence, &EbpfHarness::new);
+    }
+}
+
+#[test]
+fn a_frame_without_configuration_is_dropped_as_unknown_interface() {
+    if !privileged("a_frame_without_configuration_is_dropped_as_unknown_interface") {
+        return;
+    }
+    let mut h = EbpfHarness::new();
+    let o = h.inject(InterfaceId(1), &[0u8; 60], 1);
+    assert_eq!(
+        o.verdict,
+        Verdict::Drop {
+            reason: DropReason::UnknownInterface
+        }
+    );
+}
