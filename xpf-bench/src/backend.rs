@@ -100,6 +100,11 @@ pub trait Backend {
     }
     /// Live sessions in the backend's table, if it keeps one.
     fn sessions(&self, topo: &Topology) -> Result<Option<u64>>;
+    /// Most unanswered sessions the full-table scenario may add next to
+    /// `flows` established ones (e.g. the ports of one masquerade address).
+    fn fill_limit(&self, _flows: u32) -> Option<u64> {
+        None
+    }
     /// Removes the configuration (the topology is deleted afterwards
     /// anyway; this stops threads and detaches programs cleanly).
     fn teardown(&mut self, topo: &Topology) -> Result<()>;
@@ -133,6 +138,9 @@ impl Backend for KernelForwarding {
         Ok(())
     }
 }
+
+/// Source ports a masquerade to one address can use (1024–65535).
+pub const MASQ_PORTS: u64 = 64_512;
 
 /// Number of rules in the nftables forward chain.
 pub const NFT_RULES: usize = 100;
@@ -217,6 +225,13 @@ impl Backend for Nftables {
     }
     fn sessions(&self, topo: &Topology) -> Result<Option<u64>> {
         counters::conntrack_count(&topo.names.ns_fw).map(Some)
+    }
+    fn fill_limit(&self, flows: u32) -> Option<u64> {
+        // Every session to the one server takes a port of the masquerade
+        // address: beyond that, new flows are dropped (and established
+        // flows could not be set up). Keep 4,096 ports spare.
+        self.masquerade
+            .then(|| MASQ_PORTS.saturating_sub(u64::from(flows) + 4_096))
     }
     fn teardown(&mut self, topo: &Topology) -> Result<()> {
         sys::netns_exec(&topo.names.ns_fw, "nft", &["flush", "ruleset"])?;
@@ -322,6 +337,13 @@ mod tests {
             Some(topology::ADDR_F1)
         );
         assert_eq!(Nftables { masquerade: false }.reply_addr(), None);
+    }
+
+    #[test]
+    fn masquerade_limits_the_table_fill_to_its_port_space() {
+        let masq = Nftables { masquerade: true };
+        assert_eq!(masq.fill_limit(10_000), Some(MASQ_PORTS - 14_096));
+        assert_eq!(Nftables { masquerade: false }.fill_limit(10_000), None);
     }
 
     #[test]

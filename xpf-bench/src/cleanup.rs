@@ -97,8 +97,16 @@ pub fn link_owner_pid(name: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// Whether process `pid` runs (a zombie — killed, not yet reaped — does not).
 fn pid_alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // "pid (comm) S ...": the state follows the last ')'.
+            let rest = &stat[stat.rfind(')')? + 1..];
+            rest.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
 }
 
 /// Benchmark namespaces that exist now (`ip netns list`), any owner.
@@ -167,6 +175,12 @@ mod tests {
         assert_eq!(ns_owner_pid("xpfb-fw"), None);
         assert_eq!(ns_owner_pid("other-1234-fw"), None);
         assert_eq!(ns_owner_pid("xpfbabc-fw"), None);
+    }
+
+    #[test]
+    fn own_process_is_alive_and_a_free_pid_is_not() {
+        assert!(pid_alive(std::process::id()));
+        assert!(!pid_alive(u32::MAX));
     }
 
     #[test]

@@ -308,9 +308,16 @@ fn run_scenario(
     match scenario {
         Scenario::Established => establish(obj, topo, backend, opts.flows)?,
         Scenario::FullTable => {
-            let max = conntrack_max(&topo.names.ns_fw)?;
-            fill_unanswered(obj, topo, backend, opts.fill.min(max * 3 / 4))?;
+            // Established flows first (so a masquerade keeps their ports),
+            // then the unanswered ones around them.
             establish(obj, topo, backend, opts.flows)?;
+            let max = conntrack_max(&topo.names.ns_fw)?;
+            let fill = opts
+                .fill
+                .min(max * 3 / 4)
+                .min(backend.fill_limit(opts.flows).unwrap_or(u64::MAX));
+            let base = backend.sessions(topo)?.unwrap_or(0);
+            fill_unanswered(obj, topo, backend, base + fill)?;
         }
         Scenario::NewFlows | Scenario::TcpBulk => {}
     }

@@ -205,8 +205,9 @@ fn scenario_heading(s: Scenario, meta: &Meta) -> String {
                 .to_owned()
         }
         Scenario::FullTable => format!(
-            "Full session table: the established flows with up to {} unanswered sessions in the table \
-             (× kernel uses the kernel's established figure: it keeps no table)",
+            "Full session table: the established flows, then up to {} unanswered one-way sessions added \
+             (masquerade: up to its 64,512 ports less 4,096 spare and the established flows); \
+             × kernel uses the kernel's established figure (it keeps no table)",
             meta.fill
         ),
         Scenario::TcpBulk => {
