@@ -10,7 +10,12 @@ use xpf_bench::topology::{FIREWALL_CPU, Topology};
 
 fn privileged(test: &str) -> bool {
     match sys::require_root() {
-        Ok(Privilege::Root) => true,
+        Ok(Privilege::Root) => {
+            // Same as the bench command: install iproute2, ethtool, ... if
+            // this machine lacks them.
+            sys::ensure_packages().unwrap_or_else(|e| panic!("{test}: {e}"));
+            true
+        }
         Ok(Privilege::Skip) => {
             eprintln!("SKIP {test}: needs root ({}=1)", sys::ALLOW_SKIP_ENV);
             false
