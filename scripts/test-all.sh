@@ -10,7 +10,11 @@
 #   2. cargo fmt --all --check
 #   3. cargo clippy --workspace --all-targets -- -D warnings
 #   4. cargo test --workspace            (unit, integration and doc tests)
-#   5. scripts/check-dependency-rules.sh (proves the deny.toml bans bite)
+#   5. netns bench smoke                 (`xpf-bench netns --smoke`: every
+#                                         benchmark configuration forwards
+#                                         traffic, cleanup leaves nothing; root;
+#                                         installs its own Debian packages)
+#   6. scripts/check-dependency-rules.sh (proves the deny.toml bans bite)
 # and prints a summary. Every step runs even if an earlier one failed, so one
 # run shows every problem; the exit status is non-zero if any step failed.
 #
@@ -189,6 +193,13 @@ cargo_test() {
     cargo test --workspace 2>&1 | tee "$TEST_LOG"
 }
 
+bench_smoke() {
+    # The netns benchmark in smoke mode (BENCHMARKS.md, "netns benchmark"):
+    # ~1 s per configuration; fails without root unless
+    # XPF_ALLOW_SKIP_PRIVILEGED=1.
+    cargo run -q -p xpf-bench -- netns --smoke
+}
+
 run_step "setup" install_prerequisites
 if [[ "$any_failed" != 0 ]]; then
     summary
@@ -202,6 +213,8 @@ maybe_stop
 run_step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 maybe_stop
 run_step "cargo test" cargo_test
+maybe_stop
+run_step "netns bench smoke" bench_smoke
 maybe_stop
 run_step "dependency rules" "$ROOT/scripts/check-dependency-rules.sh"
 
