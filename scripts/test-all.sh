@@ -40,6 +40,10 @@ APT_PACKAGES=(
     clang
     llvm
     libbpf-dev
+    linux-libc-dev
+    iproute2
+    nftables
+    ethtool
 )
 # <<< APT_PACKAGES
 # ---------------------------------------------------------------------------
