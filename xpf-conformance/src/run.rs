@@ -612,9 +612,19 @@ pub fn synced_entry(s: &Scenario, step: &Step, now: u64) -> SessionEntry {
             let k = $k;
             let mut v = SessionValue::new_forward(
                 &k,
-                // Peer ids are unique per session: a flow's installs share
-                // an id only with installs of the same flow (a refresh).
-                SessionId::compose(1, 900 + 16 * flow as u64 + u64::from(id)),
+                // Peer ids are unique per session: installs share an id
+                // only when they describe the same flow with the same
+                // translation (a refresh). Not generated yet: the peer
+                // re-sending a session id with a different reply key (the
+                // SessionStore contract replaces that version silently; the
+                // engine and the model report a close: to be reconciled).
+                SessionId::compose(
+                    1,
+                    900 + 4096 * flow as u64
+                        + 512 * u64::from(snat)
+                        + 8 * u64::from(port)
+                        + u64::from(id),
+                ),
                 last_seen,
             );
             v.created_ns = last_seen.saturating_sub(SEC);

@@ -188,8 +188,17 @@ impl UserspaceSessions {
             orphans.remove(&forward.companion_key());
         }
         let s = self.shard_for_install(&set, forward);
+        // The peer's entry wins over a local session holding its forward
+        // key (the engine replaces it); its reply key may be held only by
+        // that same session or by the synced session itself.
+        let replaced = self
+            .find(&set, &forward.key())
+            .filter(|(shard, _)| *shard == s)
+            .map(|(_, e)| e.session_id());
         if let Some((other, holder)) = self.find(&set, &forward.companion_key())
-            && (other != s || holder.session_id() != forward.session_id())
+            && (other != s
+                || (holder.session_id() != forward.session_id()
+                    && Some(holder.session_id()) != replaced))
         {
             return Err(DataplaneError::InvalidArgument(format!(
                 "the reply key {} of session {} belongs to session {}",
@@ -247,6 +256,12 @@ impl SessionTable for UserspaceSessions {
             return Ok(Some(e));
         }
         Ok(lock(&self.inner.orphans.entries).get(key).copied())
+    }
+
+    fn install_synced(&self, forward: &SessionEntry) -> Option<Result<()>> {
+        // The engine replaces a local session holding the key (closing it
+        // with its events) or refuses with nothing changed, in one step.
+        Some(self.install(forward))
     }
 
     fn insert(&self, entry: SessionEntry) -> Result<()> {

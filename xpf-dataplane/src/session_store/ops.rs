@@ -218,7 +218,18 @@ pub fn put_cluster_synced<T: SessionTable + ?Sized>(table: &T, entry: &SessionEn
             entry.key()
         )));
     }
-    install_session(table, &with_flags(entry, SessionFlags::CLUSTER_SYNCED))
+    let synced = with_flags(entry, SessionFlags::CLUSTER_SYNCED);
+    if let Some(result) = table.install_synced(&synced) {
+        return result;
+    }
+    // The peer owns the session: a different local session holding the key
+    // ends first, reported like any other close (reason cluster-reconcile).
+    if let Some(previous) = table.lookup(&entry.key())?
+        && previous.session_id() != entry.session_id()
+    {
+        delete_with_companions(table, &entry.key(), CloseReason::ClusterReconcile)?;
+    }
+    install_session(table, &synced)
 }
 
 /// Counts forward sessions per family and all entries.

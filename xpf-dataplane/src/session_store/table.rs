@@ -75,6 +75,19 @@ pub trait SessionTable: Send + Sync {
     /// Entries stored (forward and reverse).
     fn len(&self) -> Result<usize>;
 
+    /// Installs a cluster-synced forward entry (flag already set) in one
+    /// step, if this table can: a backend whose packet path owns
+    /// replacement (the peer's entry wins over a local session holding its
+    /// key, which is closed with reason `cluster-reconcile` and reported
+    /// like any close; a refused install changes nothing) returns
+    /// `Some(result)`. `None` (the default) makes
+    /// [`put_cluster_synced`](super::ops::put_cluster_synced) use the
+    /// generic entry-by-entry path.
+    fn install_synced(&self, forward: &SessionEntry) -> Option<Result<()>> {
+        let _ = forward;
+        None
+    }
+
     /// True when no entry is stored.
     fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)

@@ -75,9 +75,12 @@ pub trait SessionStore: Send + Sync {
     /// it with [`SessionFlags::CLUSTER_SYNCED`] set, derives and stores the
     /// reverse entry under `reverse_key` (with
     /// [`SessionValue::to_reverse`]), and installs the NAT companion state.
-    /// If the forward key held another session, or this session under a
-    /// different reply key, that version's reverse entry and NAT state are
-    /// removed first, without an event. On failure no half of the new
+    /// The peer's entry wins: if the forward key (from either direction)
+    /// held a *different* session, that session is ended first exactly as
+    /// [`delete_with_companions`](Self::delete_with_companions) with reason
+    /// `cluster-reconcile` would (close reported per its policy's logging).
+    /// If it held this session under a different reply key, that version's
+    /// reverse entry and NAT state are removed first, without an event. On failure no half of the new
     /// session is left installed.
     ///
     /// [`DataplaneError::InvalidArgument`]: crate::DataplaneError::InvalidArgument
