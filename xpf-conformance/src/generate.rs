@@ -38,6 +38,30 @@ pub struct ZoneSpec {
     pub tcp_rst: bool,
     /// Loose TCP window checking.
     pub loose: bool,
+    /// Traffic entering the zone passes the screen profile `ids1`
+    /// (`NetSpec::screen`, when there is one).
+    #[serde(default)]
+    pub screen: bool,
+}
+
+/// The stateless checks of the one screen profile `ids1`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenSpec {
+    /// TCP SYN with source = destination.
+    pub land: bool,
+    /// TCP SYN+FIN.
+    pub syn_fin: bool,
+    /// TCP without flags.
+    pub tcp_no_flag: bool,
+    /// TCP FIN without ACK.
+    pub fin_no_ack: bool,
+    /// TCP URG to port 139.
+    pub winnuke: bool,
+    /// IPv4 source-route options.
+    pub source_route: bool,
+    /// The fragment checks (syn-frag, ping-death, tear-drop): configured,
+    /// but no fragments are generated yet.
+    pub fragment_checks: bool,
 }
 
 /// An address-book reference a policy side uses.
@@ -166,6 +190,9 @@ pub struct NetSpec {
     /// `rg1` belong to it).
     #[serde(default)]
     pub ha: bool,
+    /// The screen profile `ids1` zones with `screen` use.
+    #[serde(default)]
+    pub screen: Option<ScreenSpec>,
 }
 
 /// Config variants for re-applies.
@@ -232,6 +259,9 @@ impl NetSpec {
                 svc.push("\"ssh\"");
             }
             let _ = writeln!(t, "[[zones]]\nname = \"z{z}\"\ntcp-rst = {}", spec.tcp_rst);
+            if spec.screen && self.screen.is_some() {
+                t.push_str("screen = \"ids1\"\n");
+            }
             let _ = writeln!(
                 t,
                 "tcp-window-check = \"{}\"",
@@ -408,6 +438,17 @@ impl NetSpec {
                 "deny"
             }
         );
+        if let Some(sc) = self.screen {
+            let f = sc.fragment_checks;
+            let _ = writeln!(
+                t,
+                "[[security.screen.ids-options]]\nname = \"ids1\"\n\
+                 [security.screen.ids-options.icmp]\nping-death = {f}\n\
+                 [security.screen.ids-options.ip]\nsource-route-option = {}\ntear-drop = {f}\n\
+                 [security.screen.ids-options.tcp]\nland = {}\nsyn-fin = {}\ntcp-no-flag = {}\nfin-no-ack = {}\nwinnuke = {}\nsyn-frag = {f}",
+                sc.source_route, sc.land, sc.syn_fin, sc.tcp_no_flag, sc.fin_no_ack, sc.winnuke
+            );
+        }
         let _ = writeln!(t, "[security.flow]\nsession-capacity = {}", self.capacity);
         if let Some(m) = self.mss {
             let _ = writeln!(t, "tcp-mss = {m}");
@@ -515,6 +556,14 @@ pub enum TcpKind {
     Rst,
     /// Data far outside the window.
     OutOfWindow,
+    /// SYN+FIN (screen `syn-fin`).
+    SynFin,
+    /// No flag at all (screen `tcp-no-flag`).
+    NoFlag,
+    /// FIN without ACK (screen `fin-no-ack`).
+    FinNoAck,
+    /// Urgent data with ACK (screen `winnuke` when sent to port 139).
+    Urgent,
 }
 
 /// Malformed or non-IP frames.
@@ -610,6 +659,12 @@ pub enum Step {
         router: bool,
         /// Quote only the IP header and 8 bytes (else the whole packet).
         short: bool,
+    },
+    /// A client TCP SYN of flow `flow` addressed to its own source
+    /// address (screen `land`), sent where the client sits.
+    Land {
+        /// Flow index.
+        flow: usize,
     },
     /// Redundancy group 1 becomes active (primary) or backup on this node.
     SetRg {
@@ -710,12 +765,14 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 any::<bool>(),
                 prop::bool::weighted(0.3),
                 prop::bool::weighted(0.2),
+                prop::bool::weighted(0.6),
             )
-                .prop_map(|(ping, ssh, tcp_rst, loose)| ZoneSpec {
+                .prop_map(|(ping, ssh, tcp_rst, loose, screen)| ZoneSpec {
                     ping,
                     ssh,
                     tcp_rst,
                     loose,
+                    screen,
                 }),
             zones,
         );
@@ -823,7 +880,19 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 }),
         );
         let ha = prop::bool::weighted(0.3);
-        (ifs, zs, pols, snat, dnat, stat, flow, (schedule, ha)).prop_map(
+        let screen = prop::option::weighted(
+            0.4,
+            prop::array::uniform7(any::<bool>()).prop_map(|b| ScreenSpec {
+                land: b[0],
+                syn_fin: b[1],
+                tcp_no_flag: b[2],
+                fin_no_ack: b[3],
+                winnuke: b[4],
+                source_route: b[5],
+                fragment_checks: b[6],
+            }),
+        );
+        (ifs, zs, pols, snat, dnat, stat, flow, (schedule, ha, screen)).prop_map(
             |(
                 ifs,
                 zones,
@@ -832,7 +901,7 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 dnat,
                 static_nat,
                 ((a, b, c, d, e, f), capacity, mss, default_permit),
-                (schedule, ha),
+                (schedule, ha, screen),
             )| NetSpec {
                 zones,
                 interfaces: ifs,
@@ -846,6 +915,7 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 mss,
                 schedule,
                 ha,
+                screen,
             },
         )
     })
@@ -877,7 +947,7 @@ fn flow(n: usize, dnat: bool, stat: bool) -> impl Strategy<Value = FlowSpec> {
         endpoint(n, false, false, false),
         endpoint(n, true, dnat, stat),
         prop_oneof![Just(40000u16), Just(40001u16), 1024u16..65535],
-        prop::sample::select(&[22u16, 53, 80, 443, 5000, 8000, 8080][..]),
+        prop::sample::select(&[22u16, 53, 80, 139, 443, 5000, 8000, 8080][..]),
     )
         .prop_filter("client and server differ", |(_, _, c, s, _, _)| c != s)
         .prop_map(|(v6, proto, client, server, sport, dport)| {
@@ -902,6 +972,7 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
         1 => Just(TcpKind::Fin),
         1 => Just(TcpKind::Rst),
         1 => Just(TcpKind::OutOfWindow),
+        1 => prop::sample::select(&[TcpKind::SynFin, TcpKind::NoFlag, TcpKind::FinNoAck, TcpKind::Urgent][..]),
     ];
     prop_oneof![
         20 => (0..flows, any::<bool>(), kind, prop::bool::weighted(0.05))
@@ -915,6 +986,7 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
         1 => (0..flows).prop_map(|flow| Step::DeleteKnown { flow }),
         1 => (any::<u8>(), prop::option::of(0usize..3)).prop_map(|(received, synced_zone)| Step::Reconcile { received, synced_zone }),
         2 => any::<bool>().prop_map(|active| Step::SetRg { active }),
+        1 => (0..flows).prop_map(|flow| Step::Land { flow }),
         3 => (0..flows, any::<bool>(), 0u8..3, any::<bool>(), any::<bool>())
             .prop_map(|(flow, server_side, kind, router, short)| Step::IcmpError { flow, server_side, kind, router, short }),
         2 => (0..flows, 0u8..3, any::<bool>(), 0u8..6, 0u8..4, prop_oneof![Just(0u8), 1u8..90])

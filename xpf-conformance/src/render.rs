@@ -190,6 +190,14 @@ pub fn flow_frame(
                 }
                 TcpKind::Rst => (0x14, seq.next[s], 0),
                 TcpKind::OutOfWindow => (0x18, seq.next[s].wrapping_add(1 << 30), 10),
+                TcpKind::SynFin => (0x03, seq.next[s], 0),
+                TcpKind::NoFlag => (0x00, seq.next[s], 0),
+                TcpKind::FinNoAck => (0x01, seq.next[s], 0),
+                TcpKind::Urgent => {
+                    let v = seq.next[s];
+                    seq.next[s] = v.wrapping_add(8);
+                    (0x38, v, 8)
+                }
             };
             let ack = if flags & 0x10 != 0 || reply && kind == TcpKind::Syn {
                 seq.next[r]

@@ -406,6 +406,26 @@ pub fn run_equivalence<B: Harness>(
                 });
                 compare_outcome(i, &mo, &bo)?;
             }
+            Step::Land { flow } => {
+                let f = crate::generate::FlowSpec {
+                    proto: Proto::Tcp,
+                    ..s.flows[*flow].clone()
+                };
+                let (k, mut w) = render::client_wire(&f, vlan_of(s));
+                w.dst = w.src;
+                let frame = render::flow_frame(
+                    &f,
+                    &w,
+                    false,
+                    crate::generate::TcpKind::Syn,
+                    false,
+                    &mut SeqState::new(*flow),
+                );
+                let iface = xpf_runtime::InterfaceId(k as u16);
+                let mo = model.inject(iface, &frame, now);
+                let bo = backend.inject(iface, &frame, now);
+                compare_outcome(i, &mo, &bo)?;
+            }
             Step::SetRg { active } => {
                 let rg = xpf_runtime::RedundancyGroupId(1);
                 let m = model.set_redundancy_group(rg, *active, now);

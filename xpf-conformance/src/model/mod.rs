@@ -46,6 +46,7 @@ use xpf_dataplane::config::{
 };
 use xpf_dataplane::session_store::{CompanionDeleteResult, ReconcileInput};
 use xpf_runtime::counters::BaseCounter;
+use xpf_runtime::{ScreenDropEvent, ScreenKind};
 use xpf_runtime::{
     AddressFamily, AnySessionKey, AppId, CloseReason, CounterValue, DropReason, Event, FlowTuple,
     GlobalCounter, InterfaceCounters, InterfaceId, IpProtocol, NatPoolId, NatRuleId,
@@ -248,7 +249,6 @@ pub fn model_capabilities() -> Capabilities {
     let why = "not modelled by the reference model yet";
     let mut c = Capabilities::all_supported();
     for cap in [
-        Capability::Screens,
         Capability::FloodScreens,
         Capability::SessionLimits,
         Capability::Filters,
@@ -812,6 +812,26 @@ impl Model {
                 reason: DropReason::FragmentNoSession,
             };
         }
+        if let Some(kind) = Self::screened(&cfg, zone, &p) {
+            let (sp, dp) = p.ports().unwrap_or((0, 0));
+            self.events.push(Event::ScreenDrop(ScreenDropEvent {
+                time_ns: now,
+                kind,
+                flow: FlowTuple {
+                    src: p.src,
+                    src_port: sp,
+                    dst: p.dst,
+                    dst_port: dp,
+                    protocol: IpProtocol(p.proto),
+                    icmp_type: p.icmp().map(|(t, _)| t),
+                },
+                zone,
+                interface: ingress,
+            }));
+            return Verdict::Drop {
+                reason: kind.drop_reason(),
+            };
+        }
         if matches!(p.t, L4::IcmpError { .. }) {
             return self.icmp_error(&cfg, &mut p, frame);
         }
@@ -835,6 +855,34 @@ impl Model {
                 self.first_packet(&cfg, &mut p, frame, ingress, zone, key, now, out)
             }
         }
+    }
+
+    /// The stateless screens of the ingress zone's profile (ARCHITECTURE.md
+    /// §9, `screen.rs` docs), on every packet entering the zone, session
+    /// or not, before ICMP errors are matched to sessions; the first check
+    /// that hits, in this order, drops: land (SYN with source = destination),
+    /// syn-fin, tcp-no-flag (flags byte 0), fin-no-ack, winnuke (URG to
+    /// port 139), then the IPv4 source-route options. The fragment checks
+    /// (syn-frag, ping-death, tear-drop) need fragments, which the model
+    /// does not take (they never reach this point).
+    fn screened(cfg: &CompiledConfig, zone: ZoneId, p: &Packet) -> Option<ScreenKind> {
+        let id = cfg.zones.iter().find(|z| z.id == zone)?.screen?;
+        let sc = cfg.screens.iter().find(|s| s.id == id)?;
+        if let L4::Tcp { flags, dport, .. } = p.t {
+            let has = |f: u8| flags & f != 0;
+            let (fin, syn, ack, urg) = (has(0x01), has(0x02), has(0x10), has(0x20));
+            let checks = [
+                (sc.land && syn && p.src == p.dst, ScreenKind::Land),
+                (sc.syn_fin && syn && fin, ScreenKind::SynFin),
+                (sc.tcp_no_flag && flags == 0, ScreenKind::TcpNoFlag),
+                (sc.fin_no_ack && fin && !ack, ScreenKind::FinNoAck),
+                (sc.winnuke && urg && dport == 139, ScreenKind::WinNuke),
+            ];
+            if let Some((_, k)) = checks.into_iter().find(|(hit, _)| *hit) {
+                return Some(k);
+            }
+        }
+        (sc.source_route && p.source_route).then_some(ScreenKind::SourceRoute)
     }
 
     /// An ICMP error from the network travels with the session of the
