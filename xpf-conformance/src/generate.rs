@@ -44,6 +44,56 @@ pub struct ZoneSpec {
     pub screen: bool,
 }
 
+/// One term of the generated filters (the same terms make `f4`, family
+/// inet, and `f6`, family inet6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermSpec {
+    /// 0 any, 1 tcp, 2 udp, 3 icmp / icmp6.
+    pub proto: u8,
+    /// Destination port condition.
+    pub dport: Option<u16>,
+    /// Source address: interface k's LAN.
+    pub src_lan: Option<usize>,
+    /// TCP flags `syn & !ack`.
+    pub syn_only: bool,
+    /// 0 accept, 1 discard, 2 reject, 3 next-term.
+    pub action: u8,
+    /// Log.
+    pub log: bool,
+    /// Count (named counter).
+    pub count: bool,
+    /// Police with `p1` (`FilterSpec::policer`, when there is one).
+    #[serde(default)]
+    pub policed: bool,
+}
+
+/// Firewall filters `f4` / `f6` and where they are bound.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterSpec {
+    /// Terms in order.
+    pub terms: Vec<TermSpec>,
+    /// A final catch-all accept (else the implicit discard ends the filter).
+    pub accept_rest: bool,
+    /// Interfaces (bit k-1) with the filters as input.
+    pub input: u8,
+    /// Interfaces (bit k-1) with the filters as output.
+    pub output: u8,
+    /// Policer `p1`: single rate 1,000 B/s with a burst of `burst` bytes,
+    /// or (`two_rate`) two rate CIR 500 B/s / CBS `burst` bytes, PIR
+    /// 2,000 B/s / PBS 2 × `burst` bytes.
+    #[serde(default)]
+    pub policer: Option<PolicerSpec>,
+}
+
+/// The one generated policer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicerSpec {
+    /// Two-rate three-colour instead of single-rate.
+    pub two_rate: bool,
+    /// Committed burst, bytes.
+    pub burst: u32,
+}
+
 /// The stateless checks of the one screen profile `ids1`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScreenSpec {
@@ -193,6 +243,9 @@ pub struct NetSpec {
     /// The screen profile `ids1` zones with `screen` use.
     #[serde(default)]
     pub screen: Option<ScreenSpec>,
+    /// Firewall filters.
+    #[serde(default)]
+    pub filters: Option<FilterSpec>,
 }
 
 /// Config variants for re-applies.
@@ -248,6 +301,90 @@ impl NetSpec {
             }
             if self.ha && f.rg1 {
                 t.push_str("redundancy-group = 1\n");
+            }
+            if let Some(fs) = &self.filters {
+                let bit = 1u8 << i;
+                let mut b = Vec::new();
+                if fs.input & bit != 0 {
+                    b.push("input = \"f4\", input6 = \"f6\"");
+                }
+                if fs.output & bit != 0 {
+                    b.push("output = \"f4\", output6 = \"f6\"");
+                }
+                if !b.is_empty() {
+                    let _ = writeln!(t, "filter = {{ {} }}", b.join(", "));
+                }
+            }
+        }
+        if let Some(p) = self.filters.as_ref().and_then(|f| f.policer) {
+            if p.two_rate {
+                let _ = writeln!(
+                    t,
+                    "[[firewall.policers]]\nname = \"p1\"\ntype = \"two-rate\"\ncommitted-information-rate = 4000\ncommitted-burst-size = {}\npeak-information-rate = 16000\npeak-burst-size = {}",
+                    p.burst,
+                    2 * p.burst
+                );
+            } else {
+                let _ = writeln!(
+                    t,
+                    "[[firewall.policers]]\nname = \"p1\"\ntype = \"single-rate\"\nbandwidth-limit = 8000\nburst-size-limit = {}",
+                    p.burst
+                );
+            }
+        }
+        if let Some(fs) = &self.filters {
+            for (name, v6) in [("f4", false), ("f6", true)] {
+                let _ = writeln!(
+                    t,
+                    "[[firewall.filters]]\nname = \"{name}\"\nfamily = \"{}\"",
+                    if v6 { "inet6" } else { "inet" }
+                );
+                for (j, term) in fs.terms.iter().enumerate() {
+                    let mut from = Vec::new();
+                    match term.proto {
+                        1 => from.push("protocol = [\"tcp\"]".to_string()),
+                        2 => from.push("protocol = [\"udp\"]".to_string()),
+                        3 => from.push(format!(
+                            "protocol = [\"{}\"]",
+                            if v6 { "icmp6" } else { "icmp" }
+                        )),
+                        _ => {}
+                    }
+                    if let Some(p) = term.dport {
+                        from.push(format!("destination-port = [\"{p}\"]"));
+                    }
+                    if let Some(k) = term.src_lan {
+                        from.push(if v6 {
+                            format!("source-address = [\"2001:db8:{k}::/64\"]")
+                        } else {
+                            format!("source-address = [\"198.18.{k}.0/24\"]")
+                        });
+                    }
+                    if term.syn_only {
+                        from.push("tcp-flags = \"syn & !ack\"".to_string());
+                    }
+                    let action =
+                        ["accept", "discard", "reject", "next-term"][usize::from(term.action % 4)];
+                    let count = if term.count {
+                        format!(", count = \"c{j}\"")
+                    } else {
+                        String::new()
+                    };
+                    let policer = if term.policed && fs.policer.is_some() {
+                        ", policer = \"p1\""
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(
+                        t,
+                        "[[firewall.filters.terms]]\nname = \"t{j}\"\nfrom = {{ {} }}\nthen = {{ action = \"{action}\", log = {}{count}{policer} }}",
+                        from.join(", "),
+                        term.log
+                    );
+                }
+                if fs.accept_rest {
+                    t.push_str("[[firewall.filters.terms]]\nname = \"rest\"\nthen = { action = \"accept\" }\n");
+                }
             }
         }
         for (z, spec) in self.zones.iter().enumerate() {
@@ -666,6 +803,19 @@ pub enum Step {
         /// Flow index.
         flow: usize,
     },
+    /// A packet of flow `flow` like `Send`, carrying an IPv4 option (IPv4
+    /// flows only; IPv6 flows send it without): 0 loose source route, 1
+    /// strict source route, 2 record route (no source route).
+    IpOption {
+        /// Flow index.
+        flow: usize,
+        /// From the server.
+        reply: bool,
+        /// TCP kind.
+        kind: TcpKind,
+        /// Which option.
+        option: u8,
+    },
     /// Redundancy group 1 becomes active (primary) or backup on this node.
     SetRg {
         /// Active.
@@ -892,32 +1042,91 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 fragment_checks: b[6],
             }),
         );
-        (ifs, zs, pols, snat, dnat, stat, flow, (schedule, ha, screen)).prop_map(
-            |(
-                ifs,
-                zones,
-                policies,
-                snat,
-                dnat,
-                static_nat,
-                ((a, b, c, d, e, f), capacity, mss, default_permit),
-                (schedule, ha, screen),
-            )| NetSpec {
-                zones,
-                interfaces: ifs,
-                policies,
-                default_permit,
-                snat,
-                dnat,
-                static_nat,
-                timeouts: [a, b, c, d, e, f],
-                capacity,
-                mss,
-                schedule,
-                ha,
-                screen,
-            },
+        let term = (
+            0u8..4,
+            prop::option::weighted(
+                0.3,
+                prop::sample::select(&[22u16, 53, 80, 139, 443, 8000][..]),
+            ),
+            prop::option::weighted(0.2, 1..=n),
+            prop::bool::weighted(0.2),
+            0u8..4,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
         )
+            .prop_map(
+                |(proto, dport, src_lan, syn_only, action, log, count, policed)| TermSpec {
+                    proto,
+                    dport,
+                    src_lan,
+                    syn_only,
+                    action,
+                    log,
+                    count,
+                    policed,
+                },
+            );
+        let filters = prop::option::weighted(
+            0.3,
+            (
+                prop::collection::vec(term, 1..=3),
+                prop::bool::weighted(0.7),
+                any::<u8>(),
+                any::<u8>(),
+                prop::option::weighted(
+                    0.5,
+                    (any::<bool>(), prop::sample::select(&[100u32, 200, 400][..]))
+                        .prop_map(|(two_rate, burst)| PolicerSpec { two_rate, burst }),
+                ),
+            )
+                .prop_map(move |(terms, accept_rest, input, output, policer)| {
+                    FilterSpec {
+                        terms,
+                        accept_rest,
+                        input: input & ((1u8 << n) - 1),
+                        output: output & ((1u8 << n) - 1),
+                        policer,
+                    }
+                }),
+        );
+        (
+            ifs,
+            zs,
+            pols,
+            snat,
+            dnat,
+            stat,
+            flow,
+            (schedule, ha, screen, filters),
+        )
+            .prop_map(
+                |(
+                    ifs,
+                    zones,
+                    policies,
+                    snat,
+                    dnat,
+                    static_nat,
+                    ((a, b, c, d, e, f), capacity, mss, default_permit),
+                    (schedule, ha, screen, filters),
+                )| NetSpec {
+                    zones,
+                    interfaces: ifs,
+                    policies,
+                    default_permit,
+                    snat,
+                    dnat,
+                    static_nat,
+                    timeouts: [a, b, c, d, e, f],
+                    capacity,
+                    mss,
+                    schedule,
+                    ha,
+                    screen,
+                    filters,
+                },
+            )
     })
 }
 
@@ -972,10 +1181,10 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
         1 => Just(TcpKind::Fin),
         1 => Just(TcpKind::Rst),
         1 => Just(TcpKind::OutOfWindow),
-        1 => prop::sample::select(&[TcpKind::SynFin, TcpKind::NoFlag, TcpKind::FinNoAck, TcpKind::Urgent][..]),
+        2 => prop::sample::select(&[TcpKind::SynFin, TcpKind::NoFlag, TcpKind::FinNoAck, TcpKind::Urgent][..]),
     ];
     prop_oneof![
-        20 => (0..flows, any::<bool>(), kind, prop::bool::weighted(0.05))
+        20 => (0..flows, any::<bool>(), kind.clone(), prop::bool::weighted(0.05))
             .prop_map(|(flow, reply, kind, ttl1)| Step::Send { flow, reply, kind, ttl1 }),
         1 => (1..=n, prop::sample::select(&[Junk::Runt, Junk::Arp, Junk::UnknownEthertype, Junk::BadIpv4Checksum, Junk::TruncatedTcp, Junk::ShortIpv4][..]))
             .prop_map(|(iface, junk)| Step::Junk { iface, junk }),
@@ -987,6 +1196,8 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
         1 => (any::<u8>(), prop::option::of(0usize..3)).prop_map(|(received, synced_zone)| Step::Reconcile { received, synced_zone }),
         2 => any::<bool>().prop_map(|active| Step::SetRg { active }),
         1 => (0..flows).prop_map(|flow| Step::Land { flow }),
+        2 => (0..flows, any::<bool>(), kind, 0u8..3)
+            .prop_map(|(flow, reply, kind, option)| Step::IpOption { flow, reply, kind, option }),
         3 => (0..flows, any::<bool>(), 0u8..3, any::<bool>(), any::<bool>())
             .prop_map(|(flow, server_side, kind, router, short)| Step::IcmpError { flow, server_side, kind, router, short }),
         2 => (0..flows, 0u8..3, any::<bool>(), 0u8..6, 0u8..4, prop_oneof![Just(0u8), 1u8..90])

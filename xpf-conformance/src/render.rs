@@ -340,3 +340,37 @@ pub fn error_frame(
     let ethertype = if v6 { 0x86dd } else { 0x0800 };
     (k, frame(w, ethertype, &ip))
 }
+
+/// `frame` (an IPv4 packet after the Ethernet / VLAN header at `l3`) with
+/// one 8-byte options area inserted: loose (`option` 0) or strict (1)
+/// source route through one address, or record route (2) with one free
+/// slot, each padded with END; total length, IHL and header checksum
+/// updated. Other frames are returned unchanged.
+pub fn with_ipv4_option(frame: &[u8], option: u8) -> Vec<u8> {
+    let l3 = if frame.len() > 14 && frame[12..14] == [0x81, 0x00] {
+        18
+    } else {
+        14
+    };
+    if frame.len() < l3 + 20 || frame[l3 - 2..l3] != [0x08, 0x00] || frame[l3] != 0x45 {
+        return frame.to_vec();
+    }
+    let kind = match option {
+        0 => 131,
+        1 => 137,
+        _ => 7,
+    };
+    // kind, length 7, pointer 4 (first slot), one address, END.
+    let opt = [kind, 7, 4, 198, 18, 9, 9, 0];
+    let mut f = frame[..l3 + 20].to_vec();
+    f.extend_from_slice(&opt);
+    f.extend_from_slice(&frame[l3 + 20..]);
+    let ip = &mut f[l3..];
+    ip[0] = 0x47;
+    let total = u16::from_be_bytes([ip[2], ip[3]]) + 8;
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip[10..12].copy_from_slice(&[0, 0]);
+    let c = !wire::sum16(&ip[..28], 0);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f
+}

@@ -41,18 +41,21 @@ use xpf_dataplane::apply::{ApplyResult, Capabilities, Capability};
 use xpf_dataplane::compile::{
     CompiledConfig, CompiledInterface, CompiledSourceAction, RouteTarget, compile_with_previous,
 };
+use xpf_dataplane::config::FilterAction;
 use xpf_dataplane::config::{
     DefaultPolicy, HostProtocol, HostService, PolicyAction, TcpWindowCheck,
 };
 use xpf_dataplane::session_store::{CompanionDeleteResult, ReconcileInput};
 use xpf_runtime::counters::BaseCounter;
-use xpf_runtime::{ScreenDropEvent, ScreenKind};
 use xpf_runtime::{
     AddressFamily, AnySessionKey, AppId, CloseReason, CounterValue, DropReason, Event, FlowTuple,
     GlobalCounter, InterfaceCounters, InterfaceId, IpProtocol, NatPoolId, NatRuleId,
     NatTranslation, PacketCounters, PolicyDenyEvent, PolicyRuleId, RedundancyGroupId,
     SessionCloseEvent, SessionDelta, SessionDeltaReason, SessionEntry, SessionFlags, SessionId,
     SessionKey, SessionOpenEvent, SessionState, SessionValue, TcpState, ZoneId,
+};
+use xpf_runtime::{
+    FilterDirection, FilterId, FilterLogAction, FilterLogEvent, ScreenDropEvent, ScreenKind,
 };
 
 const SEC: u64 = 1_000_000_000;
@@ -235,11 +238,83 @@ pub struct Model {
     /// Schedule edges: the second last checked, and which schedules were
     /// active then.
     sched: (i64, Vec<bool>),
+    /// Per filter term (in compiled order): packets and L3 bytes matched;
+    /// reset by every apply, as the engine rebuilds its filter table.
+    filter_terms: Vec<CounterValue>,
+    /// Per filter term (in compiled order): its policer, one instance per
+    /// term (term-specific) shared by every interface; refilled from full
+    /// by every apply.
+    policers: Vec<Option<TermPolicer>>,
 }
 
 impl Default for Model {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A token bucket as ARCHITECTURE.md §9 / `meter.rs` define it: integer
+/// arithmetic in units × 10⁹, `rate` units per second refilled for the
+/// nanoseconds elapsed, capped at `burst`, full when created.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    rate: u128,
+    cap: u128,
+    nano_units: u128,
+    at: u64,
+}
+
+impl Bucket {
+    fn full(rate: u64, burst: u64, now: u64) -> Self {
+        let cap = u128::from(burst) * u128::from(SEC);
+        Self {
+            rate: u128::from(rate),
+            cap,
+            nano_units: cap,
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, now: u64) {
+        if now > self.at {
+            self.nano_units =
+                (self.nano_units + u128::from(now - self.at) * self.rate).min(self.cap);
+            self.at = now;
+        }
+    }
+
+    fn holds(&mut self, units: u64, now: u64) -> bool {
+        self.refill(now);
+        self.nano_units >= u128::from(units) * u128::from(SEC)
+    }
+}
+
+/// A term's policer: single rate (one bucket at CIR/CBS; red when it
+/// cannot pay) or two rate colour-blind (RFC 2698: red when the peak
+/// bucket cannot pay; else the peak pays and the committed bucket pays
+/// if it can: green, else yellow, which passes).
+#[derive(Clone, Copy, Debug)]
+struct TermPolicer {
+    committed: Bucket,
+    peak: Option<Bucket>,
+}
+
+impl TermPolicer {
+    /// True when the packet of `bytes` is red (discarded).
+    fn red(&mut self, bytes: u64, now: u64) -> bool {
+        let need = u128::from(bytes) * u128::from(SEC);
+        if let Some(peak) = self.peak.as_mut() {
+            if !peak.holds(bytes, now) {
+                return true;
+            }
+            peak.nano_units = peak.nano_units.saturating_sub(need);
+        } else if !self.committed.holds(bytes, now) {
+            return true;
+        }
+        if self.committed.holds(bytes, now) {
+            self.committed.nano_units -= need;
+        }
+        false
     }
 }
 
@@ -251,8 +326,6 @@ pub fn model_capabilities() -> Capabilities {
     for cap in [
         Capability::FloodScreens,
         Capability::SessionLimits,
-        Capability::Filters,
-        Capability::Policers,
         Capability::Fragments,
     ] {
         c = c.unsupported(cap, why);
@@ -405,6 +478,8 @@ impl Model {
             allocators: BTreeMap::new(),
             rg_inactive: Vec::new(),
             sched: (0, Vec::new()),
+            filter_terms: Vec::new(),
+            policers: Vec::new(),
         }
     }
 
@@ -812,6 +887,22 @@ impl Model {
                 reason: DropReason::FragmentNoSession,
             };
         }
+        let in_filter = match p.family {
+            AddressFamily::Inet => ifc.filter_input_v4,
+            AddressFamily::Inet6 => ifc.filter_input_v6,
+        };
+        if let Some(v) = self.filter(
+            &cfg,
+            in_filter,
+            FilterDirection::Input,
+            ingress,
+            &p,
+            frame,
+            now,
+            out,
+        ) {
+            return v;
+        }
         if let Some(kind) = Self::screened(&cfg, zone, &p) {
             let (sp, dp) = p.ports().unwrap_or((0, 0));
             self.events.push(Event::ScreenDrop(ScreenDropEvent {
@@ -833,7 +924,7 @@ impl Model {
             };
         }
         if matches!(p.t, L4::IcmpError { .. }) {
-            return self.icmp_error(&cfg, &mut p, frame);
+            return self.icmp_error(&cfg, &mut p, frame, now, out);
         }
         let Some((sp, dp)) = p
             .ports()
@@ -855,6 +946,133 @@ impl Model {
                 self.first_packet(&cfg, &mut p, frame, ingress, zone, key, now, out)
             }
         }
+    }
+
+    /// Firewall filter `id` (ARCHITECTURE.md §9, `filter.rs` docs): terms
+    /// in order; a term matches when every condition it has holds (ports
+    /// only for packets carrying them, TCP flags only TCP, ICMP types only
+    /// ICMP); a match counts the packet in the term's counter, logs when
+    /// asked (the action reached: `next-term` logs as accept), then
+    /// `accept` continues processing, `discard` drops `filter-discard`,
+    /// `reject` answers as a policy reject does (out of the filter's
+    /// interface) and drops `filter-reject`, `next-term` goes on; no
+    /// terminating term: implicit discard. `None` lets the packet on.
+    /// A term's policer runs after its counter and before its action: a
+    /// red packet drops `policer-exceeded` (logged as discard) whatever
+    /// the action, `next-term` included.
+    #[allow(clippy::too_many_arguments)]
+    fn filter(
+        &mut self,
+        cfg: &CompiledConfig,
+        id: Option<FilterId>,
+        direction: FilterDirection,
+        iface: InterfaceId,
+        p: &Packet,
+        frame: &[u8],
+        now: u64,
+        out: &mut Vec<EmittedFrame>,
+    ) -> Option<Verdict> {
+        let id = id?;
+        let ports = p.ports();
+        let flags = match p.t {
+            L4::Tcp { flags, .. } => Some(flags),
+            _ => None,
+        };
+        let dscp = match p.family {
+            AddressFamily::Inet => frame[p.l3 + 1] >> 2,
+            AddressFamily::Inet6 => ((frame[p.l3] & 0x0f) << 2) | (frame[p.l3 + 1] >> 6),
+        };
+        let icmp_type = p.icmp().map(|(t, _)| t);
+        let (sp, dp) = ports.unwrap_or((0, 0));
+        let flow = FlowTuple {
+            src: p.src,
+            src_port: sp,
+            dst: p.dst,
+            dst_port: dp,
+            protocol: IpProtocol(p.proto),
+            icmp_type,
+        };
+        let mut verdict = Some(Verdict::Drop {
+            reason: DropReason::FilterDiscard,
+        });
+        let mut reject = false;
+        for (i, t) in cfg.filters.terms.iter().enumerate() {
+            if t.filter != id {
+                continue;
+            }
+            let nets =
+                |n: &[ipnet::IpNet], a: IpAddr| n.is_empty() || n.iter().any(|n| n.contains(&a));
+            let port_ok = |r: &[xpf_dataplane::config::PortRange], v: u16| {
+                r.is_empty() || (ports.is_some() && r.iter().any(|r| r.contains(v)))
+            };
+            let hit = nets(&t.source, p.src)
+                && nets(&t.destination, p.dst)
+                && (t.protocols.is_empty() || t.protocols.contains(&IpProtocol(p.proto)))
+                && port_ok(&t.source_ports, sp)
+                && port_ok(&t.destination_ports, dp)
+                && (t.tcp_flags.is_empty()
+                    || flags.is_some_and(|f| t.tcp_flags.iter().any(|&(m, v)| f & m == v)))
+                && (t.dscp.is_empty() || t.dscp.contains(&dscp))
+                && (t.icmp_types.is_empty()
+                    || icmp_type.is_some_and(|ty| t.icmp_types.contains(&ty)));
+            if !hit {
+                continue;
+            }
+            if let Some(c) = self.filter_terms.get_mut(i) {
+                c.packets += 1;
+                c.bytes += p.l3_len as u64;
+            }
+            let red = self
+                .policers
+                .get_mut(i)
+                .and_then(Option::as_mut)
+                .is_some_and(|pol| pol.red(p.l3_len as u64, now));
+            let (done, action) = if red {
+                (
+                    Some(Some(Verdict::Drop {
+                        reason: DropReason::PolicerExceeded,
+                    })),
+                    FilterLogAction::Discard,
+                )
+            } else {
+                match t.action {
+                    FilterAction::Accept => (Some(None), FilterLogAction::Accept),
+                    FilterAction::Discard => (
+                        Some(Some(Verdict::Drop {
+                            reason: DropReason::FilterDiscard,
+                        })),
+                        FilterLogAction::Discard,
+                    ),
+                    FilterAction::Reject => (
+                        Some(Some(Verdict::Drop {
+                            reason: DropReason::FilterReject,
+                        })),
+                        FilterLogAction::Reject,
+                    ),
+                    FilterAction::NextTerm => (None, FilterLogAction::Accept),
+                }
+            };
+            if t.log {
+                self.events.push(Event::FilterLog(FilterLogEvent {
+                    time_ns: now,
+                    filter: id,
+                    term: t.id,
+                    action,
+                    direction,
+                    flow,
+                    interface: iface,
+                }));
+            }
+            if let Some(v) = done {
+                verdict = v;
+                reject = !red && t.action == FilterAction::Reject;
+                break;
+            }
+        }
+        if reject {
+            self.emit_reject(cfg, p, frame, iface, out);
+        }
+        verdict
     }
 
     /// The stateless screens of the ingress zone's profile (ARCHITECTURE.md
@@ -894,7 +1112,14 @@ impl Model {
     /// error comes from the translated endpoint itself. No session: drop
     /// `icmp-error-no-session`. The session is not touched (no counters,
     /// no last-seen); `session-hits` counts the lookup.
-    fn icmp_error(&mut self, cfg: &CompiledConfig, p: &mut Packet, frame: &mut Vec<u8>) -> Verdict {
+    fn icmp_error(
+        &mut self,
+        cfg: &CompiledConfig,
+        p: &mut Packet,
+        frame: &mut Vec<u8>,
+        now: u64,
+        out: &mut Vec<EmittedFrame>,
+    ) -> Verdict {
         let drop = |reason| Verdict::Drop { reason };
         let Some(e) = wire::embedded(frame, p) else {
             return drop(DropReason::MalformedIcmp);
@@ -966,7 +1191,7 @@ impl Model {
             wire::fix_ipv4_header(frame, p.l3);
         }
         wire::fix_l4(frame, p.family, p.src, p.dst, p.proto, p.l4, p.l3_end());
-        self.forward(cfg, p, frame, egress, None)
+        self.forward(cfg, p, frame, egress, None, now, out)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1049,7 +1274,7 @@ impl Model {
             self.counters.add(BaseCounter::NatTranslated, 1);
         }
         self.counters.policy(rule, p.l3_len);
-        self.forward(cfg, p, frame, egress, seg)
+        self.forward(cfg, p, frame, egress, seg, now, out)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1370,9 +1595,10 @@ impl Model {
         if src2 != src || dst2 != dst || sp2 != sp || dp2 != dp {
             self.counters.add(BaseCounter::NatTranslated, 1);
         }
-        self.forward(cfg, p, frame, egress, seg)
+        self.forward(cfg, p, frame, egress, seg, now, out)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn forward(
         &mut self,
         cfg: &CompiledConfig,
@@ -1380,6 +1606,8 @@ impl Model {
         frame: &mut Vec<u8>,
         egress: InterfaceId,
         seg: Option<Seg>,
+        now: u64,
+        out: &mut Vec<EmittedFrame>,
     ) -> Verdict {
         let drop = |reason| Verdict::Drop { reason };
         let Some(eif) = Self::interface(cfg, egress).cloned() else {
@@ -1395,6 +1623,22 @@ impl Model {
             Some(None) => return drop(DropReason::RouteDiscard),
             None => return drop(DropReason::NoRoute),
         };
+        let out_filter = match p.family {
+            AddressFamily::Inet => eif.filter_output_v4,
+            AddressFamily::Inet6 => eif.filter_output_v6,
+        };
+        if let Some(v) = self.filter(
+            cfg,
+            out_filter,
+            FilterDirection::Output,
+            egress,
+            p,
+            frame,
+            now,
+            out,
+        ) {
+            return v;
+        }
         p.ttl -= 1;
         match p.family {
             AddressFamily::Inet => {
@@ -1475,6 +1719,26 @@ impl Model {
         self.counters.resize(&compiled);
         let compiled = Arc::new(compiled);
         self.cfg = Some(compiled.clone());
+        self.filter_terms = vec![CounterValue::default(); compiled.filters.terms.len()];
+        self.policers = compiled
+            .filters
+            .terms
+            .iter()
+            .map(|t| {
+                let p = compiled
+                    .filters
+                    .policers
+                    .iter()
+                    .find(|p| Some(p.id) == t.policer)?;
+                Some(TermPolicer {
+                    committed: Bucket::full(p.cir_bytes, p.cbs_bytes, now),
+                    peak: p
+                        .pir_bytes
+                        .zip(p.pbs_bytes)
+                        .map(|(r, b)| Bucket::full(r, b, now)),
+                })
+            })
+            .collect();
         for id in orphaned {
             if let Some(i) = self.sessions.iter().position(|s| s.id == id) {
                 // Its mapping was never installed: forget it before closing.
