@@ -787,6 +787,14 @@ fn compare_state<B: Harness>(step: usize, model: &mut Model, b: &mut B) -> Resul
             format!("counters differ:\n model   {mc:?}\n backend {bc:?}"),
         );
     }
+    if let (Some(mf), Some(bf)) = (model.filter_term_counters(), b.filter_term_counters())
+        && mf != bf
+    {
+        return fail(
+            step,
+            format!("filter term counters differ:\n model   {mf:?}\n backend {bf:?}"),
+        );
+    }
     let (me, be) = (sorted(model.drain_events()), sorted(b.drain_events()));
     if me != be {
         return fail(

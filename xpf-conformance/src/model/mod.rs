@@ -6,21 +6,23 @@
 //! `xpf-engine`; where the semantics are not obvious it follows
 //! ARCHITECTURE.md ("The engine") and `docs/nat-allocation.md`.
 //!
-//! Per packet, in order: interface → parse → zone → HA group → session
+//! Per packet, in order: interface → parse → zone → HA group → ingress
+//! filter → stateless screens → session
 //! lookup from either direction → *hit*: TCP tracking, rewrite to the other
 //! direction's key → *miss*: TCP must start with SYN (unless loose),
 //! static/destination NAT, host-inbound, route, policy, static/source NAT
 //! allocation, session insert (evicting the oldest embryonic session when
-//! full) → TTL (time exceeded emitted), MSS clamp, neighbour MAC, VLAN.
+//! full) → TTL (time exceeded emitted), egress filter, MSS clamp,
+//! neighbour MAC, VLAN.
 //!
 //! Also modelled: ICMP errors from the network (translated with the
 //! session of the packet they quote), cluster-synced installs, schedule
 //! edges (rematch when the set of active schedulers changes), redundancy
-//! groups.
+//! groups, firewall filters with term-specific policers.
 //!
 //! Not modelled (the model reports these capabilities unsupported, so the
-//! suite never compares them): screens, flood screens, session limits,
-//! firewall filters and policers, IP fragments, IPv6 extension headers.
+//! suite never compares them): flood screens, session limits, IP
+//! fragments (so the fragment screens stay inert), IPv6 extension headers.
 
 pub mod nat;
 pub mod tcp;
@@ -55,7 +57,8 @@ use xpf_runtime::{
     SessionKey, SessionOpenEvent, SessionState, SessionValue, TcpState, ZoneId,
 };
 use xpf_runtime::{
-    FilterDirection, FilterId, FilterLogAction, FilterLogEvent, ScreenDropEvent, ScreenKind,
+    FilterDirection, FilterId, FilterLogAction, FilterLogEvent, FilterTermId, ScreenDropEvent,
+    ScreenKind,
 };
 
 const SEC: u64 = 1_000_000_000;
@@ -2072,6 +2075,19 @@ impl Harness for Model {
         };
         snap.canonicalize();
         snap
+    }
+
+    fn filter_term_counters(&self) -> Option<BTreeMap<FilterTermId, CounterValue>> {
+        let cfg = self.cfg.as_ref()?;
+        Some(
+            cfg.filters
+                .terms
+                .iter()
+                .zip(&self.filter_terms)
+                .filter(|(_, c)| **c != CounterValue::default())
+                .map(|(t, c)| (t.id, *c))
+                .collect(),
+        )
     }
 
     fn drain_events(&mut self) -> Vec<Event> {
