@@ -112,6 +112,15 @@ pub struct ScreenSpec {
     /// The fragment checks (syn-frag, ping-death, tear-drop): configured,
     /// but no fragments are generated yet.
     pub fragment_checks: bool,
+    /// SYN flood threshold, packets per second per zone.
+    #[serde(default)]
+    pub syn_flood: Option<u32>,
+    /// ICMP flood threshold.
+    #[serde(default)]
+    pub icmp_flood: Option<u32>,
+    /// UDP flood threshold.
+    #[serde(default)]
+    pub udp_flood: Option<u32>,
 }
 
 /// An address-book reference a policy side uses.
@@ -577,13 +586,27 @@ impl NetSpec {
         );
         if let Some(sc) = self.screen {
             let f = sc.fragment_checks;
+            let [syn, icmp, udp] =
+                [sc.syn_flood, sc.icmp_flood, sc.udp_flood].map(|v| v.map(|v| format!("{v}")));
+            let line = |key: &str, v: Option<String>| {
+                v.map(|v| format!("{key} = {v}\n")).unwrap_or_default()
+            };
             let _ = writeln!(
                 t,
                 "[[security.screen.ids-options]]\nname = \"ids1\"\n\
-                 [security.screen.ids-options.icmp]\nping-death = {f}\n\
+                 [security.screen.ids-options.icmp]\nping-death = {f}\n{}\
                  [security.screen.ids-options.ip]\nsource-route-option = {}\ntear-drop = {f}\n\
-                 [security.screen.ids-options.tcp]\nland = {}\nsyn-fin = {}\ntcp-no-flag = {}\nfin-no-ack = {}\nwinnuke = {}\nsyn-frag = {f}",
-                sc.source_route, sc.land, sc.syn_fin, sc.tcp_no_flag, sc.fin_no_ack, sc.winnuke
+                 [security.screen.ids-options.tcp]\nland = {}\nsyn-fin = {}\ntcp-no-flag = {}\nfin-no-ack = {}\nwinnuke = {}\nsyn-frag = {f}\n{}\
+                 [security.screen.ids-options.udp]\n{}",
+                line("flood-threshold", icmp),
+                sc.source_route,
+                sc.land,
+                sc.syn_fin,
+                sc.tcp_no_flag,
+                sc.fin_no_ack,
+                sc.winnuke,
+                line("syn-flood-threshold", syn),
+                line("flood-threshold", udp),
             );
         }
         let _ = writeln!(t, "[security.flow]\nsession-capacity = {}", self.capacity);
@@ -1032,15 +1055,22 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
         let ha = prop::bool::weighted(0.3);
         let screen = prop::option::weighted(
             0.4,
-            prop::array::uniform7(any::<bool>()).prop_map(|b| ScreenSpec {
-                land: b[0],
-                syn_fin: b[1],
-                tcp_no_flag: b[2],
-                fin_no_ack: b[3],
-                winnuke: b[4],
-                source_route: b[5],
-                fragment_checks: b[6],
-            }),
+            (
+                prop::array::uniform7(any::<bool>()),
+                prop::array::uniform3(prop::option::weighted(0.3, 1u32..=4)),
+            )
+                .prop_map(|(b, floods)| ScreenSpec {
+                    land: b[0],
+                    syn_fin: b[1],
+                    tcp_no_flag: b[2],
+                    fin_no_ack: b[3],
+                    winnuke: b[4],
+                    source_route: b[5],
+                    fragment_checks: b[6],
+                    syn_flood: floods[0],
+                    icmp_flood: floods[1],
+                    udp_flood: floods[2],
+                }),
         );
         let term = (
             0u8..4,

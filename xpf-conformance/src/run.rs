@@ -915,6 +915,13 @@ pub fn run_replies_pass<B: Harness>(
                 reason:
                     DropReason::FilterDiscard | DropReason::FilterReject | DropReason::PolicerExceeded,
             } if s.net.filters.is_some() => {}
+            // So are the flood screens: a per-zone rate limit on packets.
+            Verdict::Drop {
+                reason:
+                    DropReason::ScreenSynFlood
+                    | DropReason::ScreenIcmpFlood
+                    | DropReason::ScreenUdpFlood,
+            } if s.net.screen.is_some() => {}
             v => return fail(i, format!("reply of a permitted flow {f:?} got {v:?}")),
         }
     }

@@ -660,3 +660,32 @@ fn filter_terms_count_discard_and_the_policer_turns_a_burst_red() {
     let packets: Vec<u64> = counters.values().map(|c| c.packets).collect();
     assert_eq!(packets, vec![1, 4], "no-dns matched once, ping four times");
 }
+
+#[test]
+fn syn_flood_screen_drops_syns_beyond_the_threshold_until_the_bucket_refills() {
+    let mut m = model_with(
+        "[[security.screen.ids-options]]\nname = \"ids1\"\n[security.screen.ids-options.tcp]\nsyn-flood-threshold = 2\n",
+    );
+    let f = FlowSpec {
+        dport: 80,
+        ..flow(Proto::Tcp)
+    };
+    let syn = |seq: &mut SeqState| flow_frame(&f, &out_wire(&f), false, TcpKind::Syn, false, seq);
+    let mut seq = SeqState::new(0);
+    let v: Vec<_> = (0..3)
+        .map(|_| m.inject(LAN, &syn(&mut seq), T0 + SEC).verdict)
+        .collect();
+    assert_eq!(v[0], Verdict::Forward { egress: WAN });
+    assert_eq!(v[1], Verdict::Forward { egress: WAN });
+    assert_eq!(
+        v[2],
+        Verdict::Drop {
+            reason: DropReason::ScreenSynFlood
+        }
+    );
+    // Half a second refills one SYN at 2 per second.
+    assert_eq!(
+        m.inject(LAN, &syn(&mut seq), T0 + SEC + SEC / 2).verdict,
+        Verdict::Forward { egress: WAN }
+    );
+}

@@ -18,10 +18,11 @@
 //! Also modelled: ICMP errors from the network (translated with the
 //! session of the packet they quote), cluster-synced installs, schedule
 //! edges (rematch when the set of active schedulers changes), redundancy
-//! groups, firewall filters with term-specific policers.
+//! groups, stateless and flood screens, firewall filters with
+//! term-specific policers.
 //!
 //! Not modelled (the model reports these capabilities unsupported, so the
-//! suite never compares them): flood screens, session limits, IP
+//! suite never compares them): session limits, IP
 //! fragments (so the fragment screens stay inert), IPv6 extension headers.
 
 pub mod nat;
@@ -248,6 +249,9 @@ pub struct Model {
     /// term (term-specific) shared by every interface; refilled from full
     /// by every apply.
     policers: Vec<Option<TermPolicer>>,
+    /// Flood screens per zone: (SYN, ICMP, UDP) packet buckets at the
+    /// profile's thresholds (rate = burst), full at every apply.
+    floods: BTreeMap<ZoneId, [Option<Bucket>; 3]>,
 }
 
 impl Default for Model {
@@ -326,11 +330,7 @@ impl TermPolicer {
 pub fn model_capabilities() -> Capabilities {
     let why = "not modelled by the reference model yet";
     let mut c = Capabilities::all_supported();
-    for cap in [
-        Capability::FloodScreens,
-        Capability::SessionLimits,
-        Capability::Fragments,
-    ] {
+    for cap in [Capability::SessionLimits, Capability::Fragments] {
         c = c.unsupported(cap, why);
     }
     c
@@ -483,6 +483,7 @@ impl Model {
             sched: (0, Vec::new()),
             filter_terms: Vec::new(),
             policers: Vec::new(),
+            floods: BTreeMap::new(),
         }
     }
 
@@ -906,7 +907,7 @@ impl Model {
         ) {
             return v;
         }
-        if let Some(kind) = Self::screened(&cfg, zone, &p) {
+        if let Some(kind) = Self::screened(&cfg, zone, &p).or_else(|| self.flooded(zone, &p, now)) {
             let (sp, dp) = p.ports().unwrap_or((0, 0));
             self.events.push(Event::ScreenDrop(ScreenDropEvent {
                 time_ns: now,
@@ -1104,6 +1105,28 @@ impl Model {
             }
         }
         (sc.source_route && p.source_route).then_some(ScreenKind::SourceRoute)
+    }
+
+    /// The flood screens of the ingress zone, for packets that passed the
+    /// stateless checks: TCP SYN without ACK, ICMP / ICMPv6 (errors too),
+    /// UDP each take one packet from their zone's bucket (threshold packets
+    /// per second, burst = threshold); an empty bucket drops.
+    fn flooded(&mut self, zone: ZoneId, p: &Packet, now: u64) -> Option<ScreenKind> {
+        let (slot, kind) = match p.t {
+            L4::Tcp { flags, .. } if flags & 0x02 != 0 && flags & 0x10 == 0 => {
+                (0, ScreenKind::SynFlood)
+            }
+            _ if is_icmp(p.proto) => (1, ScreenKind::IcmpFlood),
+            _ if p.proto == wire::UDP => (2, ScreenKind::UdpFlood),
+            _ => return None,
+        };
+        let b = self.floods.get_mut(&zone)?[slot].as_mut()?;
+        if b.holds(1, now) {
+            b.nano_units -= u128::from(SEC);
+            None
+        } else {
+            Some(kind)
+        }
     }
 
     /// An ICMP error from the network travels with the session of the
@@ -1723,6 +1746,22 @@ impl Model {
         let compiled = Arc::new(compiled);
         self.cfg = Some(compiled.clone());
         self.filter_terms = vec![CounterValue::default(); compiled.filters.terms.len()];
+        self.floods = compiled
+            .zones
+            .iter()
+            .filter_map(|z| {
+                let sc = compiled.screens.iter().find(|s| Some(s.id) == z.screen)?;
+                let b = |t: Option<u32>| t.map(|t| Bucket::full(u64::from(t), u64::from(t), now));
+                Some((
+                    z.id,
+                    [
+                        b(sc.syn_flood_pps),
+                        b(sc.icmp_flood_pps),
+                        b(sc.udp_flood_pps),
+                    ],
+                ))
+            })
+            .collect();
         self.policers = compiled
             .filters
             .terms
