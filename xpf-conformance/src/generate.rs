@@ -121,6 +121,12 @@ pub struct ScreenSpec {
     /// UDP flood threshold.
     #[serde(default)]
     pub udp_flood: Option<u32>,
+    /// Per-source session limit.
+    #[serde(default)]
+    pub source_limit: Option<u32>,
+    /// Per-destination session limit.
+    #[serde(default)]
+    pub destination_limit: Option<u32>,
 }
 
 /// An address-book reference a policy side uses.
@@ -597,7 +603,8 @@ impl NetSpec {
                  [security.screen.ids-options.icmp]\nping-death = {f}\n{}\
                  [security.screen.ids-options.ip]\nsource-route-option = {}\ntear-drop = {f}\n\
                  [security.screen.ids-options.tcp]\nland = {}\nsyn-fin = {}\ntcp-no-flag = {}\nfin-no-ack = {}\nwinnuke = {}\nsyn-frag = {f}\n{}\
-                 [security.screen.ids-options.udp]\n{}",
+                 [security.screen.ids-options.udp]\n{}\
+                 [security.screen.ids-options.limit-session]\n{}{}",
                 line("flood-threshold", icmp),
                 sc.source_route,
                 sc.land,
@@ -607,6 +614,11 @@ impl NetSpec {
                 sc.winnuke,
                 line("syn-flood-threshold", syn),
                 line("flood-threshold", udp),
+                line("source-ip-based", sc.source_limit.map(|v| v.to_string())),
+                line(
+                    "destination-ip-based",
+                    sc.destination_limit.map(|v| v.to_string())
+                ),
             );
         }
         let _ = writeln!(t, "[security.flow]\nsession-capacity = {}", self.capacity);
@@ -1058,8 +1070,9 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
             (
                 prop::array::uniform7(any::<bool>()),
                 prop::array::uniform3(prop::option::weighted(0.3, 1u32..=4)),
+                prop::array::uniform2(prop::option::weighted(0.5, 1u32..=2)),
             )
-                .prop_map(|(b, floods)| ScreenSpec {
+                .prop_map(|(b, floods, limits)| ScreenSpec {
                     land: b[0],
                     syn_fin: b[1],
                     tcp_no_flag: b[2],
@@ -1070,6 +1083,8 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                     syn_flood: floods[0],
                     icmp_flood: floods[1],
                     udp_flood: floods[2],
+                    source_limit: limits[0],
+                    destination_limit: limits[1],
                 }),
         );
         let term = (

@@ -689,3 +689,34 @@ fn syn_flood_screen_drops_syns_beyond_the_threshold_until_the_bucket_refills() {
         Verdict::Forward { egress: WAN }
     );
 }
+
+#[test]
+fn source_session_limit_refuses_a_second_session_from_the_same_host() {
+    let mut m = model_with(
+        "[[security.screen.ids-options]]\nname = \"ids1\"\n[security.screen.ids-options.limit-session]\nsource-ip-based = 1\n",
+    );
+    let a = flow(Proto::Udp);
+    let b = FlowSpec {
+        sport: 40001,
+        ..flow(Proto::Udp)
+    };
+    let mut seq = SeqState::new(0);
+    let first = flow_frame(&a, &out_wire(&a), false, TcpKind::Ack, false, &mut seq);
+    assert_eq!(
+        m.inject(LAN, &first, T0 + SEC).verdict,
+        Verdict::Forward { egress: WAN }
+    );
+    let second = flow_frame(&b, &out_wire(&b), false, TcpKind::Ack, false, &mut seq);
+    assert_eq!(
+        m.inject(LAN, &second, T0 + SEC).verdict,
+        Verdict::Drop {
+            reason: DropReason::ScreenSourceSessionLimit
+        }
+    );
+    // The first flow's own packets still pass: the limit is on new sessions.
+    let again = flow_frame(&a, &out_wire(&a), false, TcpKind::Ack, false, &mut seq);
+    assert_eq!(
+        m.inject(LAN, &again, T0 + SEC).verdict,
+        Verdict::Forward { egress: WAN }
+    );
+}

@@ -18,12 +18,12 @@
 //! Also modelled: ICMP errors from the network (translated with the
 //! session of the packet they quote), cluster-synced installs, schedule
 //! edges (rematch when the set of active schedulers changes), redundancy
-//! groups, stateless and flood screens, firewall filters with
-//! term-specific policers.
+//! groups, stateless and flood screens, session limits, firewall filters
+//! with term-specific policers.
 //!
 //! Not modelled (the model reports these capabilities unsupported, so the
-//! suite never compares them): session limits, IP
-//! fragments (so the fragment screens stay inert), IPv6 extension headers.
+//! suite never compares them): IP fragments (so the fragment screens stay
+//! inert), IPv6 extension headers.
 
 pub mod nat;
 pub mod tcp;
@@ -330,9 +330,7 @@ impl TermPolicer {
 pub fn model_capabilities() -> Capabilities {
     let why = "not modelled by the reference model yet";
     let mut c = Capabilities::all_supported();
-    for cap in [Capability::SessionLimits, Capability::Fragments] {
-        c = c.unsupported(cap, why);
-    }
+    c = c.unsupported(Capability::Fragments, why);
     c
 }
 
@@ -1440,6 +1438,48 @@ impl Model {
         }
         if let Some(v) = self.ttl_expired(cfg, p, frame, ingress, out) {
             return v;
+        }
+        // Session limits of the ingress zone's screen: live sessions (local
+        // or synced) whose forward key has this source / this destination
+        // (before destination NAT).
+        if let Some(sc) = zcfg
+            .as_ref()
+            .and_then(|z| z.screen)
+            .and_then(|id| cfg.screens.iter().find(|s| s.id == id))
+        {
+            let count = |f: &dyn Fn(&AnySessionKey) -> bool| {
+                self.sessions.iter().filter(|s| f(&s.fwd)).count() as u64
+            };
+            let hit = if sc
+                .source_session_limit
+                .is_some_and(|l| count(&|k| parts(k).0 == src) >= u64::from(l))
+            {
+                Some(ScreenKind::SourceSessionLimit)
+            } else if sc
+                .destination_session_limit
+                .is_some_and(|l| count(&|k| parts(k).1 == dst) >= u64::from(l))
+            {
+                Some(ScreenKind::DestinationSessionLimit)
+            } else {
+                None
+            };
+            if let Some(kind) = hit {
+                self.events.push(Event::ScreenDrop(ScreenDropEvent {
+                    time_ns: now,
+                    kind,
+                    flow: FlowTuple {
+                        src: p.src,
+                        src_port: sp,
+                        dst: p.dst,
+                        dst_port: dp,
+                        protocol: IpProtocol(p.proto),
+                        icmp_type: p.icmp().map(|(t, _)| t),
+                    },
+                    zone,
+                    interface: ingress,
+                }));
+                return drop(kind.drop_reason());
+            }
         }
         // Static outbound, then source NAT.
         let mut flags = SessionFlags::empty();
