@@ -38,6 +38,95 @@ pub struct ZoneSpec {
     pub tcp_rst: bool,
     /// Loose TCP window checking.
     pub loose: bool,
+    /// Traffic entering the zone passes the screen profile `ids1`
+    /// (`NetSpec::screen`, when there is one).
+    #[serde(default)]
+    pub screen: bool,
+}
+
+/// One term of the generated filters (the same terms make `f4`, family
+/// inet, and `f6`, family inet6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermSpec {
+    /// 0 any, 1 tcp, 2 udp, 3 icmp / icmp6.
+    pub proto: u8,
+    /// Destination port condition.
+    pub dport: Option<u16>,
+    /// Source address: interface k's LAN.
+    pub src_lan: Option<usize>,
+    /// TCP flags `syn & !ack`.
+    pub syn_only: bool,
+    /// 0 accept, 1 discard, 2 reject, 3 next-term.
+    pub action: u8,
+    /// Log.
+    pub log: bool,
+    /// Count (named counter).
+    pub count: bool,
+    /// Police with `p1` (`FilterSpec::policer`, when there is one).
+    #[serde(default)]
+    pub policed: bool,
+}
+
+/// Firewall filters `f4` / `f6` and where they are bound.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterSpec {
+    /// Terms in order.
+    pub terms: Vec<TermSpec>,
+    /// A final catch-all accept (else the implicit discard ends the filter).
+    pub accept_rest: bool,
+    /// Interfaces (bit k-1) with the filters as input.
+    pub input: u8,
+    /// Interfaces (bit k-1) with the filters as output.
+    pub output: u8,
+    /// Policer `p1`: single rate 1,000 B/s with a burst of `burst` bytes,
+    /// or (`two_rate`) two rate CIR 500 B/s / CBS `burst` bytes, PIR
+    /// 2,000 B/s / PBS 2 × `burst` bytes.
+    #[serde(default)]
+    pub policer: Option<PolicerSpec>,
+}
+
+/// The one generated policer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicerSpec {
+    /// Two-rate three-colour instead of single-rate.
+    pub two_rate: bool,
+    /// Committed burst, bytes.
+    pub burst: u32,
+}
+
+/// The stateless checks of the one screen profile `ids1`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenSpec {
+    /// TCP SYN with source = destination.
+    pub land: bool,
+    /// TCP SYN+FIN.
+    pub syn_fin: bool,
+    /// TCP without flags.
+    pub tcp_no_flag: bool,
+    /// TCP FIN without ACK.
+    pub fin_no_ack: bool,
+    /// TCP URG to port 139.
+    pub winnuke: bool,
+    /// IPv4 source-route options.
+    pub source_route: bool,
+    /// The fragment checks (syn-frag, ping-death, tear-drop): configured,
+    /// but no fragments are generated yet.
+    pub fragment_checks: bool,
+    /// SYN flood threshold, packets per second per zone.
+    #[serde(default)]
+    pub syn_flood: Option<u32>,
+    /// ICMP flood threshold.
+    #[serde(default)]
+    pub icmp_flood: Option<u32>,
+    /// UDP flood threshold.
+    #[serde(default)]
+    pub udp_flood: Option<u32>,
+    /// Per-source session limit.
+    #[serde(default)]
+    pub source_limit: Option<u32>,
+    /// Per-destination session limit.
+    #[serde(default)]
+    pub destination_limit: Option<u32>,
 }
 
 /// An address-book reference a policy side uses.
@@ -166,6 +255,12 @@ pub struct NetSpec {
     /// `rg1` belong to it).
     #[serde(default)]
     pub ha: bool,
+    /// The screen profile `ids1` zones with `screen` use.
+    #[serde(default)]
+    pub screen: Option<ScreenSpec>,
+    /// Firewall filters.
+    #[serde(default)]
+    pub filters: Option<FilterSpec>,
 }
 
 /// Config variants for re-applies.
@@ -222,6 +317,90 @@ impl NetSpec {
             if self.ha && f.rg1 {
                 t.push_str("redundancy-group = 1\n");
             }
+            if let Some(fs) = &self.filters {
+                let bit = 1u8 << i;
+                let mut b = Vec::new();
+                if fs.input & bit != 0 {
+                    b.push("input = \"f4\", input6 = \"f6\"");
+                }
+                if fs.output & bit != 0 {
+                    b.push("output = \"f4\", output6 = \"f6\"");
+                }
+                if !b.is_empty() {
+                    let _ = writeln!(t, "filter = {{ {} }}", b.join(", "));
+                }
+            }
+        }
+        if let Some(p) = self.filters.as_ref().and_then(|f| f.policer) {
+            if p.two_rate {
+                let _ = writeln!(
+                    t,
+                    "[[firewall.policers]]\nname = \"p1\"\ntype = \"two-rate\"\ncommitted-information-rate = 4000\ncommitted-burst-size = {}\npeak-information-rate = 16000\npeak-burst-size = {}",
+                    p.burst,
+                    2 * p.burst
+                );
+            } else {
+                let _ = writeln!(
+                    t,
+                    "[[firewall.policers]]\nname = \"p1\"\ntype = \"single-rate\"\nbandwidth-limit = 8000\nburst-size-limit = {}",
+                    p.burst
+                );
+            }
+        }
+        if let Some(fs) = &self.filters {
+            for (name, v6) in [("f4", false), ("f6", true)] {
+                let _ = writeln!(
+                    t,
+                    "[[firewall.filters]]\nname = \"{name}\"\nfamily = \"{}\"",
+                    if v6 { "inet6" } else { "inet" }
+                );
+                for (j, term) in fs.terms.iter().enumerate() {
+                    let mut from = Vec::new();
+                    match term.proto {
+                        1 => from.push("protocol = [\"tcp\"]".to_string()),
+                        2 => from.push("protocol = [\"udp\"]".to_string()),
+                        3 => from.push(format!(
+                            "protocol = [\"{}\"]",
+                            if v6 { "icmp6" } else { "icmp" }
+                        )),
+                        _ => {}
+                    }
+                    if let Some(p) = term.dport {
+                        from.push(format!("destination-port = [\"{p}\"]"));
+                    }
+                    if let Some(k) = term.src_lan {
+                        from.push(if v6 {
+                            format!("source-address = [\"2001:db8:{k}::/64\"]")
+                        } else {
+                            format!("source-address = [\"198.18.{k}.0/24\"]")
+                        });
+                    }
+                    if term.syn_only {
+                        from.push("tcp-flags = \"syn & !ack\"".to_string());
+                    }
+                    let action =
+                        ["accept", "discard", "reject", "next-term"][usize::from(term.action % 4)];
+                    let count = if term.count {
+                        format!(", count = \"c{j}\"")
+                    } else {
+                        String::new()
+                    };
+                    let policer = if term.policed && fs.policer.is_some() {
+                        ", policer = \"p1\""
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(
+                        t,
+                        "[[firewall.filters.terms]]\nname = \"t{j}\"\nfrom = {{ {} }}\nthen = {{ action = \"{action}\", log = {}{count}{policer} }}",
+                        from.join(", "),
+                        term.log
+                    );
+                }
+                if fs.accept_rest {
+                    t.push_str("[[firewall.filters.terms]]\nname = \"rest\"\nthen = { action = \"accept\" }\n");
+                }
+            }
         }
         for (z, spec) in self.zones.iter().enumerate() {
             let mut svc = Vec::new();
@@ -232,6 +411,9 @@ impl NetSpec {
                 svc.push("\"ssh\"");
             }
             let _ = writeln!(t, "[[zones]]\nname = \"z{z}\"\ntcp-rst = {}", spec.tcp_rst);
+            if spec.screen && self.screen.is_some() {
+                t.push_str("screen = \"ids1\"\n");
+            }
             let _ = writeln!(
                 t,
                 "tcp-window-check = \"{}\"",
@@ -408,6 +590,37 @@ impl NetSpec {
                 "deny"
             }
         );
+        if let Some(sc) = self.screen {
+            let f = sc.fragment_checks;
+            let [syn, icmp, udp] =
+                [sc.syn_flood, sc.icmp_flood, sc.udp_flood].map(|v| v.map(|v| format!("{v}")));
+            let line = |key: &str, v: Option<String>| {
+                v.map(|v| format!("{key} = {v}\n")).unwrap_or_default()
+            };
+            let _ = writeln!(
+                t,
+                "[[security.screen.ids-options]]\nname = \"ids1\"\n\
+                 [security.screen.ids-options.icmp]\nping-death = {f}\n{}\
+                 [security.screen.ids-options.ip]\nsource-route-option = {}\ntear-drop = {f}\n\
+                 [security.screen.ids-options.tcp]\nland = {}\nsyn-fin = {}\ntcp-no-flag = {}\nfin-no-ack = {}\nwinnuke = {}\nsyn-frag = {f}\n{}\
+                 [security.screen.ids-options.udp]\n{}\
+                 [security.screen.ids-options.limit-session]\n{}{}",
+                line("flood-threshold", icmp),
+                sc.source_route,
+                sc.land,
+                sc.syn_fin,
+                sc.tcp_no_flag,
+                sc.fin_no_ack,
+                sc.winnuke,
+                line("syn-flood-threshold", syn),
+                line("flood-threshold", udp),
+                line("source-ip-based", sc.source_limit.map(|v| v.to_string())),
+                line(
+                    "destination-ip-based",
+                    sc.destination_limit.map(|v| v.to_string())
+                ),
+            );
+        }
         let _ = writeln!(t, "[security.flow]\nsession-capacity = {}", self.capacity);
         if let Some(m) = self.mss {
             let _ = writeln!(t, "tcp-mss = {m}");
@@ -515,6 +728,14 @@ pub enum TcpKind {
     Rst,
     /// Data far outside the window.
     OutOfWindow,
+    /// SYN+FIN (screen `syn-fin`).
+    SynFin,
+    /// No flag at all (screen `tcp-no-flag`).
+    NoFlag,
+    /// FIN without ACK (screen `fin-no-ack`).
+    FinNoAck,
+    /// Urgent data with ACK (screen `winnuke` when sent to port 139).
+    Urgent,
 }
 
 /// Malformed or non-IP frames.
@@ -610,6 +831,25 @@ pub enum Step {
         router: bool,
         /// Quote only the IP header and 8 bytes (else the whole packet).
         short: bool,
+    },
+    /// A client TCP SYN of flow `flow` addressed to its own source
+    /// address (screen `land`), sent where the client sits.
+    Land {
+        /// Flow index.
+        flow: usize,
+    },
+    /// A packet of flow `flow` like `Send`, carrying an IPv4 option (IPv4
+    /// flows only; IPv6 flows send it without): 0 loose source route, 1
+    /// strict source route, 2 record route (no source route).
+    IpOption {
+        /// Flow index.
+        flow: usize,
+        /// From the server.
+        reply: bool,
+        /// TCP kind.
+        kind: TcpKind,
+        /// Which option.
+        option: u8,
     },
     /// Redundancy group 1 becomes active (primary) or backup on this node.
     SetRg {
@@ -710,12 +950,14 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 any::<bool>(),
                 prop::bool::weighted(0.3),
                 prop::bool::weighted(0.2),
+                prop::bool::weighted(0.6),
             )
-                .prop_map(|(ping, ssh, tcp_rst, loose)| ZoneSpec {
+                .prop_map(|(ping, ssh, tcp_rst, loose, screen)| ZoneSpec {
                     ping,
                     ssh,
                     tcp_rst,
                     loose,
+                    screen,
                 }),
             zones,
         );
@@ -823,31 +1065,113 @@ pub fn net(allow_policies: bool) -> impl Strategy<Value = NetSpec> {
                 }),
         );
         let ha = prop::bool::weighted(0.3);
-        (ifs, zs, pols, snat, dnat, stat, flow, (schedule, ha)).prop_map(
-            |(
-                ifs,
-                zones,
-                policies,
-                snat,
-                dnat,
-                static_nat,
-                ((a, b, c, d, e, f), capacity, mss, default_permit),
-                (schedule, ha),
-            )| NetSpec {
-                zones,
-                interfaces: ifs,
-                policies,
-                default_permit,
-                snat,
-                dnat,
-                static_nat,
-                timeouts: [a, b, c, d, e, f],
-                capacity,
-                mss,
-                schedule,
-                ha,
-            },
+        let screen = prop::option::weighted(
+            0.4,
+            (
+                prop::array::uniform7(any::<bool>()),
+                prop::array::uniform3(prop::option::weighted(0.3, 1u32..=4)),
+                prop::array::uniform2(prop::option::weighted(0.5, 1u32..=2)),
+            )
+                .prop_map(|(b, floods, limits)| ScreenSpec {
+                    land: b[0],
+                    syn_fin: b[1],
+                    tcp_no_flag: b[2],
+                    fin_no_ack: b[3],
+                    winnuke: b[4],
+                    source_route: b[5],
+                    fragment_checks: b[6],
+                    syn_flood: floods[0],
+                    icmp_flood: floods[1],
+                    udp_flood: floods[2],
+                    source_limit: limits[0],
+                    destination_limit: limits[1],
+                }),
+        );
+        let term = (
+            0u8..4,
+            prop::option::weighted(
+                0.3,
+                prop::sample::select(&[22u16, 53, 80, 139, 443, 8000][..]),
+            ),
+            prop::option::weighted(0.2, 1..=n),
+            prop::bool::weighted(0.2),
+            0u8..4,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
         )
+            .prop_map(
+                |(proto, dport, src_lan, syn_only, action, log, count, policed)| TermSpec {
+                    proto,
+                    dport,
+                    src_lan,
+                    syn_only,
+                    action,
+                    log,
+                    count,
+                    policed,
+                },
+            );
+        let filters = prop::option::weighted(
+            0.3,
+            (
+                prop::collection::vec(term, 1..=3),
+                prop::bool::weighted(0.7),
+                any::<u8>(),
+                any::<u8>(),
+                prop::option::weighted(
+                    0.5,
+                    (any::<bool>(), prop::sample::select(&[100u32, 200, 400][..]))
+                        .prop_map(|(two_rate, burst)| PolicerSpec { two_rate, burst }),
+                ),
+            )
+                .prop_map(move |(terms, accept_rest, input, output, policer)| {
+                    FilterSpec {
+                        terms,
+                        accept_rest,
+                        input: input & ((1u8 << n) - 1),
+                        output: output & ((1u8 << n) - 1),
+                        policer,
+                    }
+                }),
+        );
+        (
+            ifs,
+            zs,
+            pols,
+            snat,
+            dnat,
+            stat,
+            flow,
+            (schedule, ha, screen, filters),
+        )
+            .prop_map(
+                |(
+                    ifs,
+                    zones,
+                    policies,
+                    snat,
+                    dnat,
+                    static_nat,
+                    ((a, b, c, d, e, f), capacity, mss, default_permit),
+                    (schedule, ha, screen, filters),
+                )| NetSpec {
+                    zones,
+                    interfaces: ifs,
+                    policies,
+                    default_permit,
+                    snat,
+                    dnat,
+                    static_nat,
+                    timeouts: [a, b, c, d, e, f],
+                    capacity,
+                    mss,
+                    schedule,
+                    ha,
+                    screen,
+                    filters,
+                },
+            )
     })
 }
 
@@ -877,7 +1201,7 @@ fn flow(n: usize, dnat: bool, stat: bool) -> impl Strategy<Value = FlowSpec> {
         endpoint(n, false, false, false),
         endpoint(n, true, dnat, stat),
         prop_oneof![Just(40000u16), Just(40001u16), 1024u16..65535],
-        prop::sample::select(&[22u16, 53, 80, 443, 5000, 8000, 8080][..]),
+        prop::sample::select(&[22u16, 53, 80, 139, 443, 5000, 8000, 8080][..]),
     )
         .prop_filter("client and server differ", |(_, _, c, s, _, _)| c != s)
         .prop_map(|(v6, proto, client, server, sport, dport)| {
@@ -902,9 +1226,10 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
         1 => Just(TcpKind::Fin),
         1 => Just(TcpKind::Rst),
         1 => Just(TcpKind::OutOfWindow),
+        2 => prop::sample::select(&[TcpKind::SynFin, TcpKind::NoFlag, TcpKind::FinNoAck, TcpKind::Urgent][..]),
     ];
     prop_oneof![
-        20 => (0..flows, any::<bool>(), kind, prop::bool::weighted(0.05))
+        20 => (0..flows, any::<bool>(), kind.clone(), prop::bool::weighted(0.05))
             .prop_map(|(flow, reply, kind, ttl1)| Step::Send { flow, reply, kind, ttl1 }),
         1 => (1..=n, prop::sample::select(&[Junk::Runt, Junk::Arp, Junk::UnknownEthertype, Junk::BadIpv4Checksum, Junk::TruncatedTcp, Junk::ShortIpv4][..]))
             .prop_map(|(iface, junk)| Step::Junk { iface, junk }),
@@ -915,6 +1240,9 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
         1 => (0..flows).prop_map(|flow| Step::DeleteKnown { flow }),
         1 => (any::<u8>(), prop::option::of(0usize..3)).prop_map(|(received, synced_zone)| Step::Reconcile { received, synced_zone }),
         2 => any::<bool>().prop_map(|active| Step::SetRg { active }),
+        1 => (0..flows).prop_map(|flow| Step::Land { flow }),
+        2 => (0..flows, any::<bool>(), kind, 0u8..3)
+            .prop_map(|(flow, reply, kind, option)| Step::IpOption { flow, reply, kind, option }),
         3 => (0..flows, any::<bool>(), 0u8..3, any::<bool>(), any::<bool>())
             .prop_map(|(flow, server_side, kind, router, short)| Step::IcmpError { flow, server_side, kind, router, short }),
         2 => (0..flows, 0u8..3, any::<bool>(), 0u8..6, 0u8..4, prop_oneof![Just(0u8), 1u8..90])

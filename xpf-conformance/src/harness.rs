@@ -18,8 +18,9 @@ use xpf_dataplane::apply::{ApplyResult, Capabilities};
 use xpf_dataplane::error::{ConfigErrors, DataplaneError};
 use xpf_dataplane::session_store::{CompanionDeleteResult, ReconcileInput};
 use xpf_runtime::{
-    AnySessionKey, CloseReason, CounterValue, DropReason, Event, GlobalCounter, InterfaceCounters,
-    InterfaceId, NatRuleId, PolicyRuleId, RedundancyGroupId, SessionDelta, SessionEntry, ZoneId,
+    AnySessionKey, CloseReason, CounterValue, DropReason, Event, FilterTermId, GlobalCounter,
+    InterfaceCounters, InterfaceId, NatRuleId, PolicyRuleId, RedundancyGroupId, SessionDelta,
+    SessionEntry, ZoneId,
 };
 
 /// What happened to one injected frame: a neutral copy of a backend's verdict.
@@ -204,6 +205,13 @@ pub trait Harness {
 
     /// Every counter, canonical (see [`CounterSnapshot::canonicalize`]).
     fn counters(&self) -> CounterSnapshot;
+
+    /// Per firewall-filter term, the packets and L3 bytes it matched
+    /// since the last apply (non-zero only), or `None` when the backend
+    /// does not expose them (then they are not compared).
+    fn filter_term_counters(&self) -> Option<BTreeMap<FilterTermId, CounterValue>> {
+        None
+    }
 
     /// Events produced since the last drain, in order.
     fn drain_events(&mut self) -> Vec<Event>;

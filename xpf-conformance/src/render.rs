@@ -190,6 +190,14 @@ pub fn flow_frame(
                 }
                 TcpKind::Rst => (0x14, seq.next[s], 0),
                 TcpKind::OutOfWindow => (0x18, seq.next[s].wrapping_add(1 << 30), 10),
+                TcpKind::SynFin => (0x03, seq.next[s], 0),
+                TcpKind::NoFlag => (0x00, seq.next[s], 0),
+                TcpKind::FinNoAck => (0x01, seq.next[s], 0),
+                TcpKind::Urgent => {
+                    let v = seq.next[s];
+                    seq.next[s] = v.wrapping_add(8);
+                    (0x38, v, 8)
+                }
             };
             let ack = if flags & 0x10 != 0 || reply && kind == TcpKind::Syn {
                 seq.next[r]
@@ -331,4 +339,38 @@ pub fn error_frame(
     wire::fix_l4(&mut ip, fam, src, dst, proto, hl, end);
     let ethertype = if v6 { 0x86dd } else { 0x0800 };
     (k, frame(w, ethertype, &ip))
+}
+
+/// `frame` (an IPv4 packet after the Ethernet / VLAN header at `l3`) with
+/// one 8-byte options area inserted: loose (`option` 0) or strict (1)
+/// source route through one address, or record route (2) with one free
+/// slot, each padded with END; total length, IHL and header checksum
+/// updated. Other frames are returned unchanged.
+pub fn with_ipv4_option(frame: &[u8], option: u8) -> Vec<u8> {
+    let l3 = if frame.len() > 14 && frame[12..14] == [0x81, 0x00] {
+        18
+    } else {
+        14
+    };
+    if frame.len() < l3 + 20 || frame[l3 - 2..l3] != [0x08, 0x00] || frame[l3] != 0x45 {
+        return frame.to_vec();
+    }
+    let kind = match option {
+        0 => 131,
+        1 => 137,
+        _ => 7,
+    };
+    // kind, length 7, pointer 4 (first slot), one address, END.
+    let opt = [kind, 7, 4, 198, 18, 9, 9, 0];
+    let mut f = frame[..l3 + 20].to_vec();
+    f.extend_from_slice(&opt);
+    f.extend_from_slice(&frame[l3 + 20..]);
+    let ip = &mut f[l3..];
+    ip[0] = 0x47;
+    let total = u16::from_be_bytes([ip[2], ip[3]]) + 8;
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip[10..12].copy_from_slice(&[0, 0]);
+    let c = !wire::sum16(&ip[..28], 0);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f
 }

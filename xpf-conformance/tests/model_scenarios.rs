@@ -534,3 +534,189 @@ fn icmp_error_about_a_natted_flow_is_translated_back_to_the_client() {
     let o = m.inject(WAN, &stray, T0 + SEC);
     assert!(matches!(o.verdict, Verdict::Drop { .. }));
 }
+
+fn model_with(extra: &str) -> Model {
+    let cfg = CONFIG.replacen(
+        "[[zones]]\nname = \"trust\"\n",
+        "[[zones]]\nname = \"trust\"\nscreen = \"ids1\"\n",
+        1,
+    ) + extra;
+    let mut m = Model::new();
+    m.apply(&Config::from_toml_str(&cfg).unwrap(), T0).unwrap();
+    m
+}
+
+#[test]
+fn screens_drop_syn_fin_and_land_but_pass_a_plain_syn() {
+    let mut m = model_with(
+        "[[security.screen.ids-options]]\nname = \"ids1\"\n[security.screen.ids-options.tcp]\nsyn-fin = true\nland = true\n",
+    );
+    let f = FlowSpec {
+        dport: 80,
+        ..flow(Proto::Tcp)
+    };
+    let mut seq = SeqState::new(0);
+    let bad = flow_frame(&f, &out_wire(&f), false, TcpKind::SynFin, false, &mut seq);
+    let o = m.inject(LAN, &bad, T0 + SEC);
+    assert_eq!(
+        o.verdict,
+        Verdict::Drop {
+            reason: DropReason::ScreenSynFin
+        }
+    );
+    let mut land = out_wire(&f);
+    land.dst = land.src;
+    let o = m.inject(
+        LAN,
+        &flow_frame(&f, &land, false, TcpKind::Syn, false, &mut SeqState::new(1)),
+        T0 + SEC,
+    );
+    assert_eq!(
+        o.verdict,
+        Verdict::Drop {
+            reason: DropReason::ScreenLand
+        }
+    );
+    let events = m.drain_events();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::ScreenDrop(_)))
+            .count(),
+        2
+    );
+    let syn = flow_frame(&f, &out_wire(&f), false, TcpKind::Syn, false, &mut seq);
+    assert_eq!(
+        m.inject(LAN, &syn, T0 + SEC).verdict,
+        Verdict::Forward { egress: WAN }
+    );
+}
+
+#[test]
+fn filter_terms_count_discard_and_the_policer_turns_a_burst_red() {
+    let mut m = Model::new();
+    // Bind the filter as input on the LAN interface.
+    let cfg = {
+        let mut c = CONFIG.replacen(
+            "addresses = [\"198.18.1.1/24\"]\n",
+            "addresses = [\"198.18.1.1/24\"]\nfilter = { input = \"f4\" }\n",
+            1,
+        );
+        c.push_str("[[firewall.policers]]\nname = \"p1\"\ntype = \"single-rate\"\nbandwidth-limit = 8000\nburst-size-limit = 100\n[[firewall.filters]]\nname = \"f4\"\nfamily = \"inet\"\n[[firewall.filters.terms]]\nname = \"no-dns\"\nfrom = { protocol = [\"udp\"], destination-port = [\"53\"] }\nthen = { action = \"discard\", log = true }\n[[firewall.filters.terms]]\nname = \"ping\"\nfrom = { protocol = [\"icmp\"] }\nthen = { action = \"accept\", policer = \"p1\" }\n");
+        c
+    };
+    m.apply(&Config::from_toml_str(&cfg).unwrap(), T0).unwrap();
+    let udp = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let o = m.inject(
+        LAN,
+        &flow_frame(&udp, &out_wire(&udp), false, TcpKind::Syn, false, &mut seq),
+        T0 + SEC,
+    );
+    assert_eq!(
+        o.verdict,
+        Verdict::Drop {
+            reason: DropReason::FilterDiscard
+        }
+    );
+    assert!(matches!(m.drain_events()[..], [Event::FilterLog(_)]));
+    // Echo requests of 36 L3 bytes: a 100-byte burst pays two, the third
+    // is red; a second later (1,000 B/s) the bucket is full again.
+    let icmp = flow(Proto::Icmp);
+    let verdicts: Vec<_> = (0..3)
+        .map(|_| {
+            let fr = flow_frame(
+                &icmp,
+                &out_wire(&icmp),
+                false,
+                TcpKind::Syn,
+                false,
+                &mut seq,
+            );
+            m.inject(LAN, &fr, T0 + 2 * SEC).verdict
+        })
+        .collect();
+    assert_eq!(verdicts[0], Verdict::Forward { egress: WAN });
+    assert_eq!(verdicts[1], Verdict::Forward { egress: WAN });
+    assert_eq!(
+        verdicts[2],
+        Verdict::Drop {
+            reason: DropReason::PolicerExceeded
+        }
+    );
+    let fr = flow_frame(
+        &icmp,
+        &out_wire(&icmp),
+        false,
+        TcpKind::Syn,
+        false,
+        &mut seq,
+    );
+    assert_eq!(
+        m.inject(LAN, &fr, T0 + 3 * SEC).verdict,
+        Verdict::Forward { egress: WAN }
+    );
+    let counters = m.filter_term_counters().unwrap();
+    let packets: Vec<u64> = counters.values().map(|c| c.packets).collect();
+    assert_eq!(packets, vec![1, 4], "no-dns matched once, ping four times");
+}
+
+#[test]
+fn syn_flood_screen_drops_syns_beyond_the_threshold_until_the_bucket_refills() {
+    let mut m = model_with(
+        "[[security.screen.ids-options]]\nname = \"ids1\"\n[security.screen.ids-options.tcp]\nsyn-flood-threshold = 2\n",
+    );
+    let f = FlowSpec {
+        dport: 80,
+        ..flow(Proto::Tcp)
+    };
+    let syn = |seq: &mut SeqState| flow_frame(&f, &out_wire(&f), false, TcpKind::Syn, false, seq);
+    let mut seq = SeqState::new(0);
+    let v: Vec<_> = (0..3)
+        .map(|_| m.inject(LAN, &syn(&mut seq), T0 + SEC).verdict)
+        .collect();
+    assert_eq!(v[0], Verdict::Forward { egress: WAN });
+    assert_eq!(v[1], Verdict::Forward { egress: WAN });
+    assert_eq!(
+        v[2],
+        Verdict::Drop {
+            reason: DropReason::ScreenSynFlood
+        }
+    );
+    // Half a second refills one SYN at 2 per second.
+    assert_eq!(
+        m.inject(LAN, &syn(&mut seq), T0 + SEC + SEC / 2).verdict,
+        Verdict::Forward { egress: WAN }
+    );
+}
+
+#[test]
+fn source_session_limit_refuses_a_second_session_from_the_same_host() {
+    let mut m = model_with(
+        "[[security.screen.ids-options]]\nname = \"ids1\"\n[security.screen.ids-options.limit-session]\nsource-ip-based = 1\n",
+    );
+    let a = flow(Proto::Udp);
+    let b = FlowSpec {
+        sport: 40001,
+        ..flow(Proto::Udp)
+    };
+    let mut seq = SeqState::new(0);
+    let first = flow_frame(&a, &out_wire(&a), false, TcpKind::Ack, false, &mut seq);
+    assert_eq!(
+        m.inject(LAN, &first, T0 + SEC).verdict,
+        Verdict::Forward { egress: WAN }
+    );
+    let second = flow_frame(&b, &out_wire(&b), false, TcpKind::Ack, false, &mut seq);
+    assert_eq!(
+        m.inject(LAN, &second, T0 + SEC).verdict,
+        Verdict::Drop {
+            reason: DropReason::ScreenSourceSessionLimit
+        }
+    );
+    // The first flow's own packets still pass: the limit is on new sessions.
+    let again = flow_frame(&a, &out_wire(&a), false, TcpKind::Ack, false, &mut seq);
+    assert_eq!(
+        m.inject(LAN, &again, T0 + SEC).verdict,
+        Verdict::Forward { egress: WAN }
+    );
+}

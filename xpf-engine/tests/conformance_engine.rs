@@ -119,6 +119,25 @@ impl Harness for EngineHarness {
         v
     }
 
+    fn filter_term_counters(
+        &self,
+    ) -> Option<std::collections::BTreeMap<xpf_runtime::FilterTermId, xpf_runtime::CounterValue>>
+    {
+        let (Some(e), Some(c)) = (self.engine.as_ref(), self.compiled.as_ref()) else {
+            return Some(Default::default());
+        };
+        Some(
+            c.filters
+                .terms
+                .iter()
+                .filter_map(|t| {
+                    let v = e.filters().term_counter(t.id)?;
+                    (v != xpf_runtime::CounterValue::default()).then_some((t.id, v))
+                })
+                .collect(),
+        )
+    }
+
     fn counters(&self) -> CounterSnapshot {
         let Some(e) = self.engine.as_ref() else {
             return CounterSnapshot::default();

@@ -6,21 +6,24 @@
 //! `xpf-engine`; where the semantics are not obvious it follows
 //! ARCHITECTURE.md ("The engine") and `docs/nat-allocation.md`.
 //!
-//! Per packet, in order: interface → parse → zone → HA group → session
+//! Per packet, in order: interface → parse → zone → HA group → ingress
+//! filter → stateless screens → session
 //! lookup from either direction → *hit*: TCP tracking, rewrite to the other
 //! direction's key → *miss*: TCP must start with SYN (unless loose),
 //! static/destination NAT, host-inbound, route, policy, static/source NAT
 //! allocation, session insert (evicting the oldest embryonic session when
-//! full) → TTL (time exceeded emitted), MSS clamp, neighbour MAC, VLAN.
+//! full) → TTL (time exceeded emitted), egress filter, MSS clamp,
+//! neighbour MAC, VLAN.
 //!
 //! Also modelled: ICMP errors from the network (translated with the
 //! session of the packet they quote), cluster-synced installs, schedule
 //! edges (rematch when the set of active schedulers changes), redundancy
-//! groups.
+//! groups, stateless and flood screens, session limits, firewall filters
+//! with term-specific policers.
 //!
 //! Not modelled (the model reports these capabilities unsupported, so the
-//! suite never compares them): screens, flood screens, session limits,
-//! firewall filters and policers, IP fragments, IPv6 extension headers.
+//! suite never compares them): IP fragments (so the fragment screens stay
+//! inert), IPv6 extension headers.
 
 pub mod nat;
 pub mod tcp;
@@ -41,6 +44,7 @@ use xpf_dataplane::apply::{ApplyResult, Capabilities, Capability};
 use xpf_dataplane::compile::{
     CompiledConfig, CompiledInterface, CompiledSourceAction, RouteTarget, compile_with_previous,
 };
+use xpf_dataplane::config::FilterAction;
 use xpf_dataplane::config::{
     DefaultPolicy, HostProtocol, HostService, PolicyAction, TcpWindowCheck,
 };
@@ -52,6 +56,10 @@ use xpf_runtime::{
     NatTranslation, PacketCounters, PolicyDenyEvent, PolicyRuleId, RedundancyGroupId,
     SessionCloseEvent, SessionDelta, SessionDeltaReason, SessionEntry, SessionFlags, SessionId,
     SessionKey, SessionOpenEvent, SessionState, SessionValue, TcpState, ZoneId,
+};
+use xpf_runtime::{
+    FilterDirection, FilterId, FilterLogAction, FilterLogEvent, FilterTermId, ScreenDropEvent,
+    ScreenKind,
 };
 
 const SEC: u64 = 1_000_000_000;
@@ -234,6 +242,16 @@ pub struct Model {
     /// Schedule edges: the second last checked, and which schedules were
     /// active then.
     sched: (i64, Vec<bool>),
+    /// Per filter term (in compiled order): packets and L3 bytes matched;
+    /// reset by every apply, as the engine rebuilds its filter table.
+    filter_terms: Vec<CounterValue>,
+    /// Per filter term (in compiled order): its policer, one instance per
+    /// term (term-specific) shared by every interface; refilled from full
+    /// by every apply.
+    policers: Vec<Option<TermPolicer>>,
+    /// Flood screens per zone: (SYN, ICMP, UDP) packet buckets at the
+    /// profile's thresholds (rate = burst), full at every apply.
+    floods: BTreeMap<ZoneId, [Option<Bucket>; 3]>,
 }
 
 impl Default for Model {
@@ -242,21 +260,77 @@ impl Default for Model {
     }
 }
 
+/// A token bucket as ARCHITECTURE.md §9 / `meter.rs` define it: integer
+/// arithmetic in units × 10⁹, `rate` units per second refilled for the
+/// nanoseconds elapsed, capped at `burst`, full when created.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    rate: u128,
+    cap: u128,
+    nano_units: u128,
+    at: u64,
+}
+
+impl Bucket {
+    fn full(rate: u64, burst: u64, now: u64) -> Self {
+        let cap = u128::from(burst) * u128::from(SEC);
+        Self {
+            rate: u128::from(rate),
+            cap,
+            nano_units: cap,
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, now: u64) {
+        if now > self.at {
+            self.nano_units =
+                (self.nano_units + u128::from(now - self.at) * self.rate).min(self.cap);
+            self.at = now;
+        }
+    }
+
+    fn holds(&mut self, units: u64, now: u64) -> bool {
+        self.refill(now);
+        self.nano_units >= u128::from(units) * u128::from(SEC)
+    }
+}
+
+/// A term's policer: single rate (one bucket at CIR/CBS; red when it
+/// cannot pay) or two rate colour-blind (RFC 2698: red when the peak
+/// bucket cannot pay; else the peak pays and the committed bucket pays
+/// if it can: green, else yellow, which passes).
+#[derive(Clone, Copy, Debug)]
+struct TermPolicer {
+    committed: Bucket,
+    peak: Option<Bucket>,
+}
+
+impl TermPolicer {
+    /// True when the packet of `bytes` is red (discarded).
+    fn red(&mut self, bytes: u64, now: u64) -> bool {
+        let need = u128::from(bytes) * u128::from(SEC);
+        if let Some(peak) = self.peak.as_mut() {
+            if !peak.holds(bytes, now) {
+                return true;
+            }
+            peak.nano_units = peak.nano_units.saturating_sub(need);
+        } else if !self.committed.holds(bytes, now) {
+            return true;
+        }
+        if self.committed.holds(bytes, now) {
+            self.committed.nano_units -= need;
+        }
+        false
+    }
+}
+
 /// The capabilities the model interprets; configs needing others are
 /// refused, so the suite never compares what the model does not define.
 pub fn model_capabilities() -> Capabilities {
     let why = "not modelled by the reference model yet";
     let mut c = Capabilities::all_supported();
-    for cap in [
-        Capability::Screens,
-        Capability::FloodScreens,
-        Capability::SessionLimits,
-        Capability::Filters,
-        Capability::Policers,
-        Capability::Fragments,
-    ] {
-        c = c.unsupported(cap, why);
-    }
+    c = c.unsupported(Capability::Fragments, why);
     c
 }
 
@@ -405,6 +479,9 @@ impl Model {
             allocators: BTreeMap::new(),
             rg_inactive: Vec::new(),
             sched: (0, Vec::new()),
+            filter_terms: Vec::new(),
+            policers: Vec::new(),
+            floods: BTreeMap::new(),
         }
     }
 
@@ -812,8 +889,44 @@ impl Model {
                 reason: DropReason::FragmentNoSession,
             };
         }
+        let in_filter = match p.family {
+            AddressFamily::Inet => ifc.filter_input_v4,
+            AddressFamily::Inet6 => ifc.filter_input_v6,
+        };
+        if let Some(v) = self.filter(
+            &cfg,
+            in_filter,
+            FilterDirection::Input,
+            ingress,
+            &p,
+            frame,
+            now,
+            out,
+        ) {
+            return v;
+        }
+        if let Some(kind) = Self::screened(&cfg, zone, &p).or_else(|| self.flooded(zone, &p, now)) {
+            let (sp, dp) = p.ports().unwrap_or((0, 0));
+            self.events.push(Event::ScreenDrop(ScreenDropEvent {
+                time_ns: now,
+                kind,
+                flow: FlowTuple {
+                    src: p.src,
+                    src_port: sp,
+                    dst: p.dst,
+                    dst_port: dp,
+                    protocol: IpProtocol(p.proto),
+                    icmp_type: p.icmp().map(|(t, _)| t),
+                },
+                zone,
+                interface: ingress,
+            }));
+            return Verdict::Drop {
+                reason: kind.drop_reason(),
+            };
+        }
         if matches!(p.t, L4::IcmpError { .. }) {
-            return self.icmp_error(&cfg, &mut p, frame);
+            return self.icmp_error(&cfg, &mut p, frame, now, out);
         }
         let Some((sp, dp)) = p
             .ports()
@@ -837,6 +950,183 @@ impl Model {
         }
     }
 
+    /// Firewall filter `id` (ARCHITECTURE.md §9, `filter.rs` docs): terms
+    /// in order; a term matches when every condition it has holds (ports
+    /// only for packets carrying them, TCP flags only TCP, ICMP types only
+    /// ICMP); a match counts the packet in the term's counter, logs when
+    /// asked (the action reached: `next-term` logs as accept), then
+    /// `accept` continues processing, `discard` drops `filter-discard`,
+    /// `reject` answers as a policy reject does (out of the filter's
+    /// interface) and drops `filter-reject`, `next-term` goes on; no
+    /// terminating term: implicit discard. `None` lets the packet on.
+    /// A term's policer runs after its counter and before its action: a
+    /// red packet drops `policer-exceeded` (logged as discard) whatever
+    /// the action, `next-term` included.
+    #[allow(clippy::too_many_arguments)]
+    fn filter(
+        &mut self,
+        cfg: &CompiledConfig,
+        id: Option<FilterId>,
+        direction: FilterDirection,
+        iface: InterfaceId,
+        p: &Packet,
+        frame: &[u8],
+        now: u64,
+        out: &mut Vec<EmittedFrame>,
+    ) -> Option<Verdict> {
+        let id = id?;
+        let ports = p.ports();
+        let flags = match p.t {
+            L4::Tcp { flags, .. } => Some(flags),
+            _ => None,
+        };
+        let dscp = match p.family {
+            AddressFamily::Inet => frame[p.l3 + 1] >> 2,
+            AddressFamily::Inet6 => ((frame[p.l3] & 0x0f) << 2) | (frame[p.l3 + 1] >> 6),
+        };
+        let icmp_type = p.icmp().map(|(t, _)| t);
+        let (sp, dp) = ports.unwrap_or((0, 0));
+        let flow = FlowTuple {
+            src: p.src,
+            src_port: sp,
+            dst: p.dst,
+            dst_port: dp,
+            protocol: IpProtocol(p.proto),
+            icmp_type,
+        };
+        let mut verdict = Some(Verdict::Drop {
+            reason: DropReason::FilterDiscard,
+        });
+        let mut reject = false;
+        for (i, t) in cfg.filters.terms.iter().enumerate() {
+            if t.filter != id {
+                continue;
+            }
+            let nets =
+                |n: &[ipnet::IpNet], a: IpAddr| n.is_empty() || n.iter().any(|n| n.contains(&a));
+            let port_ok = |r: &[xpf_dataplane::config::PortRange], v: u16| {
+                r.is_empty() || (ports.is_some() && r.iter().any(|r| r.contains(v)))
+            };
+            let hit = nets(&t.source, p.src)
+                && nets(&t.destination, p.dst)
+                && (t.protocols.is_empty() || t.protocols.contains(&IpProtocol(p.proto)))
+                && port_ok(&t.source_ports, sp)
+                && port_ok(&t.destination_ports, dp)
+                && (t.tcp_flags.is_empty()
+                    || flags.is_some_and(|f| t.tcp_flags.iter().any(|&(m, v)| f & m == v)))
+                && (t.dscp.is_empty() || t.dscp.contains(&dscp))
+                && (t.icmp_types.is_empty()
+                    || icmp_type.is_some_and(|ty| t.icmp_types.contains(&ty)));
+            if !hit {
+                continue;
+            }
+            if let Some(c) = self.filter_terms.get_mut(i) {
+                c.packets += 1;
+                c.bytes += p.l3_len as u64;
+            }
+            let red = self
+                .policers
+                .get_mut(i)
+                .and_then(Option::as_mut)
+                .is_some_and(|pol| pol.red(p.l3_len as u64, now));
+            let (done, action) = if red {
+                (
+                    Some(Some(Verdict::Drop {
+                        reason: DropReason::PolicerExceeded,
+                    })),
+                    FilterLogAction::Discard,
+                )
+            } else {
+                match t.action {
+                    FilterAction::Accept => (Some(None), FilterLogAction::Accept),
+                    FilterAction::Discard => (
+                        Some(Some(Verdict::Drop {
+                            reason: DropReason::FilterDiscard,
+                        })),
+                        FilterLogAction::Discard,
+                    ),
+                    FilterAction::Reject => (
+                        Some(Some(Verdict::Drop {
+                            reason: DropReason::FilterReject,
+                        })),
+                        FilterLogAction::Reject,
+                    ),
+                    FilterAction::NextTerm => (None, FilterLogAction::Accept),
+                }
+            };
+            if t.log {
+                self.events.push(Event::FilterLog(FilterLogEvent {
+                    time_ns: now,
+                    filter: id,
+                    term: t.id,
+                    action,
+                    direction,
+                    flow,
+                    interface: iface,
+                }));
+            }
+            if let Some(v) = done {
+                verdict = v;
+                reject = !red && t.action == FilterAction::Reject;
+                break;
+            }
+        }
+        if reject {
+            self.emit_reject(cfg, p, frame, iface, out);
+        }
+        verdict
+    }
+
+    /// The stateless screens of the ingress zone's profile (ARCHITECTURE.md
+    /// §9, `screen.rs` docs), on every packet entering the zone, session
+    /// or not, before ICMP errors are matched to sessions; the first check
+    /// that hits, in this order, drops: land (SYN with source = destination),
+    /// syn-fin, tcp-no-flag (flags byte 0), fin-no-ack, winnuke (URG to
+    /// port 139), then the IPv4 source-route options. The fragment checks
+    /// (syn-frag, ping-death, tear-drop) need fragments, which the model
+    /// does not take (they never reach this point).
+    fn screened(cfg: &CompiledConfig, zone: ZoneId, p: &Packet) -> Option<ScreenKind> {
+        let id = cfg.zones.iter().find(|z| z.id == zone)?.screen?;
+        let sc = cfg.screens.iter().find(|s| s.id == id)?;
+        if let L4::Tcp { flags, dport, .. } = p.t {
+            let has = |f: u8| flags & f != 0;
+            let (fin, syn, ack, urg) = (has(0x01), has(0x02), has(0x10), has(0x20));
+            let checks = [
+                (sc.land && syn && p.src == p.dst, ScreenKind::Land),
+                (sc.syn_fin && syn && fin, ScreenKind::SynFin),
+                (sc.tcp_no_flag && flags == 0, ScreenKind::TcpNoFlag),
+                (sc.fin_no_ack && fin && !ack, ScreenKind::FinNoAck),
+                (sc.winnuke && urg && dport == 139, ScreenKind::WinNuke),
+            ];
+            if let Some((_, k)) = checks.into_iter().find(|(hit, _)| *hit) {
+                return Some(k);
+            }
+        }
+        (sc.source_route && p.source_route).then_some(ScreenKind::SourceRoute)
+    }
+
+    /// The flood screens of the ingress zone, for packets that passed the
+    /// stateless checks: TCP SYN without ACK, ICMP / ICMPv6 (errors too),
+    /// UDP each take one packet from their zone's bucket (threshold packets
+    /// per second, burst = threshold); an empty bucket drops.
+    fn flooded(&mut self, zone: ZoneId, p: &Packet, now: u64) -> Option<ScreenKind> {
+        let (slot, kind) = match p.t {
+            L4::Tcp { flags, .. } if flags & 0x02 != 0 && flags & 0x10 == 0 => {
+                (0, ScreenKind::SynFlood)
+            }
+            _ if is_icmp(p.proto) => (1, ScreenKind::IcmpFlood),
+            _ if p.proto == wire::UDP => (2, ScreenKind::UdpFlood),
+            _ => return None,
+        };
+        let b = self.floods.get_mut(&zone)?[slot].as_mut()?;
+        if b.holds(1, now) {
+            b.nano_units -= u128::from(SEC);
+            None
+        } else {
+            Some(kind)
+        }
+    }
+
     /// An ICMP error from the network travels with the session of the
     /// packet it quotes (that packet went the other way, so its reversed
     /// tuple is the key): the quote becomes the other direction's packet
@@ -846,7 +1136,14 @@ impl Model {
     /// error comes from the translated endpoint itself. No session: drop
     /// `icmp-error-no-session`. The session is not touched (no counters,
     /// no last-seen); `session-hits` counts the lookup.
-    fn icmp_error(&mut self, cfg: &CompiledConfig, p: &mut Packet, frame: &mut Vec<u8>) -> Verdict {
+    fn icmp_error(
+        &mut self,
+        cfg: &CompiledConfig,
+        p: &mut Packet,
+        frame: &mut Vec<u8>,
+        now: u64,
+        out: &mut Vec<EmittedFrame>,
+    ) -> Verdict {
         let drop = |reason| Verdict::Drop { reason };
         let Some(e) = wire::embedded(frame, p) else {
             return drop(DropReason::MalformedIcmp);
@@ -918,7 +1215,7 @@ impl Model {
             wire::fix_ipv4_header(frame, p.l3);
         }
         wire::fix_l4(frame, p.family, p.src, p.dst, p.proto, p.l4, p.l3_end());
-        self.forward(cfg, p, frame, egress, None)
+        self.forward(cfg, p, frame, egress, None, now, out)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1001,7 +1298,7 @@ impl Model {
             self.counters.add(BaseCounter::NatTranslated, 1);
         }
         self.counters.policy(rule, p.l3_len);
-        self.forward(cfg, p, frame, egress, seg)
+        self.forward(cfg, p, frame, egress, seg, now, out)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1141,6 +1438,48 @@ impl Model {
         }
         if let Some(v) = self.ttl_expired(cfg, p, frame, ingress, out) {
             return v;
+        }
+        // Session limits of the ingress zone's screen: live sessions (local
+        // or synced) whose forward key has this source / this destination
+        // (before destination NAT).
+        if let Some(sc) = zcfg
+            .as_ref()
+            .and_then(|z| z.screen)
+            .and_then(|id| cfg.screens.iter().find(|s| s.id == id))
+        {
+            let count = |f: &dyn Fn(&AnySessionKey) -> bool| {
+                self.sessions.iter().filter(|s| f(&s.fwd)).count() as u64
+            };
+            let hit = if sc
+                .source_session_limit
+                .is_some_and(|l| count(&|k| parts(k).0 == src) >= u64::from(l))
+            {
+                Some(ScreenKind::SourceSessionLimit)
+            } else if sc
+                .destination_session_limit
+                .is_some_and(|l| count(&|k| parts(k).1 == dst) >= u64::from(l))
+            {
+                Some(ScreenKind::DestinationSessionLimit)
+            } else {
+                None
+            };
+            if let Some(kind) = hit {
+                self.events.push(Event::ScreenDrop(ScreenDropEvent {
+                    time_ns: now,
+                    kind,
+                    flow: FlowTuple {
+                        src: p.src,
+                        src_port: sp,
+                        dst: p.dst,
+                        dst_port: dp,
+                        protocol: IpProtocol(p.proto),
+                        icmp_type: p.icmp().map(|(t, _)| t),
+                    },
+                    zone,
+                    interface: ingress,
+                }));
+                return drop(kind.drop_reason());
+            }
         }
         // Static outbound, then source NAT.
         let mut flags = SessionFlags::empty();
@@ -1322,9 +1661,10 @@ impl Model {
         if src2 != src || dst2 != dst || sp2 != sp || dp2 != dp {
             self.counters.add(BaseCounter::NatTranslated, 1);
         }
-        self.forward(cfg, p, frame, egress, seg)
+        self.forward(cfg, p, frame, egress, seg, now, out)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn forward(
         &mut self,
         cfg: &CompiledConfig,
@@ -1332,6 +1672,8 @@ impl Model {
         frame: &mut Vec<u8>,
         egress: InterfaceId,
         seg: Option<Seg>,
+        now: u64,
+        out: &mut Vec<EmittedFrame>,
     ) -> Verdict {
         let drop = |reason| Verdict::Drop { reason };
         let Some(eif) = Self::interface(cfg, egress).cloned() else {
@@ -1347,6 +1689,22 @@ impl Model {
             Some(None) => return drop(DropReason::RouteDiscard),
             None => return drop(DropReason::NoRoute),
         };
+        let out_filter = match p.family {
+            AddressFamily::Inet => eif.filter_output_v4,
+            AddressFamily::Inet6 => eif.filter_output_v6,
+        };
+        if let Some(v) = self.filter(
+            cfg,
+            out_filter,
+            FilterDirection::Output,
+            egress,
+            p,
+            frame,
+            now,
+            out,
+        ) {
+            return v;
+        }
         p.ttl -= 1;
         match p.family {
             AddressFamily::Inet => {
@@ -1427,6 +1785,42 @@ impl Model {
         self.counters.resize(&compiled);
         let compiled = Arc::new(compiled);
         self.cfg = Some(compiled.clone());
+        self.filter_terms = vec![CounterValue::default(); compiled.filters.terms.len()];
+        self.floods = compiled
+            .zones
+            .iter()
+            .filter_map(|z| {
+                let sc = compiled.screens.iter().find(|s| Some(s.id) == z.screen)?;
+                let b = |t: Option<u32>| t.map(|t| Bucket::full(u64::from(t), u64::from(t), now));
+                Some((
+                    z.id,
+                    [
+                        b(sc.syn_flood_pps),
+                        b(sc.icmp_flood_pps),
+                        b(sc.udp_flood_pps),
+                    ],
+                ))
+            })
+            .collect();
+        self.policers = compiled
+            .filters
+            .terms
+            .iter()
+            .map(|t| {
+                let p = compiled
+                    .filters
+                    .policers
+                    .iter()
+                    .find(|p| Some(p.id) == t.policer)?;
+                Some(TermPolicer {
+                    committed: Bucket::full(p.cir_bytes, p.cbs_bytes, now),
+                    peak: p
+                        .pir_bytes
+                        .zip(p.pbs_bytes)
+                        .map(|(r, b)| Bucket::full(r, b, now)),
+                })
+            })
+            .collect();
         for id in orphaned {
             if let Some(i) = self.sessions.iter().position(|s| s.id == id) {
                 // Its mapping was never installed: forget it before closing.
@@ -1760,6 +2154,19 @@ impl Harness for Model {
         };
         snap.canonicalize();
         snap
+    }
+
+    fn filter_term_counters(&self) -> Option<BTreeMap<FilterTermId, CounterValue>> {
+        let cfg = self.cfg.as_ref()?;
+        Some(
+            cfg.filters
+                .terms
+                .iter()
+                .zip(&self.filter_terms)
+                .filter(|(_, c)| **c != CounterValue::default())
+                .map(|(t, c)| (t.id, *c))
+                .collect(),
+        )
     }
 
     fn drain_events(&mut self) -> Vec<Event> {

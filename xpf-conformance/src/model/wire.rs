@@ -100,6 +100,8 @@ pub struct Packet {
     pub l4: usize,
     /// Fragment (the model does not handle fragments).
     pub fragment: bool,
+    /// An IPv4 loose (131) or strict (137) source-route option.
+    pub source_route: bool,
     /// Transport.
     pub t: L4,
 }
@@ -180,6 +182,7 @@ pub fn parse(frame: &[u8]) -> Result<Packet, DropReason> {
         tags += 1;
     }
     let ip = &frame[at..];
+    let mut source_route = false;
     let (family, src, dst, proto, ttl, l3_len, hlen, fragment) = match et {
         0x0800 => {
             if ip.len() < 20 || ip[0] >> 4 != 4 {
@@ -195,6 +198,7 @@ pub fn parse(frame: &[u8]) -> Result<Packet, DropReason> {
             }
             let frag = be16(ip, 6);
             let fragment = frag & 0x3fff != 0;
+            source_route = ipv4_source_route(&ip[20..hlen])?;
             let s = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
             let d = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
             (
@@ -321,8 +325,32 @@ pub fn parse(frame: &[u8]) -> Result<Packet, DropReason> {
         l3_len,
         l4,
         fragment,
+        source_route,
         t,
     })
+}
+
+/// Walks an IPv4 options area (RFC 791): END stops, NOP is one byte,
+/// every other option carries a length of at least 2 that must fit.
+/// True when a loose or strict source route is present; a malformed
+/// list is `malformed-ipv4`.
+fn ipv4_source_route(mut opts: &[u8]) -> Result<bool, DropReason> {
+    let mut found = false;
+    while let Some(&kind) = opts.first() {
+        match kind {
+            0 => break,
+            1 => opts = &opts[1..],
+            _ => {
+                let len = opts.get(1).map_or(0, |l| usize::from(*l));
+                if len < 2 || len > opts.len() {
+                    return Err(DropReason::MalformedIpv4);
+                }
+                found |= kind == 131 || kind == 137;
+                opts = &opts[len..];
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Walks TCP options; returns the window-scale shift if present.
