@@ -354,21 +354,35 @@ impl SessionTable {
         self.mutations
     }
 
-    /// The `[forward, reverse]` keys in an IPv4 handle's slot. The caller
-    /// holds a handle it found live (a lookup's, with no removal since);
-    /// `None` for an IPv6 handle.
+    /// The keys (`[forward, reverse]`) and record of a live IPv4 session,
+    /// read together: the established-flow fast path's one access to the
+    /// slot. `None` for an IPv6 handle or one that is not live.
     #[inline]
-    pub(crate) fn keys_v4(&self, handle: SessionHandle) -> Option<[SessionKey<Ipv4Addr>; 2]> {
-        (handle.family() == AddressFamily::Inet)
-            .then(|| self.stores.v4.slots.get(handle.slot()).keys)
+    pub(crate) fn slot_v4(
+        &self,
+        handle: SessionHandle,
+    ) -> Option<(&[SessionKey<Ipv4Addr>; 2], &Session)> {
+        self.slot_in(handle)
     }
 
-    /// The `[forward, reverse]` keys in an IPv6 handle's slot (see
-    /// [`keys_v4`](Self::keys_v4)).
+    /// [`slot_v4`](Self::slot_v4) for an IPv6 session.
     #[inline]
-    pub(crate) fn keys_v6(&self, handle: SessionHandle) -> Option<[SessionKey<Ipv6Addr>; 2]> {
-        (handle.family() == AddressFamily::Inet6)
-            .then(|| self.stores.v6.slots.get(handle.slot()).keys)
+    pub(crate) fn slot_v6(
+        &self,
+        handle: SessionHandle,
+    ) -> Option<(&[SessionKey<Ipv6Addr>; 2], &Session)> {
+        self.slot_in(handle)
+    }
+
+    #[inline(always)]
+    fn slot_in<A: Family>(&self, handle: SessionHandle) -> Option<(&[SessionKey<A>; 2], &Session)> {
+        if handle.0 & 1 != A::BIT {
+            return None;
+        }
+        let slot = A::store(&self.stores).slots.try_get(handle.slot())?;
+        slot.session
+            .is_live()
+            .then_some((&slot.keys, &slot.session))
     }
 
     /// The session of `handle`.
