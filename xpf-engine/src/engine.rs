@@ -235,6 +235,9 @@ struct State {
     logs: Vec<LoggedTerm>,
     /// The fast path's resolved IPv4 next hops, for the tables in force.
     next_hops: fast::NextHopCache,
+    /// Counters of forwarded fast-path packets not yet added to
+    /// `telemetry` (flushed before `process` / `process_batch` return).
+    tally: fast::Tally,
 }
 
 /// One firewall instance.
@@ -309,6 +312,7 @@ impl Engine {
                 seq_stride: 1,
                 logs: Vec::new(),
                 next_hops: fast::NextHopCache::default(),
+                tally: fast::Tally::default(),
             },
             tables,
             nat,
@@ -645,7 +649,9 @@ impl Engine {
         out: &mut Vec<Emitted>,
     ) -> Verdict {
         self.check_schedules(now_ns);
-        self.process_one(now_ns, ingress, frame, out, None)
+        let v = self.process_one(now_ns, ingress, frame, out, None);
+        self.state.tally.flush(&mut self.state.telemetry.counters);
+        v
     }
 
     /// [`process`](Self::process) with the fast path's parse and lookup
@@ -665,7 +671,8 @@ impl Engine {
             None
         };
         let verdict = match fast {
-            Some(v) => v,
+            Some(fast::Taken::Forwarded(egress)) => return Verdict::Forward { egress },
+            Some(fast::Taken::Other(v)) => v,
             None => process(
                 &self.tables,
                 &self.nat,
@@ -743,6 +750,7 @@ impl Engine {
                 verdicts.push(self.process_one(now_ns, *ingress, frame, out, a));
             }
         }
+        self.state.tally.flush(&mut self.state.telemetry.counters);
     }
 }
 

@@ -11,15 +11,24 @@
 //!
 //! When it takes a packet it does exactly what the general path does for
 //! it (same checks in the same order, same counters, same drops, the same
-//! bytes written, the same checksum arithmetic via
-//! [`rewrite::rewrite_plain`]), without building a `ParsedFrame`, without
-//! `IpAddr` round trips, and with one read of each header field:
+//! bytes written), without building a `ParsedFrame`, without `IpAddr`
+//! round trips, and with one read of each header field and of the
+//! session's slot:
 //!
 //! ```text
 //! parse (one pass over L2/L3/L4) ─► session lookup ─► TCP tracking ─► touch
-//!   ─► tuple rewrite + TTL (incremental checksums) ─► route ─► neighbour
-//!   ─► MACs (+ VLAN push) ─► Forward
+//!   ─► route ─► neighbour ─► tuple rewrite + TTL (one incremental update
+//!   per checksum) ─► MACs (+ VLAN push) ─► Forward
 //! ```
+//!
+//! The outcome of the forward stage (drop before the TTL stage, drop after
+//! it, or forward) is settled before the frame is written, so the tuple
+//! and TTL changes are folded into one update per checksum
+//! ([`rewrite::rewrite_plain_and_ttl`], byte-identical to the general
+//! path's field-by-field updates). Counters of forwarded packets are
+//! accumulated in a [`Tally`] and flushed once per `process` /
+//! `process_batch` call (once per burst when its packets share
+//! interfaces, zones and rule).
 //!
 //! A frame the general parser would reject is never taken: every length
 //! and version check of [`parse_frame`](crate::wire::parse_frame) for this
@@ -28,15 +37,16 @@
 use super::{BATCH_LOOKAHEAD, State, on_closed};
 use crate::checksum;
 use crate::screen::{ScreenInput, ZoneFloods, stateless_check};
-use crate::session::{Direction, SessionHandle, TcpSegment, TcpViolation};
+use crate::session::{Direction, Session, SessionHandle, TcpSegment, TcpViolation};
 use crate::tables::{NextHop, Tables};
+use crate::telemetry::Counters;
 use crate::wire::rewrite::{self, PlainLayout};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use xpf_dataplane::compile::CompiledScreen;
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
-    CloseReason, DropReason, Event, FlowTuple, InterfaceId, IpProtocol, ScreenDropEvent,
-    SessionDeltaReason, SessionKey, ZoneId,
+    CloseReason, DropReason, Event, FlowTuple, InterfaceId, IpProtocol, PolicyRuleId,
+    ScreenDropEvent, SessionDeltaReason, SessionKey, ZoneId,
 };
 
 use super::Verdict;
@@ -388,29 +398,47 @@ impl NextHopCache {
 
 /// What the fast path does differently per address family.
 trait FastAddr: Copy + Eq + Into<IpAddr> {
+    /// The address's bytes.
+    type Octets: Copy + Eq;
+    /// The address's bytes.
+    fn octets(self) -> Self::Octets;
     /// The session of `key`.
     fn lookup(s: &State, key: &SessionKey<Self>) -> Option<(SessionHandle, Direction)>;
-    /// A live session's `[forward, reverse]` keys.
-    fn keys(s: &State, h: SessionHandle) -> Option<[SessionKey<Self>; 2]>;
-    /// Rewrites the tuple `old` → `new` (see [`rewrite::rewrite_plain`]).
+    /// A live session's `[forward, reverse]` keys and record.
+    fn slot(s: &State, h: SessionHandle) -> Option<(&[SessionKey<Self>; 2], &Session)>;
+    /// Rewrites the tuple `old` → `new` and, with `ttl`, decrements the
+    /// TTL, with one update per checksum (see
+    /// [`rewrite::rewrite_plain_and_ttl`]).
     fn rewrite(
         frame: &mut [u8],
         lay: PlainLayout,
         old: &SessionKey<Self>,
         new: &SessionKey<Self>,
-    ) -> bool;
+        ttl: bool,
+    ) -> Result<(), rewrite::RewriteError>;
     /// Where the forward stage sends a packet to `dst`.
     fn resolve(s: &mut State, t: &Tables, dst: Self) -> Resolved;
 }
 
+/// `(src, dst, src_port, dst_port)` of a key, addresses as bytes.
+#[inline(always)]
+fn tuple<A: FastAddr>(k: &SessionKey<A>) -> (A::Octets, A::Octets, u16, u16) {
+    (k.src.octets(), k.dst.octets(), k.src_port, k.dst_port)
+}
+
 impl FastAddr for Ipv4Addr {
+    type Octets = [u8; 4];
+    #[inline(always)]
+    fn octets(self) -> [u8; 4] {
+        Ipv4Addr::octets(&self)
+    }
     #[inline(always)]
     fn lookup(s: &State, key: &SessionKey<Self>) -> Option<(SessionHandle, Direction)> {
         s.sessions.lookup_v4(key)
     }
     #[inline(always)]
-    fn keys(s: &State, h: SessionHandle) -> Option<[SessionKey<Self>; 2]> {
-        s.sessions.keys_v4(h)
+    fn slot(s: &State, h: SessionHandle) -> Option<(&[SessionKey<Self>; 2], &Session)> {
+        s.sessions.slot_v4(h)
     }
     #[inline(always)]
     fn rewrite(
@@ -418,20 +446,9 @@ impl FastAddr for Ipv4Addr {
         lay: PlainLayout,
         old: &SessionKey<Self>,
         new: &SessionKey<Self>,
-    ) -> bool {
-        let o = (
-            old.src.octets(),
-            old.dst.octets(),
-            old.src_port,
-            old.dst_port,
-        );
-        let n = (
-            new.src.octets(),
-            new.dst.octets(),
-            new.src_port,
-            new.dst_port,
-        );
-        rewrite::rewrite_plain(frame, lay, o, n).is_ok()
+        ttl: bool,
+    ) -> Result<(), rewrite::RewriteError> {
+        rewrite::rewrite_plain_and_ttl(frame, lay, tuple(old), tuple(new), ttl)
     }
     #[inline(always)]
     fn resolve(s: &mut State, t: &Tables, dst: Self) -> Resolved {
@@ -440,13 +457,18 @@ impl FastAddr for Ipv4Addr {
 }
 
 impl FastAddr for Ipv6Addr {
+    type Octets = [u8; 16];
+    #[inline(always)]
+    fn octets(self) -> [u8; 16] {
+        Ipv6Addr::octets(&self)
+    }
     #[inline(always)]
     fn lookup(s: &State, key: &SessionKey<Self>) -> Option<(SessionHandle, Direction)> {
         s.sessions.lookup_v6(key)
     }
     #[inline(always)]
-    fn keys(s: &State, h: SessionHandle) -> Option<[SessionKey<Self>; 2]> {
-        s.sessions.keys_v6(h)
+    fn slot(s: &State, h: SessionHandle) -> Option<(&[SessionKey<Self>; 2], &Session)> {
+        s.sessions.slot_v6(h)
     }
     #[inline(always)]
     fn rewrite(
@@ -454,25 +476,120 @@ impl FastAddr for Ipv6Addr {
         lay: PlainLayout,
         old: &SessionKey<Self>,
         new: &SessionKey<Self>,
-    ) -> bool {
-        let o = (
-            old.src.octets(),
-            old.dst.octets(),
-            old.src_port,
-            old.dst_port,
-        );
-        let n = (
-            new.src.octets(),
-            new.dst.octets(),
-            new.src_port,
-            new.dst_port,
-        );
-        rewrite::rewrite_plain(frame, lay, o, n).is_ok()
+        ttl: bool,
+    ) -> Result<(), rewrite::RewriteError> {
+        rewrite::rewrite_plain_and_ttl(frame, lay, tuple(old), tuple(new), ttl)
     }
     #[inline(always)]
     fn resolve(_: &mut State, t: &Tables, dst: Self) -> Resolved {
         resolve(t, dst.into())
     }
+}
+
+/// Which counters a forwarded fast-path packet adds to: the ingress and
+/// egress interfaces and zones and the session's policy rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct TallyKey {
+    ingress: InterfaceId,
+    in_zone: ZoneId,
+    egress: InterfaceId,
+    out_zone: ZoneId,
+    rule: PolicyRuleId,
+}
+
+/// Counters of forwarded fast-path packets, accumulated while consecutive
+/// packets share a [`TallyKey`] (in a burst, typically all of them) and
+/// added to the engine's counters when the key changes and at the end of
+/// every [`Engine::process`](super::Engine::process) and
+/// [`Engine::process_batch`](super::Engine::process_batch) call, so
+/// counters are exact whenever the caller can read them. A forwarded
+/// packet then costs a handful of register additions instead of about a
+/// dozen scattered counter writes.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Tally {
+    key: TallyKey,
+    packets: u64,
+    /// Frame bytes as received.
+    rx_bytes: u64,
+    /// Frame bytes as sent (a pushed VLAN tag included).
+    tx_bytes: u64,
+    /// IP bytes (the policy rule's counter).
+    l3_bytes: u64,
+    /// Packets whose tuple the session translated.
+    translated: u64,
+}
+
+impl Tally {
+    /// Accounts one forwarded packet.
+    #[inline(always)]
+    fn add(&mut self, c: &mut Counters, key: TallyKey, rx: u64, tx: u64, l3: u64, nat: bool) {
+        if key != self.key {
+            self.flush(c);
+            self.key = key;
+        }
+        self.packets += 1;
+        self.rx_bytes += rx;
+        self.tx_bytes += tx;
+        self.l3_bytes += l3;
+        self.translated += u64::from(nat);
+    }
+
+    /// Adds what was accumulated to `c`, exactly as the general path counts
+    /// each of those packets (global, interface, zone and rule counters).
+    pub(super) fn flush(&mut self, c: &mut Counters) {
+        let n = self.packets;
+        if n == 0 {
+            return;
+        }
+        let k = self.key;
+        c.add(BaseCounter::RxPackets, n);
+        c.add(BaseCounter::RxBytes, self.rx_bytes);
+        c.add(BaseCounter::SessionHits, n);
+        c.add(BaseCounter::Forwarded, n);
+        if self.translated != 0 {
+            c.add(BaseCounter::NatTranslated, self.translated);
+        }
+        if let Some(i) = c.interfaces.get_mut(k.ingress.index()) {
+            i.rx.packets += n;
+            i.rx.bytes += self.rx_bytes;
+        }
+        if let Some(z) = c.zones.get_mut(k.in_zone.index()) {
+            z.ingress.packets += n;
+            z.ingress.bytes += self.rx_bytes;
+        }
+        // Sessions admitted by a default-permit without a rule count under
+        // no rule (as on the general path).
+        if !k.rule.is_none()
+            && let Some(p) = c.policies.get_mut(k.rule.index())
+        {
+            p.packets += n;
+            p.bytes += self.l3_bytes;
+        }
+        if let Some(i) = c.interfaces.get_mut(k.egress.index()) {
+            i.tx.packets += n;
+            i.tx.bytes += self.tx_bytes;
+        }
+        if let Some(z) = c.zones.get_mut(k.out_zone.index()) {
+            z.egress.packets += n;
+            z.egress.bytes += self.tx_bytes;
+        }
+        *self = Self {
+            key: k,
+            ..Self::default()
+        };
+    }
+}
+
+/// What the fast path did with a frame it took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Taken {
+    /// Forwarded out of the interface, every counter of the packet already
+    /// accounted (in the engine's [`Tally`]).
+    Forwarded(InterfaceId),
+    /// Another verdict: the packet's counters up to the verdict are
+    /// accounted; the caller accounts the verdict itself, as for the
+    /// general path.
+    Other(Verdict),
 }
 
 /// Runs the fast path for `frame` arriving on `ingress`; `None` when the
@@ -487,7 +604,7 @@ pub(super) fn established(
     ingress: InterfaceId,
     frame: &mut Vec<u8>,
     found: Option<Ahead>,
-) -> Option<Verdict> {
+) -> Option<Taken> {
     let fin = t.fast_interface(ingress)?;
     let (pkt, hit) = match found {
         Some((pkt, hit)) => (pkt, hit),
@@ -509,6 +626,40 @@ pub(super) fn established(
     }
 }
 
+/// Counts a received packet the fast path took and then dropped (the
+/// general path counts these before its first drop point).
+#[inline(never)]
+fn count_rx(c: &mut Counters, ingress: InterfaceId, zone: ZoneId, bytes: u64) {
+    c.add(BaseCounter::RxPackets, 1);
+    c.add(BaseCounter::RxBytes, bytes);
+    if let Some(i) = c.interfaces.get_mut(ingress.index()) {
+        i.rx.packets += 1;
+        i.rx.bytes += bytes;
+    }
+    if let Some(z) = c.zones.get_mut(zone.index()) {
+        z.ingress.packets += 1;
+        z.ingress.bytes += bytes;
+    }
+}
+
+/// Counts a packet dropped after its tuple was rewritten: received,
+/// session hit, translated, and its rule.
+#[cold]
+#[inline(never)]
+fn count_rewritten(c: &mut Counters, k: TallyKey, bytes: u64, l3: u64, nat: bool) {
+    count_rx(c, k.ingress, k.in_zone, bytes);
+    c.add(BaseCounter::SessionHits, 1);
+    if nat {
+        c.add(BaseCounter::NatTranslated, 1);
+    }
+    if !k.rule.is_none()
+        && let Some(p) = c.policies.get_mut(k.rule.index())
+    {
+        p.packets += 1;
+        p.bytes += l3;
+    }
+}
+
 /// [`established`] for one address family.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -524,7 +675,7 @@ fn established_in<A: FastAddr>(
     l3_len: u16,
     seg: Option<TcpSegment>,
     hit: Option<(SessionHandle, Direction)>,
-) -> Option<Verdict> {
+) -> Option<Taken> {
     let family = usize::from(layout.v6);
     if !fin.fast_in[family] {
         return None;
@@ -538,15 +689,16 @@ fn established_in<A: FastAddr>(
         Some(hit) => hit,
         None => A::lookup(s, &key)?,
     };
-    let sess = s.sessions.try_get(h)?;
-    let (egress, owner_rg, rule) = match dir {
-        Direction::Forward => (sess.egress_interface(), sess.owner_rg(), sess.policy_rule()),
-        Direction::Reverse => (
-            sess.ingress_interface(),
-            sess.owner_rg(),
-            sess.policy_rule(),
-        ),
+    // One read of the slot: the other direction's key (the packet leaves
+    // with it reversed) and the per-packet fields of the record.
+    let (keys, sess) = A::slot(s, h)?;
+    let other = keys[dir.opposite().index()];
+    let egress = match dir {
+        Direction::Forward => sess.egress_interface(),
+        Direction::Reverse => sess.ingress_interface(),
     };
+    let owner_rg = sess.owner_rg();
+    let rule = sess.policy_rule();
     let eif = t.fast_interface(egress)?;
     if eif.out_filter[family] {
         return None;
@@ -555,104 +707,111 @@ fn established_in<A: FastAddr>(
     // From here on the packet is ours: the general path's bookkeeping up to
     // the session lookup, then its `established` and `forward` stages.
     let bytes = frame.len() as u64;
-    let c = &mut s.telemetry.counters;
-    c.add(BaseCounter::RxPackets, 1);
-    c.add(BaseCounter::RxBytes, bytes);
-    if let Some(i) = c.interfaces.get_mut(ingress.index()) {
-        i.rx.packets += 1;
-        i.rx.bytes += bytes;
-    }
-    if let Some(z) = c.zones.get_mut(fin.zone.index()) {
-        z.ingress.packets += 1;
-        z.ingress.bytes += bytes;
-    }
+    let l3 = u64::from(l3_len);
+    let tally = TallyKey {
+        ingress,
+        in_zone: fin.zone,
+        egress,
+        out_zone: eif.zone,
+        rule,
+    };
     if fin.screened
         && let Some(profile) = t.zone_screen(fin.zone)
         && let Some(v) = screen(
             s, profile, &key, layout.v6, l3_len, seg, fin.zone, ingress, now_ns,
         )
     {
-        return Some(v);
+        count_rx(&mut s.telemetry.counters, ingress, fin.zone, bytes);
+        return Some(Taken::Other(v));
     }
-    s.telemetry.counters.add(BaseCounter::SessionHits, 1);
     if let Some(seg) = &seg {
-        match s.sessions.track_tcp(h, dir, seg) {
+        let drop = match s.sessions.track_tcp(h, dir, seg) {
             Ok(update) => {
                 if update.state != update.previous {
                     let sessions = &s.sessions;
                     s.telemetry
                         .delta_with(SessionDeltaReason::Update, || sessions.forward_entry(h));
                 }
+                None
             }
-            Err(TcpViolation::OutOfWindow) => {
-                return Some(Verdict::Drop(DropReason::TcpOutOfWindow));
-            }
+            Err(TcpViolation::OutOfWindow) => Some(DropReason::TcpOutOfWindow),
             Err(TcpViolation::Reopen) => {
                 let closed = s.sessions.remove(h, CloseReason::TcpFin);
                 on_closed(s, closed, now_ns);
-                return Some(Verdict::Drop(DropReason::TcpInvalidState));
+                Some(DropReason::TcpInvalidState)
             }
-            Err(_) => return Some(Verdict::Drop(DropReason::TcpInvalidState)),
+            Err(_) => Some(DropReason::TcpInvalidState),
+        };
+        if let Some(reason) = drop {
+            let c = &mut s.telemetry.counters;
+            count_rx(c, ingress, fin.zone, bytes);
+            c.add(BaseCounter::SessionHits, 1);
+            return Some(Taken::Other(Verdict::Drop(reason)));
         }
     }
-    let l3_len = u64::from(l3_len);
-    s.sessions.touch(h, dir, l3_len, now_ns);
+    s.sessions.touch(h, dir, l3, now_ns);
     if !owner_rg.is_none() && s.rg_inactive.contains(&owner_rg) {
-        return Some(Verdict::Drop(DropReason::HaInactive));
+        let c = &mut s.telemetry.counters;
+        count_rx(c, ingress, fin.zone, bytes);
+        c.add(BaseCounter::SessionHits, 1);
+        return Some(Taken::Other(Verdict::Drop(DropReason::HaInactive)));
     }
-    // The packet leaves with the other direction's key reversed.
-    let o = A::keys(s, h)?[dir.opposite().index()];
     let new = SessionKey {
-        src: o.dst,
-        dst: o.src,
-        src_port: o.dst_port,
-        dst_port: o.src_port,
-        protocol: o.protocol,
+        src: other.dst,
+        dst: other.src,
+        src_port: other.dst_port,
+        dst_port: other.src_port,
+        protocol: other.protocol,
     };
-    if !A::rewrite(frame, layout, &key, &new) {
-        return Some(Verdict::Drop(DropReason::MalformedIpv4));
-    }
     let translated = new != key;
-    let dst = new.dst;
-    let c = &mut s.telemetry.counters;
-    if translated {
-        c.add(BaseCounter::NatTranslated, 1);
-    }
-    // Sessions admitted by a default-permit without a rule count under no
-    // rule (as on the general path).
-    if let Some(p) = c.policies.get_mut(rule.index())
-        && !rule.is_none()
-    {
-        p.packets += 1;
-        p.bytes += l3_len;
-    }
 
     // Forward (the general path's `forward` for this shape: no filter, no
-    // SYN to clamp, no tag to pop).
-    if let Some(rg) = eif.redundancy_group
+    // SYN to clamp, no tag to pop). Where the packet goes is settled
+    // before the frame is written, so the tuple and the TTL are rewritten
+    // with one update per checksum; the bytes written are those the
+    // general path leaves for each outcome (the tuple always; the TTL
+    // unless the packet is dropped before the TTL stage; the MACs only
+    // when it leaves).
+    let outcome = if let Some(rg) = eif.redundancy_group
         && s.rg_inactive.contains(&rg)
     {
-        return Some(Verdict::Drop(DropReason::HaInactive));
-    }
-    let next_hop = A::resolve(s, t, dst);
-    let mac = match next_hop {
-        Resolved::NoRoute => return Some(Verdict::Drop(DropReason::NoRoute)),
-        Resolved::Discard => return Some(Verdict::Drop(DropReason::RouteDiscard)),
-        Resolved::NoNeighbour => None,
-        Resolved::Mac(mac) => Some(mac),
+        Err(DropReason::HaInactive)
+    } else {
+        match A::resolve(s, t, new.dst) {
+            Resolved::NoRoute => Err(DropReason::NoRoute),
+            Resolved::Discard => Err(DropReason::RouteDiscard),
+            Resolved::NoNeighbour => Ok(None),
+            Resolved::Mac(mac) => Ok(Some(mac)),
+        }
     };
-    if rewrite::decrement_ttl_plain(frame, layout).is_err() {
-        return Some(Verdict::Drop(DropReason::TtlExceeded));
-    }
-    let Some(mac) = mac else {
-        return Some(Verdict::Drop(DropReason::NoNeighbour));
+    let rewritten = A::rewrite(frame, layout, &key, &new, outcome.is_ok());
+    let c = &mut s.telemetry.counters;
+    let verdict = match (rewritten, outcome) {
+        // Not reached: `parse` takes no packet with a TTL below 2.
+        (Err(rewrite::RewriteError::TtlExceeded), _) => Verdict::Drop(DropReason::TtlExceeded),
+        (Err(_), _) => {
+            // The frame could not be rewritten (the general path drops it
+            // before counting the session's packet).
+            count_rx(c, ingress, fin.zone, bytes);
+            c.add(BaseCounter::SessionHits, 1);
+            return Some(Taken::Other(Verdict::Drop(DropReason::MalformedIpv4)));
+        }
+        (Ok(()), Err(reason)) => Verdict::Drop(reason),
+        (Ok(()), Ok(None)) => Verdict::Drop(DropReason::NoNeighbour),
+        (Ok(()), Ok(Some(mac))) => {
+            frame[0..6].copy_from_slice(&mac);
+            frame[6..12].copy_from_slice(&eif.mac);
+            if let Some(vid) = eif.vlan
+                && rewrite::push_vlan(frame, vid).is_err()
+            {
+                Verdict::Drop(DropReason::MalformedVlan)
+            } else {
+                s.tally
+                    .add(c, tally, bytes, frame.len() as u64, l3, translated);
+                return Some(Taken::Forwarded(egress));
+            }
+        }
     };
-    frame[0..6].copy_from_slice(&mac);
-    frame[6..12].copy_from_slice(&eif.mac);
-    if let Some(vid) = eif.vlan
-        && rewrite::push_vlan(frame, vid).is_err()
-    {
-        return Some(Verdict::Drop(DropReason::MalformedVlan));
-    }
-    Some(Verdict::Forward { egress })
+    count_rewritten(c, tally, bytes, l3, translated);
+    Some(Taken::Other(verdict))
 }

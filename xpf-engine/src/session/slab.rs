@@ -61,6 +61,16 @@ impl<T> Chunked<T> {
         &self.chunks[index >> CHUNK_BITS][index & (CHUNK - 1)]
     }
 
+    /// The element at `index`, or `None` past the end.
+    #[inline(always)]
+    pub(crate) fn try_get(&self, index: usize) -> Option<&T> {
+        if index < self.len {
+            Some(self.get(index))
+        } else {
+            None
+        }
+    }
+
     /// The element at `index`, mutably.
     #[inline(always)]
     pub(crate) fn get_mut(&mut self, index: usize) -> &mut T {

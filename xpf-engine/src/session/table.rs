@@ -354,21 +354,35 @@ impl SessionTable {
         self.mutations
     }
 
-    /// The `[forward, reverse]` keys in an IPv4 handle's slot. The caller
-    /// holds a handle it found live (a lookup's, with no removal since);
-    /// `None` for an IPv6 handle.
+    /// The keys (`[forward, reverse]`) and record of a live IPv4 session,
+    /// read together: the established-flow fast path's one access to the
+    /// slot. `None` for an IPv6 handle or one that is not live.
     #[inline]
-    pub(crate) fn keys_v4(&self, handle: SessionHandle) -> Option<[SessionKey<Ipv4Addr>; 2]> {
-        (handle.family() == AddressFamily::Inet)
-            .then(|| self.stores.v4.slots.get(handle.slot()).keys)
+    pub(crate) fn slot_v4(
+        &self,
+        handle: SessionHandle,
+    ) -> Option<(&[SessionKey<Ipv4Addr>; 2], &Session)> {
+        self.slot_in(handle)
     }
 
-    /// The `[forward, reverse]` keys in an IPv6 handle's slot (see
-    /// [`keys_v4`](Self::keys_v4)).
+    /// [`slot_v4`](Self::slot_v4) for an IPv6 session.
     #[inline]
-    pub(crate) fn keys_v6(&self, handle: SessionHandle) -> Option<[SessionKey<Ipv6Addr>; 2]> {
-        (handle.family() == AddressFamily::Inet6)
-            .then(|| self.stores.v6.slots.get(handle.slot()).keys)
+    pub(crate) fn slot_v6(
+        &self,
+        handle: SessionHandle,
+    ) -> Option<(&[SessionKey<Ipv6Addr>; 2], &Session)> {
+        self.slot_in(handle)
+    }
+
+    #[inline(always)]
+    fn slot_in<A: Family>(&self, handle: SessionHandle) -> Option<(&[SessionKey<A>; 2], &Session)> {
+        if handle.0 & 1 != A::BIT {
+            return None;
+        }
+        let slot = A::store(&self.stores).slots.try_get(handle.slot())?;
+        slot.session
+            .is_live()
+            .then_some((&slot.keys, &slot.session))
     }
 
     /// The session of `handle`.
@@ -628,24 +642,31 @@ impl SessionTable {
             (false, None) => TcpTracker::none(),
             _ => return Err(InsertError::TcpTracker),
         };
-        self.check_keys(&forward, &reverse)?;
+        // Each key is hashed once, for the collision check and the index.
+        let hashes = [
+            A::hash_key(&forward, &self.seeds),
+            A::hash_key(&reverse, &self.seeds),
+        ];
+        self.check_keys_hashed(&forward, &reverse, hashes)?;
         let evicted = self.make_room()?;
         let timeout = self
             .timeouts
             .for_session(protocol, tcp.state(), init.app_timeout);
         let session = Session::new(init, tcp, timeout, now_ns);
-        let node = self.install(forward, reverse, session, now_ns);
+        let node = self.install_hashed(forward, reverse, hashes, session, now_ns);
         Ok(Inserted {
             handle: SessionHandle(node),
             evicted,
         })
     }
 
-    /// Refuses equal, mismatched or colliding keys.
-    fn check_keys<A: Family>(
+    /// Refuses equal, mismatched or colliding keys; `hashes` are the keys'
+    /// hashes (`[forward, reverse]`).
+    fn check_keys_hashed<A: Family>(
         &self,
         forward: &SessionKey<A>,
         reverse: &SessionKey<A>,
+        hashes: [u64; 2],
     ) -> Result<(), InsertError> {
         if forward.protocol != reverse.protocol {
             return Err(InsertError::KeyMismatch);
@@ -653,8 +674,13 @@ impl SessionTable {
         if forward == reverse {
             return Err(InsertError::SameKeys);
         }
-        for (direction, key) in [(Direction::Forward, forward), (Direction::Reverse, reverse)] {
-            if let Some((existing, _)) = self.lookup_in(key) {
+        for (direction, key, hash) in [
+            (Direction::Forward, forward, hashes[0]),
+            (Direction::Reverse, reverse, hashes[1]),
+        ] {
+            if let Some((existing, _)) =
+                self.lookup_hashed_in(key, hash, self.index.home_bucket(hash))
+            {
                 return Err(InsertError::KeyInUse {
                     direction,
                     existing,
@@ -684,6 +710,23 @@ impl SessionTable {
         session: Session,
         now_ns: u64,
     ) -> u32 {
+        let hashes = [
+            A::hash_key(&forward, &self.seeds),
+            A::hash_key(&reverse, &self.seeds),
+        ];
+        self.install_hashed(forward, reverse, hashes, session, now_ns)
+    }
+
+    /// [`install`](Self::install) given the keys' hashes
+    /// (`[forward, reverse]`).
+    fn install_hashed<A: Family>(
+        &mut self,
+        forward: SessionKey<A>,
+        reverse: SessionKey<A>,
+        hashes: [u64; 2],
+        session: Session,
+        now_ns: u64,
+    ) -> u32 {
         if self.len == 0 {
             // Nothing is scheduled: skip the wheel over the idle time.
             self.wheel.advance_to(tick_of(now_ns));
@@ -704,14 +747,10 @@ impl SessionTable {
         };
         let node = ((index as u32) << 1) | A::BIT;
 
-        self.index.insert(
-            A::hash_key(&forward, &self.seeds),
-            entry_ref(node, Direction::Forward),
-        );
-        self.index.insert(
-            A::hash_key(&reverse, &self.seeds),
-            entry_ref(node, Direction::Reverse),
-        );
+        self.index
+            .insert(hashes[0], entry_ref(node, Direction::Forward));
+        self.index
+            .insert(hashes[1], entry_ref(node, Direction::Reverse));
         let deadline = session.deadline_ns();
         let bucket = self
             .wheel

@@ -602,7 +602,10 @@ pub(crate) struct PlainLayout {
 /// [`set_dst_addr`], [`set_src_port`] and [`set_dst_port`] make, so the
 /// bytes written are the same. Fields that do not change are not touched.
 /// On a mismatch between `lay` and the frame nothing is written.
-#[inline]
+///
+/// The field-by-field reference that [`rewrite_plain_and_ttl`] is tested
+/// against (the fast path uses the latter).
+#[cfg(test)]
 pub(crate) fn rewrite_plain<const N: usize>(
     frame: &mut [u8],
     lay: PlainLayout,
@@ -665,8 +668,9 @@ pub(crate) fn rewrite_plain<const N: usize>(
     Ok(())
 }
 
-/// [`decrement_ttl`] for a plain packet: the same bytes written.
-#[inline]
+/// [`decrement_ttl`] for a plain packet: the same bytes written (test
+/// reference, see [`rewrite_plain`]).
+#[cfg(test)]
 pub(crate) fn decrement_ttl_plain(frame: &mut [u8], lay: PlainLayout) -> Result<u8, RewriteError> {
     let (ttl_at, l3_csum) = if lay.v6 {
         (lay.l3 + ipv6::HOP_LIMIT_OFFSET, None)
@@ -685,6 +689,134 @@ pub(crate) fn decrement_ttl_plain(frame: &mut [u8], lay: PlainLayout) -> Result<
         fix_checksum(frame, c, delta, Rule::Plain)?;
     }
     Ok(ttl - 1)
+}
+
+/// The change `~old + new` to a checksum covering the even-aligned field
+/// `old` that becomes `new` ([`splice`]'s delta, without the write).
+#[inline(always)]
+fn even_delta<const N: usize>(old: &[u8; N], new: &[u8; N]) -> u32 {
+    u32::from(!fold(field_sum(old, false))) + u32::from(fold(field_sum(new, false)))
+}
+
+/// The field-by-field rewrite of a plain packet's addresses and ports
+/// (what [`set_src_addr`], [`set_dst_addr`], [`set_src_port`] and
+/// [`set_dst_port`] write) followed, when `ttl` is set, by
+/// [`decrement_ttl`], with every checksum updated once: the changes
+/// of all rewritten fields are summed and applied in one RFC 1624 update
+/// per checksum. The bytes written are the same as those of the two calls
+/// in sequence:
+///
+/// - ones'-complement addition is associative and the end-around-carry
+///   fold preserves it exactly: `fold(fold(a) + b) == fold(a + b)` for all
+///   `a`, `b` (both sides are zero only when `a + b` is, and otherwise the
+///   unique value in `1..=0xffff` congruent to `a + b` modulo `0xffff`), so
+///   folding after every field or once at the end gives the same value;
+/// - UDP's rules ([`checksum::update_udp`]) agree too: an IPv4 checksum of
+///   zero stays zero either way, and once a non-zero checksum is updated
+///   it never reads as zero again, so only the final zero-to-`0xffff`
+///   mapping matters, which picks the same one of the two ones'-complement
+///   zeros in both cases.
+///
+/// Unit tests compare it with that sequence (kept as the test-only
+/// `rewrite_plain` and `decrement_ttl_plain`) on arbitrary headers,
+/// checksums included, and exhaustively over the checksum field.
+/// `ttl` is only honoured when the TTL / hop limit is above 1 (else
+/// [`RewriteError::TtlExceeded`] and nothing is written). On a mismatch
+/// between `lay` and the frame nothing is written.
+#[inline]
+pub(crate) fn rewrite_plain_and_ttl<const N: usize>(
+    frame: &mut [u8],
+    lay: PlainLayout,
+    old: ([u8; N], [u8; N], u16, u16),
+    new: ([u8; N], [u8; N], u16, u16),
+    ttl: bool,
+) -> Result<(), RewriteError> {
+    let l4_len = if lay.udp {
+        udp::HEADER_LEN
+    } else {
+        tcp::MIN_HEADER_LEN
+    };
+    let l3_min = if lay.v6 {
+        ipv6::HEADER_LEN
+    } else {
+        ipv4::MIN_HEADER_LEN
+    };
+    if frame.len() < lay.l4 + l4_len || lay.l4 < lay.l3 + l3_min {
+        return Err(RewriteError::FrameMismatch);
+    }
+    let (src_at, dst_at, ttl_at) = if lay.v6 {
+        (ipv6::SRC_OFFSET, ipv6::DST_OFFSET, ipv6::HOP_LIMIT_OFFSET)
+    } else {
+        (ipv4::SRC_OFFSET, ipv4::DST_OFFSET, ipv4::TTL_OFFSET)
+    };
+    let (l4_csum_at, sport_at, dport_at) = if lay.udp {
+        (
+            udp::CHECKSUM_OFFSET,
+            udp::SRC_PORT_OFFSET,
+            udp::DST_PORT_OFFSET,
+        )
+    } else {
+        (
+            tcp::CHECKSUM_OFFSET,
+            tcp::SRC_PORT_OFFSET,
+            tcp::DST_PORT_OFFSET,
+        )
+    };
+    let (l3, l4) = frame.split_at_mut(lay.l4);
+    let l3 = &mut l3[lay.l3..];
+    let old_ttl = l3[ttl_at];
+    if ttl && old_ttl <= 1 {
+        return Err(RewriteError::TtlExceeded);
+    }
+    // Sums of the changes: `addr` covers the IPv4 header and the
+    // transport pseudo-header, `ports` the transport header only.
+    let mut addr = 0u32;
+    let mut addr_changed = false;
+    for (at, o, n) in [(src_at, &old.0, &new.0), (dst_at, &old.1, &new.1)] {
+        if o != n {
+            addr += even_delta(o, n);
+            addr_changed = true;
+            l3[at..at + N].copy_from_slice(n);
+        }
+    }
+    let mut ports = addr;
+    let mut l4_changed = addr_changed;
+    for (at, o, n) in [(sport_at, old.2, new.2), (dport_at, old.3, new.3)] {
+        if o != n {
+            ports += u32::from(!o) + u32::from(n);
+            l4_changed = true;
+            l4[at..at + 2].copy_from_slice(&n.to_be_bytes());
+        }
+    }
+    let mut header = addr;
+    let mut header_changed = addr_changed;
+    if ttl {
+        l3[ttl_at] = old_ttl - 1;
+        header += even_delta(&[old_ttl, 0], &[old_ttl - 1, 0]);
+        header_changed = true;
+    }
+    if !lay.v6 && header_changed {
+        let at = ipv4::CHECKSUM_OFFSET;
+        let c = checksum::update_with_delta(get16_slice(l3, at), header);
+        l3[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    }
+    if l4_changed {
+        let at = l4_csum_at;
+        let old_csum = get16_slice(l4, at);
+        let c = if lay.udp {
+            checksum::update_udp(old_csum, !lay.v6, |c| checksum::update_with_delta(c, ports))
+        } else {
+            checksum::update_with_delta(old_csum, ports)
+        };
+        l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// Reads the big-endian `u16` at `at` of a slice known to hold it.
+#[inline(always)]
+fn get16_slice(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
 }
 
 #[cfg(test)]
@@ -995,5 +1127,164 @@ mod tests {
             push_vlan(&mut vec![0; 13], 1),
             Err(RewriteError::FrameMismatch)
         );
+    }
+}
+
+#[cfg(test)]
+mod combined_tests {
+    //! The one-update rewrite writes the same bytes as the field-by-field
+    //! one followed by the TTL decrement, on arbitrary headers (checksum
+    //! fields included, so the ones'-complement corner cases — `0x0000`,
+    //! `0xffff`, UDP's "no checksum" — are covered).
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A frame of 14 Ethernet bytes, an IP header of `l3_len` bytes and a
+    /// transport header of `l4_len` bytes, all arbitrary but the checksum
+    /// fields, which are drawn with a bias towards the special values.
+    fn frame_of(bytes: &[u8], l3_len: usize, l4_len: usize) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + l3_len + l4_len];
+        for (i, b) in f.iter_mut().enumerate() {
+            *b = bytes[i % bytes.len()];
+        }
+        f
+    }
+
+    fn special() -> impl Strategy<Value = u16> {
+        prop_oneof![
+            Just(0u16),
+            Just(0xffff),
+            Just(0xfffe),
+            Just(1),
+            any::<u16>()
+        ]
+    }
+
+    fn addr<const N: usize>(f: &[u8], at: usize) -> [u8; N] {
+        let mut a = [0u8; N];
+        a.copy_from_slice(&f[at..at + N]);
+        a
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check<const N: usize>(
+        bytes: &[u8],
+        v6: bool,
+        udp: bool,
+        csums: (u16, u16),
+        new: ([u8; N], [u8; N], u16, u16),
+        keep: (bool, bool, bool, bool),
+        ttl_byte: u8,
+        ttl: bool,
+    ) -> Result<(), TestCaseError> {
+        let l3_len = if v6 { 40 } else { 20 };
+        let l4_len = if udp { 8 } else { 20 };
+        let lay = PlainLayout {
+            l3: 14,
+            l4: 14 + l3_len,
+            v6,
+            udp,
+        };
+        let mut f = frame_of(bytes, l3_len, l4_len);
+        let (src_at, dst_at, ttl_at) = if v6 { (8, 24, 7) } else { (12, 16, 8) };
+        f[14 + ttl_at] = ttl_byte;
+        if !v6 {
+            f[14 + 10..14 + 12].copy_from_slice(&csums.0.to_be_bytes());
+        }
+        let l4_csum = lay.l4 + if udp { 6 } else { 16 };
+        f[l4_csum..l4_csum + 2].copy_from_slice(&csums.1.to_be_bytes());
+        let old = (
+            addr::<N>(&f, 14 + src_at),
+            addr::<N>(&f, 14 + dst_at),
+            u16::from_be_bytes([f[lay.l4], f[lay.l4 + 1]]),
+            u16::from_be_bytes([f[lay.l4 + 2], f[lay.l4 + 3]]),
+        );
+        // Some fields keep their value (not rewritten at all).
+        let new = (
+            if keep.0 { old.0 } else { new.0 },
+            if keep.1 { old.1 } else { new.1 },
+            if keep.2 { old.2 } else { new.2 },
+            if keep.3 { old.3 } else { new.3 },
+        );
+        let mut a = f.clone();
+        let ra = rewrite_plain(&mut a, lay, old, new).and_then(|()| {
+            if ttl {
+                decrement_ttl_plain(&mut a, lay).map(|_| ())
+            } else {
+                Ok(())
+            }
+        });
+        let mut b = f.clone();
+        let rb = rewrite_plain_and_ttl(&mut b, lay, old, new, ttl);
+        match (ra, rb) {
+            (Ok(()), Ok(())) => prop_assert_eq!(a, b),
+            (Err(RewriteError::TtlExceeded), Err(RewriteError::TtlExceeded)) => {
+                prop_assert_eq!(b, f, "nothing written on TTL exceeded");
+            }
+            (x, y) => prop_assert!(false, "results differ: {:?} vs {:?}", x, y),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn one_update_per_checksum_writes_the_same_bytes_ipv4(
+            bytes in prop::collection::vec(any::<u8>(), 1..80),
+            udp in any::<bool>(),
+            csums in (special(), special()),
+            new in (any::<[u8; 4]>(), any::<[u8; 4]>(), special(), special()),
+            keep in any::<(bool, bool, bool, bool)>(),
+            ttl_byte in prop_oneof![Just(0u8), Just(1), Just(2), any::<u8>()],
+            ttl in any::<bool>(),
+        ) {
+            check::<4>(&bytes, false, udp, csums, new, keep, ttl_byte, ttl)?;
+        }
+
+        #[test]
+        fn one_update_per_checksum_writes_the_same_bytes_ipv6(
+            bytes in prop::collection::vec(any::<u8>(), 1..80),
+            udp in any::<bool>(),
+            csums in (special(), special()),
+            new in (any::<[u8; 16]>(), any::<[u8; 16]>(), special(), special()),
+            keep in any::<(bool, bool, bool, bool)>(),
+            ttl_byte in prop_oneof![Just(0u8), Just(1), Just(2), any::<u8>()],
+            ttl in any::<bool>(),
+        ) {
+            check::<16>(&bytes, true, udp, csums, new, keep, ttl_byte, ttl)?;
+        }
+    }
+
+    #[test]
+    fn one_update_matches_on_the_ones_complement_corner_cases() {
+        // Exhaustive over the checksum field for one UDP/IPv4 SNAT with
+        // TTL: every starting checksum, including 0 ("none") and 0xffff.
+        let mut base = vec![0u8; 14 + 20 + 8];
+        base[14] = 0x45;
+        base[14 + 8] = 64;
+        base[14 + 12..14 + 16].copy_from_slice(&[198, 18, 0, 10]);
+        base[14 + 16..14 + 20].copy_from_slice(&[198, 19, 0, 99]);
+        base[34..36].copy_from_slice(&40000u16.to_be_bytes());
+        base[36..38].copy_from_slice(&53u16.to_be_bytes());
+        let lay = PlainLayout {
+            l3: 14,
+            l4: 34,
+            v6: false,
+            udp: true,
+        };
+        let old = ([198, 18, 0, 10], [198, 19, 0, 99], 40000, 53);
+        let new = ([198, 19, 64, 1], [198, 19, 0, 99], 1024, 53);
+        for c in 0..=u16::MAX {
+            let mut f = base.clone();
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+            f[40..42].copy_from_slice(&c.to_be_bytes());
+            let mut a = f.clone();
+            rewrite_plain(&mut a, lay, old, new).unwrap();
+            decrement_ttl_plain(&mut a, lay).unwrap();
+            let mut b = f;
+            rewrite_plain_and_ttl(&mut b, lay, old, new, true).unwrap();
+            assert_eq!(a, b, "checksum {c:#06x}");
+        }
     }
 }
