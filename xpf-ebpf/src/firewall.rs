@@ -17,13 +17,14 @@ use xpf_dataplane::compile::{CompiledConfig, CompiledSourceAction};
 use xpf_dataplane::config::{DefaultPolicy, PolicyAction};
 use xpf_dataplane::error::DataplaneError;
 use xpf_dataplane::session_store::reverse_entry;
+use xpf_dataplane::session_store::{close_event, open_event};
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
     AnySessionKey, AppId, CloseReason, CounterValue, DropReason, Event, FlowTuple, GlobalCounter,
     InterfaceCounters, InterfaceId, IpProtocol, NatPoolId, NatRuleId, NatTranslation,
-    PacketCounters, PolicyDenyEvent, PolicyRuleId, RedundancyGroupId, SessionCloseEvent,
-    SessionDelta, SessionDeltaReason, SessionEntry, SessionFlags, SessionId, SessionKey,
-    SessionOpenEvent, SessionState, SessionValue, TcpState, ZoneId,
+    PacketCounters, PolicyDenyEvent, PolicyRuleId, RedundancyGroupId, SessionDelta,
+    SessionDeltaReason, SessionEntry, SessionFlags, SessionId, SessionKey, SessionState,
+    SessionValue, TcpState, ZoneId,
 };
 
 const SEC: u64 = 1_000_000_000;
@@ -239,47 +240,6 @@ pub fn entry_of(key: &SessKey, s: &abi::Sess) -> SessionEntry {
             key: f,
             value: value(s, f.reversed()),
         },
-    }
-}
-
-/// The open event a session's forward entry describes.
-pub fn open_event(e: &SessionEntry) -> (SessionOpenEvent, PacketCounters, PacketCounters) {
-    fn build<A: xpf_runtime::SessionAddr>(
-        k: &SessionKey<A>,
-        v: &SessionValue<A>,
-    ) -> (SessionOpenEvent, PacketCounters, PacketCounters) {
-        (
-            SessionOpenEvent {
-                time_ns: v.created_ns,
-                session_id: v.session_id,
-                flow: FlowTuple {
-                    src: k.src.to_ip(),
-                    src_port: k.src_port,
-                    dst: k.dst.to_ip(),
-                    dst_port: k.dst_port,
-                    protocol: k.protocol,
-                    icmp_type: k.protocol.is_icmp().then_some(0),
-                },
-                nat_src: v.nat.src.to_ip(),
-                nat_src_port: v.nat.src_port,
-                nat_dst: v.nat.dst.to_ip(),
-                nat_dst_port: v.nat.dst_port,
-                nat_rule_src: v.nat_rule_src,
-                nat_rule_dst: v.nat_rule_dst,
-                policy_rule: v.policy_rule,
-                app: v.app,
-                ingress_zone: v.ingress_zone,
-                egress_zone: v.egress_zone,
-                ingress_interface: v.ingress_interface,
-                owner_rg: v.owner_rg,
-            },
-            v.fwd,
-            v.rev,
-        )
-    }
-    match e {
-        SessionEntry::V4 { key, value } => build(key, value),
-        SessionEntry::V6 { key, value } => build(key, value),
     }
 }
 
@@ -894,14 +854,8 @@ impl Firewall {
         }
         let entry = entry_of(fwd, &v.s);
         if entry.flags().contains(SessionFlags::LOG_CLOSE) {
-            let (open, f, r) = open_event(&entry);
-            self.events.push(Event::SessionClose(SessionCloseEvent {
-                open,
-                time_ns: now_ns,
-                reason,
-                fwd: f,
-                rev: r,
-            }));
+            self.events
+                .push(Event::SessionClose(close_event(&entry, reason, now_ns)));
         }
         self.delta(SessionDeltaReason::Close(reason), entry);
         Ok(true)
@@ -953,7 +907,7 @@ impl Firewall {
                 abi::flags::XR_DELTA_OPEN => {
                     let e = entry_of(&r.key, &r.s);
                     if e.flags().contains(SessionFlags::LOG_INIT) {
-                        self.events.push(Event::SessionOpen(open_event(&e).0));
+                        self.events.push(Event::SessionOpen(open_event(&e)));
                     }
                     self.delta(SessionDeltaReason::Open, e);
                 }
@@ -965,14 +919,8 @@ impl Firewall {
                     let e = entry_of(&r.key, &r.s);
                     let reason = close_reason(r.reason);
                     if e.flags().contains(SessionFlags::LOG_CLOSE) {
-                        let (open, f, rv) = open_event(&e);
-                        self.events.push(Event::SessionClose(SessionCloseEvent {
-                            open,
-                            time_ns: r.time_ns,
-                            reason,
-                            fwd: f,
-                            rev: rv,
-                        }));
+                        self.events
+                            .push(Event::SessionClose(close_event(&e, reason, r.time_ns)));
                     }
                     self.delta(SessionDeltaReason::Close(reason), e);
                 }

@@ -73,13 +73,14 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use xpf_dataplane::compile::{CompiledConfig, CompiledSourceAction};
 use xpf_dataplane::config::PolicyAction;
+use xpf_dataplane::session_store::{close_event, open_event};
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::event::{FilterDirection, FilterLogAction};
 use xpf_runtime::{
     AddressFamily, AnySessionKey, CloseReason, DropReason, Event, FilterLogEvent, FlowTuple,
     InterfaceId, IpProtocol, NatPoolId, NatRuleId, PolicyDenyEvent, RedundancyGroupId,
-    ScreenDropEvent, ScreenKind, SessionCloseEvent, SessionDeltaReason, SessionEntry, SessionFlags,
-    SessionId, SessionKey, SessionOpenEvent, ZoneId,
+    ScreenDropEvent, ScreenKind, SessionDeltaReason, SessionEntry, SessionFlags, SessionId,
+    SessionKey, ZoneId,
 };
 
 /// Frames the firewall itself emits (TCP RST, ICMP errors).
@@ -838,64 +839,14 @@ fn on_closed_with(s: &mut State, closed: Closed, now_ns: u64, release: bool) {
     }
     let entry = closed.forward;
     if entry.flags().contains(SessionFlags::LOG_CLOSE) {
-        let (open, fwd, rev) = open_event_of(&entry);
-        s.telemetry.event(Event::SessionClose(SessionCloseEvent {
-            open,
-            time_ns: now_ns,
-            reason: closed.reason,
-            fwd,
-            rev,
-        }));
+        s.telemetry.event(Event::SessionClose(close_event(
+            &entry,
+            closed.reason,
+            now_ns,
+        )));
     }
     s.telemetry
         .delta(SessionDeltaReason::Close(closed.reason), entry);
-}
-
-fn open_event_of(
-    entry: &SessionEntry,
-) -> (
-    SessionOpenEvent,
-    xpf_runtime::PacketCounters,
-    xpf_runtime::PacketCounters,
-) {
-    macro_rules! build {
-        ($key:expr, $v:expr) => {{
-            let (k, v) = ($key, $v);
-            let icmp_type = k.protocol.is_icmp().then_some(0);
-            (
-                SessionOpenEvent {
-                    time_ns: v.created_ns,
-                    session_id: v.session_id,
-                    flow: FlowTuple {
-                        src: k.src.into(),
-                        src_port: k.src_port,
-                        dst: k.dst.into(),
-                        dst_port: k.dst_port,
-                        protocol: k.protocol,
-                        icmp_type,
-                    },
-                    nat_src: v.nat.src.into(),
-                    nat_src_port: v.nat.src_port,
-                    nat_dst: v.nat.dst.into(),
-                    nat_dst_port: v.nat.dst_port,
-                    nat_rule_src: v.nat_rule_src,
-                    nat_rule_dst: v.nat_rule_dst,
-                    policy_rule: v.policy_rule,
-                    app: v.app,
-                    ingress_zone: v.ingress_zone,
-                    egress_zone: v.egress_zone,
-                    ingress_interface: v.ingress_interface,
-                    owner_rg: v.owner_rg,
-                },
-                v.fwd,
-                v.rev,
-            )
-        }};
-    }
-    match entry {
-        SessionEntry::V4 { key, value } => build!(key, value),
-        SessionEntry::V6 { key, value } => build!(key, value),
-    }
 }
 
 fn flow_of(p: &ParsedFrame, ports: Option<(u16, u16)>) -> FlowTuple {
@@ -1725,7 +1676,7 @@ fn first_packet(
         .touch(h, Direction::Forward, p.l3_len as u64, now_ns);
     // The entry is built only when an event or a delta will hold it.
     if log_init {
-        let (open, _, _) = open_event_of(&s.sessions.forward_entry(h));
+        let open = open_event(&s.sessions.forward_entry(h));
         s.telemetry.event(Event::SessionOpen(open));
     }
     let sessions = &s.sessions;

@@ -49,13 +49,14 @@ use xpf_dataplane::config::{
     DefaultPolicy, HostProtocol, HostService, PolicyAction, TcpWindowCheck,
 };
 use xpf_dataplane::session_store::{CompanionDeleteResult, ReconcileInput};
+use xpf_dataplane::session_store::{close_event, open_event};
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
     AddressFamily, AnySessionKey, AppId, CloseReason, CounterValue, DropReason, Event, FlowTuple,
     GlobalCounter, InterfaceCounters, InterfaceId, IpProtocol, NatPoolId, NatRuleId,
-    NatTranslation, PacketCounters, PolicyDenyEvent, PolicyRuleId, RedundancyGroupId,
-    SessionCloseEvent, SessionDelta, SessionDeltaReason, SessionEntry, SessionFlags, SessionId,
-    SessionKey, SessionOpenEvent, SessionState, SessionValue, TcpState, ZoneId,
+    NatTranslation, PacketCounters, PolicyDenyEvent, PolicyRuleId, RedundancyGroupId, SessionDelta,
+    SessionDeltaReason, SessionEntry, SessionFlags, SessionId, SessionKey, SessionState,
+    SessionValue, TcpState, ZoneId,
 };
 use xpf_runtime::{
     FilterDirection, FilterId, FilterLogAction, FilterLogEvent, FilterTermId, ScreenDropEvent,
@@ -542,46 +543,6 @@ impl Model {
         });
     }
 
-    fn open_event(e: &SessionEntry) -> (SessionOpenEvent, PacketCounters, PacketCounters) {
-        fn build<A: xpf_runtime::SessionAddr>(
-            k: &SessionKey<A>,
-            v: &SessionValue<A>,
-        ) -> (SessionOpenEvent, PacketCounters, PacketCounters) {
-            (
-                SessionOpenEvent {
-                    time_ns: v.created_ns,
-                    session_id: v.session_id,
-                    flow: FlowTuple {
-                        src: k.src.to_ip(),
-                        src_port: k.src_port,
-                        dst: k.dst.to_ip(),
-                        dst_port: k.dst_port,
-                        protocol: k.protocol,
-                        icmp_type: k.protocol.is_icmp().then_some(0),
-                    },
-                    nat_src: v.nat.src.to_ip(),
-                    nat_src_port: v.nat.src_port,
-                    nat_dst: v.nat.dst.to_ip(),
-                    nat_dst_port: v.nat.dst_port,
-                    nat_rule_src: v.nat_rule_src,
-                    nat_rule_dst: v.nat_rule_dst,
-                    policy_rule: v.policy_rule,
-                    app: v.app,
-                    ingress_zone: v.ingress_zone,
-                    egress_zone: v.egress_zone,
-                    ingress_interface: v.ingress_interface,
-                    owner_rg: v.owner_rg,
-                },
-                v.fwd,
-                v.rev,
-            )
-        }
-        match e {
-            SessionEntry::V4 { key, value } => build(key, value),
-            SessionEntry::V6 { key, value } => build(key, value),
-        }
-    }
-
     /// Removes session `i` and does the close bookkeeping.
     fn close(&mut self, i: usize, reason: CloseReason, now: u64) {
         let s = self.sessions.remove(i);
@@ -596,14 +557,8 @@ impl Model {
         }
         let entry = s.entry();
         if s.flags.contains(SessionFlags::LOG_CLOSE) {
-            let (open, fwd, rev) = Self::open_event(&entry);
-            self.events.push(Event::SessionClose(SessionCloseEvent {
-                open,
-                time_ns: now,
-                reason,
-                fwd,
-                rev,
-            }));
+            self.events
+                .push(Event::SessionClose(close_event(&entry, reason, now)));
         }
         self.delta(SessionDeltaReason::Close(reason), entry);
     }
@@ -1652,7 +1607,7 @@ impl Model {
         s.counters[0].bytes += p.l3_len as u64;
         let entry = s.entry();
         if flags.contains(SessionFlags::LOG_INIT) {
-            let (open, _, _) = Self::open_event(&entry);
+            let open = open_event(&entry);
             self.events.push(Event::SessionOpen(open));
         }
         self.delta(SessionDeltaReason::Open, entry);

@@ -113,7 +113,8 @@ fn open_event_of<A: SessionAddr>(key: &SessionKey<A>, value: &SessionValue<A>) -
             dst: key.dst.to_ip(),
             dst_port: key.dst_port,
             protocol: key.protocol,
-            icmp_type: None,
+            // The key carries no ICMP type; ICMP sessions report 0.
+            icmp_type: key.protocol.is_icmp().then_some(0),
         },
         nat_src: value.nat.src.to_ip(),
         nat_src_port: value.nat.src_port,
