@@ -163,34 +163,6 @@ pub enum SyncError {
     Nat(NatError),
 }
 
-/// The source NAT mapping a synced forward entry records: the pool it
-/// names (interface NAT when none) and its translated source.
-fn synced_mapping(entry: &SessionEntry) -> Option<(SnatTarget, SourceMapping)> {
-    if !entry.flags().contains(SessionFlags::SNAT) {
-        return None;
-    }
-    macro_rules! of {
-        ($k:expr, $v:expr) => {{
-            let (k, v) = ($k, $v);
-            let public: IpAddr = v.nat.src.into();
-            (
-                SnatTarget::of_session(v.nat_pool, public),
-                SourceMapping {
-                    protocol: k.protocol,
-                    internal_addr: k.src.into(),
-                    internal_port: k.src_port,
-                    public_addr: public,
-                    public_port: v.nat.src_port,
-                },
-            )
-        }};
-    }
-    Some(match entry {
-        SessionEntry::V4 { key, value } => of!(key, value),
-        SessionEntry::V6 { key, value } => of!(key, value),
-    })
-}
-
 /// Why an apply failed (the old config stays in force).
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -598,7 +570,7 @@ impl Engine {
         }
         // The source NAT mapping the entry records, claimed before anything
         // changes; the holder's own mapping is set aside while trying.
-        let mapping = synced_mapping(entry);
+        let mapping = snat_mapping_of(entry);
         let held = holder.and_then(|h| snat_mapping_of(&s.sessions.forward_entry(h)));
         if let Some((target, m)) = held {
             let _ = s.snat.release(target, &m);
