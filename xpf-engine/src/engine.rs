@@ -1099,7 +1099,9 @@ fn process(
         }
     }
 
-    // Ingress filter.
+    // Ingress filter. Filters are stateless: a non-first fragment carries
+    // no ports, so it matches no port term (as in the egress filter),
+    // whatever its first fragment said.
     let in_filter = match p.family {
         AddressFamily::Inet => ifc.filter_input_v4,
         AddressFamily::Inet6 => ifc.filter_input_v6,
@@ -1110,7 +1112,7 @@ fn process(
         FilterDirection::Input,
         ingress,
         &p,
-        ports,
+        p.ports(),
         now_ns,
     );
     if let Some(v) = filter_drop(t, s, v, &p, frame, ingress, out) {
