@@ -109,8 +109,7 @@ pub struct ScreenSpec {
     pub winnuke: bool,
     /// IPv4 source-route options.
     pub source_route: bool,
-    /// The fragment checks (syn-frag, ping-death, tear-drop): configured,
-    /// but no fragments are generated yet.
+    /// The fragment checks (syn-frag, ping-death, tear-drop).
     pub fragment_checks: bool,
     /// SYN flood threshold, packets per second per zone.
     #[serde(default)]
@@ -755,6 +754,50 @@ pub enum Junk {
     ShortIpv4,
 }
 
+/// How a flow packet is cut into fragments (IPv4 fragments, or an IPv6
+/// Fragment header), at 8-byte boundaries of its transport bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FragPlan {
+    /// First, middle and last fragment in order (a middle one only when
+    /// the packet is long enough).
+    InOrder,
+    /// The same fragments, last first.
+    Reversed,
+    /// The first fragment, then one overlapping it up to the end (tear-drop).
+    Overlap,
+    /// A first fragment of 8 bytes (too short for a TCP header), then the rest.
+    Tiny,
+    /// Only the fragments after the first (their first never arrives).
+    OnlyLater,
+    /// Only the first fragment (the datagram stays incomplete).
+    OnlyFirst,
+    /// The first fragment twice, then the rest.
+    Duplicate,
+    /// The first fragment, then one at offset 65528 (ends beyond 65535
+    /// bytes: ping of death for ICMP).
+    Huge,
+}
+
+/// An IPv6 extension header a generated packet carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ext {
+    /// Hop-by-hop options (malformed unless first).
+    HopByHop,
+    /// Routing header of type 0 (source-route screen) or 2.
+    Routing {
+        /// Type 0.
+        type0: bool,
+    },
+    /// Destination options.
+    DestOpts,
+    /// An atomic Fragment header (offset 0, no more fragments).
+    Fragment,
+    /// Authentication header (24 bytes).
+    Ah,
+    /// ESP: everything after it is opaque (ends the chain).
+    Esp,
+}
+
 /// One step of a scenario.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Step {
@@ -850,6 +893,33 @@ pub enum Step {
         kind: TcpKind,
         /// Which option.
         option: u8,
+    },
+    /// A packet of flow `flow` like `Send`, cut into fragments that are
+    /// injected one after the other.
+    Fragments {
+        /// Flow index.
+        flow: usize,
+        /// From the server.
+        reply: bool,
+        /// TCP kind.
+        kind: TcpKind,
+        /// Which fragments, in which order.
+        plan: FragPlan,
+    },
+    /// A packet of flow `flow` like `Send` with IPv6 extension headers
+    /// (IPv4 flows: an AH or ESP wrapped packet when the chain has one,
+    /// else plain).
+    ExtHeaders {
+        /// Flow index.
+        flow: usize,
+        /// From the server.
+        reply: bool,
+        /// TCP kind.
+        kind: TcpKind,
+        /// The headers, in order.
+        chain: Vec<Ext>,
+        /// The chain is cut short inside its last header (malformed).
+        cut: bool,
     },
     /// Redundancy group 1 becomes active (primary) or backup on this node.
     SetRg {
@@ -1218,6 +1288,17 @@ fn flow(n: usize, dnat: bool, stat: bool) -> impl Strategy<Value = FlowSpec> {
         })
 }
 
+fn ext() -> impl Strategy<Value = Ext> {
+    prop_oneof![
+        3 => Just(Ext::DestOpts),
+        2 => Just(Ext::HopByHop),
+        2 => any::<bool>().prop_map(|type0| Ext::Routing { type0 }),
+        1 => Just(Ext::Fragment),
+        1 => Just(Ext::Ah),
+        1 => Just(Ext::Esp),
+    ]
+}
+
 fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
     let kind = prop_oneof![
         5 => Just(TcpKind::Syn),
@@ -1241,8 +1322,12 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
         1 => (any::<u8>(), prop::option::of(0usize..3)).prop_map(|(received, synced_zone)| Step::Reconcile { received, synced_zone }),
         2 => any::<bool>().prop_map(|active| Step::SetRg { active }),
         1 => (0..flows).prop_map(|flow| Step::Land { flow }),
-        2 => (0..flows, any::<bool>(), kind, 0u8..3)
+        2 => (0..flows, any::<bool>(), kind.clone(), 0u8..3)
             .prop_map(|(flow, reply, kind, option)| Step::IpOption { flow, reply, kind, option }),
+        3 => (0..flows, any::<bool>(), kind.clone(), prop::sample::select(&[FragPlan::InOrder, FragPlan::InOrder, FragPlan::Reversed, FragPlan::Overlap, FragPlan::Tiny, FragPlan::OnlyLater, FragPlan::OnlyFirst, FragPlan::Duplicate, FragPlan::Huge][..]))
+            .prop_map(|(flow, reply, kind, plan)| Step::Fragments { flow, reply, kind, plan }),
+        2 => (0..flows, any::<bool>(), kind, prop::collection::vec(ext(), 0..=4), prop::bool::weighted(0.15))
+            .prop_map(|(flow, reply, kind, chain, cut)| Step::ExtHeaders { flow, reply, kind, chain, cut }),
         3 => (0..flows, any::<bool>(), 0u8..3, any::<bool>(), any::<bool>())
             .prop_map(|(flow, server_side, kind, router, short)| Step::IcmpError { flow, server_side, kind, router, short }),
         2 => (0..flows, 0u8..3, any::<bool>(), 0u8..6, 0u8..4, prop_oneof![Just(0u8), 1u8..90])

@@ -3,7 +3,7 @@
 //! flow: after NAT, read from the reference model's session table; TCP
 //! sequence numbers follow what each side has sent so far.
 
-use crate::generate::{Endpoint, FlowSpec, Junk, Proto, TcpKind, host_mac, if_mac};
+use crate::generate::{Endpoint, Ext, FlowSpec, FragPlan, Junk, Proto, TcpKind, host_mac, if_mac};
 use crate::model::wire;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use xpf_runtime::{AnySessionKey, IpProtocol, SessionKey};
@@ -372,5 +372,187 @@ pub fn with_ipv4_option(frame: &[u8], option: u8) -> Vec<u8> {
     ip[10..12].copy_from_slice(&[0, 0]);
     let c = !wire::sum16(&ip[..28], 0);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+/// Offset of the IP header of a generated frame (after one optional VLAN
+/// tag) and its ethertype.
+fn l3_of(frame: &[u8]) -> (usize, u16) {
+    let l3 = if frame.len() > 14 && frame[12..14] == [0x81, 0x00] {
+        18
+    } else {
+        14
+    };
+    (l3, u16::from_be_bytes([frame[l3 - 2], frame[l3 - 1]]))
+}
+
+/// The `(offset, length, more)` pieces of a payload of `len` bytes for
+/// `plan`, in sending order.
+fn pieces(len: u32, plan: FragPlan) -> Vec<(u32, u32, bool)> {
+    let c1 = (8 * (len / 16).max(1)).min(len);
+    let c2 = (c1 + 8 * ((len - c1) / 16).max(1)).min(len);
+    let mut ordered = vec![(0, c1, true)];
+    if c2 > c1 && c2 < len {
+        ordered.push((c1, c2 - c1, true));
+        ordered.push((c2, len - c2, false));
+    } else {
+        ordered.push((c1, len - c1, false));
+    }
+    match plan {
+        FragPlan::InOrder => ordered,
+        FragPlan::Reversed => ordered.into_iter().rev().collect(),
+        FragPlan::Overlap => {
+            let from = c1.saturating_sub(8);
+            vec![(0, c1, true), (from, len - from, false)]
+        }
+        FragPlan::Tiny => {
+            let t = 8.min(len);
+            vec![(0, t, true), (t, len - t, false)]
+        }
+        FragPlan::OnlyLater => ordered[1..].to_vec(),
+        FragPlan::OnlyFirst => ordered[..1].to_vec(),
+        FragPlan::Duplicate => {
+            let mut v = vec![ordered[0]];
+            v.extend(ordered);
+            v
+        }
+        FragPlan::Huge => vec![(0, c1, true), (65_528, (len - c1).max(8), false)],
+    }
+}
+
+/// `frame` (a generated IPv4 or IPv6 packet) cut into fragments per
+/// `plan` with identification `id`: IPv4 fragments (DF cleared, MF and
+/// offset set, header checksum recomputed) or IPv6 packets with a
+/// Fragment header after the fixed header. A piece beyond the payload
+/// (`Huge`) repeats its bytes from the start. The transport checksum is
+/// the whole packet's, as a sender computes it before fragmenting.
+pub fn fragments(frame: &[u8], plan: FragPlan, id: u32) -> Vec<Vec<u8>> {
+    let (l3, et) = l3_of(frame);
+    let (hl, next) = match et {
+        0x0800 => (usize::from(frame[l3] & 0x0f) * 4, 0),
+        0x86dd => (40, frame[l3 + 6]),
+        _ => return vec![frame.to_vec()],
+    };
+    let payload = &frame[l3 + hl..];
+    let data = |off: u32, n: u32| -> Vec<u8> {
+        (0..n as usize)
+            .map(|i| payload[(off as usize + i) % payload.len().max(1)])
+            .collect()
+    };
+    pieces(payload.len() as u32, plan)
+        .into_iter()
+        .map(|(off, n, more)| {
+            let mut f = frame[..l3 + hl].to_vec();
+            let body = data(off, n);
+            if et == 0x0800 {
+                let ip = &mut f[l3..];
+                ip[2..4].copy_from_slice(&((hl + body.len()) as u16).to_be_bytes());
+                ip[4..6].copy_from_slice(&(id as u16).to_be_bytes());
+                let word = ((off / 8) as u16 & 0x1fff) | if more { 0x2000 } else { 0 };
+                ip[6..8].copy_from_slice(&word.to_be_bytes());
+                ip[10..12].copy_from_slice(&[0, 0]);
+                let c = !wire::sum16(&ip[..hl], 0);
+                ip[10..12].copy_from_slice(&c.to_be_bytes());
+            } else {
+                let ip = &mut f[l3..];
+                ip[4..6].copy_from_slice(&((8 + body.len()) as u16).to_be_bytes());
+                ip[6] = 44;
+                let word = (off as u16 & 0xfff8) | u16::from(more);
+                f.push(next);
+                f.push(0);
+                f.extend_from_slice(&word.to_be_bytes());
+                f.extend_from_slice(&id.to_be_bytes());
+            }
+            f.extend_from_slice(&body);
+            f
+        })
+        .collect()
+}
+
+fn ext_code(e: Ext) -> u8 {
+    match e {
+        Ext::HopByHop => 0,
+        Ext::Routing { .. } => 43,
+        Ext::DestOpts => 60,
+        Ext::Fragment => 44,
+        Ext::Ah => 51,
+        Ext::Esp => 50,
+    }
+}
+
+/// The bytes of one extension header whose next header is `next` (ESP:
+/// its SPI and sequence number; the opaque rest follows).
+fn ext_bytes(e: Ext, next: u8, id: u32) -> Vec<u8> {
+    match e {
+        Ext::HopByHop | Ext::DestOpts => vec![next, 0, 1, 4, 0, 0, 0, 0],
+        Ext::Routing { type0 } => vec![next, 0, if type0 { 0 } else { 2 }, 0, 0, 0, 0, 0],
+        Ext::Fragment => {
+            let mut v = vec![next, 0, 0, 0];
+            v.extend_from_slice(&id.to_be_bytes());
+            v
+        }
+        Ext::Ah => {
+            let mut v = vec![next, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
+            v.extend_from_slice(&[0xa5; 12]);
+            v
+        }
+        Ext::Esp => vec![0, 0, 1, 0, 0, 0, 0, 1],
+    }
+}
+
+/// `frame` (a generated IPv6 packet) with the extension headers `chain`
+/// inserted after the fixed header (an ESP header ends the chain and
+/// makes what follows opaque); `cut` ends the packet inside the last
+/// header. An IPv4 packet gets an AH (protocol 51) or ESP (50) header
+/// after its IP header when the chain has one (the first wins), which
+/// IPv4 does not walk; otherwise it is returned unchanged.
+pub fn with_ext_headers(frame: &[u8], chain: &[Ext], cut: bool, id: u32) -> Vec<u8> {
+    let (l3, et) = l3_of(frame);
+    if et == 0x0800 {
+        let hl = usize::from(frame[l3] & 0x0f) * 4;
+        let Some(&e) = chain.iter().find(|e| matches!(e, Ext::Ah | Ext::Esp)) else {
+            return frame.to_vec();
+        };
+        let proto = frame[l3 + 9];
+        let mut f = frame[..l3 + hl].to_vec();
+        f.extend_from_slice(&ext_bytes(e, proto, id));
+        f.extend_from_slice(&frame[l3 + hl..]);
+        let total = (f.len() - l3) as u16;
+        let ip = &mut f[l3..];
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        ip[9] = ext_code(e);
+        ip[10..12].copy_from_slice(&[0, 0]);
+        let c = !wire::sum16(&ip[..hl], 0);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        return f;
+    }
+    if et != 0x86dd {
+        return frame.to_vec();
+    }
+    let upper = frame[l3 + 6];
+    let mut chain: Vec<Ext> = chain.to_vec();
+    if let Some(esp) = chain.iter().position(|e| *e == Ext::Esp) {
+        chain.truncate(esp + 1);
+    }
+    if cut && chain.is_empty() {
+        chain.push(Ext::DestOpts);
+    }
+    let mut headers = Vec::new();
+    for (i, e) in chain.iter().enumerate() {
+        let next = chain.get(i + 1).map_or(upper, |n| ext_code(*n));
+        headers.extend_from_slice(&ext_bytes(*e, next, id));
+    }
+    let mut f = frame[..l3 + 40].to_vec();
+    f.extend_from_slice(&headers);
+    if cut {
+        f.truncate(f.len() - 4);
+    } else {
+        f.extend_from_slice(&frame[l3 + 40..]);
+    }
+    let payload = (f.len() - l3 - 40) as u16;
+    f[l3 + 4..l3 + 6].copy_from_slice(&payload.to_be_bytes());
+    if let Some(first) = chain.first() {
+        f[l3 + 6] = ext_code(*first);
+    }
     f
 }

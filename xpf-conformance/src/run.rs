@@ -421,6 +421,48 @@ pub fn run_equivalence<B: Harness>(
                 let bo = backend.inject(iface, &frame, now);
                 compare_outcome(i, &mo, &bo)?;
             }
+            Step::Fragments {
+                flow,
+                reply,
+                kind,
+                plan,
+            } => {
+                let (k, w) = render_send(s, &model, *flow, *reply);
+                let frame =
+                    render::flow_frame(&s.flows[*flow], &w, *reply, *kind, false, &mut seqs[*flow]);
+                let iface = xpf_runtime::InterfaceId(k as u16);
+                for piece in render::fragments(&frame, *plan, 0x4000 + i as u32) {
+                    let mo = model.inject(iface, &piece, now);
+                    let bo = backend.inject(iface, &piece, now);
+                    tally(match mo.verdict {
+                        Verdict::Forward { .. } => "fragment forwarded",
+                        _ => "fragment dropped",
+                    });
+                    compare_outcome(i, &mo, &bo)?;
+                }
+            }
+            Step::ExtHeaders {
+                flow,
+                reply,
+                kind,
+                chain,
+                cut,
+            } => {
+                let (k, w) = render_send(s, &model, *flow, *reply);
+                let frame =
+                    render::flow_frame(&s.flows[*flow], &w, *reply, *kind, false, &mut seqs[*flow]);
+                let frame = render::with_ext_headers(&frame, chain, *cut, 0x8000 + i as u32);
+                let iface = xpf_runtime::InterfaceId(k as u16);
+                let mo = model.inject(iface, &frame, now);
+                let bo = backend.inject(iface, &frame, now);
+                if s.flows[*flow].v6 && !chain.is_empty() {
+                    tally(match mo.verdict {
+                        Verdict::Forward { .. } => "ipv6 extension headers forwarded",
+                        _ => "ipv6 extension headers dropped",
+                    });
+                }
+                compare_outcome(i, &mo, &bo)?;
+            }
             Step::Land { flow } => {
                 let f = crate::generate::FlowSpec {
                     proto: Proto::Tcp,

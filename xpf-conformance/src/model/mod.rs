@@ -6,25 +6,29 @@
 //! `xpf-engine`; where the semantics are not obvious it follows
 //! ARCHITECTURE.md ("The engine") and `docs/nat-allocation.md`.
 //!
-//! Per packet, in order: interface → parse → zone → HA group → ingress
-//! filter → stateless screens → session
-//! lookup from either direction → *hit*: TCP tracking, rewrite to the other
-//! direction's key → *miss*: TCP must start with SYN (unless loose),
-//! static/destination NAT, host-inbound, route, policy, static/source NAT
-//! allocation, session insert (evicting the oldest embryonic session when
-//! full) → TTL (time exceeded emitted), egress filter, MSS clamp,
-//! neighbour MAC, VLAN.
+//! Per packet, in order: interface → parse (IPv6 extension headers walked)
+//! → zone → HA group → fragment bookkeeping ([`frag`]: tear-drop, a
+//! non-first fragment follows its first fragment's ports) → ingress
+//! filter → screens → session lookup from either direction → *hit*: TCP
+//! tracking, rewrite to the other direction's key → *miss*: TCP must
+//! start with SYN (unless loose), static/destination NAT, host-inbound,
+//! route, policy, static/source NAT allocation, session insert (evicting
+//! the oldest embryonic session when full) → TTL (time exceeded emitted),
+//! egress filter, MSS clamp, neighbour MAC, VLAN.
 //!
 //! Also modelled: ICMP errors from the network (translated with the
 //! session of the packet they quote), cluster-synced installs, schedule
 //! edges (rematch when the set of active schedulers changes), redundancy
 //! groups, stateless and flood screens, session limits, firewall filters
-//! with term-specific policers.
+//! with term-specific policers, IP fragments (no reassembly: a first
+//! fragment's transport checksum is updated incrementally, RFC 1624,
+//! because it covers bytes of other fragments), IPv6 extension headers
+//! (hop-by-hop, routing, destination options, fragment, AH, ESP opaque,
+//! in traffic and in the quotes of ICMPv6 errors).
 //!
-//! Not modelled (the model reports these capabilities unsupported, so the
-//! suite never compares them): IP fragments (so the fragment screens stay
-//! inert), IPv6 extension headers.
+//! Every capability of `xpf_dataplane::apply::Capability` is modelled.
 
+pub mod frag;
 pub mod nat;
 pub mod tcp;
 pub mod wire;
@@ -40,7 +44,7 @@ use std::sync::Arc;
 use tcp::{Seg, Tracker, Violation};
 use wire::{ErrorKind, L4, Packet};
 use xpf_dataplane::Config;
-use xpf_dataplane::apply::{ApplyResult, Capabilities, Capability};
+use xpf_dataplane::apply::{ApplyResult, Capabilities};
 use xpf_dataplane::compile::{
     CompiledConfig, CompiledInterface, CompiledSourceAction, RouteTarget, compile_with_previous,
 };
@@ -253,6 +257,8 @@ pub struct Model {
     /// Flood screens per zone: (SYN, ICMP, UDP) packet buckets at the
     /// profile's thresholds (rate = burst), full at every apply.
     floods: BTreeMap<ZoneId, [Option<Bucket>; 3]>,
+    /// Fragmented datagrams being followed (kept across applies).
+    fragments: frag::Fragments,
 }
 
 impl Default for Model {
@@ -329,10 +335,7 @@ impl TermPolicer {
 /// The capabilities the model interprets; configs needing others are
 /// refused, so the suite never compares what the model does not define.
 pub fn model_capabilities() -> Capabilities {
-    let why = "not modelled by the reference model yet";
-    let mut c = Capabilities::all_supported();
-    c = c.unsupported(Capability::Fragments, why);
-    c
+    Capabilities::all_supported()
 }
 
 fn key_of(src: IpAddr, dst: IpAddr, sp: u16, dp: u16, proto: u8) -> Option<AnySessionKey> {
@@ -483,6 +486,7 @@ impl Model {
             filter_terms: Vec::new(),
             policers: Vec::new(),
             floods: BTreeMap::new(),
+            fragments: frag::Fragments::default(),
         }
     }
 
@@ -688,8 +692,15 @@ impl Model {
     }
 
     /// Rewrites addresses and ports; full checksum recomputation when
-    /// anything changed.
+    /// anything changed, except in a fragment: a first fragment's
+    /// transport checksum covers bytes in other fragments, so it is
+    /// updated per RFC 1624 for each changed field (a non-first fragment
+    /// has no transport header: only its IP header changes).
     fn rewrite(frame: &mut [u8], p: &mut Packet, src: IpAddr, dst: IpAddr, sp: u16, dp: u16) {
+        if p.fragment {
+            Self::rewrite_fragment(frame, p, src, dst, sp, dp);
+            return;
+        }
         let mut changed = false;
         let (so, do_) = match p.family {
             AddressFamily::Inet => (12, 16),
@@ -734,6 +745,70 @@ impl Model {
             if !matches!(p.t, L4::Other) {
                 wire::fix_l4(frame, p.family, p.src, p.dst, p.proto, p.l4, p.l3_end());
             }
+        }
+    }
+
+    /// [`Self::rewrite`] of a fragment: RFC 1624 updates of the first
+    /// fragment's transport checksum (addresses count for TCP, UDP and
+    /// ICMPv6, whose checksums cover a pseudo-header; a zero IPv4 UDP
+    /// checksum stays zero), the IPv4 header checksum recomputed.
+    fn rewrite_fragment(
+        frame: &mut [u8],
+        p: &mut Packet,
+        src: IpAddr,
+        dst: IpAddr,
+        sp: u16,
+        dp: u16,
+    ) {
+        let v4 = p.family == AddressFamily::Inet;
+        let l4 = p.l4;
+        let csum = match p.t {
+            L4::Tcp { .. } => Some((l4 + 16, None, true)),
+            L4::Udp { .. } => Some((l4 + 6, Some(v4), true)),
+            L4::IcmpQuery { .. } => Some((l4 + 2, None, !v4)),
+            _ => None,
+        };
+        let (so, do_) = if v4 { (12, 16) } else { (8, 24) };
+        let mut changed = false;
+        for (new, at) in [(src, p.l3 + so), (dst, p.l3 + do_)] {
+            let nb = wire::addr_bytes(new);
+            let ob = frame[at..at + nb.len()].to_vec();
+            if ob == nb {
+                continue;
+            }
+            frame[at..at + nb.len()].copy_from_slice(&nb);
+            changed = true;
+            if let Some((c, udp, true)) = csum {
+                wire::update_checksum(frame, c, &ob, &nb, udp);
+            }
+        }
+        p.src = src;
+        p.dst = dst;
+        let fields: Vec<(usize, u16)> = match &mut p.t {
+            L4::Tcp { sport, dport, .. } | L4::Udp { sport, dport } => {
+                let f = vec![(l4, sp), (l4 + 2, dp)];
+                (*sport, *dport) = (sp, dp);
+                f
+            }
+            L4::IcmpQuery { id, .. } => {
+                *id = sp;
+                vec![(l4 + 4, sp)]
+            }
+            _ => Vec::new(),
+        };
+        for (at, port) in fields {
+            let ob = frame[at..at + 2].to_vec();
+            let nb = port.to_be_bytes();
+            if ob == nb {
+                continue;
+            }
+            frame[at..at + 2].copy_from_slice(&nb);
+            if let Some((c, udp, _)) = csum {
+                wire::update_checksum(frame, c, &ob, &nb, udp);
+            }
+        }
+        if changed && v4 {
+            wire::fix_ipv4_header(frame, p.l3);
         }
     }
 
@@ -838,11 +913,43 @@ impl Model {
                 reason: DropReason::HaInactive,
             };
         }
+        // Fragments (ARCHITECTURE.md §9): the first fragment's ports are
+        // remembered, later fragments follow them; an overlap is dropped
+        // by `tear-drop`; a non-first fragment of a port-carrying or ICMP
+        // protocol whose first fragment was not seen has no flow.
+        let screen = cfg
+            .zones
+            .iter()
+            .find(|z| z.id == zone)
+            .and_then(|z| z.screen)
+            .and_then(|id| cfg.screens.iter().find(|s| s.id == id));
+        let mut ports = p.ports();
         if p.fragment {
             self.counters.add(BaseCounter::Fragments, 1);
-            return Verdict::Drop {
-                reason: DropReason::FragmentNoSession,
-            };
+            let seen = self.fragments.observe(
+                frag::DatagramId {
+                    src: p.src,
+                    dst: p.dst,
+                    id: p.frag.id,
+                    proto: p.proto,
+                },
+                p.frag.offset,
+                (p.l3_end() - p.l4) as u32,
+                p.frag.more,
+                ports,
+                now,
+            );
+            if seen.overlap && screen.is_some_and(|s| s.tear_drop) {
+                return self.screen_drop(ScreenKind::TearDrop, &p, ports, zone, ingress, now);
+            }
+            if p.non_first() && (has_ports(p.proto) || is_icmp(p.proto)) {
+                ports = seen.ports;
+                if ports.is_none() {
+                    return Verdict::Drop {
+                        reason: DropReason::FragmentNoSession,
+                    };
+                }
+            }
         }
         let in_filter = match p.family {
             AddressFamily::Inet => ifc.filter_input_v4,
@@ -861,32 +968,12 @@ impl Model {
             return v;
         }
         if let Some(kind) = Self::screened(&cfg, zone, &p).or_else(|| self.flooded(zone, &p, now)) {
-            let (sp, dp) = p.ports().unwrap_or((0, 0));
-            self.events.push(Event::ScreenDrop(ScreenDropEvent {
-                time_ns: now,
-                kind,
-                flow: FlowTuple {
-                    src: p.src,
-                    src_port: sp,
-                    dst: p.dst,
-                    dst_port: dp,
-                    protocol: IpProtocol(p.proto),
-                    icmp_type: p.icmp().map(|(t, _)| t),
-                },
-                zone,
-                interface: ingress,
-            }));
-            return Verdict::Drop {
-                reason: kind.drop_reason(),
-            };
+            return self.screen_drop(kind, &p, ports, zone, ingress, now);
         }
         if matches!(p.t, L4::IcmpError { .. }) {
             return self.icmp_error(&cfg, &mut p, frame, now, out);
         }
-        let Some((sp, dp)) = p
-            .ports()
-            .or_else(|| (!has_ports(p.proto)).then_some((0, 0)))
-        else {
+        let Some((sp, dp)) = ports.or_else(|| (!has_ports(p.proto)).then_some((0, 0))) else {
             return Verdict::Drop {
                 reason: DropReason::FragmentNoSession,
             };
@@ -902,6 +989,38 @@ impl Model {
                 self.counters.add(BaseCounter::SessionMisses, 1);
                 self.first_packet(&cfg, &mut p, frame, ingress, zone, key, now, out)
             }
+        }
+    }
+
+    /// A screen drop: the `screen-drop` event (the flow's ports as known
+    /// at that point: a non-first fragment's from its first fragment) and
+    /// the screen's drop reason.
+    fn screen_drop(
+        &mut self,
+        kind: ScreenKind,
+        p: &Packet,
+        ports: Option<(u16, u16)>,
+        zone: ZoneId,
+        ingress: InterfaceId,
+        now: u64,
+    ) -> Verdict {
+        let (sp, dp) = ports.unwrap_or((0, 0));
+        self.events.push(Event::ScreenDrop(ScreenDropEvent {
+            time_ns: now,
+            kind,
+            flow: FlowTuple {
+                src: p.src,
+                src_port: sp,
+                dst: p.dst,
+                dst_port: dp,
+                protocol: IpProtocol(p.proto),
+                icmp_type: p.icmp().map(|(t, _)| t),
+            },
+            zone,
+            interface: ingress,
+        }));
+        Verdict::Drop {
+            reason: kind.drop_reason(),
         }
     }
 
@@ -1037,9 +1156,10 @@ impl Model {
     /// or not, before ICMP errors are matched to sessions; the first check
     /// that hits, in this order, drops: land (SYN with source = destination),
     /// syn-fin, tcp-no-flag (flags byte 0), fin-no-ack, winnuke (URG to
-    /// port 139), then the IPv4 source-route options. The fragment checks
-    /// (syn-frag, ping-death, tear-drop) need fragments, which the model
-    /// does not take (they never reach this point).
+    /// port 139), syn-frag (a fragment carrying a TCP SYN: the first),
+    /// ping-of-death (an ICMP / ICMPv6 fragment ending beyond byte 65535),
+    /// then the IPv4 source-route options / IPv6 routing type 0. Tear-drop
+    /// is decided earlier, by the fragment bookkeeping.
     fn screened(cfg: &CompiledConfig, zone: ZoneId, p: &Packet) -> Option<ScreenKind> {
         let id = cfg.zones.iter().find(|z| z.id == zone)?.screen?;
         let sc = cfg.screens.iter().find(|s| s.id == id)?;
@@ -1052,10 +1172,15 @@ impl Model {
                 (sc.tcp_no_flag && flags == 0, ScreenKind::TcpNoFlag),
                 (sc.fin_no_ack && fin && !ack, ScreenKind::FinNoAck),
                 (sc.winnuke && urg && dport == 139, ScreenKind::WinNuke),
+                (sc.syn_frag && syn && p.fragment, ScreenKind::SynFrag),
             ];
             if let Some((_, k)) = checks.into_iter().find(|(hit, _)| *hit) {
                 return Some(k);
             }
+        }
+        let end = u64::from(p.frag.offset) + (p.l3_end() - p.l4) as u64;
+        if sc.ping_death && is_icmp(p.proto) && p.fragment && end > 65_535 {
+            return Some(ScreenKind::PingOfDeath);
         }
         (sc.source_route && p.source_route).then_some(ScreenKind::SourceRoute)
     }
@@ -1292,7 +1417,13 @@ impl Model {
                     }
                 }
             }
-            None if p.proto == wire::TCP => return drop(DropReason::MalformedTcp),
+            None if p.proto == wire::TCP => {
+                return drop(if p.non_first() {
+                    DropReason::FragmentNoSession
+                } else {
+                    DropReason::MalformedTcp
+                });
+            }
             None => None,
         };
         // Static inbound, then destination NAT.
@@ -1676,11 +1807,18 @@ impl Model {
                 let cur = u16::from_be_bytes([frame[at], frame[at + 1]]);
                 if cur > mss {
                     frame[at..at + 2].copy_from_slice(&mss.to_be_bytes());
+                    if p.fragment {
+                        // The checksum covers other fragments' bytes.
+                        let (old, new) = (cur.to_be_bytes(), mss.to_be_bytes());
+                        wire::update_checksum(frame, p.l4 + 16, &old, &new, None);
+                    }
                     changed = true;
                 }
             }
             if changed {
-                wire::fix_l4(frame, p.family, p.src, p.dst, p.proto, p.l4, p.l3_end());
+                if !p.fragment {
+                    wire::fix_l4(frame, p.family, p.src, p.dst, p.proto, p.l4, p.l3_end());
+                }
                 self.counters.add(BaseCounter::MssClamped, 1);
             }
         }

@@ -96,17 +96,41 @@ pub struct Packet {
     pub ttl: u8,
     /// IP length (header + payload).
     pub l3_len: usize,
-    /// Offset of the transport header.
+    /// Offset of the transport header (for a non-first fragment, ESP or an
+    /// unparsed protocol: of the payload after every header walked).
     pub l4: usize,
-    /// Fragment (the model does not handle fragments).
+    /// Any fragment (IPv4 MF or offset; IPv6 Fragment header, atomic
+    /// fragments included).
     pub fragment: bool,
-    /// An IPv4 loose (131) or strict (137) source-route option.
+    /// Fragment fields when `fragment`: offset in bytes, more-fragments,
+    /// identification (IPv4 16 bits, IPv6 32 bits).
+    pub frag: Frag,
+    /// An IPv4 loose (131) or strict (137) source-route option, or an IPv6
+    /// routing header of type 0 (the first routing header decides).
     pub source_route: bool,
+    /// IPv6 extension headers walked.
+    pub ext_headers: u8,
     /// Transport.
     pub t: L4,
 }
 
+/// A fragment's fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Frag {
+    /// Offset of its data in the datagram, bytes.
+    pub offset: u32,
+    /// More fragments follow.
+    pub more: bool,
+    /// Datagram identification.
+    pub id: u32,
+}
+
 impl Packet {
+    /// A fragment other than the first (no transport header).
+    pub fn non_first(&self) -> bool {
+        self.fragment && self.frag.offset != 0
+    }
+
     /// `(src_port, dst_port)` as session keys use them: ICMP queries carry
     /// the identifier twice; portless traffic `(0, 0)`.
     pub fn ports(&self) -> Option<(u16, u16)> {
@@ -182,7 +206,10 @@ pub fn parse(frame: &[u8]) -> Result<Packet, DropReason> {
         tags += 1;
     }
     let ip = &frame[at..];
-    let mut source_route = false;
+    let source_route;
+    let mut frag_fields = Frag::default();
+    let mut ext_headers = 0;
+    let mut upper = true;
     let (family, src, dst, proto, ttl, l3_len, hlen, fragment) = match et {
         0x0800 => {
             if ip.len() < 20 || ip[0] >> 4 != 4 {
@@ -198,6 +225,11 @@ pub fn parse(frame: &[u8]) -> Result<Packet, DropReason> {
             }
             let frag = be16(ip, 6);
             let fragment = frag & 0x3fff != 0;
+            frag_fields = Frag {
+                offset: u32::from(frag & 0x1fff) * 8,
+                more: frag & 0x2000 != 0,
+                id: u32::from(be16(ip, 4)),
+            };
             source_route = ipv4_source_route(&ip[20..hlen])?;
             let s = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
             let d = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
@@ -224,15 +256,22 @@ pub fn parse(frame: &[u8]) -> Result<Packet, DropReason> {
             let mut d = [0u8; 16];
             s.copy_from_slice(&ip[8..24]);
             d.copy_from_slice(&ip[24..40]);
+            let chain = walk_ipv6(&ip[..40 + payload], ip[6])?;
+            source_route = chain.routing_type == Some(0);
+            ext_headers = chain.count;
+            upper = chain.upper;
+            if let Some(f) = chain.frag {
+                frag_fields = f;
+            }
             (
                 AddressFamily::Inet6,
                 IpAddr::V6(Ipv6Addr::from(s)),
                 IpAddr::V6(Ipv6Addr::from(d)),
-                ip[6],
+                chain.proto,
                 ip[7],
                 40 + payload,
-                40,
-                false,
+                chain.len,
+                chain.frag.is_some(),
             )
         }
         _ => return Err(DropReason::UnsupportedEthertype),
@@ -244,7 +283,9 @@ pub fn parse(frame: &[u8]) -> Result<Packet, DropReason> {
     } else {
         ICMPV6
     };
-    let t = if fragment {
+    // A non-first fragment carries no transport header; a first fragment
+    // does (its UDP length field describes the whole datagram).
+    let t = if (fragment && frag_fields.offset != 0) || !upper {
         L4::Other
     } else {
         match proto {
@@ -273,7 +314,7 @@ pub fn parse(frame: &[u8]) -> Result<Packet, DropReason> {
                     return Err(DropReason::MalformedUdp);
                 }
                 let len = usize::from(be16(seg, 4));
-                if len < 8 || len > seg.len() {
+                if !fragment && (len < 8 || len > seg.len()) {
                     return Err(DropReason::MalformedUdp);
                 }
                 L4::Udp {
@@ -325,9 +366,123 @@ pub fn parse(frame: &[u8]) -> Result<Packet, DropReason> {
         l3_len,
         l4,
         fragment,
+        frag: frag_fields,
         source_route,
+        ext_headers,
         t,
     })
+}
+
+/// What walking an IPv6 extension-header chain found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chain {
+    /// The upper-layer protocol (ESP: 50; a non-first fragment: the
+    /// Fragment header's next header; 59: none).
+    pub proto: u8,
+    /// Bytes from the start of the fixed header to the upper layer.
+    pub len: usize,
+    /// Headers walked.
+    pub count: u8,
+    /// The Fragment header's fields.
+    pub frag: Option<Frag>,
+    /// Type of the first routing header.
+    pub routing_type: Option<u8>,
+    /// The upper-layer header is in this packet and readable (not a
+    /// non-first fragment, not ESP, not No Next Header).
+    pub upper: bool,
+}
+
+/// Walks the extension headers of the IPv6 packet `ip` (fixed header
+/// included, cut at its payload length) starting with next header
+/// `first` (RFC 8200 / RFC 7045): hop-by-hop (0, only right after the
+/// fixed header), routing (43), destination options (60), mobility (135),
+/// HIP (139), shim6 (140), experimental (253, 254) use `(len + 1) * 8`
+/// bytes (at least 8 must be present); authentication (51) `(len + 2) * 4`
+/// (at least 12); fragment (44) 8 bytes, once, and a non-first fragment
+/// ends the walk; ESP (50) ends it opaque. More than 8 headers, a header
+/// cut short, a second fragment header or a misplaced hop-by-hop is
+/// `malformed-extension-header`.
+pub fn walk_ipv6(ip: &[u8], first: u8) -> Result<Chain, DropReason> {
+    let bad = DropReason::MalformedExtensionHeader;
+    let mut c = Chain {
+        proto: first,
+        len: 40,
+        count: 0,
+        frag: None,
+        routing_type: None,
+        upper: true,
+    };
+    let mut next = first;
+    loop {
+        if !matches!(
+            next,
+            0 | 43 | 44 | 50 | 51 | 60 | 135 | 139 | 140 | 253 | 254
+        ) {
+            break;
+        }
+        if c.count == 8 {
+            return Err(bad);
+        }
+        c.count += 1;
+        let rest = ip.get(c.len..).ok_or(bad)?;
+        match next {
+            50 => {
+                c.proto = 50;
+                c.upper = false;
+                return Ok(c);
+            }
+            44 => {
+                if c.frag.is_some() || rest.len() < 8 {
+                    return Err(bad);
+                }
+                let word = be16(rest, 2);
+                let f = Frag {
+                    offset: u32::from(word >> 3) * 8,
+                    more: word & 1 != 0,
+                    id: be32(rest, 4),
+                };
+                c.frag = Some(f);
+                c.len += 8;
+                next = rest[0];
+                if f.offset != 0 {
+                    c.proto = next;
+                    c.upper = false;
+                    return Ok(c);
+                }
+            }
+            51 => {
+                if rest.len() < 12 {
+                    return Err(bad);
+                }
+                let n = (usize::from(rest[1]) + 2) * 4;
+                if n > rest.len() {
+                    return Err(bad);
+                }
+                c.len += n;
+                next = rest[0];
+            }
+            _ => {
+                if next == 0 && c.count != 1 {
+                    return Err(bad);
+                }
+                if rest.len() < 8 {
+                    return Err(bad);
+                }
+                let n = (usize::from(rest[1]) + 1) * 8;
+                if n > rest.len() {
+                    return Err(bad);
+                }
+                if next == 43 && c.routing_type.is_none() {
+                    c.routing_type = Some(rest[2]);
+                }
+                c.len += n;
+                next = rest[0];
+            }
+        }
+    }
+    c.proto = next;
+    c.upper = next != 59;
+    Ok(c)
 }
 
 /// Walks an IPv4 options area (RFC 791): END stops, NOP is one byte,
@@ -590,7 +745,7 @@ pub fn build_icmp_error(
     if source.is_ipv4() != p.src.is_ipv4() {
         return None;
     }
-    if matches!(p.t, L4::IcmpError { .. }) || p.fragment {
+    if matches!(p.t, L4::IcmpError { .. }) || p.non_first() {
         return None;
     }
     let v4 = p.family == AddressFamily::Inet;
@@ -644,8 +799,8 @@ pub struct Embedded {
     pub ports: Option<(u16, u16)>,
 }
 
-/// Parses the packet quoted by the ICMP error `p` (IPv6: no extension
-/// headers in the quote). `None` when it is not an error or the quote is
+/// Parses the packet quoted by the ICMP error `p` (IPv6: its extension
+/// headers walked as in [`walk_ipv6`]). `None` when it is not an error or the quote is
 /// malformed.
 pub fn embedded(frame: &[u8], p: &Packet) -> Option<Embedded> {
     if !matches!(p.t, L4::IcmpError { .. }) {
@@ -678,12 +833,19 @@ pub fn embedded(frame: &[u8], p: &Packet) -> Option<Embedded> {
         let mut d = [0u8; 16];
         s.copy_from_slice(&q[8..24]);
         d.copy_from_slice(&q[24..40]);
+        // The quote may end inside the extension chain (it is cut at the
+        // minimum MTU, not at a header): then the packet is known by its
+        // addresses and fixed next header only.
+        let (proto, hlen, upper) = match walk_ipv6(q, q[6]) {
+            Ok(c) => (c.proto, c.len, c.upper),
+            Err(_) => (q[6], 40, false),
+        };
         (
             IpAddr::V6(Ipv6Addr::from(s)),
             IpAddr::V6(Ipv6Addr::from(d)),
-            q[6],
-            40,
-            true,
+            proto,
+            hlen,
+            upper,
         )
     };
     let own = if v4 { ICMP } else { ICMPV6 };
