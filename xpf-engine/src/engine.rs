@@ -148,6 +148,10 @@ pub struct SyncedInstall {
     pub replaced: bool,
     /// An embryonic session was evicted to make room.
     pub evicted: bool,
+    /// The same session (same id and forward key) was present under a
+    /// different reply key and took the peer's newer version: its old
+    /// reverse key and NAT mapping were released, without a close.
+    pub rekeyed: bool,
 }
 
 /// Why [`Engine::install_synced`] refused an entry (nothing changed).
@@ -528,6 +532,12 @@ impl Engine {
     /// - the same session (same id and keys) already present is refreshed
     ///   in place (state, timeout, counters, flags; last-seen never goes
     ///   back), its NAT mapping kept;
+    /// - the same session (same id and forward key) present under a
+    ///   *different reply key* (the peer re-translated it) takes the peer's
+    ///   newer version whole: its old reverse key and NAT mapping are
+    ///   released and the entry installed in its place, silently — the
+    ///   session did not end, so no close event, no delta, and it counts
+    ///   neither as closed nor as created;
     /// - a local session holding the forward key (in either direction) is
     ///   replaced: closed with reason `cluster-reconcile` (close event when
     ///   it logs, close delta, NAT released);
@@ -554,18 +564,18 @@ impl Engine {
             return Err(SyncError::Insert(InsertError::ReverseEntry));
         }
         let holder = s.sessions.lookup(&key).map(|(h, _)| h);
+        let mut rekeyed = false;
         if let Some(h) = holder {
             let keys = s.sessions.keys(h);
-            if s.sessions.get(h).id() == entry.session_id()
-                && keys.forward == key
-                && keys.reverse == entry.companion_key()
-            {
-                s.sessions.insert_synced(entry, now_ns)?;
-                return Ok(SyncedInstall {
-                    refreshed: true,
-                    replaced: false,
-                    evicted: false,
-                });
+            if s.sessions.get(h).id() == entry.session_id() && keys.forward == key {
+                if keys.reverse == entry.companion_key() {
+                    s.sessions.insert_synced(entry, now_ns)?;
+                    return Ok(SyncedInstall {
+                        refreshed: true,
+                        ..SyncedInstall::default()
+                    });
+                }
+                rekeyed = true;
             }
         }
         // The source NAT mapping the entry records, claimed before anything
@@ -596,7 +606,9 @@ impl Engine {
                 return Err(SyncError::Insert(e));
             }
         };
-        if let Some(closed) = synced.replaced {
+        if let Some(closed) = synced.replaced
+            && !rekeyed
+        {
             // Its mapping was released above.
             on_closed_with(s, closed, now_ns, false);
         }
@@ -604,11 +616,14 @@ impl Engine {
         if let Some(closed) = synced.evicted {
             on_closed(s, closed, now_ns);
         }
-        s.telemetry.counters.add(BaseCounter::SessionsCreated, 1);
+        if !rekeyed {
+            s.telemetry.counters.add(BaseCounter::SessionsCreated, 1);
+        }
         Ok(SyncedInstall {
             refreshed: false,
-            replaced: synced.replaced.is_some(),
+            replaced: synced.replaced.is_some() && !rekeyed,
             evicted,
+            rekeyed,
         })
     }
 

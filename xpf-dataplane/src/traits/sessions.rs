@@ -79,9 +79,13 @@ pub trait SessionStore: Send + Sync {
     /// held a *different* session, that session is ended first exactly as
     /// [`delete_with_companions`](Self::delete_with_companions) with reason
     /// `cluster-reconcile` would (close reported per its policy's logging).
-    /// If it held this session under a different reply key, that version's
-    /// reverse entry and NAT state are removed first, without an event. On failure no half of the new
-    /// session is left installed.
+    /// If it held *this* session (same session id, same forward key) under
+    /// a different reply key — the peer re-translated it — the peer's newer
+    /// version replaces that version whole: its reverse entry and NAT state
+    /// are released first so nothing of it leaks, and since the session did
+    /// not end there is no close event, no close delta, and it counts
+    /// neither as closed nor as created. On failure no half of the new
+    /// session is left installed (and the old version stays).
     ///
     /// [`DataplaneError::InvalidArgument`]: crate::DataplaneError::InvalidArgument
     /// [`SessionFlags::CLUSTER_SYNCED`]: xpf_runtime::SessionFlags::CLUSTER_SYNCED
