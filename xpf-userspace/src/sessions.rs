@@ -191,10 +191,11 @@ impl UserspaceSessions {
         // The peer's entry wins over a local session holding its forward
         // key (the engine replaces it); its reply key may be held only by
         // that same session or by the synced session itself.
-        let replaced = self
+        let previous = self
             .find(&set, &forward.key())
             .filter(|(shard, _)| *shard == s)
-            .map(|(_, e)| e.session_id());
+            .map(|(_, e)| e);
+        let replaced = previous.map(|e| e.session_id());
         if let Some((other, holder)) = self.find(&set, &forward.companion_key())
             && (other != s
                 || (holder.session_id() != forward.session_id()
@@ -213,7 +214,14 @@ impl UserspaceSessions {
         let _ = inner.drain_shard(&set.steering, &mut shard, Suppress::Nothing);
         drop(shard);
         match result {
-            Ok(_) => {
+            Ok(done) => {
+                // A re-keyed session closes nothing (no close delta to
+                // unregister it): forget its old reply key's steering here.
+                if done.rekeyed
+                    && let Some(old) = previous
+                {
+                    set.steering.unregister(&old, s);
+                }
                 set.steering.register(forward, s);
                 Ok(())
             }
