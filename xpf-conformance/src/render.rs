@@ -386,10 +386,15 @@ fn l3_of(frame: &[u8]) -> (usize, u16) {
     (l3, u16::from_be_bytes([frame[l3 - 2], frame[l3 - 1]]))
 }
 
-/// The `(offset, length, more)` pieces of a payload of `len` bytes for
-/// `plan`, in sending order.
-fn pieces(len: u32, plan: FragPlan) -> Vec<(u32, u32, bool)> {
-    let c1 = (8 * (len / 16).max(1)).min(len);
+/// The `(offset, length, more)` pieces of a payload of `len` bytes whose
+/// transport header takes `header` bytes, for `plan`, in sending order.
+/// The first fragment holds the whole transport header (except `Tiny`).
+fn pieces(len: u32, header: u32, plan: FragPlan) -> Vec<(u32, u32, bool)> {
+    let c1 = header
+        .next_multiple_of(8)
+        .max(8 * (len / 16))
+        .min(len / 8 * 8)
+        .max(8);
     let c2 = (c1 + 8 * ((len - c1) / 16).max(1)).min(len);
     let mut ordered = vec![(0, c1, true)];
     if c2 > c1 && c2 < len {
@@ -420,10 +425,49 @@ fn pieces(len: u32, plan: FragPlan) -> Vec<(u32, u32, bool)> {
     }
 }
 
+/// The transport bytes of the generated packet `frame` (IP header at `l3`,
+/// `hl` bytes) grown with zero bytes to at least `min` (lengths and the
+/// transport checksum recomputed), so it splits into fragments that each
+/// hold something.
+fn padded(frame: &[u8], l3: usize, hl: usize, v6: bool, min: usize) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    let have = f.len() - l3 - hl;
+    if have >= min {
+        return f;
+    }
+    f.resize(l3 + hl + min, 0);
+    let proto = if v6 { f[l3 + 6] } else { f[l3 + 9] };
+    if v6 {
+        f[l3 + 4..l3 + 6].copy_from_slice(&(min as u16).to_be_bytes());
+    } else {
+        f[l3 + 2..l3 + 4].copy_from_slice(&((hl + min) as u16).to_be_bytes());
+        f[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
+        let c = !wire::sum16(&f[l3..l3 + hl], 0);
+        f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
+    }
+    let l4 = l3 + hl;
+    if proto == wire::UDP {
+        f[l4 + 4..l4 + 6].copy_from_slice(&(min as u16).to_be_bytes());
+    }
+    let (src, dst, fam): (IpAddr, IpAddr, _) = if v6 {
+        let a: [u8; 16] = f[l3 + 8..l3 + 24].try_into().unwrap_or_default();
+        let b: [u8; 16] = f[l3 + 24..l3 + 40].try_into().unwrap_or_default();
+        (a.into(), b.into(), xpf_runtime::AddressFamily::Inet6)
+    } else {
+        let a: [u8; 4] = f[l3 + 12..l3 + 16].try_into().unwrap_or_default();
+        let b: [u8; 4] = f[l3 + 16..l3 + 20].try_into().unwrap_or_default();
+        (a.into(), b.into(), xpf_runtime::AddressFamily::Inet)
+    };
+    let end = f.len();
+    wire::fix_l4(&mut f, fam, src, dst, proto, l4, end);
+    f
+}
+
 /// `frame` (a generated IPv4 or IPv6 packet) cut into fragments per
 /// `plan` with identification `id`: IPv4 fragments (DF cleared, MF and
 /// offset set, header checksum recomputed) or IPv6 packets with a
-/// Fragment header after the fixed header. A piece beyond the payload
+/// Fragment header after the fixed header. Transport bytes shorter than
+/// 48 are first padded with zeros (a TCP SYN then carries data). A piece beyond the payload
 /// (`Huge`) repeats its bytes from the start. The transport checksum is
 /// the whole packet's, as a sender computes it before fragmenting.
 pub fn fragments(frame: &[u8], plan: FragPlan, id: u32) -> Vec<Vec<u8>> {
@@ -433,13 +477,19 @@ pub fn fragments(frame: &[u8], plan: FragPlan, id: u32) -> Vec<Vec<u8>> {
         0x86dd => (40, frame[l3 + 6]),
         _ => return vec![frame.to_vec()],
     };
+    let frame = &padded(frame, l3, hl, et == 0x86dd, 48)[..];
+    let proto = if et == 0x86dd { next } else { frame[l3 + 9] };
     let payload = &frame[l3 + hl..];
+    let header = match proto {
+        wire::TCP => u32::from(payload[12] >> 4) * 4,
+        _ => 8,
+    };
     let data = |off: u32, n: u32| -> Vec<u8> {
         (0..n as usize)
             .map(|i| payload[(off as usize + i) % payload.len().max(1)])
             .collect()
     };
-    pieces(payload.len() as u32, plan)
+    pieces(payload.len() as u32, header, plan)
         .into_iter()
         .map(|(off, n, more)| {
             let mut f = frame[..l3 + hl].to_vec();

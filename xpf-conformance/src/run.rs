@@ -501,6 +501,13 @@ pub fn run_equivalence<B: Harness>(
             }
             Step::PutSynced { .. } => {
                 let entry = synced_entry(s, step, now);
+                if model.session_of(&entry.key()).is_some_and(|e| {
+                    !e.is_reverse()
+                        && e.session_id() == entry.session_id()
+                        && e.companion_key() != entry.companion_key()
+                }) {
+                    tally("put-synced of a known session under a new reply key");
+                }
                 let m = model.put_cluster_synced(entry, now);
                 let b = backend.put_cluster_synced(entry, now);
                 tally(if m.is_ok() {
@@ -689,19 +696,13 @@ pub fn synced_entry(s: &Scenario, step: &Step, now: u64) -> SessionEntry {
             let k = $k;
             let mut v = SessionValue::new_forward(
                 &k,
-                // Peer ids are unique per session: installs share an id
-                // only when they describe the same flow with the same
-                // translation (a refresh). Not generated yet: the peer
-                // re-sending a session id with a different reply key (the
-                // SessionStore contract replaces that version silently; the
-                // engine and the model report a close: to be reconciled).
-                SessionId::compose(
-                    1,
-                    900 + 4096 * flow as u64
-                        + 512 * u64::from(snat)
-                        + 8 * u64::from(port)
-                        + u64::from(id),
-                ),
+                // A peer id names one session of one flow: the same id
+                // with the same translation refreshes it; with another
+                // translation (source NAT on / off, another public port)
+                // it is the peer's newer version of that session under a
+                // different reply key, which replaces the old version
+                // silently (README, "Decisions").
+                SessionId::compose(1, 900 + 4096 * flow as u64 + u64::from(id)),
                 last_seen,
             );
             v.created_ns = last_seen.saturating_sub(SEC);
@@ -974,6 +975,12 @@ pub fn run_replies_pass<B: Harness>(
                     | DropReason::ScreenIcmpFlood
                     | DropReason::ScreenUdpFlood,
             } if s.net.screen.is_some() => {}
+            // A flow destination-translated back to its own client: the
+            // reply's source is its destination, which the land screen
+            // drops by definition.
+            Verdict::Drop {
+                reason: DropReason::ScreenLand,
+            } if s.net.screen.is_some() && w2.src == w2.dst => {}
             v => return fail(i, format!("reply of a permitted flow {f:?} got {v:?}")),
         }
     }

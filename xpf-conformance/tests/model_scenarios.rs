@@ -720,3 +720,196 @@ fn source_session_limit_refuses_a_second_session_from_the_same_host() {
         Verdict::Forward { egress: WAN }
     );
 }
+
+/// Fragments (README, "The reference model"): the first fragment opens the
+/// session and is translated with its transport checksum updated for the
+/// whole datagram; later fragments follow its ports; a non-first fragment
+/// whose first fragment was never seen has no flow.
+#[test]
+fn fragments_follow_their_first_fragment_through_source_nat() {
+    use xpf_conformance::generate::FragPlan;
+    use xpf_conformance::render::fragments;
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let whole = flow_frame(&f, &out_wire(&f), false, TcpKind::Data(40), false, &mut seq);
+    let pieces = fragments(&whole, FragPlan::InOrder, 77);
+    assert_eq!(pieces.len(), 3, "first, middle, last");
+    let mut forwarded = Vec::new();
+    for p in &pieces {
+        let o = m.inject(LAN, p, T0 + SEC);
+        assert_eq!(o.verdict, Verdict::Forward { egress: WAN });
+        forwarded.push(o.forwarded.unwrap());
+    }
+    // Reassemble what left: addresses translated in every fragment, ports
+    // in the first, and the UDP checksum right for the whole datagram.
+    let mut l4 = Vec::new();
+    for b in &forwarded {
+        let p = wire::parse(b).unwrap();
+        assert!(p.fragment);
+        assert_eq!(p.src, IpAddr::V4(Ipv4Addr::new(198, 18, 2, 1)));
+        assert_eq!(wire::sum16(&b[p.l3..p.l3 + 20], 0), 0xffff);
+        assert_eq!(p.frag.offset as usize, l4.len());
+        l4.extend_from_slice(&b[p.l4..p.l3_end()]);
+    }
+    let sent = u16::from_be_bytes([l4[6], l4[7]]);
+    let end = l4.len();
+    let (src, dst) = (
+        IpAddr::V4(Ipv4Addr::new(198, 18, 2, 1)),
+        IpAddr::V4(Ipv4Addr::new(198, 19, 2, 5)),
+    );
+    wire::fix_l4(
+        &mut l4,
+        xpf_runtime::AddressFamily::Inet,
+        src,
+        dst,
+        wire::UDP,
+        0,
+        end,
+    );
+    assert_eq!(sent, u16::from_be_bytes([l4[6], l4[7]]), "checksum valid");
+    assert_eq!(m.counters().get(BaseCounter::Fragments), 3);
+    assert_eq!(m.sessions().len(), 2, "one session");
+    // A later fragment of a datagram whose first fragment never came.
+    let orphan = fragments(&whole, FragPlan::OnlyLater, 78);
+    assert_eq!(
+        m.inject(LAN, &orphan[0], T0 + SEC).verdict,
+        Verdict::Drop {
+            reason: DropReason::FragmentNoSession
+        }
+    );
+}
+
+#[test]
+fn tear_drop_and_ping_of_death_screens_drop_bad_fragments() {
+    use xpf_conformance::generate::FragPlan;
+    use xpf_conformance::render::fragments;
+    let mut m = model_with(
+        "[[security.screen.ids-options]]\nname = \"ids1\"\n[security.screen.ids-options.icmp]\nping-death = true\n[security.screen.ids-options.ip]\ntear-drop = true\n[security.screen.ids-options.tcp]\nsyn-frag = true\n",
+    );
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let whole = flow_frame(&f, &out_wire(&f), false, TcpKind::Data(40), false, &mut seq);
+    let overlap = fragments(&whole, FragPlan::Overlap, 5);
+    assert!(matches!(
+        m.inject(LAN, &overlap[0], T0 + SEC).verdict,
+        Verdict::Forward { .. }
+    ));
+    assert_eq!(
+        m.inject(LAN, &overlap[1], T0 + SEC).verdict,
+        Verdict::Drop {
+            reason: DropReason::ScreenTearDrop
+        }
+    );
+    let ping = flow(Proto::Icmp);
+    let echo = flow_frame(
+        &ping,
+        &out_wire(&ping),
+        false,
+        TcpKind::Ack,
+        false,
+        &mut seq,
+    );
+    let huge = fragments(&echo, FragPlan::Huge, 6);
+    assert!(matches!(
+        m.inject(LAN, &huge[0], T0 + SEC).verdict,
+        Verdict::Forward { .. }
+    ));
+    assert_eq!(
+        m.inject(LAN, &huge[1], T0 + SEC).verdict,
+        Verdict::Drop {
+            reason: DropReason::ScreenPingOfDeath
+        }
+    );
+    let tcp = FlowSpec {
+        dport: 80,
+        ..flow(Proto::Tcp)
+    };
+    let syn = flow_frame(&tcp, &out_wire(&tcp), false, TcpKind::Syn, false, &mut seq);
+    assert_eq!(
+        m.inject(LAN, &fragments(&syn, FragPlan::InOrder, 7)[0], T0 + SEC)
+            .verdict,
+        Verdict::Drop {
+            reason: DropReason::ScreenSynFrag
+        }
+    );
+}
+
+#[test]
+fn ipv6_extension_header_chains_are_walked_and_bad_ones_refused() {
+    // Fixed header, then the chain bytes, then 8 bytes of UDP.
+    fn packet(first: u8, chain: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0, 0, 0, first, 64];
+        p.extend_from_slice(&[0; 32]);
+        p.extend_from_slice(chain);
+        p.extend_from_slice(&[0x9c, 0x40, 0, 53, 0, 8, 0, 0]);
+        let len = (p.len() - 40) as u16;
+        p[4..6].copy_from_slice(&len.to_be_bytes());
+        p
+    }
+    let dest_opts_then_udp = [17, 0, 1, 4, 0, 0, 0, 0];
+    let c = wire::walk_ipv6(&packet(60, &dest_opts_then_udp), 60).unwrap();
+    assert_eq!((c.proto, c.len, c.count, c.upper), (17, 48, 1, true));
+    // AH: (len + 2) * 4 bytes; then a type 0 routing header.
+    let mut ah = vec![43, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
+    ah.extend_from_slice(&[0; 12]);
+    ah.extend_from_slice(&[17, 0, 0, 0, 0, 0, 0, 0]);
+    let c = wire::walk_ipv6(&packet(51, &ah), 51).unwrap();
+    assert_eq!((c.proto, c.len, c.routing_type), (17, 40 + 24 + 8, Some(0)));
+    // ESP: opaque from there on.
+    let c = wire::walk_ipv6(&packet(50, &[0, 0, 1, 0, 0, 0, 0, 1]), 50).unwrap();
+    assert_eq!((c.proto, c.upper), (50, false));
+    // Hop-by-hop after another header, or a header cut short: malformed.
+    let late_hbh = [0, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 4, 0, 0, 0, 0];
+    assert_eq!(
+        wire::walk_ipv6(&packet(60, &late_hbh), 60),
+        Err(DropReason::MalformedExtensionHeader)
+    );
+    let p = packet(60, &dest_opts_then_udp);
+    assert_eq!(
+        wire::walk_ipv6(&p[..44], 60),
+        Err(DropReason::MalformedExtensionHeader)
+    );
+}
+
+/// Decision (README, "Decisions"): the peer re-sending a session it owns
+/// under another reply key replaces the old version without a close.
+#[test]
+fn synced_session_re_sent_under_a_new_reply_key_replaces_it_silently() {
+    let mut m = model();
+    let f = flow(Proto::Udp);
+    let mut seq = SeqState::new(0);
+    let first = flow_frame(&f, &out_wire(&f), false, TcpKind::Ack, false, &mut seq);
+    m.inject(LAN, &first, T0);
+    let local = m.sessions().into_iter().find(|e| !e.is_reverse()).unwrap();
+    let mut peer = local;
+    if let xpf_runtime::SessionEntry::V4 { value, .. } = &mut peer {
+        value.session_id = xpf_runtime::SessionId::compose(1, 7);
+    }
+    m.put_cluster_synced(peer, T0 + SEC).unwrap();
+    m.drain_deltas();
+    m.drain_events();
+    let before = m.counters();
+    // The same session, translated to another public port.
+    let mut rekeyed = peer;
+    if let xpf_runtime::SessionEntry::V4 { key, value } = &mut rekeyed {
+        value.nat.src_port = value.nat.src_port.wrapping_add(1).max(1024);
+        value.reverse_key = xpf_runtime::SessionValue::reply_key(key, &value.nat);
+    }
+    m.put_cluster_synced(rekeyed, T0 + 2 * SEC).unwrap();
+    assert!(m.drain_deltas().is_empty(), "no close delta");
+    assert!(m.drain_events().is_empty(), "no close event");
+    let after = m.counters();
+    assert_eq!(
+        after.get(BaseCounter::SessionsCreated),
+        before.get(BaseCounter::SessionsCreated)
+    );
+    assert_eq!(
+        after.get(BaseCounter::SessionsClosed),
+        before.get(BaseCounter::SessionsClosed)
+    );
+    let keys: Vec<_> = m.sessions().iter().map(|e| e.key()).collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.contains(&rekeyed.companion_key()));
+    assert!(!keys.contains(&peer.companion_key()), "old reply key gone");
+}

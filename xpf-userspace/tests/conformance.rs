@@ -11,6 +11,7 @@ use xpf_conformance::{
 };
 use xpf_dataplane::apply::{ApplyResult, Capabilities};
 use xpf_dataplane::cancel::Cancel;
+use xpf_dataplane::compile::{CompiledConfig, compile_with_previous};
 use xpf_dataplane::session_store::{CompanionDeleteResult, ReconcileInput};
 use xpf_dataplane::{Config, ConfigSink, DataplaneError, EventStream, RuntimeDataPlane};
 use xpf_engine::engine::Verdict as EngineVerdict;
@@ -25,6 +26,10 @@ use xpf_userspace::{Origin, UserspaceDataplane};
 pub struct UserspaceHarness {
     dp: UserspaceDataplane,
     events: Box<dyn EventStream>,
+    /// The config in force, compiled the way every backend compiles it
+    /// (stable ids from the previous one): the filter terms whose counters
+    /// [`Harness::filter_term_counters`] reads through `Telemetry`.
+    compiled: Option<std::sync::Arc<CompiledConfig>>,
 }
 
 impl Default for UserspaceHarness {
@@ -32,7 +37,11 @@ impl Default for UserspaceHarness {
         let dp = UserspaceDataplane::inline();
         block_on(dp.start()).expect("inline start");
         let events = dp.telemetry().events().expect("event stream");
-        Self { dp, events }
+        Self {
+            dp,
+            events,
+            compiled: None,
+        }
     }
 }
 
@@ -57,7 +66,10 @@ impl Harness for UserspaceHarness {
 
     fn apply(&mut self, config: &Config, now_ns: u64) -> Result<ApplyResult, HarnessError> {
         self.dp.advance(now_ns).map_err(harness_error)?;
-        block_on(self.dp.apply(config, &Cancel::new())).map_err(harness_error)
+        let applied = block_on(self.dp.apply(config, &Cancel::new())).map_err(harness_error)?;
+        let compiled = compile_with_previous(config, self.compiled.as_deref())?;
+        self.compiled = Some(std::sync::Arc::new(compiled));
+        Ok(applied)
     }
 
     fn inject(&mut self, ingress: InterfaceId, frame: &[u8], now_ns: u64) -> Outcome {
@@ -133,6 +145,28 @@ impl Harness for UserspaceHarness {
         };
         snap.canonicalize();
         snap
+    }
+
+    fn filter_term_counters(
+        &self,
+    ) -> Option<std::collections::BTreeMap<xpf_runtime::FilterTermId, xpf_runtime::CounterValue>>
+    {
+        let Some(c) = self.compiled.as_ref() else {
+            return Some(Default::default());
+        };
+        let telemetry = self.dp.telemetry();
+        Some(
+            c.filters
+                .terms
+                .iter()
+                .map(|t| {
+                    let v = block_on(telemetry.filter_term_counters(t.id))
+                        .expect("a term of the config in force has a counter");
+                    (t.id, v)
+                })
+                .filter(|(_, v)| *v != xpf_runtime::CounterValue::default())
+                .collect(),
+        )
     }
 
     fn drain_events(&mut self) -> Vec<Event> {

@@ -2087,10 +2087,21 @@ impl Model {
                 return Err("source NAT mapping collides or is not the pool's");
             }
         }
+        // The same session (id and forward key) under another reply key:
+        // the peer's newer version replaces it silently (README,
+        // "Decisions": no close, no delta, not counted as created).
+        let rekeyed = holder.is_some_and(|i| {
+            let old = &self.sessions[i];
+            old.id == fresh.id && old.fwd == fwd
+        });
         if let Some(i) = holder {
             // Its mapping was released above.
             self.sessions[i].mapping = None;
-            self.close(i, CloseReason::ClusterReconcile, now);
+            if rekeyed {
+                self.sessions.remove(i);
+            } else {
+                self.close(i, CloseReason::ClusterReconcile, now);
+            }
         }
         let mut victim = None;
         if self.sessions.len() >= self.flow.session_capacity as usize {
@@ -2121,7 +2132,9 @@ impl Model {
             ..fresh
         });
         self.next_order += 1;
-        self.counters.add(BaseCounter::SessionsCreated, 1);
+        if !rekeyed {
+            self.counters.add(BaseCounter::SessionsCreated, 1);
+        }
         Ok(())
     }
 
