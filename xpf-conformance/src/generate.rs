@@ -874,6 +874,10 @@ pub enum Step {
         router: bool,
         /// Quote only the IP header and 8 bytes (else the whole packet).
         short: bool,
+        /// Extension headers the quoted packet carried (IPv6; IPv4 quotes
+        /// an AH / ESP packet when the list has one).
+        #[serde(default)]
+        quote_ext: Vec<Ext>,
     },
     /// A client TCP SYN of flow `flow` addressed to its own source
     /// address (screen `land`), sent where the client sits.
@@ -1328,8 +1332,8 @@ fn step(flows: usize, n: usize) -> impl Strategy<Value = Step> {
             .prop_map(|(flow, reply, kind, plan)| Step::Fragments { flow, reply, kind, plan }),
         2 => (0..flows, any::<bool>(), kind, prop::collection::vec(ext(), 0..=4), prop::bool::weighted(0.15))
             .prop_map(|(flow, reply, kind, chain, cut)| Step::ExtHeaders { flow, reply, kind, chain, cut }),
-        3 => (0..flows, any::<bool>(), 0u8..3, any::<bool>(), any::<bool>())
-            .prop_map(|(flow, server_side, kind, router, short)| Step::IcmpError { flow, server_side, kind, router, short }),
+        3 => (0..flows, any::<bool>(), 0u8..3, any::<bool>(), any::<bool>(), prop_oneof![3 => Just(Vec::new()), 1 => prop::collection::vec(ext(), 1..=2)])
+            .prop_map(|(flow, server_side, kind, router, short, quote_ext)| Step::IcmpError { flow, server_side, kind, router, short, quote_ext }),
         2 => (0..flows, 0u8..3, any::<bool>(), 0u8..6, 0u8..4, prop_oneof![Just(0u8), 1u8..90])
             .prop_map(|(flow, id, snat, port, state, age)| Step::PutSynced { flow, id, snat, port, state, age }),
     ]

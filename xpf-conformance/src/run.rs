@@ -404,6 +404,15 @@ pub fn run_equivalence<B: Harness>(
                     Verdict::Forward { .. } => "icmp-error translated and forwarded",
                     _ => "icmp-error dropped",
                 });
+                if let Step::IcmpError {
+                    flow, quote_ext, ..
+                } = step
+                    && s.flows[*flow].v6
+                    && !quote_ext.is_empty()
+                    && matches!(mo.verdict, Verdict::Forward { .. })
+                {
+                    tally("icmpv6 error quoting extension headers forwarded");
+                }
                 compare_outcome(i, &mo, &bo)?;
             }
             Step::IpOption {
@@ -599,6 +608,7 @@ pub fn icmp_error_frame(
         kind,
         router,
         short,
+        ref quote_ext,
     } = *step
     else {
         panic!("not an IcmpError step: {step:?}");
@@ -630,9 +640,12 @@ pub fn icmp_error_frame(
         false,
         &mut seq,
     );
+    let plain = qframe.len();
+    let qframe = render::with_ext_headers(&qframe, quote_ext, false, 0x9000);
     let mut quote = qframe[14..].to_vec();
     let v6 = f.v6;
-    let hl = if v6 { 40 } else { 20 };
+    // The quoted IP header with the extension headers it carries.
+    let hl = if v6 { 40 } else { 20 } + (qframe.len() - plain);
     if short {
         quote.truncate(hl + 8);
     }
