@@ -244,8 +244,10 @@ fn unsupported(skipped: &mut Skipped, name: &str, what: &str, e: &HarnessError) 
 
 /// Runs `s` on the model and on `backend`; compares everything after every
 /// step and checks the backend's invariants. `Ok(false)` when the initial
-/// config was refused by either side (the case is skipped and the refusal
-/// listed in `skipped`).
+/// config was refused by either side, or the backend refused a step's
+/// operation as unsupported (from there the model's state is no longer
+/// the backend's): the case is skipped and the refusal listed in
+/// `skipped`.
 pub fn run_equivalence<B: Harness>(
     s: &Scenario,
     backend: &mut B,
@@ -363,7 +365,10 @@ pub fn run_equivalence<B: Harness>(
                 match (m, b) {
                     (Ok(m), Ok(b)) if m == b => {}
                     (Ok(_), Err(e))
-                        if unsupported(skipped, backend.name(), "delete_with_companions", &e) => {}
+                        if unsupported(skipped, backend.name(), "delete_with_companions", &e) =>
+                    {
+                        return Ok(false);
+                    }
                     (m, b) => {
                         return fail(
                             i,
@@ -389,6 +394,7 @@ pub fn run_equivalence<B: Harness>(
                 match (m, b) {
                     (Ok(m), Ok(b)) if m == b => {}
                     (Ok(_), Err(e)) if unsupported(skipped, backend.name(), "delete_known", &e) => {
+                        return Ok(false);
                     }
                     (m, b) => {
                         return fail(i, format!("delete_known: model {m:?} vs backend {b:?}"));
@@ -499,7 +505,10 @@ pub fn run_equivalence<B: Harness>(
                 match (m, b) {
                     (Ok(()), Ok(())) => {}
                     (Ok(()), Err(e))
-                        if unsupported(skipped, backend.name(), "set_redundancy_group", &e) => {}
+                        if unsupported(skipped, backend.name(), "set_redundancy_group", &e) =>
+                    {
+                        return Ok(false);
+                    }
                     (m, b) => {
                         return fail(
                             i,
@@ -527,7 +536,10 @@ pub fn run_equivalence<B: Harness>(
                 match (m, b) {
                     (Ok(()), Ok(())) | (Err(_), Err(_)) => {}
                     (Ok(()), Err(e))
-                        if unsupported(skipped, backend.name(), "put_cluster_synced", &e) => {}
+                        if unsupported(skipped, backend.name(), "put_cluster_synced", &e) =>
+                    {
+                        return Ok(false);
+                    }
                     (m, b) => {
                         return fail(
                             i,
@@ -558,7 +570,10 @@ pub fn run_equivalence<B: Harness>(
                 match (m, b) {
                     (Ok(m), Ok(b)) if m == b => {}
                     (Ok(_), Err(e))
-                        if unsupported(skipped, backend.name(), "reconcile_cluster_bulk", &e) => {}
+                        if unsupported(skipped, backend.name(), "reconcile_cluster_bulk", &e) =>
+                    {
+                        return Ok(false);
+                    }
                     (m, b) => return fail(i, format!("reconcile: model {m:?} vs backend {b:?}")),
                 }
                 // Exactly the stale forward sessions (and their companions) left.
