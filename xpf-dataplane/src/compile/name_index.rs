@@ -99,6 +99,46 @@ impl NameIndex {
         }
     }
 
+    /// [`NameIndex::get`] for many names at once, into `out` (cleared
+    /// first), in order.
+    ///
+    /// Resolving an address set's members is a burst of lookups at random
+    /// places of a table too big for the inner caches. One at a time, each
+    /// lookup waits for its slot, then for the arena, in series. Here every
+    /// name is hashed and its first slot loaded before any is compared, so
+    /// the processor overlaps those misses instead of paying them one after
+    /// the other.
+    pub(crate) fn get_many<'n>(
+        &self,
+        names: impl Iterator<Item = &'n str> + Clone,
+        out: &mut Vec<Option<NameId>>,
+    ) {
+        out.clear();
+        // Pass 1: independent loads of each name's first slot. The word is
+        // parked in `out` as a raw value so no second buffer is needed.
+        let mut first = Vec::with_capacity(names.size_hint().0);
+        for name in names.clone() {
+            let h = hash(name);
+            let slot = (h as usize) & self.mask;
+            first.push((h, slot, self.slots[slot]));
+        }
+        // Pass 2: compare, probing further only on a collision.
+        for (name, (h, mut slot, mut word)) in names.zip(first) {
+            let tag = h >> 32;
+            out.push(loop {
+                if word == 0 {
+                    break None;
+                }
+                let id = (word as u32) - 1;
+                if word >> 32 == tag && self.name(id) == name {
+                    break Some(id);
+                }
+                slot = (slot + 1) & self.mask;
+                word = self.slots[slot];
+            });
+        }
+    }
+
     /// When the name at `id` repeats an earlier one, the first one's id.
     pub(crate) fn repeat_of(&self, id: NameId) -> Option<NameId> {
         let i = self.repeats.binary_search_by_key(&id, |r| r.0).ok()?;
@@ -167,6 +207,10 @@ mod tests {
             for n in names.iter().chain(&probes) {
                 prop_assert_eq!(index.get(n), oracle.get(n.as_str()).copied());
             }
+            let mut many = Vec::new();
+            index.get_many(probes.iter().map(String::as_str), &mut many);
+            let one_by_one: Vec<_> = probes.iter().map(|n| index.get(n)).collect();
+            prop_assert_eq!(many, one_by_one);
         }
     }
 }
