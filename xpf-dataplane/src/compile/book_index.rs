@@ -121,6 +121,10 @@ pub(crate) fn find_many(
         if pending.is_empty() {
             break;
         }
+        if book.names.is_empty() {
+            // Zone books are often empty: do not hash every name for them.
+            continue;
+        }
         book.names
             .get_many(pending.iter().map(|&i| names[i]), &mut found);
         for (&i, hit) in pending.iter().zip(&found) {

@@ -260,7 +260,8 @@ pub(super) fn compile_policies<'a>(
         );
         let (source, destination) = side_names(&active);
         pc.resolver.find_names(from_book, source, &mut source_hits);
-        pc.resolver.find_names(to_book, destination, &mut destination_hits);
+        pc.resolver
+            .find_names(to_book, destination, &mut destination_hits);
         let mut hits = HitCursor::new(&source_hits, &destination_hits);
         for p in active {
             pc.add_policy(
@@ -282,7 +283,8 @@ pub(super) fn compile_policies<'a>(
         .collect();
     let (source, destination) = side_names(&active);
     pc.resolver.find_names(None, source, &mut source_hits);
-    pc.resolver.find_names(None, destination, &mut destination_hits);
+    pc.resolver
+        .find_names(None, destination, &mut destination_hits);
     let mut hits = HitCursor::new(&source_hits, &destination_hits);
     for p in active {
         let path = format!("security.global-policies[{}]", p.name);

@@ -20,8 +20,8 @@
 use super::addresses::{ResolvedSet, resolve_sets};
 use super::path::Path;
 use super::values::Families;
-use crate::compile::fxhash::{FxHashMap, FxHashSet};
 use crate::compile::book_index::{BookIndex, Books, NO_ENTRY};
+use crate::compile::fxhash::{FxHashMap, FxHashSet};
 use crate::compile::name_index::NameId;
 use crate::config::predefined;
 use crate::config::{AddressBook, AddressSet, ApplicationSet, Config, DestinationPool, SourcePool};

@@ -15,9 +15,9 @@
 use super::Validator;
 use super::addresses::address_families;
 use super::names::{Book, FirstSeen, PREDEFINED_ADDRESSES, unknown, unknown_in};
-use crate::compile::book_index::{BookIndex, find_many};
 use super::path::Path;
 use super::values::Families;
+use crate::compile::book_index::{BookIndex, find_many};
 use crate::config::{Policy, ZonePairPolicies};
 
 /// Where one side of a policy resolves address names.
@@ -303,7 +303,9 @@ impl SideFamilies {
         let side = |scope: Option<&AddressScope<'_>>, names: fn(&Policy) -> &[String]| {
             scope.map(|scope| {
                 let mut out = Vec::new();
-                let all = policies.iter().flat_map(|p| names(p).iter().map(String::as_str));
+                let all = policies
+                    .iter()
+                    .flat_map(|p| names(p).iter().map(String::as_str));
                 scope.families_of_all(all, &mut out);
                 out
             })
