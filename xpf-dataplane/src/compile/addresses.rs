@@ -11,8 +11,9 @@
 //! Normalisation turns prefixes and ranges into the minimal sorted list of
 //! non-overlapping prefixes covering the same addresses.
 
-use super::name_index::{NameId, NameIndex};
-use crate::config::{Address, AddressBook, AddressSet, Config};
+use super::book_index::{BookIndex, Books, NO_ENTRY, find_many};
+use super::name_index::NameId;
+use crate::config::{Address, AddressSet, Config};
 use crate::error::ConfigError;
 use ipnet::{IpNet, Ipv4Net, Ipv4Subnets, Ipv6Net, Ipv6Subnets};
 use std::net::IpAddr;
@@ -191,29 +192,6 @@ pub enum Entry<'a> {
     Set(&'a AddressSet),
 }
 
-/// One book: its entries in a dense order (addresses, then sets) and a
-/// [`NameIndex`] over their names.
-struct Book<'a> {
-    names: NameIndex,
-    entries: Vec<Entry<'a>>,
-}
-
-impl<'a> Book<'a> {
-    fn new(book: &'a AddressBook) -> Self {
-        let entries: Vec<Entry<'a>> = book
-            .addresses
-            .iter()
-            .map(Entry::Address)
-            .chain(book.address_sets.iter().map(Entry::Set))
-            .collect();
-        let names = NameIndex::new(entries.iter().map(|e| match e {
-            Entry::Address(a) => a.name.as_str(),
-            Entry::Set(s) => s.name.as_str(),
-        }));
-        Self { names, entries }
-    }
-}
-
 /// Where a name resolved: a zone's book (index into the zone list) or the
 /// global book.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -262,7 +240,7 @@ impl Resolved {
 pub struct AddressResolver<'a> {
     zone_names: Vec<&'a str>,
     /// Book 0 is the global book, book `1 + z` zone `z`'s.
-    books: Vec<Book<'a>>,
+    books: Vec<BookIndex<'a>>,
     /// Per book, per entry: the memoised expansion of an address set.
     set_memo: Vec<Vec<Option<Rc<[IpNet]>>>>,
     /// Scratch buffers reused across sides (no allocation per side).
@@ -276,13 +254,20 @@ pub struct AddressResolver<'a> {
 impl<'a> AddressResolver<'a> {
     /// Indexes every book of `config`.
     pub fn new(config: &'a Config) -> Self {
-        let books: Vec<Book<'a>> = std::iter::once(&config.address_book)
-            .chain(config.zones.iter().map(|z| &z.address_book))
-            .map(Book::new)
+        Self::with_books(config, Books::new(config))
+    }
+
+    /// Resolves against books indexed already (by validation).
+    pub(crate) fn with_books(config: &'a Config, indexed: Books<'a>) -> Self {
+        let books: Vec<BookIndex<'a>> = std::iter::once(indexed.global)
+            .chain(indexed.zones)
             .collect();
         Self {
             zone_names: config.zones.iter().map(|z| z.name.as_str()).collect(),
-            set_memo: books.iter().map(|b| vec![None; b.entries.len()]).collect(),
+            set_memo: books
+                .iter()
+                .map(|b| vec![None; b.book().address_sets.len()])
+                .collect(),
             books,
             scratch_nets: Vec::new(),
             scratch_v4: Vec::new(),
@@ -323,20 +308,53 @@ impl<'a> AddressResolver<'a> {
         path: &dyn Fn() -> String,
         out: &mut Vec<Resolved>,
     ) -> Result<(), ConfigError> {
+        let mut hits = Vec::new();
+        self.find_names(zone, names.iter().map(String::as_str), &mut hits);
+        Self::resolve_side(names, &hits, path, out)
+    }
+
+    /// Looks up, many at once, every name of several policy sides that
+    /// resolve in the same books (`zone` as for
+    /// [`AddressResolver::resolve_names`]), into `out` (cleared first), in
+    /// order; `None` for a name that resolves nowhere. A side then takes its
+    /// slice to [`AddressResolver::resolve_side`].
+    pub fn find_names<'n>(
+        &self,
+        zone: Option<usize>,
+        names: impl Iterator<Item = &'n str>,
+        out: &mut Vec<Option<Resolved>>,
+    ) {
+        let names: Vec<&str> = names.collect();
+        let mut hits = Vec::new();
+        match zone {
+            Some(z) => find_many(&[&self.books[1 + z], &self.books[0]], &names, &mut hits),
+            None => find_many(&[&self.books[0]], &names, &mut hits),
+        }
         out.clear();
-        for name in names {
+        out.extend(names.iter().zip(hits).map(|(name, hit)| {
             if let Some(p) = PREDEFINED.iter().position(|p| p == name) {
-                out.push(Resolved::predefined(p));
-                continue;
+                return Some(Resolved::predefined(p));
             }
-            if let Some(z) = zone
-                && let Some(i) = self.books[1 + z].names.get(name)
-            {
-                out.push(Resolved::entry(Scope::Zone(z), i));
-                continue;
-            }
-            match self.books[0].names.get(name) {
-                Some(i) => out.push(Resolved::entry(Scope::Global, i)),
+            hit.map(|(book, id)| match (zone, book) {
+                (Some(z), 0) => Resolved::entry(Scope::Zone(z), id),
+                _ => Resolved::entry(Scope::Global, id),
+            })
+        }));
+    }
+
+    /// One policy side from its `names` and their `hits` (from
+    /// [`AddressResolver::find_names`]), into `out` (cleared first) as for
+    /// [`AddressResolver::resolve_names`].
+    pub fn resolve_side(
+        names: &[String],
+        hits: &[Option<Resolved>],
+        path: &dyn Fn() -> String,
+        out: &mut Vec<Resolved>,
+    ) -> Result<(), ConfigError> {
+        out.clear();
+        for (name, hit) in names.iter().zip(hits) {
+            match hit {
+                Some(r) => out.push(*r),
                 None => return Err(unknown(path, name)),
             }
         }
@@ -437,7 +455,7 @@ impl<'a> AddressResolver<'a> {
         }
         let scope = Self::scope_of(r);
         let name = self.books[self.book_of(scope)]
-            .names
+            .names()
             .name(r.index() as NameId);
         match scope {
             Scope::Zone(z) => {
@@ -476,17 +494,17 @@ impl<'a> AddressResolver<'a> {
         depth: usize,
         out: &mut Vec<IpNet>,
     ) -> Result<(), ConfigError> {
-        let set = match self.books[book].entries[index] {
-            Entry::Address(a) => {
+        let (set, position) = match self.books[book].entry(index as NameId) {
+            (Entry::Address(a), _) => {
                 out.extend(a.prefix.iter().map(|p| p.trunc()));
                 if let Some(r) = a.range {
                     out.extend(range_to_nets(r.from, r.to));
                 }
                 return Ok(());
             }
-            Entry::Set(s) => s,
+            (Entry::Set(s), position) => (s, position.unwrap_or_default()),
         };
-        if let Some(hit) = &self.set_memo[book][index] {
+        if let Some(hit) = &self.set_memo[book][position] {
             out.extend_from_slice(hit);
             return Ok(());
         }
@@ -500,14 +518,19 @@ impl<'a> AddressResolver<'a> {
             ));
         }
         let mut members = Vec::new();
-        for m in set.addresses.iter().chain(&set.address_sets) {
-            match self.books[book].names.get(m) {
-                Some(i) => self.resolve_entry(book, i as usize, path, depth + 1, &mut members)?,
-                None => return Err(unknown(path, m)),
+        // Member ids were resolved when the book was indexed; a name is
+        // only needed for the error.
+        for k in 0..self.books[book].members(position).len() {
+            match self.books[book].members(position)[k] {
+                NO_ENTRY => {
+                    let name = set.addresses.iter().chain(&set.address_sets).nth(k);
+                    return Err(unknown(path, name.map_or("", String::as_str)));
+                }
+                id => self.resolve_entry(book, id as usize, path, depth + 1, &mut members)?,
             }
         }
         out.extend_from_slice(&members);
-        self.set_memo[book][index] = Some(members.into());
+        self.set_memo[book][position] = Some(members.into());
         Ok(())
     }
 }

@@ -13,6 +13,7 @@
 //! [`ConfigError`](crate::ConfigError).
 
 pub mod addresses;
+pub(crate) mod book_index;
 mod filters;
 pub mod form;
 pub(crate) mod fxhash;
@@ -40,14 +41,24 @@ pub fn compile_with_previous(
     config: &Config,
     previous: Option<&CompiledConfig>,
 ) -> Result<CompiledConfig, ConfigErrors> {
-    crate::validate::validate(config)?;
-    compile_validated(config, previous).map_err(ConfigErrors::from)
+    // Validation indexes every address book; the compiler reuses them.
+    let books = crate::validate::validate_indexed(config)?;
+    compile_indexed(config, previous, books).map_err(ConfigErrors::from)
 }
 
 /// Compiles a config that has already been validated.
 pub fn compile_validated(
     config: &Config,
     previous: Option<&CompiledConfig>,
+) -> Result<CompiledConfig, ConfigError> {
+    compile_indexed(config, previous, book_index::Books::new(config))
+}
+
+/// [`compile_validated`] with the config's address books indexed already.
+fn compile_indexed<'a>(
+    config: &'a Config,
+    previous: Option<&CompiledConfig>,
+    books: book_index::Books<'a>,
 ) -> Result<CompiledConfig, ConfigError> {
     let prev = previous.map(|p| &p.ids);
     let mut out = CompiledConfig {
@@ -62,7 +73,7 @@ pub fn compile_validated(
     network::compile_interfaces(config, prev, &mut out)?;
     policies::compile_applications(config, prev, &mut out)?;
     policies::compile_schedules(config, prev, &mut out)?;
-    policies::compile_policies(config, prev, &mut out)?;
+    policies::compile_policies(config, books, prev, &mut out)?;
     nat::compile_nat(config, prev, &mut out)?;
     network::compile_flow(config, &mut out);
     network::compile_forwarding(config, &mut out)?;

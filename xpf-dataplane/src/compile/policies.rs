@@ -7,6 +7,7 @@
 //! survives edits elsewhere in the config.
 
 use super::addresses::{AddressResolver, Resolved};
+use super::book_index::Books;
 use super::fxhash::FxHashMap;
 use super::ids::IdRegistry;
 use super::network::zone_id;
@@ -205,13 +206,14 @@ struct PolicyCompiler<'a> {
 }
 
 /// Zone-pair policies then global policies, with their address sets.
-pub(super) fn compile_policies(
-    config: &Config,
+pub(super) fn compile_policies<'a>(
+    config: &'a Config,
+    books: Books<'a>,
     prev: Option<&IdRegistry>,
     out: &mut CompiledConfig,
 ) -> Result<(), ConfigError> {
     let mut pc = PolicyCompiler {
-        resolver: AddressResolver::new(config),
+        resolver: AddressResolver::with_books(config, books),
         sets: Vec::new(),
         side_index: FxHashMap::default(),
         scratch: Vec::new(),
@@ -237,6 +239,7 @@ pub(super) fn compile_policies(
     let apps: &[CompiledApplication] = &out.applications;
 
     let mut pair_spans: Vec<(ZoneId, ZoneId, usize, usize)> = Vec::new();
+    let (mut source_hits, mut destination_hits) = (Vec::new(), Vec::new());
     for pair in &config.security.policies {
         let scope_path = format!("security.policies[{}->{}]", pair.from_zone, pair.to_zone);
         let from = zone_id(out, &pair.from_zone, &format!("{scope_path}.from-zone"))?;
@@ -249,11 +252,22 @@ pub(super) fn compile_policies(
         let scope = (scope.clone(), scope.to_string());
         let (from_zones, to_zones): (Arc<[ZoneId]>, Arc<[ZoneId]>) =
             (Arc::from([from]), Arc::from([to]));
-        for p in pair.policies.iter().filter(|p| !p.inactive) {
+        let active: Vec<&Policy> = pair.policies.iter().filter(|p| !p.inactive).collect();
+        // Every address name of the pair, looked up at once (see find_names).
+        let (from_book, to_book) = (
+            pc.resolver.zone_index(&pair.from_zone),
+            pc.resolver.zone_index(&pair.to_zone),
+        );
+        let (source, destination) = side_names(&active);
+        pc.resolver.find_names(from_book, source, &mut source_hits);
+        pc.resolver
+            .find_names(to_book, destination, &mut destination_hits);
+        let mut hits = HitCursor::new(&source_hits, &destination_hits);
+        for p in active {
             pc.add_policy(
                 p,
                 &scope,
-                (Some(&pair.from_zone), Some(&pair.to_zone)),
+                hits.next(p),
                 (from_zones.clone(), to_zones.clone()),
                 &|| format!("{scope_path}.{}", p.name),
                 &app_names,
@@ -264,12 +278,15 @@ pub(super) fn compile_policies(
     }
     let global_start = pc.drafts.len();
     let global_scope = (Arc::new(RuleScope::Global), RuleScope::Global.to_string());
-    for p in config
-        .security
-        .global_policies
-        .iter()
+    let active: Vec<&Policy> = (config.security.global_policies.iter())
         .filter(|p| !p.inactive)
-    {
+        .collect();
+    let (source, destination) = side_names(&active);
+    pc.resolver.find_names(None, source, &mut source_hits);
+    pc.resolver
+        .find_names(None, destination, &mut destination_hits);
+    let mut hits = HitCursor::new(&source_hits, &destination_hits);
+    for p in active {
         let path = format!("security.global-policies[{}]", p.name);
         let zones = |names: &[String], field: &str| -> Result<Vec<ZoneId>, ConfigError> {
             names
@@ -282,7 +299,7 @@ pub(super) fn compile_policies(
         pc.add_policy(
             p,
             &global_scope,
-            (None, None),
+            hits.next(p),
             (from.into(), to.into()),
             &|| path.clone(),
             &app_names,
@@ -365,26 +382,69 @@ pub(super) fn compile_policies(
     Ok(())
 }
 
+/// The source and the destination address names of `policies`, in order.
+fn side_names<'s, 'p: 's>(
+    policies: &'s [&'p Policy],
+) -> (
+    impl Iterator<Item = &'p str> + 's,
+    impl Iterator<Item = &'p str> + 's,
+) {
+    let names = move |side: fn(&'p Policy) -> &'p [String]| {
+        policies
+            .iter()
+            .flat_map(move |p| side(p).iter().map(String::as_str))
+    };
+    (
+        names(|p| &p.match_.source_address),
+        names(|p| &p.match_.destination_address),
+    )
+}
+
+/// Walks the hits of [`side_names`] policy by policy.
+struct HitCursor<'h> {
+    source: &'h [Option<Resolved>],
+    destination: &'h [Option<Resolved>],
+}
+
+impl<'h> HitCursor<'h> {
+    fn new(source: &'h [Option<Resolved>], destination: &'h [Option<Resolved>]) -> Self {
+        Self {
+            source,
+            destination,
+        }
+    }
+
+    /// The hits of `p`'s source and destination names (the next policy).
+    fn next(&mut self, p: &Policy) -> (&'h [Option<Resolved>], &'h [Option<Resolved>]) {
+        let (source, rest) = self.source.split_at(p.match_.source_address.len());
+        let (destination, rest_d) = self
+            .destination
+            .split_at(p.match_.destination_address.len());
+        self.source = rest;
+        self.destination = rest_d;
+        (source, destination)
+    }
+}
+
 impl<'a> PolicyCompiler<'a> {
     #[allow(clippy::too_many_arguments)]
     fn add_policy(
         &mut self,
         p: &'a Policy,
         scope: &(Arc<RuleScope>, String),
-        books: (Option<&'a String>, Option<&'a String>),
+        hits: (&[Option<Resolved>], &[Option<Resolved>]),
         zones: (Arc<[ZoneId]>, Arc<[ZoneId]>),
         path: &dyn Fn() -> String,
         app_names: &FxHashMap<&str, usize>,
         apps: &[CompiledApplication],
     ) -> Result<(), ConfigError> {
         let m = &p.match_;
-        let source = self.address_set(books.0.map(String::as_str), &m.source_address, &|| {
+        let source = self.address_set(&m.source_address, hits.0, &|| {
             format!("{}.match.source-address", path())
         })?;
-        let destination =
-            self.address_set(books.1.map(String::as_str), &m.destination_address, &|| {
-                format!("{}.match.destination-address", path())
-            })?;
+        let destination = self.address_set(&m.destination_address, hits.1, &|| {
+            format!("{}.match.destination-address", path())
+        })?;
         let mut list = std::mem::take(&mut self.app_scratch);
         let any = self.expand_applications(
             &m.application,
@@ -440,14 +500,12 @@ impl<'a> PolicyCompiler<'a> {
     /// resolving its prefixes only the first time its canonical key is seen.
     fn address_set(
         &mut self,
-        zone: Option<&'a str>,
         names: &[String],
+        hits: &[Option<Resolved>],
         path: &dyn Fn() -> String,
     ) -> Result<usize, ConfigError> {
-        let zone = zone.and_then(|z| self.resolver.zone_index(z));
         let mut resolved = std::mem::take(&mut self.scratch);
-        self.resolver
-            .resolve_names(zone, names, path, &mut resolved)?;
+        AddressResolver::resolve_side(names, hits, path, &mut resolved)?;
         let side = SideKey::new(&resolved);
         if let Some(&i) = self.side_index.get(&side) {
             self.scratch = resolved;

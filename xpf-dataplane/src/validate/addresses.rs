@@ -272,14 +272,15 @@ impl SetResolver<'_> {
         };
         self.open.push(index);
         self.visits[index] = Visit::Open(at);
-        let set = &self.sets[index];
+        let listed_addresses = self.sets[index].addresses.len();
         let mut lowest = at;
         let mut families = Some(Families::NONE);
         let mut members_resolve = true;
-        let members = (set.addresses.iter().map(|m| (m, false)))
-            .chain(set.address_sets.iter().map(|m| (m, true)));
-        for (member, want_set) in members {
-            let member_families = match self.book.get(member) {
+        // Indexing the book resolved the member names to entries.
+        let book = self.book;
+        for (k, member) in book.members(index).enumerate() {
+            let want_set = k >= listed_addresses;
+            let member_families = match member {
                 None => {
                     members_resolve = false;
                     None

@@ -136,6 +136,7 @@ mod schedulers;
 mod screens;
 mod values;
 
+use crate::compile::book_index::Books;
 use crate::{Config, ConfigError, ConfigErrors};
 use names::{FirstSeen, Symbols};
 use path::Path;
@@ -146,6 +147,12 @@ use std::hash::Hash;
 /// order, each with the path of the offending field. See the [module
 /// docs](self) for the paths and the classes of error reported.
 pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
+    validate_indexed(config).map(drop)
+}
+
+/// [`validate`], returning on success the address books it indexed, so
+/// the compiler does not index them again.
+pub(crate) fn validate_indexed(config: &Config) -> Result<Books<'_>, ConfigErrors> {
     let symbols = Symbols::new(config);
     let mut validator = Validator {
         config,
@@ -166,7 +173,8 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     validator.check_firewall();
     validator.check_forwarding();
     validator.check_ha();
-    validator.finish()
+    validator.finish()?;
+    Ok(symbols.into_books(config))
 }
 
 /// Walks a config section by section, collecting errors. Each section's

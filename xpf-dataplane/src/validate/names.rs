@@ -20,8 +20,9 @@
 use super::addresses::{ResolvedSet, resolve_sets};
 use super::path::Path;
 use super::values::Families;
+use crate::compile::book_index::{BookIndex, Books, NO_ENTRY};
 use crate::compile::fxhash::{FxHashMap, FxHashSet};
-use crate::compile::name_index::{NameId, NameIndex};
+use crate::compile::name_index::NameId;
 use crate::config::predefined;
 use crate::config::{AddressBook, AddressSet, ApplicationSet, Config, DestinationPool, SourcePool};
 use std::collections::hash_map::Entry;
@@ -141,11 +142,10 @@ pub(super) enum AddressEntry<'a> {
 /// vectors by position, not read from the config.
 #[derive(Debug)]
 pub(super) struct Book<'a> {
-    /// The book indexed.
-    source: &'a AddressBook,
-    /// Names of the addresses, then of the sets: positions below the
-    /// number of addresses are addresses, the rest sets.
-    names: NameIndex,
+    /// The book's names and resolved set members (addresses at positions
+    /// below the number of addresses, sets after them), shared with the
+    /// compiler.
+    index: BookIndex<'a>,
     /// The families each address can match, by position.
     address_families: Vec<Families>,
     /// What each set resolves to, by position in `address-sets`: resolved
@@ -156,11 +156,8 @@ pub(super) struct Book<'a> {
 impl<'a> Book<'a> {
     /// Indexes an address book.
     pub(super) fn of(book: &'a AddressBook) -> Self {
-        let addresses = book.addresses.iter().map(|a| a.name.as_str());
-        let sets = book.address_sets.iter().map(|s| s.name.as_str());
         let mut symbols = Self {
-            source: book,
-            names: NameIndex::new(addresses.chain(sets)),
+            index: BookIndex::new(book),
             address_families: book.addresses.iter().map(Families::of_address).collect(),
             sets: Vec::new(),
         };
@@ -168,28 +165,57 @@ impl<'a> Book<'a> {
         symbols
     }
 
+    /// The index (shared with the compiler).
+    pub(super) fn index(&self) -> &BookIndex<'a> {
+        &self.index
+    }
+
+    /// The index, for the compiler.
+    pub(super) fn into_index(self) -> BookIndex<'a> {
+        self.index
+    }
+
     /// True when this indexes `book` (the very same one, not an equal one).
     pub(super) fn indexes(&self, book: &AddressBook) -> bool {
-        std::ptr::eq(self.source, book)
+        std::ptr::eq(self.index.book(), book)
     }
 
     /// The first definition of `name`.
     pub(super) fn get(&self, name: &str) -> Option<AddressEntry<'a>> {
-        let position = self.names.get(name)? as usize;
-        Some(match position.checked_sub(self.source.addresses.len()) {
+        self.entry(self.index.get(name)?)
+    }
+
+    /// The entry at `position` (an id of the index).
+    pub(super) fn entry(&self, position: NameId) -> Option<AddressEntry<'a>> {
+        if position == NO_ENTRY {
+            return None;
+        }
+        let source: &'a AddressBook = self.index.book();
+        let position = position as usize;
+        Some(match position.checked_sub(source.addresses.len()) {
             None => AddressEntry::Address(position),
-            Some(set) => AddressEntry::Set(&self.source.address_sets[set], set),
+            Some(set) => AddressEntry::Set(&source.address_sets[set], set),
         })
+    }
+
+    /// The entries the members of the set at `set` of `address-sets` name,
+    /// in order (its `addresses`, then its `address-sets`); `None` for a
+    /// member that names nothing.
+    pub(super) fn members(
+        &self,
+        set: usize,
+    ) -> impl Iterator<Item = Option<AddressEntry<'a>>> + '_ {
+        self.index.members(set).iter().map(|&id| self.entry(id))
     }
 
     /// True when `name` is defined.
     pub(super) fn contains(&self, name: &str) -> bool {
-        self.names.get(name).is_some()
+        self.index.get(name).is_some()
     }
 
     /// Every defined name, in definition order.
     pub(super) fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        let source: &'a AddressBook = self.source;
+        let source: &'a AddressBook = self.index.book();
         let names = source
             .addresses
             .iter()
@@ -197,7 +223,7 @@ impl<'a> Book<'a> {
             .chain(source.address_sets.iter().map(|s| s.name.as_str()));
         names
             .enumerate()
-            .filter(|&(i, _)| self.names.is_first_definition(i as NameId))
+            .filter(|&(i, _)| self.index.names().is_first_definition(i as NameId))
             .map(|(_, name)| name)
     }
 
@@ -214,12 +240,12 @@ impl<'a> Book<'a> {
     /// When the address or set at `at` repeats an earlier name of the book,
     /// where that name was first defined.
     pub(super) fn repeat_of(&self, at: EntryOrSet) -> Option<EntryOrSet> {
-        let entries = self.source.addresses.len();
+        let entries = self.index.book().addresses.len();
         let position = match at {
             EntryOrSet::Entry(index) => index,
             EntryOrSet::Set(index) => entries + index,
         };
-        let first = self.names.repeat_of(position as NameId)? as usize;
+        let first = self.index.names().repeat_of(position as NameId)? as usize;
         Some(match first.checked_sub(entries) {
             Some(index) => EntryOrSet::Set(index),
             None => EntryOrSet::Entry(first),
@@ -340,6 +366,24 @@ impl<'a> Symbols<'a> {
                 .ha
                 .as_ref()
                 .map(|ha| ha.redundancy_groups.iter().map(|g| g.id).collect()),
+        }
+    }
+
+    /// The indexed address books, for the compiler: the global book and
+    /// each zone's by position (a zone whose name repeats an earlier one,
+    /// which validation rejects, gets its own index).
+    pub(super) fn into_books(mut self, config: &'a Config) -> Books<'a> {
+        let zones = config
+            .zones
+            .iter()
+            .map(|zone| match self.zone_books.remove(zone.name.as_str()) {
+                Some(book) if book.indexes(&zone.address_book) => book.into_index(),
+                _ => BookIndex::new(&zone.address_book),
+            })
+            .collect();
+        Books {
+            global: self.global_book.into_index(),
+            zones,
         }
     }
 

@@ -17,6 +17,7 @@ use super::addresses::address_families;
 use super::names::{Book, FirstSeen, PREDEFINED_ADDRESSES, unknown, unknown_in};
 use super::path::Path;
 use super::values::Families;
+use crate::compile::book_index::{BookIndex, find_many};
 use crate::config::{Policy, ZonePairPolicies};
 
 /// Where one side of a policy resolves address names.
@@ -27,7 +28,33 @@ struct AddressScope<'s> {
     place: String,
 }
 
+/// What [`address_families`] says of one address name.
+type NameFamilies = Option<Option<Families>>;
+
 impl AddressScope<'_> {
+    /// [`address_families`] of every name of `names`, in order, into `out`
+    /// (cleared first). The lookups run all at once ([`find_many`]): a
+    /// large policy list names addresses all over large books.
+    fn families_of_all<'n>(
+        &self,
+        names: impl Iterator<Item = &'n str>,
+        out: &mut Vec<NameFamilies>,
+    ) {
+        let names: Vec<&str> = names.collect();
+        let indexes: Vec<&BookIndex<'_>> = self.books.iter().map(|b| b.index()).collect();
+        let mut hits = Vec::new();
+        find_many(&indexes, &names, &mut hits);
+        out.clear();
+        out.extend(names.iter().zip(hits).map(|(name, hit)| {
+            if PREDEFINED_ADDRESSES.contains(name) {
+                return address_families(&[], name);
+            }
+            let (book, id) = hit?;
+            let book = self.books[book];
+            Some(book.families(book.entry(id)?))
+        }));
+    }
+
     /// Every name the scope can resolve, for suggestions.
     fn names(&self) -> impl Iterator<Item = &str> {
         self.books
@@ -68,6 +95,7 @@ impl<'a> Validator<'a> {
     fn check_pair_policies(&mut self, path: &Path<'_>, pair: &ZonePairPolicies) {
         let source = self.zone_scope(&pair.from_zone);
         let destination = self.zone_scope(&pair.to_zone);
+        let mut families = SideFamilies::of(&pair.policies, source.as_ref(), destination.as_ref());
         let mut seen = FirstSeen::with_capacity(pair.policies.len());
         for (i, policy) in pair.policies.iter().enumerate() {
             let policy_path = path.segment(&policy.name, i);
@@ -86,7 +114,10 @@ impl<'a> Validator<'a> {
                     );
                 }
             }
-            self.check_policy(&policy_path, policy, source.as_ref(), destination.as_ref());
+            let (from, to) = families.next(policy);
+            let source = source.as_ref().zip(from);
+            let destination = destination.as_ref().zip(to);
+            self.check_policy(&policy_path, policy, source, destination);
         }
     }
 
@@ -113,6 +144,8 @@ impl<'a> Validator<'a> {
         let config = self.config;
         let list = Path::root().field("security.global-policies");
         let scope = self.global_scope();
+        let policies = &config.security.global_policies;
+        let mut families = SideFamilies::of(policies, Some(&scope), Some(&scope));
         let mut seen = FirstSeen::with_capacity(config.security.global_policies.len());
         for (i, policy) in config.security.global_policies.iter().enumerate() {
             let path = list.item(&policy.name, i);
@@ -124,7 +157,10 @@ impl<'a> Validator<'a> {
             ] {
                 self.check_zone_refs(&path.field("match").field(field), zones);
             }
-            self.check_policy(&path, policy, Some(&scope), Some(&scope));
+            let (from, to) = families.next(policy);
+            let source = Some(&scope).zip(from);
+            let destination = Some(&scope).zip(to);
+            self.check_policy(&path, policy, source, destination);
         }
     }
 
@@ -142,21 +178,22 @@ impl<'a> Validator<'a> {
         &mut self,
         path: &Path<'_>,
         policy: &Policy,
-        source: Option<&AddressScope<'_>>,
-        destination: Option<&AddressScope<'_>>,
+        source: Option<(&AddressScope<'_>, &[NameFamilies])>,
+        destination: Option<(&AddressScope<'_>, &[NameFamilies])>,
     ) {
         let symbols = self.symbols;
         let matches = &policy.match_;
         let match_path = path.field("match");
-        let from = source.map(|scope| {
+        let from = source.map(|(scope, found)| {
             let names = &matches.source_address;
-            let families = self.check_address_refs(&match_path, "source-address", names, scope);
+            let field = "source-address";
+            let families = self.check_address_refs(&match_path, field, names, found, scope);
             side_families(families, names, matches.source_address_excluded)
         });
-        let to = destination.map(|scope| {
+        let to = destination.map(|(scope, found)| {
             let names = &matches.destination_address;
             let field = "destination-address";
-            let families = self.check_address_refs(&match_path, field, names, scope);
+            let families = self.check_address_refs(&match_path, field, names, found, scope);
             side_families(families, names, matches.destination_address_excluded)
         });
         for application in matches
@@ -183,19 +220,21 @@ impl<'a> Validator<'a> {
     }
 
     /// Reports the address names of `match_path.field` that do not
-    /// resolve in `scope`, saying so when the name exists in a zone book
-    /// the policy cannot use. Returns the families the names can match
-    /// together, `None` when one does not resolve.
+    /// resolve in `scope` (`found` holds what [`address_families`] says of
+    /// each), saying so when the name exists in a zone book the policy
+    /// cannot use. Returns the families the names can match together,
+    /// `None` when one does not resolve.
     fn check_address_refs(
         &mut self,
         match_path: &Path<'_>,
         field: &str,
         names: &[String],
+        found: &[NameFamilies],
         scope: &AddressScope<'_>,
     ) -> Option<Families> {
         let mut families = Some(Families::NONE);
-        for name in names {
-            let Some(name_families) = address_families(&scope.books, name) else {
+        for (name, &found) in names.iter().zip(found) {
+            let Some(name_families) = found else {
                 self.report_unknown_address(&match_path.field(field), name, scope);
                 families = None;
                 continue;
@@ -242,6 +281,55 @@ impl<'a> Validator<'a> {
                 ),
             );
         }
+    }
+}
+
+/// What [`address_families`] says of the address names of a list of
+/// policies, looked up all at once, handed out policy by policy. A side
+/// whose scope is `None` (an unknown zone) has nothing.
+struct SideFamilies {
+    source: Option<Vec<NameFamilies>>,
+    destination: Option<Vec<NameFamilies>>,
+    /// How many names of each side were handed out.
+    taken: (usize, usize),
+}
+
+impl SideFamilies {
+    fn of(
+        policies: &[Policy],
+        source: Option<&AddressScope<'_>>,
+        destination: Option<&AddressScope<'_>>,
+    ) -> Self {
+        let side = |scope: Option<&AddressScope<'_>>, names: fn(&Policy) -> &[String]| {
+            scope.map(|scope| {
+                let mut out = Vec::new();
+                let all = policies
+                    .iter()
+                    .flat_map(|p| names(p).iter().map(String::as_str));
+                scope.families_of_all(all, &mut out);
+                out
+            })
+        };
+        Self {
+            source: side(source, |p| &p.match_.source_address),
+            destination: side(destination, |p| &p.match_.destination_address),
+            taken: (0, 0),
+        }
+    }
+
+    /// The next policy's share (the policies in the order given to
+    /// [`SideFamilies::of`]).
+    fn next(&mut self, policy: &Policy) -> (Option<&[NameFamilies]>, Option<&[NameFamilies]>) {
+        let (s, d) = self.taken;
+        let (ns, nd) = (
+            policy.match_.source_address.len(),
+            policy.match_.destination_address.len(),
+        );
+        self.taken = (s + ns, d + nd);
+        (
+            self.source.as_deref().map(|f| &f[s..s + ns]),
+            self.destination.as_deref().map(|f| &f[d..d + nd]),
+        )
     }
 }
 
