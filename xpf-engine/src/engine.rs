@@ -1431,6 +1431,12 @@ fn first_packet(
             Verdict::Drop(DropReason::HostInboundDenied)
         };
     }
+    // A non-first fragment follows its datagram's session; it never opens
+    // one. Without a session here, its first fragment was dropped (filter,
+    // screen, policy, capacity...) or the session is gone.
+    if p.is_non_first_fragment() {
+        return Verdict::Drop(DropReason::FragmentNoSession);
+    }
     // Route and egress zone.
     let (egress, _) = match t.route(dst2) {
         None => return Verdict::Drop(DropReason::NoRoute),

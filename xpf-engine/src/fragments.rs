@@ -9,6 +9,9 @@
 //!
 //! - A non-first fragment whose first fragment has not been seen is dropped
 //!   (`fragment-no-session`): no out-of-order buffering.
+//! - A non-first fragment never opens a session (the engine drops one that
+//!   misses the session table as `fragment-no-session`, unless it is
+//!   host-inbound traffic): its first fragment does, or was dropped.
 //! - Every fragment's byte range is recorded; a fragment overlapping a range
 //!   already seen is reported as an overlap (dropped by the `tear-drop`
 //!   screen where the zone enables it, accepted otherwise).

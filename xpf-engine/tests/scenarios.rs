@@ -291,6 +291,46 @@ fn ipv6_with_extension_headers_is_forwarded_and_hop_limit_decremented() {
     assert!(matches!(p.l4, L4Info::Udp(_)));
 }
 
+/// IPv4 fragment `[offset, offset + len)` of the IP payload of `whole`
+/// (an untagged frame built by etherparse): its header is cloned with
+/// identification 0x1234, the fragment field set and the checksum redone.
+fn ipv4_fragment(whole: &[u8], offset: usize, len: usize, more: bool) -> Vec<u8> {
+    let l3 = 14;
+    let ip_payload = &whole[l3 + 20..];
+    let mut f = whole[..l3 + 20].to_vec();
+    let total = (20 + len) as u16;
+    f[l3 + 2..l3 + 4].copy_from_slice(&total.to_be_bytes());
+    let field = ((offset / 8) as u16) | if more { 0x2000 } else { 0 };
+    f[l3 + 4..l3 + 6].copy_from_slice(&0x1234u16.to_be_bytes());
+    f[l3 + 6..l3 + 8].copy_from_slice(&field.to_be_bytes());
+    f[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
+    let c = checksum::ipv4_header_checksum(&f[l3..l3 + 20]);
+    f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&ip_payload[offset..offset + len]);
+    f
+}
+
+#[test]
+fn the_rest_of_a_datagram_whose_first_fragment_was_denied_never_opens_a_session() {
+    let mut e = engine();
+    // Unsolicited UDP from the internet: no untrust -> trust policy allows it.
+    let whole = udp4(REMOTE, CLIENT, 5353, 9999, &[0xcd; 3000]);
+    let (v1, _, _) = run(&mut e, T0, WAN, ipv4_fragment(&whole, 0, 1480, true));
+    assert_eq!(v1, Verdict::Drop(DropReason::DefaultDeny));
+    // The second fragment knows the ports from the first, but the first was
+    // denied: it is not a first packet of its own (no second policy check,
+    // no session, no second deny event).
+    let (v2, _, _) = run(&mut e, T0, WAN, ipv4_fragment(&whole, 1480, 1480, true));
+    assert_eq!(v2, Verdict::Drop(DropReason::FragmentNoSession));
+    assert_eq!(e.sessions().len(), 0);
+    let events = e.telemetry_mut().events.drain(100);
+    let denies = events
+        .iter()
+        .filter(|ev| matches!(ev, Event::PolicyDeny(_)))
+        .count();
+    assert!(denies <= 1, "one datagram, at most one deny event");
+}
+
 #[test]
 fn fragments_follow_their_first_fragment_and_orphans_are_dropped() {
     let mut e = engine();
@@ -299,19 +339,7 @@ fn fragments_follow_their_first_fragment_and_orphans_are_dropped() {
     let whole = udp4(CLIENT, REMOTE, 6000, 7000, &[0xab; 3000]);
     let l3 = 14;
     let ip_payload = &whole[l3 + 20..];
-    let fragment = |offset: usize, len: usize, more: bool| {
-        let mut f = whole[..l3 + 20].to_vec();
-        let total = (20 + len) as u16;
-        f[l3 + 2..l3 + 4].copy_from_slice(&total.to_be_bytes());
-        let field = ((offset / 8) as u16) | if more { 0x2000 } else { 0 };
-        f[l3 + 4..l3 + 6].copy_from_slice(&0x1234u16.to_be_bytes());
-        f[l3 + 6..l3 + 8].copy_from_slice(&field.to_be_bytes());
-        f[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
-        let c = checksum::ipv4_header_checksum(&f[l3..l3 + 20]);
-        f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
-        f.extend_from_slice(&ip_payload[offset..offset + len]);
-        f
-    };
+    let fragment = |offset: usize, len: usize, more: bool| ipv4_fragment(&whole, offset, len, more);
     let (v1, f1, _) = run(&mut e, T0, LAN, fragment(0, 1480, true));
     assert_eq!(v1, Verdict::Forward { egress: WAN });
     assert_eq!(check(&f1).src, ip(WAN_IP));

@@ -1464,6 +1464,12 @@ impl Model {
                 drop(DropReason::HostInboundDenied)
             };
         }
+        // A non-first fragment follows its datagram's session; it never
+        // opens one. Without a session here, its first fragment was dropped
+        // (filter, screen, policy, capacity...) or the session is gone.
+        if p.non_first() {
+            return drop(DropReason::FragmentNoSession);
+        }
         let egress = match Self::route(cfg, dst2) {
             None => return drop(DropReason::NoRoute),
             Some(None) => return drop(DropReason::RouteDiscard),
