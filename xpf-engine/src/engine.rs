@@ -639,7 +639,15 @@ impl Engine {
         ahead: Option<fast::Ahead>,
     ) -> Verdict {
         let fast = if self.state.opts.fast_path {
-            fast::established(&self.tables, &mut self.state, now_ns, ingress, frame, ahead)
+            fast::established(
+                &self.tables,
+                &self.nat,
+                &mut self.state,
+                now_ns,
+                ingress,
+                frame,
+                ahead,
+            )
         } else {
             None
         };
