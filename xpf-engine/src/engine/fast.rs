@@ -45,6 +45,7 @@ use crate::session::{InsertError, Inserted, SessionInit};
 use crate::tables::{NextHop, Tables};
 use crate::telemetry::Counters;
 use crate::wire::rewrite::{self, PlainLayout};
+use crate::wire::tcp::OptionsSummary;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::num::NonZeroU32;
 use xpf_dataplane::compile::CompiledScreen;
@@ -95,9 +96,9 @@ fn be32(b: &[u8], at: usize) -> u32 {
 }
 
 /// Parses the transport header of `seg` (the bytes from the transport
-/// header to the end of the IP packet): ports and, for TCP, the segment.
-/// `None` for what the fast path does not take (SYN) or what the general
-/// parser would reject.
+/// header to the end of the IP packet): ports and, for TCP, the segment
+/// (for a SYN with the window scale of its options, read as the general
+/// parser reads them). `None` for what the general parser would reject.
 #[inline(always)]
 fn transport(protocol: u8, seg: &[u8]) -> Option<(u16, u16, Option<TcpSegment>)> {
     match IpProtocol(protocol) {
@@ -110,19 +111,20 @@ fn transport(protocol: u8, seg: &[u8]) -> Option<(u16, u16, Option<TcpSegment>)>
                 return None;
             }
             let flags = seg[13];
-            if flags & TcpSegment::SYN != 0 {
-                // SYNs carry options the tracker reads (window scale) and
-                // are MSS-clamped: the general path handles them.
-                return None;
-            }
+            // The tracker reads the window scale of SYNs only (the general
+            // parser's option summary; malformed options are not an error).
+            let window_scale = if flags & TcpSegment::SYN != 0 && header_len > 20 {
+                OptionsSummary::of(&seg[20..header_len]).window_scale
+            } else {
+                None
+            };
             let segment = TcpSegment {
                 flags,
                 seq: be32(seg, 4),
                 ack: be32(seg, 8),
                 window: be16(seg, 14),
                 payload_len: (seg.len() - header_len) as u32,
-                // Read only from SYNs (which do not come here).
-                window_scale: None,
+                window_scale,
             };
             Some((be16(seg, 0), be16(seg, 2), Some(segment)))
         }
@@ -741,18 +743,27 @@ fn established_in<A: FastAddr>(
     {
         return None;
     }
+    let syn = seg.is_some_and(|g| g.flags & TcpSegment::SYN != 0);
     let (h, dir) = match hit {
         Some(hit) => hit,
         None => match A::lookup(s, &key) {
             Some(hit) => hit,
-            // A first packet: the single-pass new-flow path when it
-            // applies (UDP), the general path otherwise.
-            None if seg.is_none() => {
-                return new_flow(t, nat, s, now_ns, ingress, frame, fin, key, layout, l3_len);
+            // A first packet: the single-pass new-flow path for UDP and
+            // TCP SYNs (unless SYNs are MSS-clamped), the general path
+            // otherwise.
+            None if seg.is_none() || (syn && t.compiled.flow.tcp_mss.is_none()) => {
+                return new_flow(
+                    t, nat, s, now_ns, ingress, frame, fin, key, layout, l3_len, seg,
+                );
             }
             None => return None,
         },
     };
+    // SYNs of live sessions (retransmissions, reopen attempts) take the
+    // general path.
+    if syn {
+        return None;
+    }
     // One read of the slot: the other direction's key (the packet leaves
     // with it reversed) and the per-packet fields of the record.
     let (keys, sess) = A::slot(s, h)?;
@@ -889,7 +900,8 @@ fn count_first(c: &mut Counters, ingress: InterfaceId, zone: ZoneId, bytes: u64)
     c.add(BaseCounter::SessionMisses, 1);
 }
 
-/// The first packet of a UDP flow in the fast path's shape, in one pass:
+/// The first packet of a UDP flow or TCP SYN in the fast path's shape
+/// (for SYNs: no MSS clamp configured), in one pass:
 /// the general path's `first_packet` and `forward` stages on the fast
 /// path's parse — no second parse, one route lookup (the forward stage's
 /// lookup of the translated destination is the policy stage's lookup of
@@ -917,10 +929,28 @@ fn new_flow<A: FastAddr>(
     key: SessionKey<A>,
     layout: PlainLayout,
     l3_len: u16,
+    seg: Option<TcpSegment>,
 ) -> Option<Taken> {
     if fin.screened {
         return None;
     }
+    // TCP: the tracker of the session to be (a SYN; mid-stream in loose
+    // zones). A segment that cannot open a session goes the general way
+    // (drop, RST).
+    let loose = t
+        .zone(fin.zone)
+        .is_some_and(|z| z.tcp_window_check == TcpWindowCheck::Loose);
+    let tracker = match &seg {
+        Some(g) => Some(
+            if loose {
+                crate::session::TcpTracker::new_mid_stream(g)
+            } else {
+                crate::session::TcpTracker::new_from_syn(g)
+            }
+            .ok()?,
+        ),
+        None => None,
+    };
     let zone = fin.zone;
     let family = usize::from(layout.v6);
     let protocol = key.protocol;
@@ -1075,9 +1105,7 @@ fn new_flow<A: FastAddr>(
     if count {
         flags.insert(SessionFlags::COUNT);
     }
-    if t.zone(zone)
-        .is_some_and(|z| z.tcp_window_check == TcpWindowCheck::Loose)
-    {
+    if loose {
         flags.insert(SessionFlags::LOOSE_TCP);
     }
     let reverse = SessionKey {
@@ -1108,7 +1136,7 @@ fn new_flow<A: FastAddr>(
         nat_pool,
         flags,
         owner_rg,
-        tcp: None,
+        tcp: tracker,
     };
     count_first(&mut s.telemetry.counters, ingress, zone, bytes);
     let inserted = match A::insert_missed(s, key, reverse, &init, now_ns) {
