@@ -55,8 +55,8 @@ use xpf_dataplane::session_store::open_event;
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{AddressFamily, NatPoolId, NatRuleId, SessionFlags, SessionId};
 use xpf_runtime::{
-    CloseReason, DropReason, Event, FlowTuple, InterfaceId, IpProtocol, PolicyRuleId,
-    ScreenDropEvent, SessionDeltaReason, SessionKey, ZoneId,
+    CloseReason, DropReason, Event, FlowTuple, InterfaceId, IpProtocol, PolicyDenyEvent,
+    PolicyRuleId, ScreenDropEvent, SessionDeltaReason, SessionKey, ZoneId,
 };
 
 use super::Verdict;
@@ -909,11 +909,13 @@ fn count_first(c: &mut Counters, ingress: InterfaceId, zone: ZoneId, bytes: u64)
 /// forward key's collision check: the caller has just missed it), and the
 /// tuple and TTL rewritten with one update per checksum.
 ///
-/// It declines (`None`, nothing changed) for what it does not handle:
-/// screened zones (screens and session limits), host-inbound traffic, no
-/// route or a discard route, an egress interface with an output filter,
-/// anything but a permit, interface source NAT without an address. Those
-/// go the general way. Every outcome it does produce is the general
+/// Drops for no route, a discard route, a policy deny and the default
+/// deny are decided here too. It declines (`None`, nothing changed) for
+/// what it does not handle: screened zones (screens and session limits),
+/// host-inbound traffic, a policy reject (its RST / ICMP error is built
+/// from the general parse), an egress interface with an output filter,
+/// TCP segments that cannot open a session, interface source NAT without
+/// an address. Those go the general way. Every outcome it does produce is the general
 /// path's, with the same counters, events and deltas
 /// (`tests/fast_path_equivalence.rs`).
 #[allow(clippy::too_many_arguments)]
@@ -973,15 +975,23 @@ fn new_flow<A: FastAddr>(
         return None;
     }
     let dst2_a = A::from_ip(dst2)?;
+    let bytes = frame.len() as u64;
     // Route and egress zone (the forward stage's route lookup too).
     let (egress, gateway) = match t.route(dst2) {
         Some(NextHop::Via { interface, gateway }) => (interface, gateway),
-        _ => return None,
+        Some(NextHop::Discard) => {
+            count_first(&mut s.telemetry.counters, ingress, zone, bytes);
+            return Some(Taken::Other(Verdict::Drop(DropReason::RouteDiscard)));
+        }
+        None => {
+            count_first(&mut s.telemetry.counters, ingress, zone, bytes);
+            return Some(Taken::Other(Verdict::Drop(DropReason::NoRoute)));
+        }
     };
-    let eif = t.fast_interface(egress)?;
-    if eif.out_filter[family] {
-        return None;
-    }
+    let Some(eif) = t.fast_interface(egress) else {
+        count_first(&mut s.telemetry.counters, ingress, zone, bytes);
+        return Some(Taken::Other(Verdict::Drop(DropReason::NoRoute)));
+    };
     let to_zone = eif.zone;
     // Policy.
     let decision = t.policy.evaluate(
@@ -997,13 +1007,51 @@ fn new_flow<A: FastAddr>(
         },
         (now_ns / 1_000_000_000) as i64,
     );
+    let rule = decision.index.map(|i| &t.policy.rules()[i]);
     if decision.action != PolicyAction::Permit {
+        // Reject answers with a RST / ICMP error built from the general
+        // parse: the general path does it.
+        if decision.action == PolicyAction::Reject {
+            return None;
+        }
+        if rule.is_some_and(|r| r.log_init) {
+            s.telemetry.event(Event::PolicyDeny(PolicyDenyEvent {
+                time_ns: now_ns,
+                flow: FlowTuple {
+                    src,
+                    src_port: sport,
+                    dst,
+                    dst_port: dport,
+                    protocol,
+                    icmp_type: None,
+                },
+                policy_rule: decision.rule.unwrap_or_default(),
+                app: rule.map(|r| r.app).unwrap_or_default(),
+                ingress_zone: zone,
+                egress_zone: to_zone,
+                ingress_interface: ingress,
+                rejected: false,
+            }));
+        }
+        if let Some(r) = rule
+            && let Some(c) = s.telemetry.counters.policies.get_mut(r.id.index())
+        {
+            c.packets += 1;
+            c.bytes += u64::from(l3_len);
+        }
+        count_first(&mut s.telemetry.counters, ingress, zone, bytes);
+        return Some(Taken::Other(Verdict::Drop(match decision.rule {
+            Some(_) => DropReason::PolicyDeny,
+            None => DropReason::DefaultDeny,
+        })));
+    }
+    // The egress filter runs on the general path.
+    if eif.out_filter[family] {
         return None;
     }
     let rule = decision.index.map(|i| &t.policy.rules()[i]);
     // (The TTL is above 1: `parse` takes nothing else.)
     // Static / source NAT.
-    let bytes = frame.len() as u64;
     let mut flags = SessionFlags::empty();
     let mut nat_rule_src = NatRuleId::NONE;
     let mut nat_pool = NatPoolId::NONE;
