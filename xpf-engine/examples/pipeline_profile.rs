@@ -11,7 +11,8 @@
 //! (new sessions, closed again in chunks so the table stays at 1M).
 //! `new_n` runs a fixed number of new sessions (the second argument, not
 //! seconds) from a patched template frame, for instruction counts under
-//! `valgrind --tool=callgrind --toggle-collect='*Engine::process'`.
+//! `valgrind --tool=callgrind --toggle-collect='*Engine::process'`
+//! (`DENY=1`: first packets the policy denies).
 //! Add `general` as a third argument to turn the fast path off; set
 //! `FILL` to change the number of live sessions, and `SMALL=1` for a small
 //! engine whose tables stay in cache (capacity 4,096, a 4-address pool:
@@ -35,10 +36,14 @@ const T0: u64 = 1_795_392_000 * SEC;
 const CONFIG: &str = include_str!("pipeline_profile.toml");
 
 fn udp(i: u32, sport: u16) -> Vec<u8> {
+    udp_to(i, sport, [198, 19, 200, 1])
+}
+
+fn udp_to(i: u32, sport: u16, dst: [u8; 4]) -> Vec<u8> {
     let src = [198, 18, (i >> 8) as u8, i as u8];
     let mut out = Vec::new();
     PacketBuilder::ethernet2([2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 0, 1])
-        .ipv4(src, [198, 19, 200, 1], 64)
+        .ipv4(src, dst, 64)
         .udp(sport, 53)
         .write(&mut out, &[0u8; 18])
         .unwrap();
@@ -115,7 +120,10 @@ fn main() {
             }
         }
         "new_n" => {
-            let tmpl = udp(0, 20_000);
+            // `DENY=1`: first packets to 198.19.250.1, which the
+            // `deny-bogus` rule drops (no session, no NAT).
+            let deny = std::env::var("DENY").is_ok_and(|v| v == "1");
+            let tmpl = udp_to(0, 20_000, [198, 19, if deny { 250 } else { 200 }, 1]);
             let mut keys = Vec::new();
             let chunk = (n as u64).clamp(1, 1000);
             let mut done = 0u64;
