@@ -5,9 +5,16 @@
 //! frame carrying TCP (not SYN) or UDP, unfragmented, with TTL above 1,
 //! arriving on an interface whose zone has no screen profile and that has
 //! no input filter for the family, for a session whose egress interface
-//! has no output filter. Everything else — and every first packet — goes
-//! the general way ([`super::process`]). The decision is made before
-//! anything changes, so declining costs nothing but the checks.
+//! has no output filter. Everything else goes the general way
+//! ([`super::process`]). The decision is made before anything changes, so
+//! declining costs nothing but the checks.
+//!
+//! A packet of that shape whose lookup misses — a UDP packet or a TCP SYN
+//! opening a flow — takes the single-pass first-packet path (`new_flow`)
+//! on the same parse: DNAT, route (once), policy, NAT, session insert,
+//! rewrite, forward, with the general path's results; what it does not
+//! handle (screened zones, host-inbound traffic, rejects, egress filters,
+//! MSS-clamped SYNs, ...) it declines before changing anything.
 //!
 //! When it takes a packet it does exactly what the general path does for
 //! it (same checks in the same order, same counters, same drops, the same
