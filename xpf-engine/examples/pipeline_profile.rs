@@ -9,6 +9,10 @@
 //! Cases: `one_flow` (one established flow repeated), `batch` (random
 //! established flows in bursts of 32 through `process_batch`), `new`
 //! (new sessions, closed again in chunks so the table stays at 1M).
+//! `new_n` runs a fixed number of new sessions (the second argument, not
+//! seconds) from a patched template frame, for instruction counts under
+//! `valgrind --tool=callgrind --toggle-collect='*Engine::process'`
+//! (`DENY=1`: first packets the policy denies).
 //! Add `general` as a third argument to turn the fast path off; set
 //! `FILL` to change the number of live sessions, and `SMALL=1` for a small
 //! engine whose tables stay in cache (capacity 4,096, a 4-address pool:
@@ -21,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use xpf_dataplane::Config;
 use xpf_dataplane::compile::compile;
+use xpf_engine::checksum::update16;
 use xpf_engine::engine::{Engine, EngineOptions};
 use xpf_runtime::{AnySessionKey, CloseReason, InterfaceId, IpProtocol, SessionKey};
 
@@ -31,10 +36,14 @@ const T0: u64 = 1_795_392_000 * SEC;
 const CONFIG: &str = include_str!("pipeline_profile.toml");
 
 fn udp(i: u32, sport: u16) -> Vec<u8> {
+    udp_to(i, sport, [198, 19, 200, 1])
+}
+
+fn udp_to(i: u32, sport: u16, dst: [u8; 4]) -> Vec<u8> {
     let src = [198, 18, (i >> 8) as u8, i as u8];
     let mut out = Vec::new();
     PacketBuilder::ethernet2([2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 0, 1])
-        .ipv4(src, [198, 19, 200, 1], 64)
+        .ipv4(src, dst, 64)
         .udp(sport, 53)
         .write(&mut out, &[0u8; 18])
         .unwrap();
@@ -109,6 +118,48 @@ fn main() {
                 }
                 packets += 32_000;
             }
+        }
+        "new_n" => {
+            // `DENY=1`: first packets to 198.19.250.1, which the
+            // `deny-bogus` rule drops (no session, no NAT).
+            let deny = std::env::var("DENY").is_ok_and(|v| v == "1");
+            let tmpl = udp_to(0, 20_000, [198, 19, if deny { 250 } else { 200 }, 1]);
+            let mut keys = Vec::new();
+            let chunk = (n as u64).clamp(1, 1000);
+            let mut done = 0u64;
+            let mut next = 0u32;
+            while done < secs {
+                let todo = chunk.min(secs - done);
+                for _ in 0..todo {
+                    next += 1;
+                    let low = next & 0xffff;
+                    let sport = 20_000 + ((next >> 16) % 40_000) as u16;
+                    buf.clear();
+                    buf.extend_from_slice(&tmpl);
+                    buf[28..30].copy_from_slice(&(low as u16).to_be_bytes());
+                    buf[34..36].copy_from_slice(&sport.to_be_bytes());
+                    let ip = u16::from_be_bytes([buf[24], buf[25]]);
+                    buf[24..26].copy_from_slice(&update16(ip, 0, low as u16).to_be_bytes());
+                    let u = u16::from_be_bytes([buf[40], buf[41]]);
+                    let u = update16(update16(u, 0, low as u16), 20_000, sport);
+                    buf[40..42].copy_from_slice(&u.to_be_bytes());
+                    keys.push(AnySessionKey::V4(SessionKey {
+                        src: Ipv4Addr::new(198, 18, (low >> 8) as u8, low as u8),
+                        dst: Ipv4Addr::new(198, 19, 200, 1),
+                        src_port: sport,
+                        dst_port: 53,
+                        protocol: IpProtocol::UDP,
+                    }));
+                    black_box(e.process(T0 + 2 * SEC, LAN, &mut buf, &mut out));
+                }
+                done += todo;
+                for k in keys.drain(..) {
+                    e.close_session(&k, CloseReason::Admin, T0 + 2 * SEC);
+                }
+                let _ = e.telemetry_mut().deltas.drain(usize::MAX);
+            }
+            eprintln!("{done} new sessions; {} live", e.sessions().len());
+            return;
         }
         _ => {
             let mut next = 0u32;

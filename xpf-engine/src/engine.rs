@@ -17,8 +17,12 @@
 //! UDP, no filters on the way) take the fast path of module `fast` first:
 //! the same stages with the same results, without the general parse. It
 //! declines before changing anything, and everything it declines goes the
-//! general way. [`Engine::process_batch`] looks ahead over groups of
-//! frames so their session lookups' cache misses overlap.
+//! general way. First packets of that shape (UDP, TCP SYN) whose lookup
+//! misses are admitted there too, in one pass over the same parse (one
+//! route lookup, no second session lookup), unless their zone is screened
+//! or they need what only the general path does (host-inbound, reject,
+//! egress filters, MSS clamp). [`Engine::process_batch`] looks ahead over
+//! groups of frames so their session lookups' cache misses overlap.
 //!
 //! `now_ns` is nanoseconds since the Unix epoch, supplied by the caller
 //! (schedulers are evaluated against it); the engine never reads a clock.
@@ -654,7 +658,15 @@ impl Engine {
         ahead: Option<fast::Ahead>,
     ) -> Verdict {
         let fast = if self.state.opts.fast_path {
-            fast::established(&self.tables, &mut self.state, now_ns, ingress, frame, ahead)
+            fast::established(
+                &self.tables,
+                &self.nat,
+                &mut self.state,
+                now_ns,
+                ingress,
+                frame,
+                ahead,
+            )
         } else {
             None
         };

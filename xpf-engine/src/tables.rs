@@ -2,9 +2,8 @@
 //! compiled ids, built once per apply and swapped atomically between
 //! packets (the engine holds it in an `Arc`).
 
-use crate::lookup::{LongestPrefixMatch, LpmTable};
+use crate::lookup::{FxHashMap, LongestPrefixMatch, LpmTable};
 use crate::policy::PolicyTable;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use xpf_dataplane::compile::{
@@ -63,7 +62,8 @@ pub struct Tables {
     screens: Vec<Option<CompiledScreen>>,
     /// Policies.
     pub policy: PolicyTable,
-    local: HashMap<IpAddr, InterfaceId>,
+    /// Local addresses (Fx-hashed: every first packet asks).
+    local: FxHashMap<IpAddr, InterfaceId>,
     routes: LpmTable<RouteTarget>,
     /// Sorted by address; binary-searched (no hashing on the fast path).
     neighbours: Vec<(IpAddr, MacAddr)>,

@@ -5,9 +5,16 @@
 //! frame carrying TCP (not SYN) or UDP, unfragmented, with TTL above 1,
 //! arriving on an interface whose zone has no screen profile and that has
 //! no input filter for the family, for a session whose egress interface
-//! has no output filter. Everything else — and every first packet — goes
-//! the general way ([`super::process`]). The decision is made before
-//! anything changes, so declining costs nothing but the checks.
+//! has no output filter. Everything else goes the general way
+//! ([`super::process`]). The decision is made before anything changes, so
+//! declining costs nothing but the checks.
+//!
+//! A packet of that shape whose lookup misses — a UDP packet or a TCP SYN
+//! opening a flow — takes the single-pass first-packet path (`new_flow`)
+//! on the same parse: DNAT, route (once), policy, NAT, session insert,
+//! rewrite, forward, with the general path's results; what it does not
+//! handle (screened zones, host-inbound traffic, rejects, egress filters,
+//! MSS-clamped SYNs, ...) it declines before changing anything.
 //!
 //! When it takes a packet it does exactly what the general path does for
 //! it (same checks in the same order, same counters, same drops, the same
@@ -36,17 +43,27 @@
 
 use super::{BATCH_LOOKAHEAD, State, on_closed};
 use crate::checksum;
+use crate::nat::{FlowRequest, SnatTarget};
+use crate::nat_rules::{NatInput, NatRules};
+use crate::policy::PolicyInput;
 use crate::screen::{ScreenInput, ZoneFloods, stateless_check};
 use crate::session::{Direction, Session, SessionHandle, TcpSegment, TcpViolation};
+use crate::session::{InsertError, Inserted, SessionInit};
 use crate::tables::{NextHop, Tables};
 use crate::telemetry::Counters;
 use crate::wire::rewrite::{self, PlainLayout};
+use crate::wire::tcp::OptionsSummary;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::num::NonZeroU32;
 use xpf_dataplane::compile::CompiledScreen;
+use xpf_dataplane::compile::CompiledSourceAction;
+use xpf_dataplane::config::{PolicyAction, TcpWindowCheck};
+use xpf_dataplane::session_store::open_event;
 use xpf_runtime::counters::BaseCounter;
+use xpf_runtime::{AddressFamily, NatPoolId, NatRuleId, SessionFlags, SessionId};
 use xpf_runtime::{
-    CloseReason, DropReason, Event, FlowTuple, InterfaceId, IpProtocol, PolicyRuleId,
-    ScreenDropEvent, SessionDeltaReason, SessionKey, ZoneId,
+    CloseReason, DropReason, Event, FlowTuple, InterfaceId, IpProtocol, PolicyDenyEvent,
+    PolicyRuleId, ScreenDropEvent, SessionDeltaReason, SessionKey, ZoneId,
 };
 
 use super::Verdict;
@@ -86,9 +103,9 @@ fn be32(b: &[u8], at: usize) -> u32 {
 }
 
 /// Parses the transport header of `seg` (the bytes from the transport
-/// header to the end of the IP packet): ports and, for TCP, the segment.
-/// `None` for what the fast path does not take (SYN) or what the general
-/// parser would reject.
+/// header to the end of the IP packet): ports and, for TCP, the segment
+/// (for a SYN with the window scale of its options, read as the general
+/// parser reads them). `None` for what the general parser would reject.
 #[inline(always)]
 fn transport(protocol: u8, seg: &[u8]) -> Option<(u16, u16, Option<TcpSegment>)> {
     match IpProtocol(protocol) {
@@ -101,19 +118,20 @@ fn transport(protocol: u8, seg: &[u8]) -> Option<(u16, u16, Option<TcpSegment>)>
                 return None;
             }
             let flags = seg[13];
-            if flags & TcpSegment::SYN != 0 {
-                // SYNs carry options the tracker reads (window scale) and
-                // are MSS-clamped: the general path handles them.
-                return None;
-            }
+            // The tracker reads the window scale of SYNs only (the general
+            // parser's option summary; malformed options are not an error).
+            let window_scale = if flags & TcpSegment::SYN != 0 && header_len > 20 {
+                OptionsSummary::of(&seg[20..header_len]).window_scale
+            } else {
+                None
+            };
             let segment = TcpSegment {
                 flags,
                 seq: be32(seg, 4),
                 ack: be32(seg, 8),
                 window: be16(seg, 14),
                 payload_len: (seg.len() - header_len) as u32,
-                // Read only from SYNs (which do not come here).
-                window_scale: None,
+                window_scale,
             };
             Some((be16(seg, 0), be16(seg, 2), Some(segment)))
         }
@@ -418,6 +436,17 @@ trait FastAddr: Copy + Eq + Into<IpAddr> {
     ) -> Result<(), rewrite::RewriteError>;
     /// Where the forward stage sends a packet to `dst`.
     fn resolve(s: &mut State, t: &Tables, dst: Self) -> Resolved;
+    /// The address, if it is of this family.
+    fn from_ip(a: IpAddr) -> Option<Self>;
+    /// Inserts a session whose forward key was just looked up and missed
+    /// ([`SessionTable::insert_missed_v4`](crate::session::SessionTable)).
+    fn insert_missed(
+        s: &mut State,
+        forward: SessionKey<Self>,
+        reverse: SessionKey<Self>,
+        init: &SessionInit,
+        now_ns: u64,
+    ) -> Result<Inserted, InsertError>;
 }
 
 /// `(src, dst, src_port, dst_port)` of a key, addresses as bytes.
@@ -454,6 +483,23 @@ impl FastAddr for Ipv4Addr {
     fn resolve(s: &mut State, t: &Tables, dst: Self) -> Resolved {
         s.next_hops.resolve_v4(t, dst)
     }
+    #[inline(always)]
+    fn from_ip(a: IpAddr) -> Option<Self> {
+        match a {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        }
+    }
+    #[inline(always)]
+    fn insert_missed(
+        s: &mut State,
+        forward: SessionKey<Self>,
+        reverse: SessionKey<Self>,
+        init: &SessionInit,
+        now_ns: u64,
+    ) -> Result<Inserted, InsertError> {
+        s.sessions.insert_missed_v4(forward, reverse, init, now_ns)
+    }
 }
 
 impl FastAddr for Ipv6Addr {
@@ -483,6 +529,23 @@ impl FastAddr for Ipv6Addr {
     #[inline(always)]
     fn resolve(_: &mut State, t: &Tables, dst: Self) -> Resolved {
         resolve(t, dst.into())
+    }
+    #[inline(always)]
+    fn from_ip(a: IpAddr) -> Option<Self> {
+        match a {
+            IpAddr::V6(a) => Some(a),
+            IpAddr::V4(_) => None,
+        }
+    }
+    #[inline(always)]
+    fn insert_missed(
+        s: &mut State,
+        forward: SessionKey<Self>,
+        reverse: SessionKey<Self>,
+        init: &SessionInit,
+        now_ns: u64,
+    ) -> Result<Inserted, InsertError> {
+        s.sessions.insert_missed_v6(forward, reverse, init, now_ns)
     }
 }
 
@@ -599,6 +662,7 @@ pub(super) enum Taken {
 #[inline]
 pub(super) fn established(
     t: &Tables,
+    nat: &NatRules,
     s: &mut State,
     now_ns: u64,
     ingress: InterfaceId,
@@ -618,10 +682,10 @@ pub(super) fn established(
     } = pkt;
     match key {
         FastKey::V4(k) => established_in(
-            t, s, now_ns, ingress, frame, fin, k, layout, l3_len, seg, hit,
+            t, nat, s, now_ns, ingress, frame, fin, k, layout, l3_len, seg, hit,
         ),
         FastKey::V6(k) => established_in(
-            t, s, now_ns, ingress, frame, fin, k, layout, l3_len, seg, hit,
+            t, nat, s, now_ns, ingress, frame, fin, k, layout, l3_len, seg, hit,
         ),
     }
 }
@@ -665,6 +729,7 @@ fn count_rewritten(c: &mut Counters, k: TallyKey, bytes: u64, l3: u64, nat: bool
 #[inline(always)]
 fn established_in<A: FastAddr>(
     t: &Tables,
+    nat: &NatRules,
     s: &mut State,
     now_ns: u64,
     ingress: InterfaceId,
@@ -685,10 +750,27 @@ fn established_in<A: FastAddr>(
     {
         return None;
     }
+    let syn = seg.is_some_and(|g| g.flags & TcpSegment::SYN != 0);
     let (h, dir) = match hit {
         Some(hit) => hit,
-        None => A::lookup(s, &key)?,
+        None => match A::lookup(s, &key) {
+            Some(hit) => hit,
+            // A first packet: the single-pass new-flow path for UDP and
+            // TCP SYNs (unless SYNs are MSS-clamped), the general path
+            // otherwise.
+            None if seg.is_none() || (syn && t.compiled.flow.tcp_mss.is_none()) => {
+                return new_flow(
+                    t, nat, s, now_ns, ingress, frame, fin, key, layout, l3_len, seg,
+                );
+            }
+            None => return None,
+        },
     };
+    // SYNs of live sessions (retransmissions, reopen attempts) take the
+    // general path.
+    if syn {
+        return None;
+    }
     // One read of the slot: the other direction's key (the packet leaves
     // with it reversed) and the per-packet fields of the record.
     let (keys, sess) = A::slot(s, h)?;
@@ -813,5 +895,374 @@ fn established_in<A: FastAddr>(
         }
     };
     count_rewritten(c, tally, bytes, l3, translated);
+    Some(Taken::Other(verdict))
+}
+
+/// Counts a first packet the new-flow path took and then dropped or
+/// forwarded: received and a session-table miss (the general path's
+/// bookkeeping up to `first_packet`).
+#[inline(always)]
+fn count_first(c: &mut Counters, ingress: InterfaceId, zone: ZoneId, bytes: u64) {
+    count_rx(c, ingress, zone, bytes);
+    c.add(BaseCounter::SessionMisses, 1);
+}
+
+/// The first packet of a UDP flow or TCP SYN in the fast path's shape
+/// (for SYNs: no MSS clamp configured), in one pass:
+/// the general path's `first_packet` and `forward` stages on the fast
+/// path's parse — no second parse, one route lookup (the forward stage's
+/// lookup of the translated destination is the policy stage's lookup of
+/// the same address), no second session lookup (the insert skips the
+/// forward key's collision check: the caller has just missed it), and the
+/// tuple and TTL rewritten with one update per checksum.
+///
+/// Drops for no route, a discard route, a policy deny and the default
+/// deny are decided here too. It declines (`None`, nothing changed) for
+/// what it does not handle: screened zones (screens and session limits),
+/// host-inbound traffic, a policy reject (its RST / ICMP error is built
+/// from the general parse), an egress interface with an output filter,
+/// TCP segments that cannot open a session, interface source NAT without
+/// an address. Those go the general way. Every outcome it does produce is the general
+/// path's, with the same counters, events and deltas
+/// (`tests/fast_path_equivalence.rs`).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn new_flow<A: FastAddr>(
+    t: &Tables,
+    nat: &NatRules,
+    s: &mut State,
+    now_ns: u64,
+    ingress: InterfaceId,
+    frame: &mut Vec<u8>,
+    fin: &crate::tables::FastInterface,
+    key: SessionKey<A>,
+    layout: PlainLayout,
+    l3_len: u16,
+    seg: Option<TcpSegment>,
+) -> Option<Taken> {
+    if fin.screened {
+        return None;
+    }
+    // TCP: the tracker of the session to be (a SYN; mid-stream in loose
+    // zones). A segment that cannot open a session goes the general way
+    // (drop, RST).
+    let loose = t
+        .zone(fin.zone)
+        .is_some_and(|z| z.tcp_window_check == TcpWindowCheck::Loose);
+    let tracker = match &seg {
+        Some(g) => Some(
+            if loose {
+                crate::session::TcpTracker::new_mid_stream(g)
+            } else {
+                crate::session::TcpTracker::new_from_syn(g)
+            }
+            .ok()?,
+        ),
+        None => None,
+    };
+    let zone = fin.zone;
+    let family = usize::from(layout.v6);
+    let protocol = key.protocol;
+    let (src, dst): (IpAddr, IpAddr) = (key.src.into(), key.dst.into());
+    let (sport, dport) = (key.src_port, key.dst_port);
+    let ninput = NatInput {
+        src,
+        dst,
+        protocol,
+        src_port: sport,
+        dst_port: dport,
+    };
+    // Static / destination NAT.
+    let dnat = nat.destination(zone, ingress, &ninput);
+    let (dst2, dport2) = match &dnat {
+        Some(d) => (d.address, d.port.unwrap_or(dport)),
+        None => (dst, dport),
+    };
+    if dnat.is_none() && t.local_interface(dst2).is_some() {
+        return None;
+    }
+    let dst2_a = A::from_ip(dst2)?;
+    let bytes = frame.len() as u64;
+    // Route and egress zone (the forward stage's route lookup too).
+    let (egress, gateway) = match t.route(dst2) {
+        Some(NextHop::Via { interface, gateway }) => (interface, gateway),
+        Some(NextHop::Discard) => {
+            count_first(&mut s.telemetry.counters, ingress, zone, bytes);
+            return Some(Taken::Other(Verdict::Drop(DropReason::RouteDiscard)));
+        }
+        None => {
+            count_first(&mut s.telemetry.counters, ingress, zone, bytes);
+            return Some(Taken::Other(Verdict::Drop(DropReason::NoRoute)));
+        }
+    };
+    let Some(eif) = t.fast_interface(egress) else {
+        count_first(&mut s.telemetry.counters, ingress, zone, bytes);
+        return Some(Taken::Other(Verdict::Drop(DropReason::NoRoute)));
+    };
+    let to_zone = eif.zone;
+    // Policy.
+    let decision = t.policy.evaluate(
+        &PolicyInput {
+            from_zone: zone,
+            to_zone,
+            src,
+            dst: dst2,
+            protocol,
+            src_port: sport,
+            dst_port: dport2,
+            icmp: None,
+        },
+        (now_ns / 1_000_000_000) as i64,
+    );
+    let rule = decision.index.map(|i| &t.policy.rules()[i]);
+    if decision.action != PolicyAction::Permit {
+        // Reject answers with a RST / ICMP error built from the general
+        // parse: the general path does it.
+        if decision.action == PolicyAction::Reject {
+            return None;
+        }
+        if rule.is_some_and(|r| r.log_init) {
+            s.telemetry.event(Event::PolicyDeny(PolicyDenyEvent {
+                time_ns: now_ns,
+                flow: FlowTuple {
+                    src,
+                    src_port: sport,
+                    dst,
+                    dst_port: dport,
+                    protocol,
+                    icmp_type: None,
+                },
+                policy_rule: decision.rule.unwrap_or_default(),
+                app: rule.map(|r| r.app).unwrap_or_default(),
+                ingress_zone: zone,
+                egress_zone: to_zone,
+                ingress_interface: ingress,
+                rejected: false,
+            }));
+        }
+        if let Some(r) = rule
+            && let Some(c) = s.telemetry.counters.policies.get_mut(r.id.index())
+        {
+            c.packets += 1;
+            c.bytes += u64::from(l3_len);
+        }
+        count_first(&mut s.telemetry.counters, ingress, zone, bytes);
+        return Some(Taken::Other(Verdict::Drop(match decision.rule {
+            Some(_) => DropReason::PolicyDeny,
+            None => DropReason::DefaultDeny,
+        })));
+    }
+    // The egress filter runs on the general path.
+    if eif.out_filter[family] {
+        return None;
+    }
+    let rule = decision.index.map(|i| &t.policy.rules()[i]);
+    // (The TTL is above 1: `parse` takes nothing else.)
+    // Static / source NAT.
+    let mut flags = SessionFlags::empty();
+    let mut nat_rule_src = NatRuleId::NONE;
+    let mut nat_pool = NatPoolId::NONE;
+    let mut mapping = None;
+    let (src2, sport2) = if let Some((r, public)) = nat.static_outbound(src) {
+        flags.insert(SessionFlags::STATIC_NAT);
+        nat_rule_src = r.id;
+        (public, sport)
+    } else if let Some(r) = nat.source(zone, ingress, to_zone, egress, &ninput) {
+        let target = match r.action {
+            CompiledSourceAction::Off => None,
+            CompiledSourceAction::Pool(id) => Some(SnatTarget::Pool(id)),
+            CompiledSourceAction::Interface => match t.interface_address(
+                egress,
+                if layout.v6 {
+                    AddressFamily::Inet6
+                } else {
+                    AddressFamily::Inet
+                },
+            ) {
+                Some(a) => Some(SnatTarget::Interface(a)),
+                None => return None,
+            },
+        };
+        match target {
+            None => (src, sport),
+            Some(target) => {
+                let req = FlowRequest {
+                    src,
+                    src_port: sport,
+                    protocol,
+                    dst: dst2,
+                    dst_port: dport2,
+                };
+                match s.snat.allocate(target, &req) {
+                    Ok(m) => {
+                        nat_rule_src = r.id;
+                        nat_pool = target.pool_id();
+                        flags.insert(SessionFlags::SNAT);
+                        mapping = Some((target, m));
+                        if let Some(c) = s.telemetry.counters.nat_rules.get_mut(r.id.index()) {
+                            c.packets += 1;
+                        }
+                        (m.public_addr, m.public_port)
+                    }
+                    Err(_) => {
+                        count_first(&mut s.telemetry.counters, ingress, zone, bytes);
+                        return Some(Taken::Other(Verdict::Drop(DropReason::NatPoolExhausted)));
+                    }
+                }
+            }
+        }
+    } else {
+        (src, sport)
+    };
+    let Some(src2_a) = A::from_ip(src2) else {
+        // Not reached: a translation keeps the family.
+        if let Some((target, m)) = mapping {
+            let _ = s.snat.release(target, &m);
+        }
+        return None;
+    };
+    let mut nat_rule_dst = NatRuleId::NONE;
+    if let Some(d) = &dnat {
+        nat_rule_dst = d.rule;
+        flags.insert(if d.is_static {
+            SessionFlags::STATIC_NAT
+        } else {
+            SessionFlags::DNAT
+        });
+        if let Some(c) = s.telemetry.counters.nat_rules.get_mut(d.rule.index()) {
+            c.packets += 1;
+        }
+    }
+    let (rule_id, rule_app, app_timeout, log_init, log_close, count) = match rule {
+        Some(r) => (
+            r.id,
+            r.app,
+            r.app_match.timeout_secs.and_then(NonZeroU32::new),
+            r.log_init,
+            r.log_close,
+            r.count,
+        ),
+        None => (
+            Default::default(),
+            Default::default(),
+            None,
+            false,
+            false,
+            false,
+        ),
+    };
+    if log_init {
+        flags.insert(SessionFlags::LOG_INIT);
+    }
+    if log_close {
+        flags.insert(SessionFlags::LOG_CLOSE);
+    }
+    if count {
+        flags.insert(SessionFlags::COUNT);
+    }
+    if loose {
+        flags.insert(SessionFlags::LOOSE_TCP);
+    }
+    let reverse = SessionKey {
+        src: dst2_a,
+        dst: src2_a,
+        src_port: dport2,
+        dst_port: sport2,
+        protocol,
+    };
+    let owner_rg = fin
+        .redundancy_group
+        .or(eif.redundancy_group)
+        .unwrap_or_default();
+    let id = SessionId::compose(s.opts.node_id, s.next_seq);
+    s.next_seq += s.seq_stride;
+    let init = SessionInit {
+        id,
+        generation: t.generation,
+        policy_rule: rule_id,
+        app: rule_app,
+        app_timeout,
+        ingress_zone: zone,
+        egress_zone: to_zone,
+        ingress_interface: ingress,
+        egress_interface: egress,
+        nat_rule_src,
+        nat_rule_dst,
+        nat_pool,
+        flags,
+        owner_rg,
+        tcp: tracker,
+    };
+    count_first(&mut s.telemetry.counters, ingress, zone, bytes);
+    let inserted = match A::insert_missed(s, key, reverse, &init, now_ns) {
+        Ok(i) => i,
+        Err(e) => {
+            if let Some((target, m)) = mapping {
+                let _ = s.snat.release(target, &m);
+            }
+            return Some(Taken::Other(Verdict::Drop(match e {
+                InsertError::TableFull => DropReason::SessionTableFull,
+                _ => DropReason::SessionConflict,
+            })));
+        }
+    };
+    if let Some(evicted) = inserted.evicted {
+        on_closed(s, evicted, now_ns);
+    }
+    let h = inserted.handle;
+    s.telemetry.counters.add(BaseCounter::SessionsCreated, 1);
+    let l3 = u64::from(l3_len);
+    s.sessions.touch(h, Direction::Forward, l3, now_ns);
+    if log_init {
+        let open = open_event(&s.sessions.forward_entry(h));
+        s.telemetry.event(Event::SessionOpen(open));
+    }
+    let sessions = &s.sessions;
+    s.telemetry
+        .delta_with(SessionDeltaReason::Open, || sessions.forward_entry(h));
+    if !rule_id.is_none()
+        && let Some(c) = s.telemetry.counters.policies.get_mut(rule_id.index())
+    {
+        c.packets += 1;
+        c.bytes += l3;
+    }
+    // Forward: settled before the frame is written (see `established_in`).
+    let new = SessionKey {
+        src: src2_a,
+        dst: dst2_a,
+        src_port: sport2,
+        dst_port: dport2,
+        protocol,
+    };
+    let outcome = if let Some(rg) = eif.redundancy_group
+        && s.rg_inactive.contains(&rg)
+    {
+        Err(DropReason::HaInactive)
+    } else {
+        Ok(t.neighbour(gateway).map(|m| m.0))
+    };
+    let c = &mut s.telemetry.counters;
+    if A::rewrite(frame, layout, &key, &new, outcome.is_ok()).is_err() {
+        // Not reached for this shape (the general path drops it so).
+        return Some(Taken::Other(Verdict::Drop(DropReason::MalformedIpv4)));
+    }
+    if new != key {
+        c.add(BaseCounter::NatTranslated, 1);
+    }
+    let verdict = match outcome {
+        Err(reason) => Verdict::Drop(reason),
+        Ok(None) => Verdict::Drop(DropReason::NoNeighbour),
+        Ok(Some(mac)) => {
+            frame[0..6].copy_from_slice(&mac);
+            frame[6..12].copy_from_slice(&eif.mac);
+            if let Some(vid) = eif.vlan
+                && rewrite::push_vlan(frame, vid).is_err()
+            {
+                Verdict::Drop(DropReason::MalformedVlan)
+            } else {
+                Verdict::Forward { egress }
+            }
+        }
+    };
     Some(Taken::Other(verdict))
 }

@@ -629,12 +629,52 @@ impl SessionTable {
         }
     }
 
+    /// [`insert`](Self::insert) of an IPv4 session whose forward key the
+    /// caller has just looked up and not found, with no insert or removal
+    /// since: the forward key's collision check (a second lookup) is
+    /// skipped; everything else is checked as by `insert`.
+    #[inline]
+    pub(crate) fn insert_missed_v4(
+        &mut self,
+        forward: SessionKey<Ipv4Addr>,
+        reverse: SessionKey<Ipv4Addr>,
+        init: &SessionInit,
+        now_ns: u64,
+    ) -> Result<Inserted, InsertError> {
+        self.insert_checked(forward, reverse, init, now_ns, true)
+    }
+
+    /// [`insert_missed_v4`](Self::insert_missed_v4) for IPv6.
+    #[inline]
+    pub(crate) fn insert_missed_v6(
+        &mut self,
+        forward: SessionKey<Ipv6Addr>,
+        reverse: SessionKey<Ipv6Addr>,
+        init: &SessionInit,
+        now_ns: u64,
+    ) -> Result<Inserted, InsertError> {
+        self.insert_checked(forward, reverse, init, now_ns, true)
+    }
+
     fn insert_in<A: Family>(
         &mut self,
         forward: SessionKey<A>,
         reverse: SessionKey<A>,
         init: &SessionInit,
         now_ns: u64,
+    ) -> Result<Inserted, InsertError> {
+        self.insert_checked(forward, reverse, init, now_ns, false)
+    }
+
+    /// `insert`; `forward_missed`: the forward key is known to be absent.
+    #[inline(always)]
+    fn insert_checked<A: Family>(
+        &mut self,
+        forward: SessionKey<A>,
+        reverse: SessionKey<A>,
+        init: &SessionInit,
+        now_ns: u64,
+        forward_missed: bool,
     ) -> Result<Inserted, InsertError> {
         let protocol = forward.protocol;
         let tcp = match (protocol == IpProtocol::TCP, init.tcp) {
@@ -647,7 +687,7 @@ impl SessionTable {
             A::hash_key(&forward, &self.seeds),
             A::hash_key(&reverse, &self.seeds),
         ];
-        self.check_keys_hashed(&forward, &reverse, hashes)?;
+        self.check_keys_hashed(&forward, &reverse, hashes, forward_missed)?;
         let evicted = self.make_room()?;
         let timeout = self
             .timeouts
@@ -667,6 +707,7 @@ impl SessionTable {
         forward: &SessionKey<A>,
         reverse: &SessionKey<A>,
         hashes: [u64; 2],
+        forward_missed: bool,
     ) -> Result<(), InsertError> {
         if forward.protocol != reverse.protocol {
             return Err(InsertError::KeyMismatch);
@@ -678,6 +719,9 @@ impl SessionTable {
             (Direction::Forward, forward, hashes[0]),
             (Direction::Reverse, reverse, hashes[1]),
         ] {
+            if direction == Direction::Forward && forward_missed {
+                continue;
+            }
             if let Some((existing, _)) =
                 self.lookup_hashed_in(key, hash, self.index.home_bucket(hash))
             {
