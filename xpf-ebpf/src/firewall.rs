@@ -9,6 +9,8 @@ use crate::lower::{self, Lowered, capabilities, ip_bytes, ip_u128};
 use crate::program::{Error, LoadOptions, Loaded, PROGRAM};
 use aya::maps::lpm_trie::Key as LpmKey;
 use aya::maps::{MapError, PerCpuValues};
+use aya::programs::XdpMode;
+use aya::programs::xdp::XdpLinkId;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -70,6 +72,39 @@ pub struct CounterSet {
 #[derive(Default)]
 struct SlotKeys {
     lowered: Option<Lowered>,
+    /// `xpf_ifindex` entries of attached devices.
+    ifindex: Vec<abi::IfindexKey>,
+}
+
+/// A device the program is attached to.
+#[derive(Debug)]
+struct Link {
+    ifindex: u32,
+    link: XdpLinkId,
+    mode: XdpMode,
+    up: bool,
+}
+
+/// The attachment of one device, as [`Firewall::links`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Device name (the config's interface name).
+    pub name: String,
+    /// Kernel ifindex in the namespace it was attached from.
+    pub ifindex: u32,
+    /// `xdp-native`, `xdp-generic`, `xdp-offload` or `xdp`.
+    pub mode: &'static str,
+    /// Administrative state.
+    pub up: bool,
+}
+
+fn mode_name(mode: XdpMode) -> &'static str {
+    match mode {
+        XdpMode::Driver => "xdp-native",
+        XdpMode::Skb => "xdp-generic",
+        XdpMode::Hardware => "xdp-offload",
+        XdpMode::Default => "xdp",
+    }
 }
 
 /// The eBPF backend's state around the loaded program.
@@ -80,6 +115,8 @@ pub struct Firewall {
     generation: u64,
     active: u32,
     slots: [SlotKeys; 2],
+    /// Attached devices by name.
+    links: BTreeMap<String, Link>,
     /// Control-plane tallies (closes done here, not in the program).
     user_global: BTreeMap<GlobalCounter, u64>,
     user_removed: u64,
@@ -292,6 +329,7 @@ impl Firewall {
             generation: 0,
             active: 0,
             slots: Default::default(),
+            links: BTreeMap::new(),
             user_global: BTreeMap::new(),
             user_removed: 0,
             events: Vec::new(),
@@ -437,6 +475,9 @@ impl Firewall {
     // Apply
 
     fn clear_slot(&mut self, slot: u32) -> Result<(), Error> {
+        for k in std::mem::take(&mut self.slots[slot as usize].ifindex) {
+            let _ = self.prog.maps.ifindex.remove(&k);
+        }
         let Some(old) = self.slots[slot as usize].lowered.take() else {
             return Ok(());
         };
@@ -579,7 +620,8 @@ impl Firewall {
         now_ns: u64,
     ) -> Result<ApplyResult, DataplaneError> {
         let slot = 1 - self.active;
-        let lowered = lower::lower(&compiled, slot)?;
+        let mut lowered = lower::lower(&compiled, slot)?;
+        self.bind_links(&compiled, &mut lowered);
         // Plan the NAT carry-over before touching anything.
         let sessions = self.forward_sessions().map_err(dp_err)?;
         let mut keep_slots: Vec<abi::SlotKey> = Vec::new();
@@ -602,6 +644,10 @@ impl Firewall {
             return Err(dp_err(e));
         }
         self.slots[slot as usize].lowered = Some(lowered);
+        if let Err(e) = self.write_ifindex(slot, &compiled) {
+            let _ = self.clear_slot(slot);
+            return Err(dp_err(e));
+        }
         // Re-lay the slot map: the new layout's slot of every kept mapping.
         let old_slots: Vec<abi::SlotKey> =
             self.prog.maps.slots.keys().filter_map(Result::ok).collect();
@@ -709,6 +755,201 @@ impl Firewall {
             self.close(&k, CloseReason::Policy, now_ns)?;
         }
         Ok(())
+    }
+
+    // ------------------------------------------------------------------
+    // Links
+
+    /// Fills the kernel ifindex of every attached, administratively up
+    /// device into the lowered interfaces; a down device's interface is
+    /// written invalid, so it neither receives nor transmits.
+    fn bind_links(&self, c: &CompiledConfig, l: &mut Lowered) {
+        for (id, v) in l.ifaces.iter_mut() {
+            let Some(ifc) = c.interfaces.iter().find(|i| u32::from(i.id.0) == *id) else {
+                continue;
+            };
+            if let Some(link) = self.links.get(&ifc.name) {
+                v.ifindex = link.ifindex;
+                if !link.up {
+                    v.valid = 0;
+                }
+            }
+        }
+    }
+
+    /// Writes the `xpf_ifindex` entries of `slot` for every attached, up
+    /// device the configuration names.
+    fn write_ifindex(&mut self, slot: u32, c: &CompiledConfig) -> Result<(), Error> {
+        for (name, link) in &self.links {
+            if !link.up {
+                continue;
+            }
+            let Some(ifc) = c.interfaces.iter().find(|i| &i.name == name) else {
+                continue;
+            };
+            let key = abi::IfindexKey {
+                slot,
+                ifindex: link.ifindex,
+            };
+            self.prog
+                .maps
+                .ifindex
+                .insert(key, u32::from(ifc.id.0), 0)
+                .map_err(map_err("xpf_ifindex"))?;
+            self.slots[slot as usize].ifindex.push(key);
+        }
+        Ok(())
+    }
+
+    /// Re-binds the active slot in place after a link change: one map
+    /// element per interface, so a packet sees either the old or the new
+    /// binding of a device, never a half-written one.
+    fn rebind_active(&mut self) -> Result<(), Error> {
+        let slot = self.active;
+        let Some(c) = self.compiled.clone() else {
+            return Ok(());
+        };
+        let Some(mut lowered) = self.slots[slot as usize].lowered.take() else {
+            return Ok(());
+        };
+        // Fresh valid flags and ifindexes from the lowered form.
+        let fresh = lower::lower(&c, slot).map(|l| l.ifaces).unwrap_or_default();
+        for (id, v) in lowered.ifaces.iter_mut() {
+            if let Some((_, f)) = fresh.iter().find(|(fid, _)| fid == id) {
+                *v = *f;
+            }
+        }
+        self.bind_links(&c, &mut lowered);
+        let mut res = Ok(());
+        for (id, v) in &lowered.ifaces {
+            if let Err(e) = self
+                .prog
+                .maps
+                .ifaces
+                .set(slot * abi::MAX_IFACES + id, *v, 0)
+                .map_err(map_err("xpf_ifaces"))
+            {
+                res = Err(e);
+            }
+        }
+        self.slots[slot as usize].lowered = Some(lowered);
+        let wanted: Vec<(abi::IfindexKey, u32)> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.up)
+            .filter_map(|(name, l)| {
+                let ifc = c.interfaces.iter().find(|i| &i.name == name)?;
+                Some((
+                    abi::IfindexKey {
+                        slot,
+                        ifindex: l.ifindex,
+                    },
+                    u32::from(ifc.id.0),
+                ))
+            })
+            .collect();
+        for k in std::mem::take(&mut self.slots[slot as usize].ifindex) {
+            if !wanted.iter().any(|(w, _)| *w == k) {
+                let _ = self.prog.maps.ifindex.remove(&k);
+            }
+        }
+        for (k, id) in wanted {
+            self.prog
+                .maps
+                .ifindex
+                .insert(k, id, 0)
+                .map_err(map_err("xpf_ifindex"))?;
+            self.slots[slot as usize].ifindex.push(k);
+        }
+        res
+    }
+
+    /// Attaches the program to the device `name` (resolved in the calling
+    /// thread's network namespace) in `mode`. The configuration's interface
+    /// of the same name is bound to it (now if a configuration is in force,
+    /// else at the next apply). Idempotent.
+    pub fn attach(&mut self, name: &str, mode: XdpMode) -> Result<(), Error> {
+        if self.links.contains_key(name) {
+            return Ok(());
+        }
+        let ifindex = nix::net::if_::if_nametoindex(name).map_err(|errno| Error::Interface {
+            name: name.to_owned(),
+            reason: format!("no such device in this network namespace ({errno})"),
+        })?;
+        let link = self.prog.attach(ifindex, mode)?;
+        self.links.insert(
+            name.to_owned(),
+            Link {
+                ifindex,
+                link,
+                mode,
+                up: true,
+            },
+        );
+        if let Err(e) = self.rebind_active() {
+            let _ = self.detach(name);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Detaches the program from `name` and unbinds it: frames no longer
+    /// arrive from it and routes through it are dropped (`no-route`).
+    /// Idempotent.
+    pub fn detach(&mut self, name: &str) -> Result<(), Error> {
+        let Some(link) = self.links.remove(name) else {
+            return Ok(());
+        };
+        let rebind = self.rebind_active();
+        for slot in 0..2 {
+            let keys = &mut self.slots[slot].ifindex;
+            keys.retain(|k| {
+                k.ifindex != link.ifindex || {
+                    let _ = self.prog.maps.ifindex.remove(k);
+                    false
+                }
+            });
+        }
+        self.prog.detach(link.link)?;
+        rebind
+    }
+
+    /// Sets the administrative state of an attached device.
+    pub fn set_link_up(&mut self, name: &str, up: bool) -> Result<bool, Error> {
+        let Some(link) = self.links.get_mut(name) else {
+            return Ok(false);
+        };
+        if link.up == up {
+            return Ok(true);
+        }
+        link.up = up;
+        self.rebind_active()?;
+        Ok(true)
+    }
+
+    /// Every attachment, sorted by name.
+    pub fn links(&self) -> Vec<LinkInfo> {
+        self.links
+            .iter()
+            .map(|(name, l)| LinkInfo {
+                name: name.clone(),
+                ifindex: l.ifindex,
+                mode: mode_name(l.mode),
+                up: l.up,
+            })
+            .collect()
+    }
+
+    /// Detaches every device (teardown).
+    pub fn detach_all(&mut self) -> Result<(), Error> {
+        let names: Vec<String> = self.links.keys().cloned().collect();
+        let mut res = Ok(());
+        for n in names {
+            if let Err(e) = self.detach(&n) {
+                res = Err(e);
+            }
+        }
+        res
     }
 
     // ------------------------------------------------------------------
