@@ -85,6 +85,10 @@ struct Link {
     up: bool,
 }
 
+/// A session due for expiry: its forward key and value, and the reason its
+/// close reports.
+pub type Expired = (SessKey, SessVal, CloseReason);
+
 /// The attachment of one device, as [`Firewall::links`] reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinkInfo {
@@ -117,6 +121,9 @@ pub struct Firewall {
     slots: [SlotKeys; 2],
     /// Attached devices by name.
     links: BTreeMap<String, Link>,
+    /// Stopped: attached devices are not bound, so every frame is dropped
+    /// as `unknown-interface` (fail closed) until processing resumes.
+    suspended: bool,
     /// Control-plane tallies (closes done here, not in the program).
     user_global: BTreeMap<GlobalCounter, u64>,
     user_removed: u64,
@@ -330,6 +337,7 @@ impl Firewall {
             active: 0,
             slots: Default::default(),
             links: BTreeMap::new(),
+            suspended: false,
             user_global: BTreeMap::new(),
             user_removed: 0,
             events: Vec::new(),
@@ -780,6 +788,9 @@ impl Firewall {
     /// Writes the `xpf_ifindex` entries of `slot` for every attached, up
     /// device the configuration names.
     fn write_ifindex(&mut self, slot: u32, c: &CompiledConfig) -> Result<(), Error> {
+        if self.suspended {
+            return Ok(());
+        }
         for (name, link) in &self.links {
             if !link.up {
                 continue;
@@ -836,7 +847,7 @@ impl Firewall {
         let wanted: Vec<(abi::IfindexKey, u32)> = self
             .links
             .iter()
-            .filter(|(_, l)| l.up)
+            .filter(|(_, l)| l.up && !self.suspended)
             .filter_map(|(name, l)| {
                 let ifc = c.interfaces.iter().find(|i| &i.name == name)?;
                 Some((
@@ -912,6 +923,16 @@ impl Firewall {
         }
         self.prog.detach(link.link)?;
         rebind
+    }
+
+    /// Stops (`true`) or resumes (`false`) processing on every attached
+    /// device: a stopped firewall drops every frame as `unknown-interface`.
+    pub fn suspend(&mut self, on: bool) -> Result<(), Error> {
+        if self.suspended == on {
+            return Ok(());
+        }
+        self.suspended = on;
+        self.rebind_active()
     }
 
     /// Sets the administrative state of an attached device.
@@ -1049,6 +1070,98 @@ impl Firewall {
         Some((f, fv))
     }
 
+    /// The entry stored under `key` as the runtime sees it: a forward entry
+    /// from its data, a reverse entry derived from its forward entry (the
+    /// program keeps a session's live data in the forward entry only).
+    pub fn entry_at(&self, key: &SessKey) -> Result<Option<SessionEntry>, Error> {
+        let v = match self.prog.maps.sessions.get(key, 0) {
+            Ok(v) => v,
+            Err(MapError::KeyNotFound) => return Ok(None),
+            Err(e) => return Err(map_err("xpf_sessions")(e)),
+        };
+        if v.s.is_reverse == 0 {
+            return Ok(Some(entry_of(key, &v.s)));
+        }
+        if let Ok(f) = self.prog.maps.sessions.get(&v.s.other, 0)
+            && f.s.is_reverse == 0
+            && f.s.session_id == v.s.session_id
+        {
+            return Ok(Some(reverse_entry(&entry_of(&v.s.other, &f.s))));
+        }
+        // The forward entry is gone: the reverse entry's own copy of the
+        // session data still describes it.
+        let mut fwd = v.s;
+        fwd.other = *key;
+        fwd.is_reverse = 0;
+        Ok(Some(reverse_entry(&entry_of(&v.s.other, &fwd))))
+    }
+
+    /// Removes the one entry under `key` and returns its value. Removing a
+    /// forward entry counts the session as removed for the program's
+    /// occupancy accounting; nothing else (no companions, no event).
+    pub fn remove_entry(&mut self, key: &SessKey) -> Result<Option<SessVal>, Error> {
+        let v = match self.prog.maps.sessions.get(key, 0) {
+            Ok(v) => v,
+            Err(MapError::KeyNotFound) => return Ok(None),
+            Err(e) => return Err(map_err("xpf_sessions")(e)),
+        };
+        match self.prog.maps.sessions.remove(key) {
+            Ok(()) => {}
+            // Removed concurrently by the program (its own close).
+            Err(MapError::KeyNotFound) => return Ok(None),
+            Err(e) => return Err(map_err("xpf_sessions")(e)),
+        }
+        if v.s.is_reverse == 0 {
+            self.user_removed += 1;
+            self.prog
+                .maps
+                .state
+                .set(
+                    1,
+                    abi::State {
+                        removed: self.user_removed,
+                        ..Default::default()
+                    },
+                    0,
+                )
+                .map_err(map_err("xpf_state"))?;
+        }
+        Ok(Some(v))
+    }
+
+    /// Releases the source-NAT port slot a forward session held; returns
+    /// whether a slot was released.
+    pub fn release_slot(&mut self, fwd: &SessKey, v: &SessVal) -> bool {
+        if v.s.snat_target == 0 {
+            return false;
+        }
+        self.prog
+            .maps
+            .slots
+            .remove(&abi::SlotKey {
+                target: v.s.snat_target,
+                proto: fwd.proto,
+                pad0: 0,
+                slot: v.s.slot,
+            })
+            .is_ok()
+    }
+
+    /// Counts and reports the close of the session whose forward entry is
+    /// `entry`: the closed (and evicted) counters, a session-close event if
+    /// its policy logs closes, and a close delta.
+    pub fn report_close(&mut self, entry: &SessionEntry, reason: CloseReason, now_ns: u64) {
+        self.count_user(BaseCounter::SessionsClosed);
+        if reason == CloseReason::Evicted {
+            self.count_user(BaseCounter::SessionsEvicted);
+        }
+        if entry.flags().contains(SessionFlags::LOG_CLOSE) {
+            self.events
+                .push(Event::SessionClose(close_event(entry, reason, now_ns)));
+        }
+        self.delta(SessionDeltaReason::Close(reason), *entry);
+    }
+
     /// Closes the session whose forward key is `fwd`: removes both entries,
     /// releases its NAT slot, counts and reports the close. False when it
     /// was already gone.
@@ -1058,73 +1171,66 @@ impl Firewall {
         reason: CloseReason,
         now_ns: u64,
     ) -> Result<bool, Error> {
-        let Ok(v) = self.prog.maps.sessions.get(fwd, 0) else {
+        match self.prog.maps.sessions.get(fwd, 0) {
+            Ok(v) if v.s.is_reverse == 0 => {}
+            _ => return Ok(false),
+        }
+        let Some(v) = self.remove_entry(fwd)? else {
             return Ok(false);
         };
-        if v.s.is_reverse != 0 {
-            return Ok(false);
+        if let Ok(r) = self.prog.maps.sessions.get(&v.s.other, 0)
+            && r.s.session_id == v.s.session_id
+        {
+            self.remove_entry(&v.s.other)?;
         }
-        if self.prog.maps.sessions.remove(fwd).is_err() {
-            return Ok(false);
-        }
-        let _ = self.prog.maps.sessions.remove(&v.s.other);
-        if v.s.snat_target != 0 {
-            let _ = self.prog.maps.slots.remove(&abi::SlotKey {
-                target: v.s.snat_target,
-                proto: fwd.proto,
-                pad0: 0,
-                slot: v.s.slot,
-            });
-        }
-        self.user_removed += 1;
-        self.prog
-            .maps
-            .state
-            .set(
-                1,
-                abi::State {
-                    removed: self.user_removed,
-                    ..Default::default()
-                },
-                0,
-            )
-            .map_err(map_err("xpf_state"))?;
-        self.count_user(BaseCounter::SessionsClosed);
-        if reason == CloseReason::Evicted {
-            self.count_user(BaseCounter::SessionsEvicted);
-        }
-        let entry = entry_of(fwd, &v.s);
-        if entry.flags().contains(SessionFlags::LOG_CLOSE) {
-            self.events
-                .push(Event::SessionClose(close_event(&entry, reason, now_ns)));
-        }
-        self.delta(SessionDeltaReason::Close(reason), entry);
+        self.release_slot(fwd, &v);
+        self.report_close(&entry_of(fwd, &v.s), reason, now_ns);
         Ok(true)
     }
 
-    /// Expires every session whose deadline (`last_seen + timeout`) is at or
-    /// before `now_ns`, in deadline order.
-    pub fn expire(&mut self, now_ns: u64) -> Result<usize, Error> {
-        let mut due: Vec<(u64, u64, SessKey, u8)> = self
-            .forward_sessions()?
+    /// The forward sessions whose deadline (`last_seen + timeout`) is at or
+    /// before `now_ns`, in deadline order, with the reason their expiry
+    /// reports, and the number of forward sessions examined.
+    pub fn expired(&self, now_ns: u64) -> Result<(Vec<Expired>, usize), Error> {
+        let all = self.forward_sessions()?;
+        let scanned = all.len();
+        let mut due: Vec<(u64, u64, SessKey, SessVal)> = all
             .into_iter()
             .filter_map(|(k, v)| {
                 let d =
                     v.s.last_seen_ns
                         .saturating_add(u64::from(v.s.timeout) * SEC);
-                let st = if v.s.tcp.valid != 0 { v.s.tcp.state } else { 0 };
-                (d <= now_ns).then_some((d, v.s.order, k, st))
+                (d <= now_ns).then_some((d, v.s.order, k, v))
             })
             .collect();
-        due.sort();
+        due.sort_by_key(|(d, o, k, _)| (*d, *o, *k));
+        let out = due
+            .into_iter()
+            .map(|(_, _, k, v)| {
+                let st = if v.s.tcp.valid != 0 { v.s.tcp.state } else { 0 };
+                let reason = match st {
+                    7 => CloseReason::TcpFin,
+                    8 => CloseReason::TcpRst,
+                    _ => CloseReason::IdleTimeout,
+                };
+                (k, v, reason)
+            })
+            .collect();
+        Ok((out, scanned))
+    }
+
+    /// Counts one expired session (the GC calls it per session it expires).
+    pub fn count_expired(&mut self) {
+        self.count_user(BaseCounter::SessionsExpired);
+    }
+
+    /// Expires every session whose deadline (`last_seen + timeout`) is at or
+    /// before `now_ns`, in deadline order.
+    pub fn expire(&mut self, now_ns: u64) -> Result<usize, Error> {
+        let (due, _) = self.expired(now_ns)?;
         let mut n = 0;
-        for (_, _, k, st) in due {
-            let reason = match st {
-                7 => CloseReason::TcpFin,
-                8 => CloseReason::TcpRst,
-                _ => CloseReason::IdleTimeout,
-            };
-            self.count_user(BaseCounter::SessionsExpired);
+        for (k, _, reason) in due {
+            self.count_expired();
             if self.close(&k, reason, now_ns)? {
                 n += 1;
             }
@@ -1194,6 +1300,16 @@ impl Firewall {
     pub fn drain_events(&mut self) -> Vec<Event> {
         self.drain_records();
         std::mem::take(&mut self.events)
+    }
+
+    /// Events and session deltas since the last drain, in one pass over
+    /// the ring buffer.
+    pub fn drain(&mut self) -> (Vec<Event>, Vec<SessionDelta>) {
+        self.drain_records();
+        (
+            std::mem::take(&mut self.events),
+            std::mem::take(&mut self.deltas),
+        )
     }
 
     /// Session deltas since the last drain.

@@ -631,9 +631,16 @@ fn tcp_through_native_xdp_snat_dnat_and_unsolicited_drop_with_matching_counters_
     assert_eq!(by_reason.get("open"), Some(&2), "{by_reason:?}");
     assert_eq!(by_reason.get("close"), Some(&2), "{by_reason:?}");
 
-    // Detach: the firewall forwards nothing any more.
+    // Detach, then remove the topology: nothing is left behind.
     fw.detach_all().expect("detach");
     assert!(fw.links().is_empty());
+    drop(fw);
+    let names = topo.ns.clone();
+    drop(topo);
+    let left = run("ip", &["netns", "list"]);
+    for ns in names {
+        assert!(!left.contains(&ns), "namespace {ns} left behind");
+    }
 }
 
 fn now_ns() -> u64 {
