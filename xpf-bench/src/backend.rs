@@ -1,7 +1,8 @@
 //! The configurations under test behind one [`Backend`] trait: plain kernel
 //! forwarding, nftables (with conntrack, optionally masquerade), and the xpf
-//! backends, which plug in here as they gain real I/O (until then they are
-//! listed as not yet available, never measured with a made-up figure).
+//! backends: the eBPF backend (`crate::ebpf`, with and without SNAT); the
+//! others plug in here as they gain real I/O (until then they are listed as
+//! not yet available, never measured with a made-up figure).
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -252,15 +253,6 @@ pub struct PendingXpfBackend {
 }
 
 impl PendingXpfBackend {
-    /// The eBPF backend (XDP native mode on the firewall's veths).
-    pub fn ebpf() -> Self {
-        Self {
-            name: "xpf-ebpf",
-            description: "xpf eBPF/XDP backend, native XDP on the firewall's veths",
-            reason: "xpf-ebpf cannot forward on real interfaces yet (issue 5)",
-        }
-    }
-
     /// The userspace backend (engine shards on AF_XDP / AF_PACKET).
     pub fn userspace() -> Self {
         Self {
@@ -304,7 +296,8 @@ pub fn all_backends() -> Vec<Box<dyn Backend>> {
         Box::new(KernelForwarding),
         Box::new(Nftables { masquerade: false }),
         Box::new(Nftables { masquerade: true }),
-        Box::new(PendingXpfBackend::ebpf()),
+        Box::new(crate::ebpf::XpfEbpf::plain()),
+        Box::new(crate::ebpf::XpfEbpf::snat()),
         Box::new(PendingXpfBackend::userspace()),
     ]
 }

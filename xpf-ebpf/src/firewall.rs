@@ -1405,6 +1405,23 @@ impl Firewall {
         Ok(out)
     }
 
+    /// Live sessions from the program's own accounting (installed minus
+    /// removed by the program and by the control plane): two map reads,
+    /// however large the table.
+    pub fn live_sessions(&self) -> Result<u64, Error> {
+        let st = |i: u32| {
+            self.prog
+                .maps
+                .state
+                .get(&i, 0)
+                .map_err(map_err("xpf_state"))
+        };
+        let (p, u) = (st(0)?, st(1)?);
+        Ok(p.inserted
+            .saturating_sub(p.removed)
+            .saturating_sub(u.removed))
+    }
+
     /// Live forward sessions and the configured capacity.
     pub fn occupancy(&self) -> (usize, u32) {
         let live = self.forward_sessions().map(|v| v.len()).unwrap_or(0);
