@@ -30,6 +30,13 @@
 // server's veth so the frames that reach them are dropped at the cheapest
 // point instead of costing a socket lookup and an ICMP error; everything
 // that is not UDP (TCP for the bulk transfer) passes.
+//
+// xpf_bench_fwd: the floor of any XDP forwarder, the "xdp-forward"
+// configuration: attached to the firewall's two veths, it looks up the
+// egress port of the ingress device (FWD_PORTS, filled by xpf-bench),
+// decrements the TTL (incremental checksum), rewrites both MACs and
+// redirects. No policy, no state, no counters: what an XDP firewall costs
+// beyond this is its own work.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -131,6 +138,44 @@ int xpf_bench_sink(struct xdp_md *ctx)
     if (ip->protocol == IPPROTO_UDP)
         return XDP_DROP;
     return XDP_PASS;
+}
+
+/* The egress of frames arriving on an ifindex. */
+struct fwd_port {
+    __u32 ifindex;
+    __u8 dmac[6];
+    __u8 smac[6];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4);
+    __type(key, __u32);
+    __type(value, struct fwd_port);
+} FWD_PORTS SEC(".maps");
+
+SEC("xdp")
+int xpf_bench_fwd(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    struct iphdr *ip = (void *)(eth + 1);
+    if ((void *)(ip + 1) > data_end)
+        return XDP_PASS;
+    if (eth->h_proto != bpf_htons(ETH_P_IP) || ip->ttl <= 1)
+        return XDP_PASS;
+    __u32 key = ctx->ingress_ifindex;
+    struct fwd_port *p = bpf_map_lookup_elem(&FWD_PORTS, &key);
+    if (!p)
+        return XDP_PASS;
+    /* RFC 1624: TTL is the high byte of the 16-bit word at offset 8. */
+    __u32 sum = (__u32)ip->check + (__u32)bpf_htons(0x0100);
+    ip->check = (__u16)(sum + (sum >= 0xFFFF));
+    ip->ttl--;
+    __builtin_memcpy(eth->h_dest, p->dmac, 6);
+    __builtin_memcpy(eth->h_source, p->smac, 6);
+    return bpf_redirect(p->ifindex, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -1,7 +1,8 @@
 //! The configurations under test behind one [`Backend`] trait: plain kernel
 //! forwarding, nftables (with conntrack, optionally masquerade), and the xpf
-//! backends, which plug in here as they gain real I/O (until then they are
-//! listed as not yet available, never measured with a made-up figure).
+//! backends: the eBPF backend (`crate::ebpf`, with and without SNAT); the
+//! others plug in here as they gain real I/O (until then they are listed as
+//! not yet available, never measured with a made-up figure).
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -139,6 +140,57 @@ impl Backend for KernelForwarding {
     }
 }
 
+/// The floor of any XDP forwarder: a stateless program on the firewall's
+/// veths that rewrites MACs, decrements the TTL and redirects (no policy,
+/// no state), with kernel forwarding off. What an XDP firewall costs above
+/// this is its own work.
+#[derive(Debug, Default)]
+pub struct XdpForward {
+    fwd: Option<crate::bpf::Forwarder>,
+}
+
+impl Backend for XdpForward {
+    fn name(&self) -> &'static str {
+        "xdp-forward"
+    }
+    fn description(&self) -> &'static str {
+        "stateless XDP forwarding (MAC rewrite, TTL, bpf_redirect): the floor of an XDP firewall"
+    }
+    fn availability(&self) -> Availability {
+        Availability::Available
+    }
+    fn supports(&self, scenario: Scenario) -> bool {
+        // Stateless: "full table" is the same as established.
+        scenario != Scenario::FullTable
+    }
+    fn setup(&mut self, topo: &Topology, work_dir: &std::path::Path) -> Result<()> {
+        let n = &topo.names;
+        sys::netns_exec(&n.ns_fw, "sysctl", &["-qw", "net.ipv4.ip_forward=0"])?;
+        let path = work_dir.join("gen.bpf.o");
+        let bytes = std::fs::read(&path).map_err(|source| BenchError::Io {
+            action: "reading",
+            path: path.clone(),
+            source,
+        })?;
+        let mut fwd = crate::bpf::Forwarder::load(&crate::bpf::BpfObject::from_bytes(bytes))?;
+        fwd.install(
+            &n.ns_fw,
+            (&n.f0, topology::MAC_F0, topology::MAC_C0),
+            (&n.f1, topology::MAC_F1, topology::MAC_S0),
+        )?;
+        self.fwd = Some(fwd);
+        Ok(())
+    }
+    fn sessions(&self, _topo: &Topology) -> Result<Option<u64>> {
+        Ok(None)
+    }
+    fn teardown(&mut self, _topo: &Topology) -> Result<()> {
+        // Dropping the object detaches the program.
+        self.fwd = None;
+        Ok(())
+    }
+}
+
 /// Source ports a masquerade to one address can use (1024–65535).
 pub const MASQ_PORTS: u64 = 64_512;
 
@@ -252,15 +304,6 @@ pub struct PendingXpfBackend {
 }
 
 impl PendingXpfBackend {
-    /// The eBPF backend (XDP native mode on the firewall's veths).
-    pub fn ebpf() -> Self {
-        Self {
-            name: "xpf-ebpf",
-            description: "xpf eBPF/XDP backend, native XDP on the firewall's veths",
-            reason: "xpf-ebpf cannot forward on real interfaces yet (issue 5)",
-        }
-    }
-
     /// The userspace backend (engine shards on AF_XDP / AF_PACKET).
     pub fn userspace() -> Self {
         Self {
@@ -302,9 +345,11 @@ impl Backend for PendingXpfBackend {
 pub fn all_backends() -> Vec<Box<dyn Backend>> {
     vec![
         Box::new(KernelForwarding),
+        Box::new(XdpForward::default()),
         Box::new(Nftables { masquerade: false }),
         Box::new(Nftables { masquerade: true }),
-        Box::new(PendingXpfBackend::ebpf()),
+        Box::new(crate::ebpf::XpfEbpf::plain()),
+        Box::new(crate::ebpf::XpfEbpf::snat()),
         Box::new(PendingXpfBackend::userspace()),
     ]
 }

@@ -19,6 +19,8 @@ pub const SOURCE: &str = include_str!("../bpf/gen.bpf.c");
 pub const GEN_PROGRAM: &str = "xpf_bench_gen";
 /// Name of the sink program.
 pub const SINK_PROGRAM: &str = "xpf_bench_sink";
+/// Name of the stateless XDP forwarding program (the `xdp-forward` floor).
+pub const FWD_PROGRAM: &str = "xpf_bench_fwd";
 /// Frames per live-frames batch (the kernel flushes XDP_TX per batch).
 pub const LIVE_BATCH: u32 = 64;
 /// Size of the generated frames (without FCS).
@@ -31,6 +33,12 @@ pub struct BpfObject {
 }
 
 impl BpfObject {
+    /// An object from ELF bytes already compiled (e.g. read back from the
+    /// run's scratch directory).
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self { bytes }
+    }
+
     /// The ELF bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
@@ -240,6 +248,120 @@ impl Sink {
     }
 }
 
+/// The egress of frames arriving on one device (`struct fwd_port`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FwdPort {
+    /// Egress ifindex.
+    pub ifindex: u32,
+    /// Destination MAC written into the frame.
+    pub dmac: [u8; 6],
+    /// Source MAC written into the frame.
+    pub smac: [u8; 6],
+}
+
+impl FwdPort {
+    /// The map value's bytes (16, no padding).
+    pub fn to_bytes(self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[0..4].copy_from_slice(&self.ifindex.to_ne_bytes());
+        b[4..10].copy_from_slice(&self.dmac);
+        b[10..16].copy_from_slice(&self.smac);
+        b
+    }
+}
+
+/// The stateless XDP forwarder (`xpf_bench_fwd`) on the firewall's veths.
+#[derive(Debug)]
+pub struct Forwarder {
+    ebpf: Ebpf,
+}
+
+impl Forwarder {
+    /// Loads the forwarder from `obj`.
+    pub fn load(obj: &BpfObject) -> Result<Self> {
+        let mut ebpf = EbpfLoader::new()
+            .load(obj.bytes())
+            .map_err(load_err("loading the forwarder object"))?;
+        let prog: &mut Xdp = ebpf
+            .program_mut(FWD_PROGRAM)
+            .ok_or_else(|| BenchError::Bpf {
+                what: "finding the forwarder".into(),
+                detail: format!("no program {FWD_PROGRAM}"),
+            })?
+            .try_into()
+            .map_err(|e| BenchError::bpf("forwarder program type", &e))?;
+        prog.load()
+            .map_err(|e| BenchError::bpf("loading the forwarder", &e))?;
+        Ok(Self { ebpf })
+    }
+
+    /// In namespace `ns`: frames arriving on `a` leave through `b` towards
+    /// `b_peer`, and the reverse; then attaches to both (native XDP).
+    pub fn install(
+        &mut self,
+        ns: &str,
+        (a, a_mac, a_peer): (&str, [u8; 6], [u8; 6]),
+        (b, b_mac, b_peer): (&str, [u8; 6], [u8; 6]),
+    ) -> Result<()> {
+        let ebpf = &mut self.ebpf;
+        sys::in_netns(ns, || {
+            let idx = |dev: &str| {
+                nix::net::if_::if_nametoindex(dev).map_err(|source| BenchError::Sys {
+                    what: format!("ifindex of {dev}"),
+                    source,
+                })
+            };
+            let (ia, ib) = (idx(a)?, idx(b)?);
+            {
+                let map = ebpf.map_mut("FWD_PORTS").ok_or_else(|| BenchError::Bpf {
+                    what: "finding FWD_PORTS".into(),
+                    detail: "no such map".into(),
+                })?;
+                let mut ports: aya::maps::HashMap<_, u32, [u8; 16]> =
+                    aya::maps::HashMap::try_from(map)
+                        .map_err(|e| BenchError::bpf("FWD_PORTS map type", &e))?;
+                for (from, port) in [
+                    (
+                        ia,
+                        FwdPort {
+                            ifindex: ib,
+                            dmac: b_peer,
+                            smac: b_mac,
+                        },
+                    ),
+                    (
+                        ib,
+                        FwdPort {
+                            ifindex: ia,
+                            dmac: a_peer,
+                            smac: a_mac,
+                        },
+                    ),
+                ] {
+                    ports
+                        .insert(from, port.to_bytes(), 0)
+                        .map_err(|e| BenchError::bpf("filling FWD_PORTS", &e))?;
+                }
+            }
+            let prog: &mut Xdp = ebpf
+                .program_mut(FWD_PROGRAM)
+                .ok_or_else(|| BenchError::Bpf {
+                    what: "finding the forwarder".into(),
+                    detail: format!("no program {FWD_PROGRAM}"),
+                })?
+                .try_into()
+                .map_err(|e| BenchError::bpf("forwarder program type", &e))?;
+            for dev in [a, b] {
+                prog.attach(dev, XdpMode::Driver).map_err(|e| {
+                    BenchError::bpf(format!("attaching the forwarder to {dev}"), &e)
+                })?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Internet checksum of `data` (16-bit one's complement of the sum).
 pub fn ip_checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = data
@@ -338,6 +460,20 @@ mod tests {
     }
 
     #[test]
+    fn fwd_port_bytes_follow_the_c_struct_layout() {
+        let p = FwdPort {
+            ifindex: 7,
+            dmac: [1; 6],
+            smac: [2; 6],
+        };
+        let b = p.to_bytes();
+        assert_eq!(std::mem::size_of::<FwdPort>(), 16);
+        assert_eq!(&b[0..4], &7u32.to_ne_bytes());
+        assert_eq!(&b[4..10], &[1; 6]);
+        assert_eq!(&b[10..16], &[2; 6]);
+    }
+
+    #[test]
     fn checksum_of_odd_length_pads_with_zero() {
         assert_eq!(ip_checksum(&[0xff]), !0xff00);
     }
@@ -352,6 +488,7 @@ mod tests {
         let has = |needle: &[u8]| elf.windows(needle.len()).any(|w| w == needle);
         assert!(has(GEN_PROGRAM.as_bytes()));
         assert!(has(SINK_PROGRAM.as_bytes()));
+        assert!(has(FWD_PROGRAM.as_bytes()));
         assert!(has(b"xdp.frags"));
     }
 }

@@ -1,7 +1,7 @@
 //! xpf-bench: the netns macro-benchmark (issue 6). It puts each firewall
 //! configuration — plain kernel forwarding, nftables with conntrack, nftables
-//! with masquerade, and the xpf backends once they forward on real
-//! interfaces — between a client and a server namespace, drives 60-byte UDP
+//! with masquerade, and the xpf backends that forward on real interfaces
+//! (today the eBPF backend, with and without SNAT) — between a client and a server namespace, drives 60-byte UDP
 //! frames over ≥ 10,000 flows from an XDP program run with `BPF_PROG_RUN`
 //! in live-frames mode, and reports the firewall's CPU nanoseconds per
 //! forwarded packet (from schedstat), as JSON lines, a Markdown table and a
@@ -13,6 +13,7 @@ pub mod chart;
 pub mod cleanup;
 pub mod cli;
 pub mod counters;
+pub mod ebpf;
 pub mod error;
 pub mod measure;
 pub mod report;

@@ -64,6 +64,9 @@ pub struct Measurement {
     pub fw_cpu_ns: u64,
     /// The threads counted.
     pub fw_threads: Vec<String>,
+    /// Of `fw_cpu_ns`, the backend's own threads (e.g. a service thread
+    /// draining events and sweeping sessions), ns.
+    pub backend_cpu_ns: u64,
     /// Packets that left the firewall (tx + tx_dropped, both veths).
     pub pkts_out: u64,
     /// Bytes that left the firewall.
@@ -94,17 +97,24 @@ pub struct Measurement {
 struct Snapshot {
     at: Instant,
     fw_ns: u64,
+    backend_ns: u64,
     ksoftirqd: Option<u64>,
     links: Vec<LinkStats>,
     offered: u64,
 }
 
-fn snapshot(topo: &Topology, threads: &[KThread], offered: &AtomicU64) -> Result<Snapshot> {
+fn snapshot(
+    topo: &Topology,
+    threads: &[KThread],
+    own: &[KThread],
+    offered: &AtomicU64,
+) -> Result<Snapshot> {
     let n = &topo.names;
     let links = counters::link_stats(&n.ns_fw, &[&n.f0, &n.f1])?;
     Ok(Snapshot {
         at: Instant::now(),
         fw_ns: counters::sum_runtime_ns(threads)?,
+        backend_ns: counters::sum_runtime_ns(own)?,
         ksoftirqd: counters::ksoftirqd_runtime_ns(FIREWALL_CPU),
         links,
         offered: offered.load(Ordering::Relaxed),
@@ -278,6 +288,13 @@ pub fn measure(
         topo.refresh_napi_threads()?;
     }
     backend.setup(&topo, work_dir)?;
+    // Attaching XDP programs to the firewall's veths may re-create their
+    // NAPI threads: find (and pin) them again.
+    let refreshed = topo.refresh_napi_threads();
+    if let Err(e) = refreshed {
+        let _ = backend.teardown(&topo);
+        return Err(e);
+    }
     if debug {
         eprintln!("sinks + backend ready at {:?}", t0.elapsed());
     }
@@ -321,8 +338,9 @@ fn run_scenario(
         }
         Scenario::NewFlows | Scenario::TcpBulk => {}
     }
+    let own = backend.threads();
     let mut threads = topo.fw_napi.clone();
-    threads.extend(backend.threads());
+    threads.extend(own.iter().cloned());
     let sessions_before = backend.sessions(topo)?;
 
     let stop = AtomicBool::new(false);
@@ -357,13 +375,13 @@ fn run_scenario(
         let measured = (|| {
             std::thread::sleep(opts.warmup);
             cleanup::check_stop()?;
-            let before = snapshot(topo, &threads, &offered)?;
+            let before = snapshot(topo, &threads, &own, &offered)?;
             let deadline = Instant::now() + opts.duration;
             while Instant::now() < deadline {
                 cleanup::check_stop()?;
                 std::thread::sleep(Duration::from_millis(50).min(opts.duration));
             }
-            let after = snapshot(topo, &threads, &offered)?;
+            let after = snapshot(topo, &threads, &own, &offered)?;
             Ok((before, after))
         })();
         stop.store(true, Ordering::Relaxed);
@@ -403,6 +421,7 @@ fn run_scenario(
         window_s: window,
         fw_cpu_ns,
         fw_threads: threads.iter().map(|t| t.name.clone()).collect(),
+        backend_cpu_ns: after.backend_ns.saturating_sub(before.backend_ns),
         pkts_out,
         bytes_out,
         tx_dropped,

@@ -133,6 +133,57 @@ pub fn summarize(ms: &[Measurement]) -> Vec<Row> {
     rows
 }
 
+/// A configuration against its equivalent, per round, in one scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The configuration.
+    pub this: String,
+    /// What it is compared with (measured in the same rounds).
+    pub base: String,
+    /// Scenario.
+    pub scenario: Scenario,
+    /// Median of the per-round ratios.
+    pub median: f64,
+    /// Smallest per-round ratio.
+    pub min: f64,
+    /// Largest per-round ratio.
+    pub max: f64,
+    /// Rounds with both measured.
+    pub rounds: usize,
+}
+
+/// The xpf configurations and the nftables configuration each is
+/// equivalent to.
+pub const EQUIVALENTS: &[(&str, &str)] =
+    &[("xpf-ebpf", NFTABLES), ("xpf-ebpf-snat", "nftables-masq")];
+
+/// Per-round ratios of `this` to `base` in every scenario both ran.
+pub fn compare(ms: &[Measurement], this: &str, base: &str) -> Vec<Comparison> {
+    let mut out = Vec::new();
+    for scenario in Scenario::ALL {
+        let a = per_round(ms, scenario.name(), this);
+        let b = per_round(ms, scenario.name(), base);
+        let ratios: Vec<f64> = a
+            .iter()
+            .filter_map(|(r, v)| b.get(r).map(|x| v / x))
+            .filter(|x| x.is_finite())
+            .collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        out.push(Comparison {
+            this: this.to_owned(),
+            base: base.to_owned(),
+            scenario,
+            median: median(&ratios),
+            min: ratios.iter().copied().fold(f64::INFINITY, f64::min),
+            max: ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            rounds: ratios.len(),
+        });
+    }
+    out
+}
+
 /// Appends one measurement as a JSON line.
 pub fn append_jsonl(path: &Path, m: &Measurement) -> Result<()> {
     let io = |source| BenchError::Io {
@@ -176,6 +227,8 @@ pub struct Meta {
     pub not_available: Vec<(String, String)>,
     /// Chart file, relative to BENCHMARKS.md, if one was written.
     pub chart: Option<String>,
+    /// xpf configurations against their nftables equivalents.
+    pub comparisons: Vec<Comparison>,
 }
 
 fn fmt_ns(v: f64) -> String {
@@ -288,6 +341,21 @@ pub fn markdown(rows: &[Row], meta: &Meta) -> String {
         }
         s.push('\n');
     }
+    if !meta.comparisons.is_empty() {
+        s.push_str(
+            "#### xpf against its nftables equivalent: per-round ratio of the firewall CPU per \
+             packet (goal for eBPF established + SNAT: ≤ 0.20× nftables + masquerade)\n\n",
+        );
+        s.push_str("| configuration | against | scenario | ratio, median (min–max) | rounds |\n");
+        s.push_str("|---|---|---|---:|---:|\n");
+        for c in &meta.comparisons {
+            s.push_str(&format!(
+                "| {} | {} | {} | **{:.2}×** ({:.2}–{:.2}) | {} |\n",
+                c.this, c.base, c.scenario, c.median, c.min, c.max, c.rounds
+            ));
+        }
+        s.push('\n');
+    }
     if let Some(chart) = &meta.chart {
         s.push_str(&format!(
             "![firewall CPU ns per packet per configuration, median with min–max whiskers]({chart})\n"
@@ -336,6 +404,7 @@ mod tests {
             window_s: 1.0,
             fw_cpu_ns: 0,
             fw_threads: vec![],
+            backend_cpu_ns: 0,
             pkts_out: 1,
             bytes_out: 60,
             tx_dropped: 0,
@@ -406,6 +475,14 @@ mod tests {
             command: "x".into(),
             not_available: vec![("xpf-ebpf".into(), "no real I/O yet".into())],
             chart: Some("docs/c.png".into()),
+            comparisons: compare(
+                &[
+                    m(0, "xpf-ebpf-snat", Scenario::Established, 50.0),
+                    m(0, "nftables-masq", Scenario::Established, 200.0),
+                ],
+                "xpf-ebpf-snat",
+                "nftables-masq",
+            ),
         };
         let md = markdown(&rows, &meta);
         assert!(
@@ -415,6 +492,28 @@ mod tests {
         assert!(md.contains("| xpf-ebpf | not yet available: no real I/O yet |"));
         assert!(md.contains("docs/c.png"));
         assert!(md.contains("test cpu") && md.contains("2026-01-01"));
+        assert!(
+            md.contains(
+                "| xpf-ebpf-snat | nftables-masq | established | **0.25×** (0.25–0.25) | 1 |"
+            ),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn comparisons_pair_the_same_rounds_only() {
+        let ms = vec![
+            m(0, "xpf-ebpf", Scenario::Established, 100.0),
+            m(0, NFTABLES, Scenario::Established, 400.0),
+            m(1, "xpf-ebpf", Scenario::Established, 300.0),
+            m(1, NFTABLES, Scenario::Established, 600.0),
+            m(2, "xpf-ebpf", Scenario::Established, 1.0),
+            m(1, NFTABLES, Scenario::NewFlows, 600.0),
+        ];
+        let c = compare(&ms, "xpf-ebpf", NFTABLES);
+        assert_eq!(c.len(), 1, "new-flows has no xpf-ebpf figure");
+        assert_eq!(c[0].rounds, 2, "round 2 has no nftables figure");
+        assert_eq!((c[0].min, c[0].median, c[0].max), (0.25, 0.375, 0.5));
     }
 
     #[test]

@@ -203,6 +203,10 @@ pub fn run_netns(opts: &NetnsOpts) -> Result<()> {
         command: command_line(opts),
         not_available,
         chart: opts.chart.as_ref().map(|c| relative_to_markdown(c, opts)),
+        comparisons: report::EQUIVALENTS
+            .iter()
+            .flat_map(|(this, base)| report::compare(&results, this, base))
+            .collect(),
     };
     let md = report::markdown(&rows, &meta);
     println!("\n{md}");

@@ -9,6 +9,8 @@ use crate::lower::{self, Lowered, capabilities, ip_bytes, ip_u128};
 use crate::program::{Error, LoadOptions, Loaded, PROGRAM};
 use aya::maps::lpm_trie::Key as LpmKey;
 use aya::maps::{MapError, PerCpuValues};
+use aya::programs::XdpMode;
+use aya::programs::xdp::XdpLinkId;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -70,6 +72,43 @@ pub struct CounterSet {
 #[derive(Default)]
 struct SlotKeys {
     lowered: Option<Lowered>,
+    /// `xpf_ifindex` entries of attached devices.
+    ifindex: Vec<abi::IfindexKey>,
+}
+
+/// A device the program is attached to.
+#[derive(Debug)]
+struct Link {
+    ifindex: u32,
+    link: XdpLinkId,
+    mode: XdpMode,
+    up: bool,
+}
+
+/// A session due for expiry: its forward key and value, and the reason its
+/// close reports.
+pub type Expired = (SessKey, SessVal, CloseReason);
+
+/// The attachment of one device, as [`Firewall::links`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Device name (the config's interface name).
+    pub name: String,
+    /// Kernel ifindex in the namespace it was attached from.
+    pub ifindex: u32,
+    /// `xdp-native`, `xdp-generic`, `xdp-offload` or `xdp`.
+    pub mode: &'static str,
+    /// Administrative state.
+    pub up: bool,
+}
+
+fn mode_name(mode: XdpMode) -> &'static str {
+    match mode {
+        XdpMode::Driver => "xdp-native",
+        XdpMode::Skb => "xdp-generic",
+        XdpMode::Hardware => "xdp-offload",
+        XdpMode::Default => "xdp",
+    }
 }
 
 /// The eBPF backend's state around the loaded program.
@@ -80,6 +119,11 @@ pub struct Firewall {
     generation: u64,
     active: u32,
     slots: [SlotKeys; 2],
+    /// Attached devices by name.
+    links: BTreeMap<String, Link>,
+    /// Stopped: attached devices are not bound, so every frame is dropped
+    /// as `unknown-interface` (fail closed) until processing resumes.
+    suspended: bool,
     /// Control-plane tallies (closes done here, not in the program).
     user_global: BTreeMap<GlobalCounter, u64>,
     user_removed: u64,
@@ -292,6 +336,8 @@ impl Firewall {
             generation: 0,
             active: 0,
             slots: Default::default(),
+            links: BTreeMap::new(),
+            suspended: false,
             user_global: BTreeMap::new(),
             user_removed: 0,
             events: Vec::new(),
@@ -437,6 +483,9 @@ impl Firewall {
     // Apply
 
     fn clear_slot(&mut self, slot: u32) -> Result<(), Error> {
+        for k in std::mem::take(&mut self.slots[slot as usize].ifindex) {
+            let _ = self.prog.maps.ifindex.remove(&k);
+        }
         let Some(old) = self.slots[slot as usize].lowered.take() else {
             return Ok(());
         };
@@ -579,7 +628,8 @@ impl Firewall {
         now_ns: u64,
     ) -> Result<ApplyResult, DataplaneError> {
         let slot = 1 - self.active;
-        let lowered = lower::lower(&compiled, slot)?;
+        let mut lowered = lower::lower(&compiled, slot)?;
+        self.bind_links(&compiled, &mut lowered);
         // Plan the NAT carry-over before touching anything.
         let sessions = self.forward_sessions().map_err(dp_err)?;
         let mut keep_slots: Vec<abi::SlotKey> = Vec::new();
@@ -602,6 +652,10 @@ impl Firewall {
             return Err(dp_err(e));
         }
         self.slots[slot as usize].lowered = Some(lowered);
+        if let Err(e) = self.write_ifindex(slot, &compiled) {
+            let _ = self.clear_slot(slot);
+            return Err(dp_err(e));
+        }
         // Re-lay the slot map: the new layout's slot of every kept mapping.
         let old_slots: Vec<abi::SlotKey> =
             self.prog.maps.slots.keys().filter_map(Result::ok).collect();
@@ -712,6 +766,214 @@ impl Firewall {
     }
 
     // ------------------------------------------------------------------
+    // Links
+
+    /// Fills the kernel ifindex of every attached, administratively up
+    /// device into the lowered interfaces; a down device's interface is
+    /// written invalid, so it neither receives nor transmits.
+    fn bind_links(&self, c: &CompiledConfig, l: &mut Lowered) {
+        for (id, v) in l.ifaces.iter_mut() {
+            let Some(ifc) = c.interfaces.iter().find(|i| u32::from(i.id.0) == *id) else {
+                continue;
+            };
+            if let Some(link) = self.links.get(&ifc.name) {
+                v.ifindex = link.ifindex;
+                if !link.up {
+                    v.valid = 0;
+                }
+            }
+        }
+    }
+
+    /// Writes the `xpf_ifindex` entries of `slot` for every attached, up
+    /// device the configuration names.
+    fn write_ifindex(&mut self, slot: u32, c: &CompiledConfig) -> Result<(), Error> {
+        if self.suspended {
+            return Ok(());
+        }
+        for (name, link) in &self.links {
+            if !link.up {
+                continue;
+            }
+            let Some(ifc) = c.interfaces.iter().find(|i| &i.name == name) else {
+                continue;
+            };
+            let key = abi::IfindexKey {
+                slot,
+                ifindex: link.ifindex,
+            };
+            self.prog
+                .maps
+                .ifindex
+                .insert(key, u32::from(ifc.id.0), 0)
+                .map_err(map_err("xpf_ifindex"))?;
+            self.slots[slot as usize].ifindex.push(key);
+        }
+        Ok(())
+    }
+
+    /// Re-binds the active slot in place after a link change: one map
+    /// element per interface, so a packet sees either the old or the new
+    /// binding of a device, never a half-written one.
+    fn rebind_active(&mut self) -> Result<(), Error> {
+        let slot = self.active;
+        let Some(c) = self.compiled.clone() else {
+            return Ok(());
+        };
+        let Some(mut lowered) = self.slots[slot as usize].lowered.take() else {
+            return Ok(());
+        };
+        // Fresh valid flags and ifindexes from the lowered form.
+        let fresh = lower::lower(&c, slot).map(|l| l.ifaces).unwrap_or_default();
+        for (id, v) in lowered.ifaces.iter_mut() {
+            if let Some((_, f)) = fresh.iter().find(|(fid, _)| fid == id) {
+                *v = *f;
+            }
+        }
+        self.bind_links(&c, &mut lowered);
+        let mut res = Ok(());
+        for (id, v) in &lowered.ifaces {
+            if let Err(e) = self
+                .prog
+                .maps
+                .ifaces
+                .set(slot * abi::MAX_IFACES + id, *v, 0)
+                .map_err(map_err("xpf_ifaces"))
+            {
+                res = Err(e);
+            }
+        }
+        self.slots[slot as usize].lowered = Some(lowered);
+        let wanted: Vec<(abi::IfindexKey, u32)> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.up && !self.suspended)
+            .filter_map(|(name, l)| {
+                let ifc = c.interfaces.iter().find(|i| &i.name == name)?;
+                Some((
+                    abi::IfindexKey {
+                        slot,
+                        ifindex: l.ifindex,
+                    },
+                    u32::from(ifc.id.0),
+                ))
+            })
+            .collect();
+        for k in std::mem::take(&mut self.slots[slot as usize].ifindex) {
+            if !wanted.iter().any(|(w, _)| *w == k) {
+                let _ = self.prog.maps.ifindex.remove(&k);
+            }
+        }
+        for (k, id) in wanted {
+            self.prog
+                .maps
+                .ifindex
+                .insert(k, id, 0)
+                .map_err(map_err("xpf_ifindex"))?;
+            self.slots[slot as usize].ifindex.push(k);
+        }
+        res
+    }
+
+    /// Attaches the program to the device `name` (resolved in the calling
+    /// thread's network namespace) in `mode`. The configuration's interface
+    /// of the same name is bound to it (now if a configuration is in force,
+    /// else at the next apply). Idempotent.
+    pub fn attach(&mut self, name: &str, mode: XdpMode) -> Result<(), Error> {
+        if self.links.contains_key(name) {
+            return Ok(());
+        }
+        let ifindex = nix::net::if_::if_nametoindex(name).map_err(|errno| Error::Interface {
+            name: name.to_owned(),
+            reason: format!("no such device in this network namespace ({errno})"),
+        })?;
+        let link = self.prog.attach(ifindex, mode)?;
+        self.links.insert(
+            name.to_owned(),
+            Link {
+                ifindex,
+                link,
+                mode,
+                up: true,
+            },
+        );
+        if let Err(e) = self.rebind_active() {
+            let _ = self.detach(name);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Detaches the program from `name` and unbinds it: frames no longer
+    /// arrive from it and routes through it are dropped (`no-route`).
+    /// Idempotent.
+    pub fn detach(&mut self, name: &str) -> Result<(), Error> {
+        let Some(link) = self.links.remove(name) else {
+            return Ok(());
+        };
+        let rebind = self.rebind_active();
+        for slot in 0..2 {
+            let keys = &mut self.slots[slot].ifindex;
+            keys.retain(|k| {
+                k.ifindex != link.ifindex || {
+                    let _ = self.prog.maps.ifindex.remove(k);
+                    false
+                }
+            });
+        }
+        self.prog.detach(link.link)?;
+        rebind
+    }
+
+    /// Stops (`true`) or resumes (`false`) processing on every attached
+    /// device: a stopped firewall drops every frame as `unknown-interface`.
+    pub fn suspend(&mut self, on: bool) -> Result<(), Error> {
+        if self.suspended == on {
+            return Ok(());
+        }
+        self.suspended = on;
+        self.rebind_active()
+    }
+
+    /// Sets the administrative state of an attached device.
+    pub fn set_link_up(&mut self, name: &str, up: bool) -> Result<bool, Error> {
+        let Some(link) = self.links.get_mut(name) else {
+            return Ok(false);
+        };
+        if link.up == up {
+            return Ok(true);
+        }
+        link.up = up;
+        self.rebind_active()?;
+        Ok(true)
+    }
+
+    /// Every attachment, sorted by name.
+    pub fn links(&self) -> Vec<LinkInfo> {
+        self.links
+            .iter()
+            .map(|(name, l)| LinkInfo {
+                name: name.clone(),
+                ifindex: l.ifindex,
+                mode: mode_name(l.mode),
+                up: l.up,
+            })
+            .collect()
+    }
+
+    /// Detaches every device (teardown).
+    pub fn detach_all(&mut self) -> Result<(), Error> {
+        let names: Vec<String> = self.links.keys().cloned().collect();
+        let mut res = Ok(());
+        for n in names {
+            if let Err(e) = self.detach(&n) {
+                res = Err(e);
+            }
+        }
+        res
+    }
+
+    // ------------------------------------------------------------------
     // Packets
 
     /// Runs one frame that arrived on `ingress` at `now_ns` through the
@@ -808,6 +1070,98 @@ impl Firewall {
         Some((f, fv))
     }
 
+    /// The entry stored under `key` as the runtime sees it: a forward entry
+    /// from its data, a reverse entry derived from its forward entry (the
+    /// program keeps a session's live data in the forward entry only).
+    pub fn entry_at(&self, key: &SessKey) -> Result<Option<SessionEntry>, Error> {
+        let v = match self.prog.maps.sessions.get(key, 0) {
+            Ok(v) => v,
+            Err(MapError::KeyNotFound) => return Ok(None),
+            Err(e) => return Err(map_err("xpf_sessions")(e)),
+        };
+        if v.s.is_reverse == 0 {
+            return Ok(Some(entry_of(key, &v.s)));
+        }
+        if let Ok(f) = self.prog.maps.sessions.get(&v.s.other, 0)
+            && f.s.is_reverse == 0
+            && f.s.session_id == v.s.session_id
+        {
+            return Ok(Some(reverse_entry(&entry_of(&v.s.other, &f.s))));
+        }
+        // The forward entry is gone: the reverse entry's own copy of the
+        // session data still describes it.
+        let mut fwd = v.s;
+        fwd.other = *key;
+        fwd.is_reverse = 0;
+        Ok(Some(reverse_entry(&entry_of(&v.s.other, &fwd))))
+    }
+
+    /// Removes the one entry under `key` and returns its value. Removing a
+    /// forward entry counts the session as removed for the program's
+    /// occupancy accounting; nothing else (no companions, no event).
+    pub fn remove_entry(&mut self, key: &SessKey) -> Result<Option<SessVal>, Error> {
+        let v = match self.prog.maps.sessions.get(key, 0) {
+            Ok(v) => v,
+            Err(MapError::KeyNotFound) => return Ok(None),
+            Err(e) => return Err(map_err("xpf_sessions")(e)),
+        };
+        match self.prog.maps.sessions.remove(key) {
+            Ok(()) => {}
+            // Removed concurrently by the program (its own close).
+            Err(MapError::KeyNotFound) => return Ok(None),
+            Err(e) => return Err(map_err("xpf_sessions")(e)),
+        }
+        if v.s.is_reverse == 0 {
+            self.user_removed += 1;
+            self.prog
+                .maps
+                .state
+                .set(
+                    1,
+                    abi::State {
+                        removed: self.user_removed,
+                        ..Default::default()
+                    },
+                    0,
+                )
+                .map_err(map_err("xpf_state"))?;
+        }
+        Ok(Some(v))
+    }
+
+    /// Releases the source-NAT port slot a forward session held; returns
+    /// whether a slot was released.
+    pub fn release_slot(&mut self, fwd: &SessKey, v: &SessVal) -> bool {
+        if v.s.snat_target == 0 {
+            return false;
+        }
+        self.prog
+            .maps
+            .slots
+            .remove(&abi::SlotKey {
+                target: v.s.snat_target,
+                proto: fwd.proto,
+                pad0: 0,
+                slot: v.s.slot,
+            })
+            .is_ok()
+    }
+
+    /// Counts and reports the close of the session whose forward entry is
+    /// `entry`: the closed (and evicted) counters, a session-close event if
+    /// its policy logs closes, and a close delta.
+    pub fn report_close(&mut self, entry: &SessionEntry, reason: CloseReason, now_ns: u64) {
+        self.count_user(BaseCounter::SessionsClosed);
+        if reason == CloseReason::Evicted {
+            self.count_user(BaseCounter::SessionsEvicted);
+        }
+        if entry.flags().contains(SessionFlags::LOG_CLOSE) {
+            self.events
+                .push(Event::SessionClose(close_event(entry, reason, now_ns)));
+        }
+        self.delta(SessionDeltaReason::Close(reason), *entry);
+    }
+
     /// Closes the session whose forward key is `fwd`: removes both entries,
     /// releases its NAT slot, counts and reports the close. False when it
     /// was already gone.
@@ -817,73 +1171,66 @@ impl Firewall {
         reason: CloseReason,
         now_ns: u64,
     ) -> Result<bool, Error> {
-        let Ok(v) = self.prog.maps.sessions.get(fwd, 0) else {
+        match self.prog.maps.sessions.get(fwd, 0) {
+            Ok(v) if v.s.is_reverse == 0 => {}
+            _ => return Ok(false),
+        }
+        let Some(v) = self.remove_entry(fwd)? else {
             return Ok(false);
         };
-        if v.s.is_reverse != 0 {
-            return Ok(false);
+        if let Ok(r) = self.prog.maps.sessions.get(&v.s.other, 0)
+            && r.s.session_id == v.s.session_id
+        {
+            self.remove_entry(&v.s.other)?;
         }
-        if self.prog.maps.sessions.remove(fwd).is_err() {
-            return Ok(false);
-        }
-        let _ = self.prog.maps.sessions.remove(&v.s.other);
-        if v.s.snat_target != 0 {
-            let _ = self.prog.maps.slots.remove(&abi::SlotKey {
-                target: v.s.snat_target,
-                proto: fwd.proto,
-                pad0: 0,
-                slot: v.s.slot,
-            });
-        }
-        self.user_removed += 1;
-        self.prog
-            .maps
-            .state
-            .set(
-                1,
-                abi::State {
-                    removed: self.user_removed,
-                    ..Default::default()
-                },
-                0,
-            )
-            .map_err(map_err("xpf_state"))?;
-        self.count_user(BaseCounter::SessionsClosed);
-        if reason == CloseReason::Evicted {
-            self.count_user(BaseCounter::SessionsEvicted);
-        }
-        let entry = entry_of(fwd, &v.s);
-        if entry.flags().contains(SessionFlags::LOG_CLOSE) {
-            self.events
-                .push(Event::SessionClose(close_event(&entry, reason, now_ns)));
-        }
-        self.delta(SessionDeltaReason::Close(reason), entry);
+        self.release_slot(fwd, &v);
+        self.report_close(&entry_of(fwd, &v.s), reason, now_ns);
         Ok(true)
     }
 
-    /// Expires every session whose deadline (`last_seen + timeout`) is at or
-    /// before `now_ns`, in deadline order.
-    pub fn expire(&mut self, now_ns: u64) -> Result<usize, Error> {
-        let mut due: Vec<(u64, u64, SessKey, u8)> = self
-            .forward_sessions()?
+    /// The forward sessions whose deadline (`last_seen + timeout`) is at or
+    /// before `now_ns`, in deadline order, with the reason their expiry
+    /// reports, and the number of forward sessions examined.
+    pub fn expired(&self, now_ns: u64) -> Result<(Vec<Expired>, usize), Error> {
+        let all = self.forward_sessions()?;
+        let scanned = all.len();
+        let mut due: Vec<(u64, u64, SessKey, SessVal)> = all
             .into_iter()
             .filter_map(|(k, v)| {
                 let d =
                     v.s.last_seen_ns
                         .saturating_add(u64::from(v.s.timeout) * SEC);
-                let st = if v.s.tcp.valid != 0 { v.s.tcp.state } else { 0 };
-                (d <= now_ns).then_some((d, v.s.order, k, st))
+                (d <= now_ns).then_some((d, v.s.order, k, v))
             })
             .collect();
-        due.sort();
+        due.sort_by_key(|(d, o, k, _)| (*d, *o, *k));
+        let out = due
+            .into_iter()
+            .map(|(_, _, k, v)| {
+                let st = if v.s.tcp.valid != 0 { v.s.tcp.state } else { 0 };
+                let reason = match st {
+                    7 => CloseReason::TcpFin,
+                    8 => CloseReason::TcpRst,
+                    _ => CloseReason::IdleTimeout,
+                };
+                (k, v, reason)
+            })
+            .collect();
+        Ok((out, scanned))
+    }
+
+    /// Counts one expired session (the GC calls it per session it expires).
+    pub fn count_expired(&mut self) {
+        self.count_user(BaseCounter::SessionsExpired);
+    }
+
+    /// Expires every session whose deadline (`last_seen + timeout`) is at or
+    /// before `now_ns`, in deadline order.
+    pub fn expire(&mut self, now_ns: u64) -> Result<usize, Error> {
+        let (due, _) = self.expired(now_ns)?;
         let mut n = 0;
-        for (_, _, k, st) in due {
-            let reason = match st {
-                7 => CloseReason::TcpFin,
-                8 => CloseReason::TcpRst,
-                _ => CloseReason::IdleTimeout,
-            };
-            self.count_user(BaseCounter::SessionsExpired);
+        for (k, _, reason) in due {
+            self.count_expired();
             if self.close(&k, reason, now_ns)? {
                 n += 1;
             }
@@ -953,6 +1300,16 @@ impl Firewall {
     pub fn drain_events(&mut self) -> Vec<Event> {
         self.drain_records();
         std::mem::take(&mut self.events)
+    }
+
+    /// Events and session deltas since the last drain, in one pass over
+    /// the ring buffer.
+    pub fn drain(&mut self) -> (Vec<Event>, Vec<SessionDelta>) {
+        self.drain_records();
+        (
+            std::mem::take(&mut self.events),
+            std::mem::take(&mut self.deltas),
+        )
     }
 
     /// Session deltas since the last drain.
@@ -1046,6 +1403,23 @@ impl Firewall {
             }
         }
         Ok(out)
+    }
+
+    /// Live sessions from the program's own accounting (installed minus
+    /// removed by the program and by the control plane): two map reads,
+    /// however large the table.
+    pub fn live_sessions(&self) -> Result<u64, Error> {
+        let st = |i: u32| {
+            self.prog
+                .maps
+                .state
+                .get(&i, 0)
+                .map_err(map_err("xpf_state"))
+        };
+        let (p, u) = (st(0)?, st(1)?);
+        Ok(p.inserted
+            .saturating_sub(p.removed)
+            .saturating_sub(u.removed))
     }
 
     /// Live forward sessions and the configured capacity.

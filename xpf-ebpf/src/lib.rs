@@ -5,8 +5,10 @@
 //!
 //! Modules: [`abi`] (the structures shared with the program, with layout
 //! assertions), [`lower`] (compiled form -> map contents, capabilities),
-//! [`program`] (loading, map handles, `BPF_PROG_TEST_RUN`), [`firewall`]
-//! (apply, sessions, expiry, counters, events and deltas).
+//! [`program`] (loading, map handles, attach, `BPF_PROG_TEST_RUN`),
+//! [`firewall`] (apply, links, sessions, expiry, counters, events and
+//! deltas), [`dataplane`] (the backend-neutral traits over it, the session
+//! GC and the event stream).
 //!
 //! `unsafe` is denied crate-wide; only [`abi`] allows it, to implement
 //! `aya::Pod` for the shared types (ARCHITECTURE.md, section 2).
@@ -15,11 +17,14 @@
 //! without it unless `XPF_ALLOW_SKIP_PRIVILEGED=1` is set.
 
 pub mod abi;
+pub mod dataplane;
+mod events;
 pub mod firewall;
 pub mod lower;
 pub mod program;
 
-pub use firewall::{CounterSet, Firewall, FrameVerdict};
+pub use dataplane::{DataPlaneOptions, EbpfDataPlane, SweepReport};
+pub use firewall::{CounterSet, Firewall, FrameVerdict, LinkInfo};
 pub use program::{Error, LoadOptions, is_root};
 
 /// For tests that need root: `Ok(())` as root; without root an error naming

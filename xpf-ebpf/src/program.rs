@@ -4,6 +4,7 @@
 use crate::abi::{self, *};
 use aya::maps::lpm_trie::LpmTrie;
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, Queue, RingBuf};
+use aya::programs::xdp::XdpLinkId;
 use aya::programs::{ProgramError, TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfLoader};
 
@@ -42,6 +43,14 @@ pub enum Error {
     /// The object lacks something the loader expects.
     #[error("the XDP object has no {0}")]
     Missing(&'static str),
+    /// A device name that does not resolve in the caller's network namespace.
+    #[error("interface {name}: {reason}")]
+    Interface {
+        /// Device name.
+        name: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// Not running with the privileges BPF needs.
     #[error("the eBPF backend needs root (CAP_BPF / CAP_NET_ADMIN): {0}")]
     NotPrivileged(String),
@@ -259,22 +268,41 @@ impl Loaded {
         })
     }
 
-    /// Attaches the firewall program to `interface` (native XDP by default).
-    pub fn attach(&mut self, interface: &str, mode: aya::programs::XdpMode) -> Result<(), Error> {
-        let prog: &mut Xdp = self
-            .ebpf
+    fn xdp_program(&mut self) -> Result<&mut Xdp, Error> {
+        self.ebpf
             .program_mut(PROGRAM)
             .ok_or(Error::Missing("program"))?
             .try_into()
             .map_err(|source| Error::Program {
                 name: PROGRAM,
                 source,
-            })?;
-        prog.attach(interface, mode)
+            })
+    }
+
+    /// Attaches the firewall program to the device with kernel index
+    /// `ifindex` (resolved by the caller in its network namespace) in `mode`.
+    /// The attachment lives until [`detach`](Self::detach) or until the
+    /// loaded object is dropped.
+    pub fn attach(
+        &mut self,
+        ifindex: u32,
+        mode: aya::programs::XdpMode,
+    ) -> Result<XdpLinkId, Error> {
+        self.xdp_program()?
+            .attach_to_if_index(ifindex, mode)
             .map_err(|source| Error::Program {
                 name: PROGRAM,
                 source,
-            })?;
-        Ok(())
+            })
+    }
+
+    /// Removes an attachment made by [`attach`](Self::attach).
+    pub fn detach(&mut self, link: XdpLinkId) -> Result<(), Error> {
+        self.xdp_program()?
+            .detach(link)
+            .map_err(|source| Error::Program {
+                name: PROGRAM,
+                source,
+            })
     }
 }
