@@ -233,6 +233,14 @@ impl<H: Harness> HarnessDyn for H {
     }
 }
 
+/// A backend refused an operation the model ran: from here on the two
+/// states differ by that operation, so the case stops (its earlier steps
+/// were compared; the refusal is listed and the stop counted).
+fn stopped() -> bool {
+    tally("case stopped at an unsupported operation");
+    true
+}
+
 fn unsupported(skipped: &mut Skipped, name: &str, what: &str, e: &HarnessError) -> bool {
     if let HarnessError::Unsupported { capability, reason } = e {
         skipped.insert(format!("{name}: {what} ({capability}: {reason})"));
@@ -363,7 +371,10 @@ pub fn run_equivalence<B: Harness>(
                 match (m, b) {
                     (Ok(m), Ok(b)) if m == b => {}
                     (Ok(_), Err(e))
-                        if unsupported(skipped, backend.name(), "delete_with_companions", &e) => {}
+                        if unsupported(skipped, backend.name(), "delete_with_companions", &e) =>
+                    {
+                        return Ok(stopped());
+                    }
                     (m, b) => {
                         return fail(
                             i,
@@ -389,6 +400,7 @@ pub fn run_equivalence<B: Harness>(
                 match (m, b) {
                     (Ok(m), Ok(b)) if m == b => {}
                     (Ok(_), Err(e)) if unsupported(skipped, backend.name(), "delete_known", &e) => {
+                        return Ok(stopped());
                     }
                     (m, b) => {
                         return fail(i, format!("delete_known: model {m:?} vs backend {b:?}"));
@@ -448,7 +460,10 @@ pub fn run_equivalence<B: Harness>(
                 match (m, b) {
                     (Ok(()), Ok(())) => {}
                     (Ok(()), Err(e))
-                        if unsupported(skipped, backend.name(), "set_redundancy_group", &e) => {}
+                        if unsupported(skipped, backend.name(), "set_redundancy_group", &e) =>
+                    {
+                        return Ok(stopped());
+                    }
                     (m, b) => {
                         return fail(
                             i,
@@ -469,7 +484,10 @@ pub fn run_equivalence<B: Harness>(
                 match (m, b) {
                     (Ok(()), Ok(())) | (Err(_), Err(_)) => {}
                     (Ok(()), Err(e))
-                        if unsupported(skipped, backend.name(), "put_cluster_synced", &e) => {}
+                        if unsupported(skipped, backend.name(), "put_cluster_synced", &e) =>
+                    {
+                        return Ok(stopped());
+                    }
                     (m, b) => {
                         return fail(
                             i,
@@ -500,7 +518,10 @@ pub fn run_equivalence<B: Harness>(
                 match (m, b) {
                     (Ok(m), Ok(b)) if m == b => {}
                     (Ok(_), Err(e))
-                        if unsupported(skipped, backend.name(), "reconcile_cluster_bulk", &e) => {}
+                        if unsupported(skipped, backend.name(), "reconcile_cluster_bulk", &e) =>
+                    {
+                        return Ok(stopped());
+                    }
                     (m, b) => return fail(i, format!("reconcile: model {m:?} vs backend {b:?}")),
                 }
                 // Exactly the stale forward sessions (and their companions) left.
