@@ -295,6 +295,12 @@ struct verdict_ctx {
 	__u32 pad0;
 };
 
+/* The longest quote of an emitted ICMP error: 576 - 20 - 8 (IPv4),
+ * 1280 - 40 - 8 (IPv6). */
+#define QUOTE_MAX4 548
+#define QUOTE_MAX6 1232
+#define QUOTE_BUF 2048 /* a power of two: indices are masked */
+
 struct scratch {
 	struct verdict_ctx v;
 	struct tcp_seg seg;
@@ -312,6 +318,8 @@ struct scratch {
 	__u8 dst2[16];
 	__u8 q_out[16];
 	__u8 gw[16];
+	__u8 hdr[64];       /* an emitted frame's L2 / IP / transport headers */
+	__u8 quote[QUOTE_BUF]; /* the packet an emitted ICMP error quotes */
 };
 
 struct {
@@ -1665,6 +1673,259 @@ __noinline int xpf_deliver(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 	return bpf_redirect(ifindex, 0);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Frames the firewall emits (the model's wire.rs build_rst /                */
+/* build_icmp_error, byte for byte): a TCP RST or an ICMP / ICMPv6 error     */
+/* about the packet, built in the packet buffer and sent back out of the     */
+/* ingress interface (XDP_TX) with the Ethernet addresses swapped and the    */
+/* VLAN tags as received. The packet itself is already dropped and counted. */
+
+#define EMIT_REJECT 1        /* policy reject: RST for TCP, else admin-prohibited */
+#define EMIT_RST 2           /* zone tcp-rst on a non-SYN first segment */
+#define EMIT_TIME_EXCEEDED 3 /* TTL / hop-limit expiry */
+#define EMIT_TO(kind) (0x400000 | (kind))
+
+static __always_inline __u32 csum_fold(__u32 s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return s & 0xffff;
+}
+
+/* Sum of the 16-bit words of an address (4 or 16 bytes). */
+static __always_inline __u32 addr_sum(__u8 family, const __u8 *a)
+{
+	__u32 s = 0;
+	__u32 n = family == 4 ? 2 : 8;
+	for (__u32 i = 0; i < 8; i++)
+		if (i < n)
+			s += rd16(a + i * 2);
+	return s;
+}
+
+/* Broadcast, multicast, unspecified or loopback (no error is sent to or about them). */
+static __always_inline int non_unicast(__u8 family, const __u8 *a)
+{
+	__u32 w0 = rd32(a);
+	if (family == 4)
+		return w0 == 0 || w0 == 0xffffffffu || (a[0] & 0xf0) == 0xe0 || a[0] == 127;
+	if (a[0] == 0xff)
+		return 1;
+	__u32 w1 = rd32(a + 4), w2 = rd32(a + 8), w3 = rd32(a + 12);
+	return w0 == 0 && w1 == 0 && w2 == 0 && (w3 == 0 || w3 == 1);
+}
+
+struct sum_ctx {
+	__u32 sum;
+	__u32 len;
+};
+
+static long quote_sum_step(__u64 i, void *arg)
+{
+	struct sum_ctx *c = arg;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!sc)
+		return 1;
+	__u32 at = (__u32)i * 2;
+	if (at >= c->len)
+		return 1;
+	__u32 hi = sc->quote[at & (QUOTE_BUF - 1)];
+	__u32 lo = at + 1 < c->len ? sc->quote[(at + 1) & (QUOTE_BUF - 1)] : 0;
+	c->sum += (hi << 8) | lo;
+	return 0;
+}
+
+/* Writes the 12 MAC bytes found at `from`, swapped, at offset 0. */
+static __always_inline int swap_macs(struct xdp_md *ctx, __u32 from)
+{
+	__u8 l2[24];
+	if (bpf_xdp_load_bytes(ctx, from, l2, 24))
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		__u8 t = l2[i];
+		l2[i] = l2[i + 6];
+		l2[i + 6] = t;
+	}
+	return bpf_xdp_store_bytes(ctx, 0, l2, 24) ? -1 : 0;
+}
+
+static __always_inline int trim_to(struct xdp_md *ctx, __u32 len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	int delta = (int)len - (int)(end - data);
+	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+		return -1;
+	return 0;
+}
+
+/* Builds the frame `kind` asks for over the dropped packet and returns
+ * XDP_TX, or XDP_DROP when none is sent (a RST answering a RST, an error
+ * about an ICMP error, a fragment or a group address, no address of the
+ * family on the ingress interface). A global function: verified once. */
+__noinline int xpf_emit(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc, __u32 kind)
+{
+	if (!ctx || !v || !sc)
+		return XDP_DROP;
+	struct pkt *p = &sc->p;
+	__u32 l3 = p->l3;
+	if (l3 != 14 && l3 != 18 && l3 != 22)
+		return XDP_DROP;
+	__u8 family = p->family;
+	__u32 hl = family == 4 ? 20 : 40;
+	__u8 *h = sc->hdr;
+	__builtin_memset(h, 0, sizeof(sc->hdr));
+	int rst = kind == EMIT_RST || (kind == EMIT_REJECT && p->kind == L4_TCP);
+	if (rst) {
+		if (p->kind != L4_TCP || (p->tcp_flags & TCP_RST))
+			return XDP_DROP;
+		__u32 rseq, rack;
+		__u8 rflags;
+		if (p->tcp_flags & TCP_ACK) {
+			rseq = p->ack;
+			rack = 0;
+			rflags = TCP_RST;
+		} else {
+			rseq = 0;
+			rack = p->seq + p->payload + ((p->tcp_flags & TCP_SYN) ? 1 : 0) +
+			       ((p->tcp_flags & TCP_FIN) ? 1 : 0);
+			rflags = TCP_RST | TCP_ACK;
+		}
+		__u32 sum = addr_sum(family, p->src) + addr_sum(family, p->dst) + 6 + 20;
+		if (family == 4) {
+			h[0] = 0x45;
+			wr16(h + 2, 40);
+			h[8] = 64;
+			h[9] = 6;
+			__builtin_memcpy(h + 12, p->dst, 4);
+			__builtin_memcpy(h + 16, p->src, 4);
+			__u32 is = 0;
+			for (int i = 0; i < 10; i++)
+				is += rd16(h + i * 2);
+			wr16(h + 10, ~csum_fold(is));
+		} else {
+			h[0] = 0x60;
+			wr16(h + 4, 20);
+			h[6] = 6;
+			h[7] = 64;
+			__builtin_memcpy(h + 8, p->dst, 16);
+			__builtin_memcpy(h + 24, p->src, 16);
+		}
+		__u8 *t = h + (family == 4 ? 20 : 40);
+		wr16(t, p->dport);
+		wr16(t + 2, p->sport);
+		wr16(t + 4, rseq >> 16);
+		wr16(t + 6, rseq & 0xffff);
+		wr16(t + 8, rack >> 16);
+		wr16(t + 10, rack & 0xffff);
+		t[12] = 5 << 4;
+		t[13] = rflags;
+		for (int i = 0; i < 10; i++)
+			sum += rd16(t + i * 2);
+		wr16(t + 16, ~csum_fold(sum));
+		if (swap_macs(ctx, 0) < 0)
+			return XDP_DROP;
+		if (family == 4) {
+			if (bpf_xdp_store_bytes(ctx, l3, h, 40))
+				return XDP_DROP;
+		} else {
+			if (bpf_xdp_store_bytes(ctx, l3, h, 60))
+				return XDP_DROP;
+		}
+		if (trim_to(ctx, l3 + hl + 20) < 0)
+			return XDP_DROP;
+		cnt_add(XC_RST_SENT, 1);
+	} else {
+		if (p->kind == L4_ICMP_ERROR || p->fragment)
+			return XDP_DROP;
+		if (non_unicast(family, p->dst) || (family == 4 && (p->dst_mac0 & 1)) ||
+		    non_unicast(family, p->src))
+			return XDP_DROP;
+		__u32 iidx = (v->slot & 1) * XPF_MAX_IFACES + (v->ingress & (XPF_MAX_IFACES - 1));
+		struct xpf_iface *ifc = bpf_map_lookup_elem(&xpf_ifaces, &iidx);
+		if (!ifc || !ifc->valid)
+			return XDP_DROP;
+		__u8 *from = sc->q_out;
+		__builtin_memset(from, 0, 16);
+		if (family == 4) {
+			if (!ifc->has_v4)
+				return XDP_DROP;
+			__builtin_memcpy(from, ifc->v4, 4);
+		} else {
+			if (!ifc->has_v6)
+				return XDP_DROP;
+			__builtin_memcpy(from, ifc->v6, 16);
+		}
+		__u32 quote = p->l3_len;
+		__u32 max = family == 4 ? QUOTE_MAX4 : QUOTE_MAX6;
+		if (quote > max)
+			quote = max;
+		if (quote < 20 || quote > QUOTE_MAX6)
+			return XDP_DROP;
+		if (bpf_xdp_load_bytes(ctx, l3, sc->quote, quote))
+			return XDP_DROP;
+		struct sum_ctx qs = { .sum = 0, .len = quote };
+		bpf_loop((quote + 1) / 2, quote_sum_step, &qs, 0);
+		__u8 ty, code;
+		if (kind == EMIT_TIME_EXCEEDED) {
+			ty = family == 4 ? 11 : 3;
+			code = 0;
+		} else {
+			ty = family == 4 ? 3 : 1;
+			code = family == 4 ? 13 : 1;
+		}
+		__u32 sum = qs.sum + (((__u32)ty << 8) | code);
+		__u8 *ic = h + (family == 4 ? 20 : 40);
+		if (family == 4) {
+			h[0] = 0x45;
+			h[1] = 48 << 2;
+			wr16(h + 2, 28 + quote);
+			h[8] = 64;
+			h[9] = 1;
+			__builtin_memcpy(h + 12, from, 4);
+			__builtin_memcpy(h + 16, p->src, 4);
+			__u32 is = 0;
+			for (int i = 0; i < 10; i++)
+				is += rd16(h + i * 2);
+			wr16(h + 10, ~csum_fold(is));
+		} else {
+			h[0] = 0x60;
+			wr16(h + 4, 8 + quote);
+			h[6] = 58;
+			h[7] = 64;
+			__builtin_memcpy(h + 8, from, 16);
+			__builtin_memcpy(h + 24, p->src, 16);
+			sum += addr_sum(6, from) + addr_sum(6, p->src) + 8 + quote + 58;
+		}
+		ic[0] = ty;
+		ic[1] = code;
+		wr16(ic + 2, ~csum_fold(sum));
+		if (bpf_xdp_adjust_head(ctx, -(int)(hl + 8)))
+			return XDP_DROP;
+		if (swap_macs(ctx, hl + 8) < 0)
+			return XDP_DROP;
+		if (family == 4) {
+			if (bpf_xdp_store_bytes(ctx, l3, h, 28))
+				return XDP_DROP;
+		} else {
+			if (bpf_xdp_store_bytes(ctx, l3, h, 48))
+				return XDP_DROP;
+		}
+		if (trim_to(ctx, l3 + hl + 8 + quote) < 0)
+			return XDP_DROP;
+		cnt_add(XC_ICMP_ERR_SENT, 1);
+	}
+	if (v->trace) {
+		__u32 zero = 0;
+		struct xpf_trace *t = bpf_map_lookup_elem(&xpf_trace, &zero);
+		if (t)
+			t->emitted = 1;
+	}
+	return XDP_TX;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Host-inbound                                                              */
 
@@ -1778,6 +2039,11 @@ __noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct
 		return do_drop(v, DR_UNKNOWN_INTERFACE);
 	struct pkt *p = &sc->p;
 	cnt_add(XC_SESS_HITS, 1);
+	/* TTL expiry before TCP tracking: the session is untouched. */
+	if (p->ttl <= 1) {
+		do_drop(v, DR_TTL_EXCEEDED);
+		return EMIT_TO(EMIT_TIME_EXCEEDED);
+	}
 	__u32 dir = 0;
 	struct sess_val *fv = hit;
 	if (hit->s.is_reverse) {
@@ -2013,9 +2279,17 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 		}
 		if (rule && rule->id && rule->id < XPF_MAX_RULE_IDS)
 			cnt_pkt(&xpf_cnt_policy, rule->id, p->l3_len);
-		if (action == RA_REJECT)
-			return do_drop(v, DR_POLICY_REJECT);
+		if (action == RA_REJECT) {
+			do_drop(v, DR_POLICY_REJECT);
+			return EMIT_TO(EMIT_REJECT);
+		}
 		return do_drop(v, rule ? DR_POLICY_DENY : DR_DEFAULT_DENY);
+	}
+	/* TTL expiry on the packet as received, before session limits, NAT
+	 * and the insert (README of xpf-conformance, "Decisions"). */
+	if (p->ttl <= 1) {
+		do_drop(v, DR_TTL_EXCEEDED);
+		return EMIT_TO(EMIT_TIME_EXCEEDED);
 	}
 	/* Static outbound, then source NAT. */
 	__u8 *src2 = sc->src2;
@@ -2346,11 +2620,17 @@ int xpf_xdp(struct xdp_md *ctx)
 			if (!zc)
 				return do_drop(&v, DR_UNKNOWN_INTERFACE);
 			seg_of(p, &sc->seg);
-			if (xpf_tcp_new(&sc->nv.s.tcp, &sc->seg, zc->loose) < 0)
-				return do_drop(&v, DR_TCP_NON_SYN_FIRST);
+			if (xpf_tcp_new(&sc->nv.s.tcp, &sc->seg, zc->loose) < 0) {
+				do_drop(&v, DR_TCP_NON_SYN_FIRST);
+				if (zc->tcp_rst)
+					return xpf_emit(ctx, &v, sc, EMIT_RST);
+				return XDP_DROP;
+			}
 		}
 		r = xpf_first_packet(ctx, &v, sc);
 	}
+	if (r & 0x400000)
+		return xpf_emit(ctx, &v, sc, r & 0xff);
 	if (r & 0x100000)
 		r = xpf_forward(ctx, &v, sc, r & 0xffff);
 	if (!(r & 0x200000))

@@ -178,12 +178,14 @@ struct xpf_trace {
 	__u32 verdict; /* xpf_verdict */
 	__u32 reason;  /* drop reason when verdict == XV_DROP */
 	__u32 egress;  /* InterfaceId when verdict == XV_FORWARD */
-	__u32 pad0;
+	__u32 emitted; /* 1: the output frame is one the firewall built (RST / ICMP
+			* error), sent back out of the ingress; the packet was dropped */
 };
 _Static_assert(sizeof(struct xpf_trace) == 16, "xpf_trace size");
 _Static_assert(__builtin_offsetof(struct xpf_trace, verdict) == 0, "trace.verdict");
 _Static_assert(__builtin_offsetof(struct xpf_trace, reason) == 4, "trace.reason");
 _Static_assert(__builtin_offsetof(struct xpf_trace, egress) == 8, "trace.egress");
+_Static_assert(__builtin_offsetof(struct xpf_trace, emitted) == 12, "trace.emitted");
 
 /* Per-generation settings. Map xpf_gen, key = slot. */
 struct xpf_gen_cfg {

@@ -192,10 +192,18 @@ pub struct Trace {
     pub reason: u32,
     /// Egress `InterfaceId`.
     pub egress: u32,
-    /// Padding.
-    pub pad0: u32,
+    /// 1: the output frame is a RST / ICMP error the program built, sent
+    /// back out of the ingress (the packet itself was dropped).
+    pub emitted: u32,
 }
-layout!(Trace, 16, verdict == 0, reason == 4, egress == 8);
+layout!(
+    Trace,
+    16,
+    verdict == 0,
+    reason == 4,
+    egress == 8,
+    emitted == 12
+);
 
 /// `struct xpf_gen_cfg`.
 #[repr(C)]

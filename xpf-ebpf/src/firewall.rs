@@ -40,6 +40,18 @@ pub enum FrameVerdict {
     Drop(DropReason),
 }
 
+/// One frame run through the program ([`Firewall::run_frame_full`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameRun {
+    /// What happened to the packet.
+    pub verdict: FrameVerdict,
+    /// The frame as the program left it.
+    pub frame: Vec<u8>,
+    /// `frame` is a RST / ICMP error the program built and sent back out of
+    /// the ingress interface (the packet was dropped).
+    pub emitted: bool,
+}
+
 /// Per-zone counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ZoneTraffic {
@@ -724,6 +736,19 @@ impl Firewall {
         frame: &[u8],
         now_ns: u64,
     ) -> Result<(FrameVerdict, Vec<u8>), Error> {
+        let r = self.run_frame_full(ingress, frame, now_ns)?;
+        Ok((r.verdict, r.frame))
+    }
+
+    /// [`run_frame`](Self::run_frame), also saying whether the output frame
+    /// is one the program built (a TCP RST or an ICMP error, sent back out of
+    /// `ingress`; the packet itself was dropped) rather than the packet.
+    pub fn run_frame_full(
+        &mut self,
+        ingress: InterfaceId,
+        frame: &[u8],
+        now_ns: u64,
+    ) -> Result<FrameRun, Error> {
         self.globals.test_ingress = if ingress.0 == 0 {
             0xffff
         } else {
@@ -759,12 +784,18 @@ impl Firewall {
             ),
         };
         let mut out = r.frame;
-        if frame.len() < 64 {
+        let emitted = t.emitted == 1;
+        // A built frame has its exact length already (the program trims it).
+        if frame.len() < 64 && !emitted {
             let grown = out.len() as i64 - input.len() as i64;
             let want = (frame.len() as i64 + grown).max(0) as usize;
             out.truncate(want);
         }
-        Ok((verdict, out))
+        Ok(FrameRun {
+            verdict,
+            frame: out,
+            emitted,
+        })
     }
 
     // ------------------------------------------------------------------

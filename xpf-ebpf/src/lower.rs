@@ -29,10 +29,6 @@ pub fn capabilities() -> Capabilities {
             "scheduled policies need a schedule-slot map the program does not read yet",
         )
         .unsupported(
-            Capability::PolicyReject,
-            "the XDP program does not build TCP RST / ICMP unreachable frames yet",
-        )
-        .unsupported(
             Capability::SourceNatAddressOnly,
             "address holds (pools without port overloading) are not implemented in the program",
         )
@@ -330,12 +326,6 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 host_protocols: protocol_bits(&z.host_protocols),
                 pad1: 0,
             },
-        ));
-    }
-    if c.zones.iter().any(|z| z.tcp_rst) {
-        return Err(unsupported(
-            "policy-reject",
-            "zone tcp-rst answers need RST frames the XDP program does not build yet",
         ));
     }
     for i in &c.interfaces {
