@@ -88,6 +88,13 @@ struct {
 } xpf_rules SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_SCHEDULES);
+	__type(key, __u32);
+	__type(value, struct xpf_sched);
+} xpf_scheds SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, XPF_MAX_SET_PREFIXES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -940,7 +947,40 @@ struct policy_ctx {
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u32 found;   /* index + 1 of the matching rule */
+	__s64 local;   /* local time of the packet, seconds (schedulers) */
 };
+
+/* Is scheduler `id` of `slot` active at local time `local` (seconds)? The
+ * packet's clock is xpf_globals.clock_ns in test runs (the harness's `now`),
+ * else boot time + clock_offset_ns. Weekly windows need local >= 0. */
+static __always_inline int sched_active(__u32 slot, __u32 id, __s64 local)
+{
+	if (id >= XPF_MAX_SCHEDULES)
+		return 0;
+	__u32 idx = (slot & 1) * XPF_MAX_SCHEDULES + id;
+	struct xpf_sched *s = bpf_map_lookup_elem(&xpf_scheds, &idx);
+	if (!s || !s->valid)
+		return 0;
+	if (s->n_dates) {
+		int in = 0;
+		for (int i = 0; i < XPF_SCHED_DATES; i++)
+			if (i < s->n_dates && s->dates[i][0] <= local && local < s->dates[i][1])
+				in = 1;
+		if (!in)
+			return 0;
+	}
+	if (!s->n_windows)
+		return 1;
+	if (local < 0)
+		return 0;
+	__u64 l = (__u64)local;
+	__u64 days = l / 86400;
+	__u32 minute = (__u32)((days + 3) % 7) * 1440 + (__u32)((l % 86400) / 60);
+	for (int i = 0; i < XPF_SCHED_WINDOWS; i++)
+		if (i < s->n_windows && s->windows[i][0] <= minute && minute < s->windows[i][1])
+			return 1;
+	return 0;
+}
 
 static __always_inline int set_contains(__u32 slot, __u32 set, __u8 family, const __u8 *addr)
 {
@@ -990,6 +1030,8 @@ static long policy_step(__u64 i, void *arg)
 		return 0;
 	int in_dst = set_contains(c->slot, r->dst_set, c->family, sc->dst2);
 	if (in_dst == !!(r->flags & RF_DST_NEGATE))
+		return 0;
+	if (r->sched && !sched_active(c->slot, r->sched - 1, c->local))
 		return 0;
 	c->found = c->start + (__u32)i + 1;
 	return 1;
@@ -1926,6 +1968,280 @@ __noinline int xpf_emit(struct xdp_md *ctx, struct verdict_ctx *v, struct scratc
 	return XDP_TX;
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* ICMP errors from the network (the model's icmp_error): an error travels   */
+/* with the session of the packet it quotes (the reversed quoted tuple); the */
+/* quote is rewritten to the other direction's packet (addresses, ports /    */
+/* identifier, quoted IPv4 header checksum recomputed, quoted transport      */
+/* checksum updated per RFC 1624 field by field), the outer destination      */
+/* follows it, the outer source too when the error comes from the           */
+/* translated endpoint itself; the outer checksums are recomputed. The      */
+/* session is not touched. The ICMP message is edited in the scratch quote  */
+/* buffer (RFC 792 / 4443 errors fit: at most 576 / 1280 bytes; a longer    */
+/* one is dropped as malformed-icmp).                                        */
+
+#define QB(sc, i) ((sc)->quote[(i) & (QUOTE_BUF - 1)])
+
+static __always_inline __u16 q_rd16(struct scratch *sc, __u32 at)
+{
+	return ((__u16)QB(sc, at) << 8) | QB(sc, at + 1);
+}
+
+static __always_inline void q_wr16(struct scratch *sc, __u32 at, __u16 v)
+{
+	QB(sc, at) = v >> 8;
+	QB(sc, at + 1) = v & 0xff;
+}
+
+/* Checksum update modes: plain, UDP (a computed zero is sent as 0xffff),
+ * IPv4 UDP (also: a zero checksum means none and stays). */
+#define CU_PLAIN 0
+#define CU_UDP 1
+#define CU_UDP4 2
+
+static __always_inline void q_csum_fix(struct scratch *sc, __u32 at, __u32 acc, __u32 mode)
+{
+	__u16 cur = q_rd16(sc, at);
+	if (mode == CU_UDP4 && cur == 0)
+		return;
+	__u16 nv = csum_apply(cur, acc);
+	if (mode != CU_PLAIN && nv == 0)
+		nv = 0xffff;
+	q_wr16(sc, at, nv);
+}
+
+/* Writes address `a` (4 or 16 bytes) at `at` of the quote buffer and returns
+ * the checksum accumulation of the change. */
+static __always_inline __u32 q_put_addr(struct scratch *sc, __u32 at, __u8 family, const __u8 *a)
+{
+	__u32 acc = 0;
+	__u32 n = family == 4 ? 2 : 8;
+	for (__u32 w = 0; w < 8; w++) {
+		if (w >= n)
+			break;
+		__u16 o = q_rd16(sc, at + w * 2), nw = rd16(a + w * 2);
+		acc = csum_acc(acc, o, nw);
+		q_wr16(sc, at + w * 2, nw);
+	}
+	return acc;
+}
+
+struct qsum_ctx {
+	__u32 sum;
+	__u32 from;
+	__u32 len; /* bytes from `from` */
+};
+
+static long q_sum_step(__u64 i, void *arg)
+{
+	struct qsum_ctx *c = arg;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!sc)
+		return 1;
+	__u32 at = (__u32)i * 2;
+	if (at >= c->len)
+		return 1;
+	__u32 hi = QB(sc, c->from + at);
+	__u32 lo = at + 1 < c->len ? QB(sc, c->from + at + 1) : 0;
+	c->sum += (hi << 8) | lo;
+	return 0;
+}
+
+static __always_inline __u32 q_sum(__u32 from, __u32 len)
+{
+	struct qsum_ctx c = { .sum = 0, .from = from, .len = len };
+	bpf_loop((len + 1) / 2, q_sum_step, &c, 0);
+	return c.sum;
+}
+
+__noinline int xpf_icmp_error(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc)
+{
+	if (!ctx || !v || !sc)
+		return XDP_DROP;
+	struct pkt *p = &sc->p;
+	__u8 family = p->family;
+	__u32 l3 = p->l3, l4 = p->l4;
+	if (l4 < l3 || p->l3_len < l4 - l3)
+		return do_drop(v, DR_MALFORMED_ICMP);
+	__u32 mlen = p->l3_len - (l4 - l3);
+	if (mlen < 8 || mlen > QUOTE_BUF)
+		return do_drop(v, DR_MALFORMED_ICMP);
+	if (bpf_xdp_load_bytes(ctx, l4, sc->quote, mlen))
+		return do_drop(v, DR_MALFORMED_ICMP);
+	/* The quoted packet, at offset 8 of the message. */
+	__u32 qlen = mlen - 8;
+	__u32 hlen, upper;
+	__u8 qproto;
+	struct xpf_sess_key *k = &sc->key;
+	__builtin_memset(k, 0, sizeof(*k));
+	__u32 so, dof;
+	if (family == 4) {
+		if (qlen < 20 || (QB(sc, 8) >> 4) != 4)
+			return do_drop(v, DR_MALFORMED_ICMP);
+		hlen = (QB(sc, 8) & 0x0f) * 4;
+		if (hlen < 20 || hlen > qlen)
+			return do_drop(v, DR_MALFORMED_ICMP);
+		so = 8 + 12;
+		dof = 8 + 16;
+		qproto = QB(sc, 8 + 9);
+		upper = (q_rd16(sc, 8 + 6) & 0x1fff) == 0;
+		for (int i = 0; i < 4; i++) {
+			k->src[i] = QB(sc, dof + i);
+			k->dst[i] = QB(sc, so + i);
+		}
+	} else {
+		if (qlen < 40 || (QB(sc, 8) >> 4) != 6)
+			return do_drop(v, DR_MALFORMED_ICMP);
+		hlen = 40;
+		so = 8 + 8;
+		dof = 8 + 24;
+		qproto = QB(sc, 8 + 6);
+		upper = 1;
+		for (int i = 0; i < 16; i++) {
+			k->src[i] = QB(sc, dof + i);
+			k->dst[i] = QB(sc, so + i);
+		}
+	}
+	__u8 own = family == 4 ? 1 : 58;
+	int has_l4 = 0, has_ports = 0;
+	__u32 ql4 = 8 + hlen;
+	__u16 isp = 0, idp = 0;
+	if (upper && (qproto == 6 || qproto == 17 || qproto == own)) {
+		if (qlen >= hlen + 8) {
+			has_l4 = 1;
+			if (qproto == own) {
+				__u8 ty = QB(sc, ql4);
+				int query = family == 4 ? (ty == 0 || ty == 8 || (ty >= 13 && ty <= 18))
+							: (ty == 128 || ty == 129);
+				if (query) {
+					has_ports = 1;
+					isp = q_rd16(sc, ql4 + 4);
+					idp = isp;
+				}
+			} else {
+				has_ports = 1;
+				isp = q_rd16(sc, ql4);
+				idp = q_rd16(sc, ql4 + 2);
+			}
+		} else if (family == 4) {
+			return do_drop(v, DR_MALFORMED_ICMP);
+		}
+	}
+	/* The session of the reversed quoted tuple. */
+	k->family = family;
+	k->proto = qproto;
+	k->sport = idp;
+	k->dport = isp;
+	__u8 *qdst = sc->src2; /* the quoted destination as received */
+	addr_cpy(qdst, k->src);
+	struct sess_val *hit = bpf_map_lookup_elem(&xpf_sessions, k);
+	if (!hit)
+		return do_drop(v, DR_ICMP_ERROR_NO_SESSION);
+	cnt_add(XC_SESS_HITS, 1);
+	if (p->ttl <= 1)
+		return do_drop(v, DR_TTL_EXCEEDED);
+	__u32 dir = hit->s.is_reverse ? 1 : 0;
+	struct sess_val *fv = hit;
+	if (dir) {
+		__builtin_memcpy(&sc->okey, &hit->s.other, sizeof(sc->okey));
+		fv = bpf_map_lookup_elem(&xpf_sessions, &sc->okey);
+		if (!fv)
+			return do_drop(v, DR_ICMP_ERROR_NO_SESSION);
+		/* other = the forward key */
+	} else {
+		__builtin_memcpy(&sc->okey, &fv->s.other, sizeof(sc->okey));
+		/* other = the reverse key */
+	}
+	__u32 egress = dir == 0 ? fv->s.out_if : fv->s.in_if;
+	struct xpf_sess_key *o = &sc->okey;
+	/* The quoted transport checksum: offset, mode, covers the addresses. */
+	int inner = 0, covers = 0;
+	__u32 cat = 0, mode = CU_PLAIN;
+	if (has_l4) {
+		if (qproto == 6 && ql4 + 18 <= mlen) {
+			inner = 1;
+			covers = 1;
+			cat = ql4 + 16;
+		} else if (qproto == 17) {
+			inner = 1;
+			covers = 1;
+			cat = ql4 + 6;
+			mode = family == 4 ? CU_UDP4 : CU_UDP;
+		} else if (qproto == own) {
+			inner = 1;
+			covers = family == 6;
+			cat = ql4 + 2;
+		}
+	}
+	__u32 acc = q_put_addr(sc, so, family, o->src);
+	if (inner && covers)
+		q_csum_fix(sc, cat, acc, mode);
+	acc = q_put_addr(sc, dof, family, o->dst);
+	if (inner && covers)
+		q_csum_fix(sc, cat, acc, mode);
+	if (family == 4) {
+		q_wr16(sc, 8 + 10, 0);
+		q_wr16(sc, 8 + 10, ~csum_fold(q_sum(8, hlen)));
+	}
+	if (has_l4 && has_ports) {
+		if (qproto == own) {
+			__u16 old = q_rd16(sc, ql4 + 4);
+			q_wr16(sc, ql4 + 4, o->dport);
+			if (inner)
+				q_csum_fix(sc, cat, csum_acc(0, old, o->dport), mode);
+		} else {
+			__u16 old = q_rd16(sc, ql4);
+			q_wr16(sc, ql4, o->sport);
+			if (inner)
+				q_csum_fix(sc, cat, csum_acc(0, old, o->sport), mode);
+			old = q_rd16(sc, ql4 + 2);
+			q_wr16(sc, ql4 + 2, o->dport);
+			if (inner)
+				q_csum_fix(sc, cat, csum_acc(0, old, o->dport), mode);
+		}
+	}
+	/* The outer header follows the quote. */
+	if (addr_eq(p->src, qdst) && !addr_eq(qdst, o->dst))
+		addr_cpy(p->src, o->dst);
+	addr_cpy(p->dst, o->src);
+	q_wr16(sc, 2, 0);
+	__u32 sum = q_sum(0, mlen);
+	if (family == 6)
+		sum += addr_sum(6, p->src) + addr_sum(6, p->dst) + mlen + 58;
+	q_wr16(sc, 2, ~csum_fold(sum));
+	if (bpf_xdp_store_bytes(ctx, l4, sc->quote, mlen))
+		return do_drop(v, DR_MALFORMED_ICMP);
+	/* Outer addresses and (IPv4) header checksum. */
+	__u8 *hb = sc->hdr;
+	__u32 ohl = l4 - l3;
+	if (family == 4) {
+		if (ohl < 20 || ohl > 60)
+			return do_drop(v, DR_MALFORMED_IPV4);
+		if (bpf_xdp_load_bytes(ctx, l3, hb, ohl))
+			return do_drop(v, DR_MALFORMED_IPV4);
+		__builtin_memcpy(hb + 12, p->src, 4);
+		__builtin_memcpy(hb + 16, p->dst, 4);
+		hb[10] = 0;
+		hb[11] = 0;
+		__u32 is = 0;
+		for (int i = 0; i < 30; i++) {
+			if ((__u32)i * 2 >= ohl)
+				break;
+			is += rd16(hb + i * 2);
+		}
+		wr16(hb + 10, ~csum_fold(is));
+		if (bpf_xdp_store_bytes(ctx, l3, hb, ohl))
+			return do_drop(v, DR_MALFORMED_IPV4);
+	} else {
+		if (bpf_xdp_store_bytes(ctx, l3 + 8, p->src, 16) ||
+		    bpf_xdp_store_bytes(ctx, l3 + 24, p->dst, 16))
+			return do_drop(v, DR_MALFORMED_IPV6);
+	}
+	return FWD_TO(egress);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Host-inbound                                                              */
 
@@ -2228,6 +2544,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	pc.dport = dp2;
 	pc.icmp_type = p->icmp_type;
 	pc.icmp_code = p->icmp_code;
+	pc.local = (__s64)(now / 1000000000ULL) + gc->utc_offset;
 	struct xpf_pair_key *pk = &sc->pk;
 	pk->slot = slot;
 	pk->from = zone;
@@ -2595,8 +2912,11 @@ int xpf_xdp(struct xdp_md *ctx)
 		cnt_add(XC_FRAGMENTS, 1);
 		return do_drop(&v, DR_FRAGMENT_NO_SESSION);
 	}
-	if (p->kind == L4_ICMP_ERROR)
-		return do_drop(&v, DR_ICMP_ERROR_NO_SESSION);
+	int r;
+	if (p->kind == L4_ICMP_ERROR) {
+		r = xpf_icmp_error(ctx, &v, sc);
+		goto staged;
+	}
 	struct xpf_sess_key *k = &sc->key;
 	__builtin_memset(k, 0, sizeof(*k));
 	k->family = p->family;
@@ -2606,7 +2926,6 @@ int xpf_xdp(struct xdp_md *ctx)
 	addr_cpy(k->src, p->src);
 	addr_cpy(k->dst, p->dst);
 	struct sess_val *hit = bpf_map_lookup_elem(&xpf_sessions, k);
-	int r;
 	if (hit) {
 		r = xpf_established(ctx, &v, sc);
 	} else {
@@ -2629,6 +2948,7 @@ int xpf_xdp(struct xdp_md *ctx)
 		}
 		r = xpf_first_packet(ctx, &v, sc);
 	}
+staged:
 	if (r & 0x400000)
 		return xpf_emit(ctx, &v, sc, r & 0xff);
 	if (r & 0x100000)

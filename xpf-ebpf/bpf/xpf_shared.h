@@ -39,6 +39,9 @@
 #define XPF_NAT_PORTS 4         /* port ranges per NAT match side */
 #define XPF_NAT_PROTOS 4        /* protocols per NAT match */
 #define XPF_RINGBUF_BYTES (1u << 22)
+#define XPF_MAX_SCHEDULES 64    /* ScheduleSlot < 64 */
+#define XPF_SCHED_WINDOWS 16    /* minute-of-week windows per scheduler */
+#define XPF_SCHED_DATES 4       /* date ranges per scheduler */
 #define XPF_EVICT_SCAN 64       /* queue entries examined per eviction */
 
 /* Global counter slots: xpf_runtime::BaseCounter then DropReason. */
@@ -205,8 +208,10 @@ struct xpf_gen_cfg {
 	__u16 mss;            /* MSS clamp (0: none) */
 	__u8 default_permit;
 	__u8 valid;
+	__s32 utc_offset;     /* local time = UTC + this, seconds (schedulers) */
+	__u32 pad0;
 };
-_Static_assert(sizeof(struct xpf_gen_cfg) == 56, "xpf_gen_cfg size");
+_Static_assert(sizeof(struct xpf_gen_cfg) == 64, "xpf_gen_cfg size");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, global_start) == 0, "gen.global_start");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, global_count) == 4, "gen.global_count");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, session_capacity) == 8, "gen.session_capacity");
@@ -223,6 +228,24 @@ _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, n_static) == 48, "gen.n_st
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, mss) == 52, "gen.mss");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, default_permit) == 54, "gen.default_permit");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, valid) == 55, "gen.valid");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, utc_offset) == 56, "gen.utc_offset");
+
+/* A scheduler (xpf_dataplane CompiledSchedule). Map xpf_scheds, key = slot *
+ * XPF_MAX_SCHEDULES + ScheduleSlot. Active at local time t iff (no date range
+ * or one holds t) and (no window or one holds t's minute of the week). */
+struct xpf_sched {
+	__u8 valid;
+	__u8 n_windows;
+	__u8 n_dates;
+	__u8 pad0[5];
+	__s64 dates[XPF_SCHED_DATES][2];     /* [start, stop), local seconds */
+	__u16 windows[XPF_SCHED_WINDOWS][2]; /* [start, stop), minutes since Monday 00:00 */
+};
+_Static_assert(sizeof(struct xpf_sched) == 136, "xpf_sched size");
+_Static_assert(__builtin_offsetof(struct xpf_sched, n_windows) == 1, "sched.n_windows");
+_Static_assert(__builtin_offsetof(struct xpf_sched, n_dates) == 2, "sched.n_dates");
+_Static_assert(__builtin_offsetof(struct xpf_sched, dates) == 8, "sched.dates");
+_Static_assert(__builtin_offsetof(struct xpf_sched, windows) == 72, "sched.windows");
 
 /* An interface. Map xpf_ifaces, key = slot * XPF_MAX_IFACES + InterfaceId. */
 struct xpf_iface {
@@ -327,8 +350,11 @@ struct xpf_rule {
 	__u16 sport_hi;
 	__u16 dport_lo;
 	__u16 dport_hi;
+	__u16 sched;       /* ScheduleSlot + 1 (0: no scheduler) */
+	__u16 pad0[3];
 };
-_Static_assert(sizeof(struct xpf_rule) == 48, "xpf_rule size");
+_Static_assert(sizeof(struct xpf_rule) == 56, "xpf_rule size");
+_Static_assert(__builtin_offsetof(struct xpf_rule, sched) == 48, "rule.sched");
 _Static_assert(__builtin_offsetof(struct xpf_rule, id) == 0, "rule.id");
 _Static_assert(__builtin_offsetof(struct xpf_rule, src_set) == 4, "rule.src_set");
 _Static_assert(__builtin_offsetof(struct xpf_rule, dst_set) == 8, "rule.dst_set");

@@ -49,6 +49,12 @@ pub const NAT_PREFIXES: usize = 4;
 pub const NAT_PORTS: usize = 4;
 /// Protocols per NAT match.
 pub const NAT_PROTOS: usize = 4;
+/// Schedulers per slot (`ScheduleSlot` < this).
+pub const MAX_SCHEDULES: u32 = 64;
+/// Minute-of-week windows per scheduler.
+pub const SCHED_WINDOWS: usize = 16;
+/// Date ranges per scheduler.
+pub const SCHED_DATES: usize = 4;
 /// Global counter slots (`BaseCounter` then `DropReason`).
 pub const COUNTERS: u32 = 64;
 /// Index of the first drop reason among the global counters.
@@ -241,10 +247,14 @@ pub struct GenCfg {
     pub default_permit: u8,
     /// Slot holds a configuration.
     pub valid: u8,
+    /// Local time = UTC + this, seconds (schedulers).
+    pub utc_offset: i32,
+    /// Padding.
+    pub pad0: u32,
 }
 layout!(
     GenCfg,
-    56,
+    64,
     global_start == 0,
     global_count == 4,
     session_capacity == 8,
@@ -260,7 +270,34 @@ layout!(
     n_static == 48,
     mss == 52,
     default_permit == 54,
-    valid == 55
+    valid == 55,
+    utc_offset == 56
+);
+
+/// `struct xpf_sched`: a scheduler.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sched {
+    /// Present.
+    pub valid: u8,
+    /// Windows used.
+    pub n_windows: u8,
+    /// Date ranges used.
+    pub n_dates: u8,
+    /// Padding.
+    pub pad0: [u8; 5],
+    /// `[start, stop)` in local seconds.
+    pub dates: [[i64; 2]; SCHED_DATES],
+    /// `[start, stop)` in minutes since Monday 00:00.
+    pub windows: [[u16; 2]; SCHED_WINDOWS],
+}
+layout!(
+    Sched,
+    136,
+    n_windows == 1,
+    n_dates == 2,
+    dates == 8,
+    windows == 72
 );
 
 /// `struct xpf_iface`.
@@ -404,10 +441,14 @@ pub struct Rule {
     pub dport_lo: u16,
     /// Destination ports, high.
     pub dport_hi: u16,
+    /// `ScheduleSlot + 1` (0: no scheduler).
+    pub sched: u16,
+    /// Padding.
+    pub pad0: [u16; 3],
 }
 layout!(
     Rule,
-    48,
+    56,
     id == 0,
     src_set == 4,
     dst_set == 8,
@@ -423,7 +464,8 @@ layout!(
     sport_lo == 40,
     sport_hi == 42,
     dport_lo == 44,
-    dport_hi == 46
+    dport_hi == 46,
+    sched == 48
 );
 
 /// Data part of `struct xpf_lpm4_key` (aya adds the prefix length).
@@ -1008,6 +1050,7 @@ pod!(
     State,
     Trace,
     GenCfg,
+    Sched,
     Iface,
     Zone,
     IfindexKey,

@@ -104,6 +104,10 @@ pub struct Firewall {
     /// [2]: largest ingress interface id a frame was run with, + 1.
     touched: [usize; 3],
     globals: abi::Globals,
+    /// Schedule edges: the second last checked and the active set then
+    /// (the program evaluates schedulers per packet; a change of the set
+    /// rematches live sessions, [`check_schedules`](Self::check_schedules)).
+    sched: (u64, Vec<bool>),
 }
 
 fn map_err(name: &'static str) -> impl Fn(MapError) -> Error {
@@ -312,6 +316,7 @@ impl Firewall {
             sizes: [0; 4],
             touched: [0; 3],
             globals,
+            sched: (u64::MAX, Vec::new()),
         })
     }
 
@@ -399,6 +404,7 @@ impl Firewall {
         self.delta_seq = 0;
         self.sizes = [0; 4];
         self.touched = [0; 3];
+        self.sched = (u64::MAX, Vec::new());
         Ok(())
     }
 
@@ -493,6 +499,11 @@ impl Firewall {
         for (k, _) in &old.pool_addrs {
             let _ = m.pool_addrs.remove(k);
         }
+        for (id, _) in &old.scheds {
+            m.scheds
+                .set(base(abi::MAX_SCHEDULES) + id, abi::Sched::default(), 0)
+                .map_err(map_err("xpf_scheds"))?;
+        }
         let mut g = old.gen_cfg;
         g.valid = 0;
         m.gen_cfg.set(slot, g, 0).map_err(map_err("xpf_gen"))?;
@@ -573,6 +584,11 @@ impl Firewall {
             m.pool_addrs
                 .insert(k, v, 0)
                 .map_err(map_err("xpf_pool_addrs"))?;
+        }
+        for (id, v) in &l.scheds {
+            m.scheds
+                .set(slot * abi::MAX_SCHEDULES + id, *v, 0)
+                .map_err(map_err("xpf_scheds"))?;
         }
         // Last: the slot becomes valid only when everything else is in place.
         m.gen_cfg
@@ -659,6 +675,7 @@ impl Firewall {
             }
         }
         self.rematch(&compiled, now_ns).map_err(dp_err)?;
+        self.sched = (now_ns / SEC, schedules_active(&compiled, now_ns));
         let result = ApplyResult::from_compiled(&compiled, self.generation, capabilities());
         self.last = Some(result.clone());
         Ok(result)
@@ -712,6 +729,7 @@ impl Firewall {
                 sp,
                 dp,
                 icmp,
+                now_ns,
             );
             if !permit {
                 doomed.push(k);
@@ -919,7 +937,31 @@ impl Firewall {
                 n += 1;
             }
         }
+        self.check_schedules(now_ns)?;
         Ok(n)
+    }
+
+    /// Schedule edges (xpf-conformance README, "Decisions"): at most once
+    /// per second of `now_ns`, when the set of active schedulers changed
+    /// since the last check, live sessions are rematched (a session no rule
+    /// admits any more closes with reason `policy`). Runs at the end of
+    /// every [`expire`](Self::expire); the program itself evaluates each
+    /// rule's scheduler per packet at the packet's time.
+    pub fn check_schedules(&mut self, now_ns: u64) -> Result<(), Error> {
+        let sec = now_ns / SEC;
+        if sec == self.sched.0 || self.sched.1.is_empty() {
+            return Ok(());
+        }
+        self.sched.0 = sec;
+        let Some(c) = self.compiled.clone() else {
+            return Ok(());
+        };
+        let active = schedules_active(&c, now_ns);
+        if active != self.sched.1 {
+            self.sched.1 = active;
+            self.rematch(&c, now_ns)?;
+        }
+        Ok(())
     }
 
     // ------------------------------------------------------------------
@@ -1090,6 +1132,15 @@ impl Firewall {
     }
 }
 
+/// Which schedulers are active at `now_ns`, in compiled order.
+fn schedules_active(c: &CompiledConfig, now_ns: u64) -> Vec<bool> {
+    let unix = (now_ns / SEC) as i64;
+    c.schedules
+        .iter()
+        .map(|s| s.is_active(unix, c.system.utc_offset_secs))
+        .collect()
+}
+
 fn key_src(k: &AnySessionKey) -> (IpAddr, u16) {
     match k {
         AnySessionKey::V4(k) => (IpAddr::V4(k.src), k.src_port),
@@ -1109,8 +1160,10 @@ fn policy_permits(
     sp: u16,
     dp: u16,
     icmp: Option<(u8, u8)>,
+    now_ns: u64,
 ) -> bool {
     let pol = &c.policies;
+    let unix = (now_ns / SEC) as i64;
     for i in pol.zone_pair(from, to).range().chain(pol.global.range()) {
         let r = &pol.rules[i];
         let zones_ok = |zs: &[ZoneId], z: ZoneId| zs.is_empty() || zs.contains(&z);
@@ -1125,6 +1178,12 @@ fn policy_permits(
             && r.app_match.matches(IpProtocol(proto), sp, dp, icmp)
             && in_set(r.source, src) != r.source_negate
             && in_set(r.destination, dst) != r.destination_negate
+            && r.schedule.is_none_or(|slot| {
+                c.schedules
+                    .iter()
+                    .find(|s| s.slot == slot)
+                    .is_some_and(|s| s.is_active(unix, c.system.utc_offset_secs))
+            })
         {
             return r.action == PolicyAction::Permit;
         }

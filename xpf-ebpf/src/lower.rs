@@ -25,10 +25,6 @@ use xpf_runtime::ZoneId;
 pub fn capabilities() -> Capabilities {
     Capabilities::all_supported()
         .unsupported(
-            Capability::Schedulers,
-            "scheduled policies need a schedule-slot map the program does not read yet",
-        )
-        .unsupported(
             Capability::SourceNatAddressOnly,
             "address holds (pools without port overloading) are not implemented in the program",
         )
@@ -96,6 +92,8 @@ pub struct Lowered {
     pub pools: Vec<(u32, abi::Pool)>,
     /// Pool address index -> address.
     pub pool_addrs: Vec<(abi::PoolAddrKey, abi::Prefix)>,
+    /// `(ScheduleSlot, scheduler)`.
+    pub scheds: Vec<(u32, abi::Sched)>,
 }
 
 fn unsupported(cap: &str, reason: impl Into<String>) -> DataplaneError {
@@ -302,7 +300,49 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
         mss: f.tcp_mss.unwrap_or(0),
         default_permit: u8::from(pol.default_action == DefaultPolicy::Permit),
         valid: 1,
+        utc_offset: c.system.utc_offset_secs,
+        pad0: 0,
     };
+    for s in &c.schedules {
+        let id = u32::from(s.slot.0);
+        if id >= abi::MAX_SCHEDULES {
+            return Err(unsupported(
+                "schedulers",
+                format!(
+                    "scheduler {} has slot {id} (the program holds {})",
+                    s.name,
+                    abi::MAX_SCHEDULES
+                ),
+            ));
+        }
+        if s.week_windows.len() > abi::SCHED_WINDOWS || s.date_ranges.len() > abi::SCHED_DATES {
+            return Err(unsupported(
+                "schedulers",
+                format!(
+                    "scheduler {} has {} weekly windows and {} date ranges (the program holds \
+                     {} and {})",
+                    s.name,
+                    s.week_windows.len(),
+                    s.date_ranges.len(),
+                    abi::SCHED_WINDOWS,
+                    abi::SCHED_DATES
+                ),
+            ));
+        }
+        let mut v = abi::Sched {
+            valid: 1,
+            n_windows: s.week_windows.len() as u8,
+            n_dates: s.date_ranges.len() as u8,
+            ..Default::default()
+        };
+        for (i, &(a, b)) in s.week_windows.iter().enumerate() {
+            v.windows[i] = [a, b];
+        }
+        for (i, &(a, b)) in s.date_ranges.iter().enumerate() {
+            v.dates[i] = [a, b];
+        }
+        out.scheds.push((id, v));
+    }
     for z in &c.zones {
         if u32::from(z.id.0) >= abi::MAX_ZONES {
             return Err(unsupported(
@@ -432,6 +472,22 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
             sport_hi: m.source_ports.high,
             dport_lo: m.destination_ports.low,
             dport_hi: m.destination_ports.high,
+            sched: match r.schedule {
+                None => 0,
+                Some(s) if u32::from(s.0) < abi::MAX_SCHEDULES => s.0 + 1,
+                Some(s) => {
+                    return Err(unsupported(
+                        "schedulers",
+                        format!(
+                            "rule {} uses scheduler slot {} (the program holds {})",
+                            r.id.0,
+                            s.0,
+                            abi::MAX_SCHEDULES
+                        ),
+                    ));
+                }
+            },
+            pad0: [0; 3],
         });
         if r.id.0 >= abi::MAX_RULE_IDS {
             return Err(unsupported(

@@ -94,6 +94,8 @@ pub struct Maps {
     pub zone_pairs: HashMap<MapData, PairKey, Span>,
     /// `xpf_rules`.
     pub rules: Array<MapData, Rule>,
+    /// `xpf_scheds`.
+    pub scheds: Array<MapData, Sched>,
     /// `xpf_sets4`.
     pub sets4: LpmTrie<MapData, Lpm4, u8>,
     /// `xpf_sets6`.
@@ -203,6 +205,7 @@ impl Loaded {
             zones: take!(ebpf, "xpf_zones"),
             zone_pairs: take!(ebpf, "xpf_zone_pairs"),
             rules: take!(ebpf, "xpf_rules"),
+            scheds: take!(ebpf, "xpf_scheds"),
             sets4: take!(ebpf, "xpf_sets4"),
             sets6: take!(ebpf, "xpf_sets6"),
             routes4: take!(ebpf, "xpf_routes4"),

@@ -302,10 +302,7 @@ fn conformance_replies_pass() {
     }
 }
 
-/// Not yet green: ICMP errors arriving from the network are dropped
-/// (`icmp-error-no-session`) where the model translates and forwards them.
 #[test]
-#[ignore = "ICMP errors from the network are not translated by the program yet"]
 fn conformance_model_equivalence() {
     if privileged("conformance_model_equivalence") {
         run_property(Property::ModelEquivalence, &EbpfHarness::new);
