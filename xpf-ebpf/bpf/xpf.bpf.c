@@ -271,7 +271,8 @@ struct pkt {
 	__u16 sport;
 	__u16 dport;
 	__u16 window;
-	__u16 pad0;
+	__u8 source_route; /* IPv4 loose / strict source-route option present */
+	__u8 pad0;
 	__u32 seq;
 	__u32 ack;
 	__u32 payload;
@@ -435,6 +436,7 @@ static __always_inline int prefix_contains(const struct xpf_prefix *pf, __u8 fam
 #define PARSE_OK 0xffff
 
 __noinline int xpf_tcp_wscale(struct xdp_md *ctx, __u32 l4, __u32 th);
+__noinline int xpf_ip_options(struct xdp_md *ctx, __u32 l3, __u32 hlen);
 
 /* The ethertype after every VLAN tag (for the ARP check), or 0. */
 static __always_inline __u16 inner_ethertype(void *data, void *end, __u32 flen)
@@ -503,6 +505,13 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 		sum = (sum & 0xffff) + (sum >> 16);
 		if (sum != 0xffff)
 			return DR_BAD_IPV4_CSUM;
+		p->source_route = 0;
+		if (hlen > 20) {
+			int sr = xpf_ip_options(ctx, at, hlen);
+			if (sr < 0)
+				return DR_MALFORMED_IPV4;
+			p->source_route = sr;
+		}
 		p->fragment = (rd16(ip + 6) & 0x3fff) != 0;
 		p->family = 4;
 		__builtin_memset(p->src, 0, 16);
@@ -522,6 +531,7 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 			return DR_MALFORMED_IPV6;
 		hlen = 40;
 		p->fragment = 0;
+		p->source_route = 0;
 		p->family = 6;
 		__builtin_memcpy(p->src, ip + 8, 16);
 		__builtin_memcpy(p->dst, ip + 24, 16);
@@ -1385,6 +1395,64 @@ __noinline int xpf_mss_clamp(struct xdp_md *ctx, __u32 l4, __u32 th, __u32 mss)
 		return -1;
 	wr16(seg + 16, csum_apply(rd16(seg + 16), acc));
 	return 1;
+}
+
+/* IPv4 options walk (RFC 791): END stops, NOP is one byte, every other
+ * option carries a length of at least 2 that must fit. */
+struct ipopt_walk {
+	__u8 opts[40];
+	__u32 len;
+	__u32 i;
+	__u32 bad;
+	__u32 sr;
+};
+
+static long ipopt_step(__u64 n, void *arg)
+{
+	struct ipopt_walk *w = arg;
+	__u32 i = w->i;
+	if (i >= w->len || i >= 40)
+		return 1;
+	__u8 kind = w->opts[i];
+	if (kind == 0)
+		return 1;
+	if (kind == 1) {
+		w->i = i + 1;
+		return 0;
+	}
+	__u32 len = 0;
+	if (i + 1 < w->len && i + 1 < 40)
+		len = w->opts[i + 1];
+	if (len < 2 || i + len > w->len) {
+		w->bad = 1;
+		return 1;
+	}
+	if (kind == 131 || kind == 137)
+		w->sr = 1;
+	w->i = i + len;
+	return 0;
+}
+
+/* The options of the IPv4 header at `l3` (length `hlen` > 20): -1 when the
+ * list is malformed, 1 when it holds a loose / strict source route, else 0. */
+__noinline int xpf_ip_options(struct xdp_md *ctx, __u32 l3, __u32 hlen)
+{
+	if (!ctx)
+		return -1;
+	struct ipopt_walk w;
+	__builtin_memset(&w, 0, sizeof(w));
+	if (hlen <= 20 || hlen > 60)
+		return 0;
+	__u32 len = (hlen - 20) & 63;
+	if (len == 0 || len > 40)
+		return 0;
+	if (bpf_xdp_load_bytes(ctx, l3 + 20, w.opts, len))
+		return -1;
+	w.len = len;
+	bpf_loop(40, ipopt_step, &w, 0);
+	if (w.bad)
+		return -1;
+	return w.sr ? 1 : 0;
 }
 
 /* The window-scale option of the TCP header at `l4` (0xff: none). */
@@ -2307,6 +2375,62 @@ static __always_inline int host_allows(const struct xpf_zone *z, const struct pk
 }
 
 /* ------------------------------------------------------------------------ */
+/* Screens (stateless): on every packet entering a zone with a profile, the */
+/* first check that hits drops, with a screen-drop event.                   */
+
+static __always_inline __u32 screen_check(__u32 scr, const struct pkt *p)
+{
+	if (p->kind == L4_TCP) {
+		__u8 f = p->tcp_flags;
+		int fin = f & TCP_FIN, syn = f & TCP_SYN, ack = f & TCP_ACK, urg = f & 0x20;
+		if ((scr & SCR_LAND) && syn && addr_eq(p->src, p->dst))
+			return DR_SCREEN_LAND;
+		if ((scr & SCR_SYN_FIN) && syn && fin)
+			return DR_SCREEN_SYN_FIN;
+		if ((scr & SCR_TCP_NO_FLAG) && f == 0)
+			return DR_SCREEN_TCP_NO_FLAG;
+		if ((scr & SCR_FIN_NO_ACK) && fin && !ack)
+			return DR_SCREEN_FIN_NO_ACK;
+		if ((scr & SCR_WINNUKE) && urg && p->dport == 139)
+			return DR_SCREEN_WINNUKE;
+	}
+	if ((scr & SCR_SOURCE_ROUTE) && p->source_route)
+		return DR_SCREEN_SOURCE_ROUTE;
+	return 0;
+}
+
+/* Drops the packet for screen `reason` with a screen-drop record. */
+__noinline int xpf_screen_drop(struct verdict_ctx *v, struct scratch *sc, __u32 reason)
+{
+	if (!v || !sc)
+		return XDP_DROP;
+	struct pkt *p = &sc->p;
+	struct xpf_record *r = bpf_ringbuf_reserve(&xpf_events, sizeof(*r), 0);
+	if (r) {
+		__builtin_memset(r, 0, sizeof(*r));
+		r->kind = XR_SCREEN_DROP;
+		r->reason = reason;
+		r->time_ns = v->now;
+		r->key.family = p->family;
+		r->key.proto = p->proto;
+		r->key.sport = p->sport;
+		r->key.dport = p->dport;
+		addr_cpy(r->key.src, p->src);
+		addr_cpy(r->key.dst, p->dst);
+		r->s.in_zone = v->zone;
+		r->s.in_if = v->ingress;
+		r->s.flags = (p->kind == L4_ICMP_QUERY || p->kind == L4_ICMP_ERROR ||
+			      p->kind == L4_ICMP_OTHER)
+				     ? (__u16)p->icmp_type + 1
+				     : 0;
+		bpf_ringbuf_submit(r, 0);
+	} else {
+		cnt_add(XC_EVENTS_DROPPED, 1);
+	}
+	return do_drop(v, reason);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Session closing from the program (TCP reopen, eviction).                 */
 
 static __always_inline void close_session(const struct xpf_sess_key *fkey, struct xpf_sess *s,
@@ -2911,6 +3035,15 @@ int xpf_xdp(struct xdp_md *ctx)
 	if (p->fragment) {
 		cnt_add(XC_FRAGMENTS, 1);
 		return do_drop(&v, DR_FRAGMENT_NO_SESSION);
+	}
+	if (zone < XPF_MAX_ZONES) {
+		__u32 szidx = slot * XPF_MAX_ZONES + zone;
+		struct xpf_zone *zs = bpf_map_lookup_elem(&xpf_zones, &szidx);
+		if (zs && zs->screens) {
+			__u32 hit = screen_check(zs->screens, p);
+			if (hit)
+				return xpf_screen_drop(&v, sc, hit);
+		}
 	}
 	int r;
 	if (p->kind == L4_ICMP_ERROR) {

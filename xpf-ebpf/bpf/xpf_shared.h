@@ -82,6 +82,12 @@ enum xpf_drop {
 	DR_UNSUPPORTED_ETHERTYPE = 9,
 	DR_UNKNOWN_INTERFACE = 10,
 	DR_TTL_EXCEEDED = 11,
+	DR_SCREEN_LAND = 12,
+	DR_SCREEN_SYN_FIN = 13,
+	DR_SCREEN_TCP_NO_FLAG = 14,
+	DR_SCREEN_FIN_NO_ACK = 15,
+	DR_SCREEN_WINNUKE = 16,
+	DR_SCREEN_SOURCE_ROUTE = 19,
 	DR_TCP_NON_SYN_FIRST = 29,
 	DR_TCP_OUT_OF_WINDOW = 30,
 	DR_TCP_INVALID_STATE = 31,
@@ -138,6 +144,7 @@ enum xpf_record_kind {
 	XR_DELTA_UPDATE = 2,
 	XR_DELTA_CLOSE = 3,  /* reason = xpf_runtime::CloseReason index */
 	XR_POLICY_DENY = 4,
+	XR_SCREEN_DROP = 5,  /* reason = the screen's drop reason */
 };
 /* xpf_runtime::CloseReason as numbers (records only). */
 enum xpf_close_reason { CR_TCP_FIN = 0, CR_TCP_RST = 1, CR_IDLE = 2, CR_EVICTED = 6 };
@@ -272,12 +279,20 @@ _Static_assert(__builtin_offsetof(struct xpf_iface, ifindex) == 16, "iface.ifind
 _Static_assert(__builtin_offsetof(struct xpf_iface, v4) == 20, "iface.v4");
 _Static_assert(__builtin_offsetof(struct xpf_iface, v6) == 24, "iface.v6");
 
+/* Stateless screens of a zone's profile (bits of xpf_zone.screens). */
+#define SCR_LAND (1u << 0)
+#define SCR_SYN_FIN (1u << 1)
+#define SCR_TCP_NO_FLAG (1u << 2)
+#define SCR_FIN_NO_ACK (1u << 3)
+#define SCR_WINNUKE (1u << 4)
+#define SCR_SOURCE_ROUTE (1u << 5)
+
 /* A zone. Map xpf_zones, key = slot * XPF_MAX_ZONES + ZoneId. */
 struct xpf_zone {
 	__u8 valid;
 	__u8 tcp_rst;
 	__u8 loose;
-	__u8 pad0;
+	__u8 screens; /* SCR_* of the zone's screen profile */
 	__u32 host_services;  /* xpf_host_service bits */
 	__u32 host_protocols; /* xpf_host_protocol bits */
 	__u32 pad1;
@@ -286,6 +301,7 @@ _Static_assert(sizeof(struct xpf_zone) == 16, "xpf_zone size");
 _Static_assert(__builtin_offsetof(struct xpf_zone, valid) == 0, "zone.valid");
 _Static_assert(__builtin_offsetof(struct xpf_zone, tcp_rst) == 1, "zone.tcp_rst");
 _Static_assert(__builtin_offsetof(struct xpf_zone, loose) == 2, "zone.loose");
+_Static_assert(__builtin_offsetof(struct xpf_zone, screens) == 3, "zone.screens");
 _Static_assert(__builtin_offsetof(struct xpf_zone, host_services) == 4, "zone.host_services");
 _Static_assert(__builtin_offsetof(struct xpf_zone, host_protocols) == 8, "zone.host_protocols");
 
@@ -698,7 +714,8 @@ struct xpf_record {
 	__u32 reason;  /* close reason (XR_DELTA_CLOSE) / 1 = rejected (XR_POLICY_DENY) */
 	__u64 time_ns;
 	struct xpf_sess_key key;  /* forward key; XR_POLICY_DENY: the packet's tuple */
-	struct xpf_sess s;        /* XR_POLICY_DENY: rule, app, zones, in_if, flags=icmp type+1 */
+	struct xpf_sess s;        /* XR_POLICY_DENY: rule, app, zones, in_if, flags=icmp type+1;
+				   * XR_SCREEN_DROP: in_zone, in_if, flags=icmp type+1 */
 };
 _Static_assert(sizeof(struct xpf_record) == 248, "xpf_record size");
 _Static_assert(__builtin_offsetof(struct xpf_record, reason) == 4, "record.reason");

@@ -114,6 +114,20 @@ pub mod flags {
     pub const XR_DELTA_CLOSE: u32 = 3;
     /// Record: a logged policy deny.
     pub const XR_POLICY_DENY: u32 = 4;
+    /// Record: a screen dropped a packet (`reason` = its drop reason).
+    pub const XR_SCREEN_DROP: u32 = 5;
+    /// Screen: land.
+    pub const SCR_LAND: u8 = 1 << 0;
+    /// Screen: SYN+FIN.
+    pub const SCR_SYN_FIN: u8 = 1 << 1;
+    /// Screen: TCP without flags.
+    pub const SCR_TCP_NO_FLAG: u8 = 1 << 2;
+    /// Screen: FIN without ACK.
+    pub const SCR_FIN_NO_ACK: u8 = 1 << 3;
+    /// Screen: WinNuke.
+    pub const SCR_WINNUKE: u8 = 1 << 4;
+    /// Screen: IPv4 source route.
+    pub const SCR_SOURCE_ROUTE: u8 = 1 << 5;
 }
 
 macro_rules! pod {
@@ -351,8 +365,8 @@ pub struct Zone {
     pub tcp_rst: u8,
     /// Loose window checking.
     pub loose: u8,
-    /// Padding.
-    pub pad0: u8,
+    /// Stateless screens (`SCR_*`).
+    pub screens: u8,
     /// Host-inbound service bits.
     pub host_services: u32,
     /// Host-inbound protocol bits.

@@ -22,12 +22,30 @@ use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
     AnySessionKey, AppId, CloseReason, CounterValue, DropReason, Event, FlowTuple, GlobalCounter,
     InterfaceCounters, InterfaceId, IpProtocol, NatPoolId, NatRuleId, NatTranslation,
-    PacketCounters, PolicyDenyEvent, PolicyRuleId, RedundancyGroupId, SessionDelta,
-    SessionDeltaReason, SessionEntry, SessionFlags, SessionId, SessionKey, SessionState,
-    SessionValue, TcpState, ZoneId,
+    PacketCounters, PolicyDenyEvent, PolicyRuleId, RedundancyGroupId, ScreenDropEvent, ScreenKind,
+    SessionDelta, SessionDeltaReason, SessionEntry, SessionFlags, SessionId, SessionKey,
+    SessionState, SessionValue, TcpState, ZoneId,
 };
 
 const SEC: u64 = 1_000_000_000;
+
+/// Every screen kind (a screen-drop record names its drop reason).
+const SCREEN_KINDS: [ScreenKind; 14] = [
+    ScreenKind::Land,
+    ScreenKind::SynFin,
+    ScreenKind::TcpNoFlag,
+    ScreenKind::FinNoAck,
+    ScreenKind::WinNuke,
+    ScreenKind::PingOfDeath,
+    ScreenKind::TearDrop,
+    ScreenKind::SourceRoute,
+    ScreenKind::SynFrag,
+    ScreenKind::SynFlood,
+    ScreenKind::IcmpFlood,
+    ScreenKind::UdpFlood,
+    ScreenKind::SourceSessionLimit,
+    ScreenKind::DestinationSessionLimit,
+];
 
 /// What happened to one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1015,6 +1033,30 @@ impl Firewall {
                         egress_zone: ZoneId(r.s.out_zone),
                         ingress_interface: InterfaceId(r.s.in_if),
                         rejected: r.reason != 0,
+                    }));
+                }
+                abi::flags::XR_SCREEN_DROP => {
+                    let k = &r.key;
+                    let reason = DropReason::from_index(r.reason as usize);
+                    let Some(kind) = SCREEN_KINDS
+                        .into_iter()
+                        .find(|s| Some(s.drop_reason()) == reason)
+                    else {
+                        continue;
+                    };
+                    self.events.push(Event::ScreenDrop(ScreenDropEvent {
+                        time_ns: r.time_ns,
+                        kind,
+                        flow: FlowTuple {
+                            src: ip_of(k.family, &k.src),
+                            src_port: k.sport,
+                            dst: ip_of(k.family, &k.dst),
+                            dst_port: k.dport,
+                            protocol: IpProtocol(k.proto),
+                            icmp_type: (r.s.flags > 0).then(|| (r.s.flags - 1) as u8),
+                        },
+                        zone: ZoneId(r.s.in_zone),
+                        interface: InterfaceId(r.s.in_if),
                     }));
                 }
                 _ => {}

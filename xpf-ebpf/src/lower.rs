@@ -36,7 +36,6 @@ pub fn capabilities() -> Capabilities {
             Capability::AddressPersistentNat,
             "address persistence (per-host address binding) is not implemented in the program",
         )
-        .unsupported(Capability::Screens, "IDS screens are not implemented in the program")
         .unsupported(
             Capability::FloodScreens,
             "flood screens need per-zone token buckets the program does not have yet",
@@ -262,6 +261,26 @@ fn protocol_bits(p: &[HostProtocol]) -> u32 {
         .fold(0, |a, b| a | b)
 }
 
+/// The stateless screens (`SCR_*`) of profile `id`. The fragment checks
+/// (syn-frag, ping-of-death, tear-drop) stay inert as in the model: the
+/// program drops every fragment (`fragment-no-session`) before screening.
+fn screen_bits(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> u8 {
+    let Some(s) = id.and_then(|id| c.screens.iter().find(|s| s.id == id)) else {
+        return 0;
+    };
+    [
+        (s.land, SCR_LAND),
+        (s.syn_fin, SCR_SYN_FIN),
+        (s.tcp_no_flag, SCR_TCP_NO_FLAG),
+        (s.fin_no_ack, SCR_FIN_NO_ACK),
+        (s.winnuke, SCR_WINNUKE),
+        (s.source_route, SCR_SOURCE_ROUTE),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |a, (_, b)| a | b)
+}
+
 /// The network-order tag of an address-set key.
 pub fn set_tag(slot: u32, set: u32) -> u32 {
     ((slot << 31) | (set & 0x7fff_ffff)).to_be()
@@ -361,7 +380,7 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 valid: 1,
                 tcp_rst: u8::from(z.tcp_rst),
                 loose: u8::from(z.tcp_window_check == TcpWindowCheck::Loose),
-                pad0: 0,
+                screens: screen_bits(c, z.screen),
                 host_services: service_bits(&z.host_services),
                 host_protocols: protocol_bits(&z.host_protocols),
                 pad1: 0,
