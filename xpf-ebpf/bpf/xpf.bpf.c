@@ -87,6 +87,23 @@ struct {
 	__type(value, struct xpf_rule);
 } xpf_rules SEC(".maps");
 
+/* The flood bucket as the program sees it: the lock is a real spin lock. */
+struct flood_val {
+	struct bpf_spin_lock lock;
+	__u32 rate;
+	__u64 cap;
+	__u64 nano;
+	__u64 at;
+};
+_Static_assert(sizeof(struct flood_val) == sizeof(struct xpf_flood), "flood_val");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_ZONES * 3);
+	__type(key, __u32);
+	__type(value, struct flood_val);
+} xpf_floods SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2 * XPF_MAX_SCHEDULES);
@@ -2399,6 +2416,49 @@ static __always_inline __u32 screen_check(__u32 scr, const struct pkt *p)
 	return 0;
 }
 
+/* Flood screens, for packets that passed the stateless checks: TCP SYN
+ * without ACK, ICMP / ICMPv6 (errors included) and UDP each take one packet
+ * from their zone's bucket; an empty bucket drops. Returns the drop reason
+ * or 0. */
+static __always_inline __u32 flood_check(__u32 slot, __u32 zone, const struct pkt *p, __u64 now)
+{
+	__u32 kind;
+	if (p->kind == L4_TCP && (p->tcp_flags & TCP_SYN) && !(p->tcp_flags & TCP_ACK))
+		kind = 0;
+	else if (is_icmp(p->proto))
+		kind = 1;
+	else if (p->proto == 17)
+		kind = 2;
+	else
+		return 0;
+	__u32 idx = ((slot & 1) * XPF_MAX_ZONES + (zone & (XPF_MAX_ZONES - 1))) * 3 + kind;
+	struct flood_val *b = bpf_map_lookup_elem(&xpf_floods, &idx);
+	if (!b || !b->rate)
+		return 0;
+	int empty;
+	bpf_spin_lock(&b->lock);
+	if (now > b->at) {
+		__u64 el = now - b->at;
+		__u64 rate = b->rate;
+		__u64 deficit = b->cap > b->nano ? b->cap - b->nano : 0;
+		if (el >= (deficit + rate - 1) / rate)
+			b->nano = b->cap;
+		else
+			b->nano += el * rate;
+		b->at = now;
+	}
+	if (b->nano >= 1000000000ULL) {
+		b->nano -= 1000000000ULL;
+		empty = 0;
+	} else {
+		empty = 1;
+	}
+	bpf_spin_unlock(&b->lock);
+	if (!empty)
+		return 0;
+	return DR_SCREEN_SYN_FLOOD + kind;
+}
+
 /* Drops the packet for screen `reason` with a screen-drop record. */
 __noinline int xpf_screen_drop(struct verdict_ctx *v, struct scratch *sc, __u32 reason)
 {
@@ -2428,6 +2488,22 @@ __noinline int xpf_screen_drop(struct verdict_ctx *v, struct scratch *sc, __u32 
 		cnt_add(XC_EVENTS_DROPPED, 1);
 	}
 	return do_drop(v, reason);
+}
+
+/* The zone's screens (`screens`: SCR_* bits): 0 when the packet passes,
+ * else the XDP action of the drop (a global function: keeps the entry
+ * point's stack small). */
+__noinline int xpf_screen(struct verdict_ctx *v, struct scratch *sc, __u32 screens)
+{
+	if (!v || !sc)
+		return XDP_DROP;
+	struct pkt *p = &sc->p;
+	__u32 hit = screen_check(screens, p);
+	if (!hit && (screens & SCR_FLOODS))
+		hit = flood_check(v->slot, v->zone, p, v->now);
+	if (hit)
+		return xpf_screen_drop(v, sc, hit);
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -3040,9 +3116,9 @@ int xpf_xdp(struct xdp_md *ctx)
 		__u32 szidx = slot * XPF_MAX_ZONES + zone;
 		struct xpf_zone *zs = bpf_map_lookup_elem(&xpf_zones, &szidx);
 		if (zs && zs->screens) {
-			__u32 hit = screen_check(zs->screens, p);
-			if (hit)
-				return xpf_screen_drop(&v, sc, hit);
+			int sr = xpf_screen(&v, sc, zs->screens);
+			if (sr)
+				return sr;
 		}
 	}
 	int r;

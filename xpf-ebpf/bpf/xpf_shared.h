@@ -88,6 +88,9 @@ enum xpf_drop {
 	DR_SCREEN_FIN_NO_ACK = 15,
 	DR_SCREEN_WINNUKE = 16,
 	DR_SCREEN_SOURCE_ROUTE = 19,
+	DR_SCREEN_SYN_FLOOD = 21,
+	DR_SCREEN_ICMP_FLOOD = 22,
+	DR_SCREEN_UDP_FLOOD = 23,
 	DR_TCP_NON_SYN_FIRST = 29,
 	DR_TCP_OUT_OF_WINDOW = 30,
 	DR_TCP_INVALID_STATE = 31,
@@ -286,6 +289,7 @@ _Static_assert(__builtin_offsetof(struct xpf_iface, v6) == 24, "iface.v6");
 #define SCR_FIN_NO_ACK (1u << 3)
 #define SCR_WINNUKE (1u << 4)
 #define SCR_SOURCE_ROUTE (1u << 5)
+#define SCR_FLOODS (1u << 6) /* the zone has flood buckets (xpf_floods) */
 
 /* A zone. Map xpf_zones, key = slot * XPF_MAX_ZONES + ZoneId. */
 struct xpf_zone {
@@ -304,6 +308,25 @@ _Static_assert(__builtin_offsetof(struct xpf_zone, loose) == 2, "zone.loose");
 _Static_assert(__builtin_offsetof(struct xpf_zone, screens) == 3, "zone.screens");
 _Static_assert(__builtin_offsetof(struct xpf_zone, host_services) == 4, "zone.host_services");
 _Static_assert(__builtin_offsetof(struct xpf_zone, host_protocols) == 8, "zone.host_protocols");
+
+/* A flood-screen token bucket (SYN, ICMP, UDP per zone). Map xpf_floods,
+ * key = (slot * XPF_MAX_ZONES + ZoneId) * 3 + kind (0 SYN, 1 ICMP, 2 UDP).
+ * Integer arithmetic in packets x 10^9: `rate` packets per second refilled
+ * for the nanoseconds elapsed, capped at `cap`; a packet takes 10^9. The
+ * loader writes the buckets of a slot full (at = apply time) before the
+ * flip, so every apply starts them full as the model does. */
+struct xpf_flood {
+	__u32 lock;  /* struct bpf_spin_lock in the program */
+	__u32 rate;  /* packets per second (0: no bucket) */
+	__u64 cap;   /* burst x 10^9 */
+	__u64 nano;  /* tokens x 10^9 */
+	__u64 at;    /* last refill, Unix ns */
+};
+_Static_assert(sizeof(struct xpf_flood) == 32, "xpf_flood size");
+_Static_assert(__builtin_offsetof(struct xpf_flood, rate) == 4, "flood.rate");
+_Static_assert(__builtin_offsetof(struct xpf_flood, cap) == 8, "flood.cap");
+_Static_assert(__builtin_offsetof(struct xpf_flood, nano) == 16, "flood.nano");
+_Static_assert(__builtin_offsetof(struct xpf_flood, at) == 24, "flood.at");
 
 /* Ingress ifindex -> InterfaceId (real traffic). Map xpf_ifindex. */
 struct xpf_ifindex_key {

@@ -128,6 +128,8 @@ pub mod flags {
     pub const SCR_WINNUKE: u8 = 1 << 4;
     /// Screen: IPv4 source route.
     pub const SCR_SOURCE_ROUTE: u8 = 1 << 5;
+    /// The zone has flood buckets.
+    pub const SCR_FLOODS: u8 = 1 << 6;
 }
 
 macro_rules! pod {
@@ -287,6 +289,23 @@ layout!(
     valid == 55,
     utc_offset == 56
 );
+
+/// `struct xpf_flood`: a flood-screen token bucket (packets x 10^9).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flood {
+    /// The program's spin lock (zero from userspace).
+    pub lock: u32,
+    /// Packets per second (0: no bucket).
+    pub rate: u32,
+    /// Burst x 10^9.
+    pub cap: u64,
+    /// Tokens x 10^9.
+    pub nano: u64,
+    /// Last refill, Unix ns.
+    pub at: u64,
+}
+layout!(Flood, 32, rate == 4, cap == 8, nano == 16, at == 24);
 
 /// `struct xpf_sched`: a scheduler.
 #[repr(C)]
@@ -1065,6 +1084,7 @@ pod!(
     Trace,
     GenCfg,
     Sched,
+    Flood,
     Iface,
     Zone,
     IfindexKey,

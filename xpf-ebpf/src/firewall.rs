@@ -517,6 +517,17 @@ impl Firewall {
         for (k, _) in &old.pool_addrs {
             let _ = m.pool_addrs.remove(k);
         }
+        for (zone, _) in &old.floods {
+            for kind in 0..3 {
+                m.floods
+                    .set(
+                        (base(abi::MAX_ZONES) + zone) * 3 + kind,
+                        abi::Flood::default(),
+                        0,
+                    )
+                    .map_err(map_err("xpf_floods"))?;
+            }
+        }
         for (id, _) in &old.scheds {
             m.scheds
                 .set(base(abi::MAX_SCHEDULES) + id, abi::Sched::default(), 0)
@@ -674,6 +685,26 @@ impl Firewall {
                 nv.s.snat_target = sk.target;
                 nv.s.slot = sk.slot;
                 let _ = self.prog.maps.sessions.insert(k, nv, 0);
+            }
+        }
+        // Flood buckets of the new slot start full now.
+        if let Some(l) = self.slots[slot as usize].lowered.as_ref() {
+            for (zone, thresholds) in &l.floods {
+                for (kind, t) in thresholds.iter().enumerate() {
+                    let cap = u64::from(*t) * SEC;
+                    let b = abi::Flood {
+                        lock: 0,
+                        rate: *t,
+                        cap,
+                        nano: cap,
+                        at: now_ns,
+                    };
+                    self.prog
+                        .maps
+                        .floods
+                        .set((slot * abi::MAX_ZONES + zone) * 3 + kind as u32, b, 0)
+                        .map_err(|e| dp_err(map_err("xpf_floods")(e)))?;
+                }
             }
         }
         // Flip.

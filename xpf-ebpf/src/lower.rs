@@ -37,10 +37,6 @@ pub fn capabilities() -> Capabilities {
             "address persistence (per-host address binding) is not implemented in the program",
         )
         .unsupported(
-            Capability::FloodScreens,
-            "flood screens need per-zone token buckets the program does not have yet",
-        )
-        .unsupported(
             Capability::SessionLimits,
             "per-source/destination session limits are not implemented in the program",
         )
@@ -93,6 +89,9 @@ pub struct Lowered {
     pub pool_addrs: Vec<(abi::PoolAddrKey, abi::Prefix)>,
     /// `(ScheduleSlot, scheduler)`.
     pub scheds: Vec<(u32, abi::Sched)>,
+    /// Flood thresholds, packets per second: `(ZoneId, [SYN, ICMP, UDP])`
+    /// (0: none); the buckets start full at apply time.
+    pub floods: Vec<(u32, [u32; 3])>,
 }
 
 fn unsupported(cap: &str, reason: impl Into<String>) -> DataplaneError {
@@ -281,6 +280,26 @@ fn screen_bits(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> 
     .fold(0, |a, (_, b)| a | b)
 }
 
+/// The flood thresholds `[SYN, ICMP, UDP]` of profile `id` (0: none).
+fn flood_thresholds(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> [u32; 3] {
+    id.and_then(|id| c.screens.iter().find(|s| s.id == id))
+        .map_or([0; 3], |s| {
+            [
+                s.syn_flood_pps.unwrap_or(0),
+                s.icmp_flood_pps.unwrap_or(0),
+                s.udp_flood_pps.unwrap_or(0),
+            ]
+        })
+}
+
+fn flood_bit(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> u8 {
+    if flood_thresholds(c, id).iter().any(|t| *t != 0) {
+        SCR_FLOODS
+    } else {
+        0
+    }
+}
+
 /// The network-order tag of an address-set key.
 pub fn set_tag(slot: u32, set: u32) -> u32 {
     ((slot << 31) | (set & 0x7fff_ffff)).to_be()
@@ -374,13 +393,17 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 ),
             ));
         }
+        let floods = flood_thresholds(c, z.screen);
+        if floods.iter().any(|t| *t != 0) {
+            out.floods.push((u32::from(z.id.0), floods));
+        }
         out.zones.push((
             u32::from(z.id.0),
             abi::Zone {
                 valid: 1,
                 tcp_rst: u8::from(z.tcp_rst),
                 loose: u8::from(z.tcp_window_check == TcpWindowCheck::Loose),
-                screens: screen_bits(c, z.screen),
+                screens: screen_bits(c, z.screen) | flood_bit(c, z.screen),
                 host_services: service_bits(&z.host_services),
                 host_protocols: protocol_bits(&z.host_protocols),
                 pad1: 0,

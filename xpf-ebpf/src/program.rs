@@ -96,6 +96,8 @@ pub struct Maps {
     pub rules: Array<MapData, Rule>,
     /// `xpf_scheds`.
     pub scheds: Array<MapData, Sched>,
+    /// `xpf_floods`.
+    pub floods: Array<MapData, Flood>,
     /// `xpf_sets4`.
     pub sets4: LpmTrie<MapData, Lpm4, u8>,
     /// `xpf_sets6`.
@@ -206,6 +208,7 @@ impl Loaded {
             zone_pairs: take!(ebpf, "xpf_zone_pairs"),
             rules: take!(ebpf, "xpf_rules"),
             scheds: take!(ebpf, "xpf_scheds"),
+            floods: take!(ebpf, "xpf_floods"),
             sets4: take!(ebpf, "xpf_sets4"),
             sets6: take!(ebpf, "xpf_sets6"),
             routes4: take!(ebpf, "xpf_routes4"),
