@@ -105,6 +105,14 @@ struct {
 } xpf_floods SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XPF_MAX_SESSIONS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_limit_key);
+	__type(value, __u64);
+} xpf_limit_cnt SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2 * XPF_MAX_SCHEDULES);
 	__type(key, __u32);
@@ -344,6 +352,9 @@ struct scratch {
 	__u8 q_out[16];
 	__u8 gw[16];
 	__u8 hdr[64];       /* an emitted frame's L2 / IP / transport headers */
+	struct xpf_limit_key lk;
+	struct xpf_pool_addr_key pak;
+	__s64 local; /* local time of the packet, seconds (schedulers) */
 	__u8 quote[QUOTE_BUF]; /* the packet an emitted ICMP error quotes */
 };
 
@@ -974,7 +985,6 @@ struct policy_ctx {
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u32 found;   /* index + 1 of the matching rule */
-	__s64 local;   /* local time of the packet, seconds (schedulers) */
 };
 
 /* Is scheduler `id` of `slot` active at local time `local` (seconds)? The
@@ -1058,7 +1068,7 @@ static long policy_step(__u64 i, void *arg)
 	int in_dst = set_contains(c->slot, r->dst_set, c->family, sc->dst2);
 	if (in_dst == !!(r->flags & RF_DST_NEGATE))
 		return 0;
-	if (r->sched && !sched_active(c->slot, r->sched - 1, c->local))
+	if (r->sched && !sched_active(c->slot, r->sched - 1, sc->local))
 		return 0;
 	c->found = c->start + (__u32)i + 1;
 	return 1;
@@ -1812,6 +1822,7 @@ __noinline int xpf_deliver(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 #define EMIT_RST 2           /* zone tcp-rst on a non-SYN first segment */
 #define EMIT_TIME_EXCEEDED 3 /* TTL / hop-limit expiry */
 #define EMIT_TO(kind) (0x400000 | (kind))
+#define SCREEN_TO(reason) (0x800000 | (reason)) /* screen drop, with its record */
 
 static __always_inline __u32 csum_fold(__u32 s)
 {
@@ -2507,10 +2518,70 @@ __noinline int xpf_screen(struct verdict_ctx *v, struct scratch *sc, __u32 scree
 }
 
 /* ------------------------------------------------------------------------ */
+/* Session limits: live sessions per forward-key source / destination.      */
+
+/* Counts the session of forward key `fk` in (`in` = 1) or out (0). A global
+ * function: keeps its callers' stack frames small. */
+__noinline int xpf_limit_count(struct scratch *sc, const struct xpf_sess_key *fk, int in)
+{
+	if (!sc || !fk)
+		return 0;
+	struct xpf_limit_key *lk = &sc->lk;
+	for (int side = 0; side < 2; side++) {
+		__builtin_memset(lk, 0, sizeof(*lk));
+		lk->family = fk->family;
+		lk->side = side;
+		addr_cpy(lk->addr, side ? fk->dst : fk->src);
+		__u64 *c = bpf_map_lookup_elem(&xpf_limit_cnt, lk);
+		if (in) {
+			if (c) {
+				__sync_fetch_and_add(c, 1);
+			} else {
+				__u64 one = 1;
+				if (bpf_map_update_elem(&xpf_limit_cnt, lk, &one, BPF_NOEXIST)) {
+					c = bpf_map_lookup_elem(&xpf_limit_cnt, lk);
+					if (c)
+						__sync_fetch_and_add(c, 1);
+				}
+			}
+		} else if (c) {
+			if (*c <= 1)
+				bpf_map_delete_elem(&xpf_limit_cnt, lk);
+			else
+				__sync_fetch_and_add(c, -1);
+		}
+	}
+	return 0;
+}
+
+/* Is a limit of the ingress zone reached for this first packet (the
+ * packet's own addresses, before destination NAT)? The drop reason, or 0. */
+__noinline int xpf_limit_hit(struct scratch *sc, __u32 src_limit, __u32 dst_limit)
+{
+	if (!sc)
+		return 0;
+	struct xpf_limit_key *lk = &sc->lk;
+	struct pkt *p = &sc->p;
+	for (int side = 0; side < 2; side++) {
+		__u32 lim = side ? dst_limit : src_limit;
+		if (!lim)
+			continue;
+		__builtin_memset(lk, 0, sizeof(*lk));
+		lk->family = p->family;
+		lk->side = side;
+		addr_cpy(lk->addr, side ? p->dst : p->src);
+		__u64 *c = bpf_map_lookup_elem(&xpf_limit_cnt, lk);
+		if (c && *c >= lim)
+			return side ? DR_SCREEN_DST_LIMIT : DR_SCREEN_SRC_LIMIT;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Session closing from the program (TCP reopen, eviction).                 */
 
-static __always_inline void close_session(const struct xpf_sess_key *fkey, struct xpf_sess *s,
-					  __u32 reason, __u64 now)
+static __always_inline void close_session(struct scratch *sc, const struct xpf_sess_key *fkey,
+					  struct xpf_sess *s, __u32 reason, __u64 now, __u32 limits)
 {
 	struct xpf_sess_key rk;
 	__builtin_memcpy(&rk, &s->other, sizeof(rk));
@@ -2526,6 +2597,8 @@ static __always_inline void close_session(const struct xpf_sess_key *fkey, struc
 	cnt_add(XC_SESS_CLOSED, 1);
 	if (reason == CR_EVICTED)
 		cnt_add(XC_SESS_EVICTED, 1);
+	if (limits)
+		xpf_limit_count(sc, fkey, 0);
 	emit_delta(XR_DELTA_CLOSE, reason, now, fkey, s);
 }
 
@@ -2600,7 +2673,7 @@ __noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct
 			return do_drop(v, DR_TCP_OUT_OF_WINDOW);
 		if (res == TV_REOPEN) {
 			__builtin_memcpy(&sc->nv.s, &fv->s, sizeof(sc->nv.s));
-			close_session(&sc->okey, &sc->nv.s, CR_TCP_FIN, now);
+			close_session(sc, &sc->okey, &sc->nv.s, CR_TCP_FIN, now, gc->limits);
 			return do_drop(v, DR_TCP_INVALID_STATE);
 		}
 		if (res < 0)
@@ -2744,7 +2817,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	pc.dport = dp2;
 	pc.icmp_type = p->icmp_type;
 	pc.icmp_code = p->icmp_code;
-	pc.local = (__s64)(now / 1000000000ULL) + gc->utc_offset;
+	sc->local = (__s64)(now / 1000000000ULL) + gc->utc_offset;
 	struct xpf_pair_key *pk = &sc->pk;
 	pk->slot = slot;
 	pk->from = zone;
@@ -2807,6 +2880,13 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	if (p->ttl <= 1) {
 		do_drop(v, DR_TTL_EXCEEDED);
 		return EMIT_TO(EMIT_TIME_EXCEEDED);
+	}
+	/* Session limits of the ingress zone (before destination NAT's
+	 * destination: the packet's own addresses). */
+	if (zc->src_limit || zc->dst_limit) {
+		__u32 lh = xpf_limit_hit(sc, zc->src_limit, zc->dst_limit);
+		if (lh)
+			return SCREEN_TO(lh);
 	}
 	/* Static outbound, then source NAT. */
 	__u8 *src2 = sc->src2;
@@ -2879,8 +2959,12 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 					else
 						__builtin_memcpy(src2, eif->v6, 16);
 				} else {
-					struct xpf_pool_addr_key ak = { .slot = slot, .pool = r->pool, .index = aidx };
-					struct xpf_prefix *pa = bpf_map_lookup_elem(&xpf_pool_addrs, &ak);
+					struct xpf_pool_addr_key *ak = &sc->pak;
+					ak->slot = slot;
+					ak->pool = r->pool;
+					ak->pad0 = 0;
+					ak->index = aidx;
+					struct xpf_prefix *pa = bpf_map_lookup_elem(&xpf_pool_addrs, ak);
 					if (!pa) {
 						release_slot(a.target, p->proto, mslot);
 						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
@@ -3011,6 +3095,8 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	}
 	__sync_fetch_and_add(&st->inserted, 1);
 	cnt_add(XC_SESS_CREATED, 1);
+	if (gc->limits)
+		xpf_limit_count(sc, &sc->key, 1);
 	struct sess_val *fv = bpf_map_lookup_elem(&xpf_sessions, &sc->key);
 	if (fv) {
 		emit_delta(XR_DELTA_OPEN, 0, now, &sc->key, &fv->s);
@@ -3024,7 +3110,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 		struct sess_val *ev = bpf_map_lookup_elem(&xpf_sessions, &sc->okey);
 		if (ev) {
 			__builtin_memcpy(&sc->nv.s, &ev->s, sizeof(sc->nv.s));
-			close_session(&sc->okey, &sc->nv.s, CR_EVICTED, now);
+			close_session(sc, &sc->okey, &sc->nv.s, CR_EVICTED, now, gc->limits);
 		}
 	}
 	if (rule_id && rule_id < XPF_MAX_RULE_IDS)
@@ -3158,6 +3244,8 @@ int xpf_xdp(struct xdp_md *ctx)
 		r = xpf_first_packet(ctx, &v, sc);
 	}
 staged:
+	if (r & 0x800000)
+		return xpf_screen_drop(&v, sc, r & 0xff);
 	if (r & 0x400000)
 		return xpf_emit(ctx, &v, sc, r & 0xff);
 	if (r & 0x100000)

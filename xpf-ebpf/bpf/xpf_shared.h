@@ -91,6 +91,8 @@ enum xpf_drop {
 	DR_SCREEN_SYN_FLOOD = 21,
 	DR_SCREEN_ICMP_FLOOD = 22,
 	DR_SCREEN_UDP_FLOOD = 23,
+	DR_SCREEN_SRC_LIMIT = 24,
+	DR_SCREEN_DST_LIMIT = 25,
 	DR_TCP_NON_SYN_FIRST = 29,
 	DR_TCP_OUT_OF_WINDOW = 30,
 	DR_TCP_INVALID_STATE = 31,
@@ -219,7 +221,7 @@ struct xpf_gen_cfg {
 	__u8 default_permit;
 	__u8 valid;
 	__s32 utc_offset;     /* local time = UTC + this, seconds (schedulers) */
-	__u32 pad0;
+	__u32 limits;         /* 1: some zone has session limits (xpf_limit_cnt is kept) */
 };
 _Static_assert(sizeof(struct xpf_gen_cfg) == 64, "xpf_gen_cfg size");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, global_start) == 0, "gen.global_start");
@@ -239,6 +241,20 @@ _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, mss) == 52, "gen.mss");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, default_permit) == 54, "gen.default_permit");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, valid) == 55, "gen.valid");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, utc_offset) == 56, "gen.utc_offset");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, limits) == 60, "gen.limits");
+
+/* Live sessions per forward-key source (side 0) / destination (side 1),
+ * kept while the active configuration has session limits (the loader
+ * recounts them when an apply turns limits on). Map xpf_limit_cnt. */
+struct xpf_limit_key {
+	__u8 family;
+	__u8 side;
+	__u8 pad0[2];
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xpf_limit_key) == 20, "xpf_limit_key size");
+_Static_assert(__builtin_offsetof(struct xpf_limit_key, side) == 1, "limit_key.side");
+_Static_assert(__builtin_offsetof(struct xpf_limit_key, addr) == 4, "limit_key.addr");
 
 /* A scheduler (xpf_dataplane CompiledSchedule). Map xpf_scheds, key = slot *
  * XPF_MAX_SCHEDULES + ScheduleSlot. Active at local time t iff (no date range
@@ -299,7 +315,8 @@ struct xpf_zone {
 	__u8 screens; /* SCR_* of the zone's screen profile */
 	__u32 host_services;  /* xpf_host_service bits */
 	__u32 host_protocols; /* xpf_host_protocol bits */
-	__u32 pad1;
+	__u16 src_limit;      /* live sessions per source (0: no limit) */
+	__u16 dst_limit;      /* live sessions per destination (0: no limit) */
 };
 _Static_assert(sizeof(struct xpf_zone) == 16, "xpf_zone size");
 _Static_assert(__builtin_offsetof(struct xpf_zone, valid) == 0, "zone.valid");
@@ -308,6 +325,8 @@ _Static_assert(__builtin_offsetof(struct xpf_zone, loose) == 2, "zone.loose");
 _Static_assert(__builtin_offsetof(struct xpf_zone, screens) == 3, "zone.screens");
 _Static_assert(__builtin_offsetof(struct xpf_zone, host_services) == 4, "zone.host_services");
 _Static_assert(__builtin_offsetof(struct xpf_zone, host_protocols) == 8, "zone.host_protocols");
+_Static_assert(__builtin_offsetof(struct xpf_zone, src_limit) == 12, "zone.src_limit");
+_Static_assert(__builtin_offsetof(struct xpf_zone, dst_limit) == 14, "zone.dst_limit");
 
 /* A flood-screen token bucket (SYN, ICMP, UDP per zone). Map xpf_floods,
  * key = (slot * XPF_MAX_ZONES + ZoneId) * 3 + kind (0 SYN, 1 ICMP, 2 UDP).

@@ -265,8 +265,8 @@ pub struct GenCfg {
     pub valid: u8,
     /// Local time = UTC + this, seconds (schedulers).
     pub utc_offset: i32,
-    /// Padding.
-    pub pad0: u32,
+    /// 1: some zone has session limits (`xpf_limit_cnt` is kept).
+    pub limits: u32,
 }
 layout!(
     GenCfg,
@@ -287,8 +287,25 @@ layout!(
     mss == 52,
     default_permit == 54,
     valid == 55,
-    utc_offset == 56
+    utc_offset == 56,
+    limits == 60
 );
+
+/// `struct xpf_limit_key`: a forward-key source (side 0) or destination
+/// (side 1) whose live sessions `xpf_limit_cnt` counts.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LimitKey {
+    /// 4 or 6.
+    pub family: u8,
+    /// 0: source, 1: destination.
+    pub side: u8,
+    /// Padding.
+    pub pad0: [u8; 2],
+    /// Address.
+    pub addr: [u8; 16],
+}
+layout!(LimitKey, 20, side == 1, addr == 4);
 
 /// `struct xpf_flood`: a flood-screen token bucket (packets x 10^9).
 #[repr(C)]
@@ -390,8 +407,10 @@ pub struct Zone {
     pub host_services: u32,
     /// Host-inbound protocol bits.
     pub host_protocols: u32,
-    /// Padding.
-    pub pad1: u32,
+    /// Live sessions per source (0: no limit).
+    pub src_limit: u16,
+    /// Live sessions per destination (0: no limit).
+    pub dst_limit: u16,
 }
 layout!(
     Zone,
@@ -1085,6 +1104,7 @@ pod!(
     GenCfg,
     Sched,
     Flood,
+    LimitKey,
     Iface,
     Zone,
     IfindexKey,

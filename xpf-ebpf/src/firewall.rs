@@ -359,6 +359,16 @@ impl Firewall {
             let _ = self.prog.maps.slots.remove(&k);
         }
         while self.prog.maps.embryonic.pop(0).is_ok() {}
+        let counted: Vec<abi::LimitKey> = self
+            .prog
+            .maps
+            .limit_cnt
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
+        for k in counted {
+            let _ = self.prog.maps.limit_cnt.remove(&k);
+        }
         self.clear_slot(0)?;
         self.clear_slot(1)?;
         let cpus = aya::util::nr_cpus().map_or(1, |n| n);
@@ -687,6 +697,37 @@ impl Firewall {
                 let _ = self.prog.maps.sessions.insert(k, nv, 0);
             }
         }
+        // Session-limit counts: recounted from the live sessions when the
+        // new configuration limits sessions, dropped when it does not.
+        let limits = self.slots[slot as usize]
+            .lowered
+            .as_ref()
+            .is_some_and(|l| l.gen_cfg.limits != 0);
+        let stale: Vec<abi::LimitKey> = self
+            .prog
+            .maps
+            .limit_cnt
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
+        for k in &stale {
+            let _ = self.prog.maps.limit_cnt.remove(k);
+        }
+        if limits {
+            let mut counts: BTreeMap<abi::LimitKey, u64> = BTreeMap::new();
+            for (k, _) in self.forward_sessions().map_err(dp_err)? {
+                for lk in limit_keys(&k) {
+                    *counts.entry(lk).or_default() += 1;
+                }
+            }
+            for (lk, n) in counts {
+                self.prog
+                    .maps
+                    .limit_cnt
+                    .insert(lk, n, 0)
+                    .map_err(|e| dp_err(map_err("xpf_limit_cnt")(e)))?;
+            }
+        }
         // Flood buckets of the new slot start full now.
         if let Some(l) = self.slots[slot as usize].lowered.as_ref() {
             for (zone, thresholds) in &l.floods {
@@ -925,6 +966,23 @@ impl Firewall {
             return Ok(false);
         }
         let _ = self.prog.maps.sessions.remove(&v.s.other);
+        let limits = self.slots[self.active as usize]
+            .lowered
+            .as_ref()
+            .is_some_and(|l| l.gen_cfg.limits != 0);
+        if limits {
+            for lk in limit_keys(fwd) {
+                match self.prog.maps.limit_cnt.get(&lk, 0) {
+                    Ok(n) if n > 1 => {
+                        let _ = self.prog.maps.limit_cnt.insert(lk, n - 1, 0);
+                    }
+                    Ok(_) => {
+                        let _ = self.prog.maps.limit_cnt.remove(&lk);
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
         if v.s.snat_target != 0 {
             let _ = self.prog.maps.slots.remove(&abi::SlotKey {
                 target: v.s.snat_target,
@@ -1203,6 +1261,17 @@ impl Firewall {
             .map_or(0, |c| c.flow.session_capacity);
         (live, cap)
     }
+}
+
+/// The session-limit count keys of forward key `k`: its source, its destination.
+fn limit_keys(k: &SessKey) -> [abi::LimitKey; 2] {
+    let key = |side: u8, addr: [u8; 16]| abi::LimitKey {
+        family: k.family,
+        side,
+        pad0: [0; 2],
+        addr,
+    };
+    [key(0, k.src), key(1, k.dst)]
 }
 
 /// Which schedulers are active at `now_ns`, in compiled order.

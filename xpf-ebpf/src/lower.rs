@@ -36,10 +36,6 @@ pub fn capabilities() -> Capabilities {
             Capability::AddressPersistentNat,
             "address persistence (per-host address binding) is not implemented in the program",
         )
-        .unsupported(
-            Capability::SessionLimits,
-            "per-source/destination session limits are not implemented in the program",
-        )
         .unsupported(Capability::Filters, "firewall filters are not implemented in the program")
         .unsupported(Capability::Policers, "policers are not implemented in the program")
         .unsupported(
@@ -292,6 +288,32 @@ fn flood_thresholds(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>
         })
 }
 
+/// The per-source / per-destination session limits of profile `id` (0: none).
+fn session_limits(
+    c: &CompiledConfig,
+    id: Option<xpf_runtime::ScreenProfileId>,
+) -> Result<(u16, u16), DataplaneError> {
+    let Some(s) = id.and_then(|id| c.screens.iter().find(|s| s.id == id)) else {
+        return Ok((0, 0));
+    };
+    let one = |l: Option<u32>| {
+        u16::try_from(l.unwrap_or(0)).map_err(|_| {
+            unsupported(
+                "session-limits",
+                format!(
+                    "screen {} limits sessions to {} (the program holds limits up to 65535)",
+                    s.name,
+                    l.unwrap_or(0)
+                ),
+            )
+        })
+    };
+    Ok((
+        one(s.source_session_limit)?,
+        one(s.destination_session_limit)?,
+    ))
+}
+
 fn flood_bit(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> u8 {
     if flood_thresholds(c, id).iter().any(|t| *t != 0) {
         SCR_FLOODS
@@ -339,7 +361,7 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
         default_permit: u8::from(pol.default_action == DefaultPolicy::Permit),
         valid: 1,
         utc_offset: c.system.utc_offset_secs,
-        pad0: 0,
+        limits: 0,
     };
     for s in &c.schedules {
         let id = u32::from(s.slot.0);
@@ -393,6 +415,10 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 ),
             ));
         }
+        let limits = session_limits(c, z.screen)?;
+        if limits != (0, 0) {
+            out.gen_cfg.limits = 1;
+        }
         let floods = flood_thresholds(c, z.screen);
         if floods.iter().any(|t| *t != 0) {
             out.floods.push((u32::from(z.id.0), floods));
@@ -406,7 +432,8 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 screens: screen_bits(c, z.screen) | flood_bit(c, z.screen),
                 host_services: service_bits(&z.host_services),
                 host_protocols: protocol_bits(&z.host_protocols),
-                pad1: 0,
+                src_limit: limits.0,
+                dst_limit: limits.1,
             },
         ));
     }

@@ -98,6 +98,8 @@ pub struct Maps {
     pub scheds: Array<MapData, Sched>,
     /// `xpf_floods`.
     pub floods: Array<MapData, Flood>,
+    /// `xpf_limit_cnt`.
+    pub limit_cnt: HashMap<MapData, LimitKey, u64>,
     /// `xpf_sets4`.
     pub sets4: LpmTrie<MapData, Lpm4, u8>,
     /// `xpf_sets6`.
@@ -182,6 +184,7 @@ impl Loaded {
             .map_max_entries("xpf_sessions", sessions.saturating_mul(2))
             .map_max_entries("xpf_embryonic", sessions)
             .map_max_entries("xpf_slots", sessions)
+            .map_max_entries("xpf_limit_cnt", sessions.saturating_mul(2))
             .load(OBJECT)?;
         for name in [PROGRAM, PASS_PROGRAM] {
             let prog: &mut Xdp = ebpf
@@ -209,6 +212,7 @@ impl Loaded {
             rules: take!(ebpf, "xpf_rules"),
             scheds: take!(ebpf, "xpf_scheds"),
             floods: take!(ebpf, "xpf_floods"),
+            limit_cnt: take!(ebpf, "xpf_limit_cnt"),
             sets4: take!(ebpf, "xpf_sets4"),
             sets6: take!(ebpf, "xpf_sets6"),
             routes4: take!(ebpf, "xpf_routes4"),
