@@ -106,6 +106,22 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XPF_MAX_SESSIONS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_persist_key);
+	__type(value, struct xpf_binding);
+} xpf_persist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XPF_MAX_SESSIONS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_bind_key);
+	__type(value, struct xpf_binding);
+} xpf_binds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 2 * XPF_MAX_SESSIONS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct xpf_limit_key);
@@ -354,6 +370,19 @@ struct scratch {
 	__u8 hdr[64];       /* an emitted frame's L2 / IP / transport headers */
 	struct xpf_limit_key lk;
 	struct xpf_pool_addr_key pak;
+	struct xpf_persist_key nk;  /* persistent-mapping key */
+	struct xpf_bind_key bk;     /* address-persistence key */
+	struct nat_plan {
+		__u64 start;   /* first slot tried (offset within the scanned range) */
+		__u32 slots;   /* slots scanned */
+		__u32 base;    /* first slot of the scanned range */
+		__u32 ports;   /* ports per address */
+		__u32 reused;  /* slot + 1 of a persistent mapping reused (no claim) */
+		__u32 idx;     /* address index (address persistence) */
+		__u16 target;
+		__u8 kind;     /* POOL_* */
+		__u8 pad0;
+	} nat;
 	__s64 local; /* local time of the packet, seconds (schedulers) */
 	__u8 quote[QUOTE_BUF]; /* the packet an emitted ICMP error quotes */
 };
@@ -1264,6 +1293,31 @@ static __always_inline __u64 fmix64(__u64 h)
 	return h;
 }
 
+/* endpoint_hash: fmix64(fnv1a64(src || src_port || protocol)). */
+static __always_inline __u64 flow_hash_endpoint(__u8 family, const __u8 *src, __u16 sport, __u8 proto)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	__u32 n = family == 4 ? 4 : 16;
+	for (__u32 i = 0; i < 16; i++)
+		if (i < n)
+			h = fnv_byte(h, src[i]);
+	h = fnv_byte(h, sport >> 8);
+	h = fnv_byte(h, sport & 0xff);
+	h = fnv_byte(h, proto);
+	return fmix64(h);
+}
+
+/* host_hash: fmix64(fnv1a64(src)). */
+static __always_inline __u64 host_hash(__u8 family, const __u8 *src)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	__u32 n = family == 4 ? 4 : 16;
+	for (__u32 i = 0; i < 16; i++)
+		if (i < n)
+			h = fnv_byte(h, src[i]);
+	return fmix64(h);
+}
+
 static __always_inline __u64 flow_hash(__u8 family, const __u8 *src, __u16 sport, __u8 proto,
 				       const __u8 *dst, __u16 dport)
 {
@@ -1285,7 +1339,8 @@ static __always_inline __u64 flow_hash(__u8 family, const __u8 *src, __u16 sport
 
 struct alloc_ctx {
 	__u64 start;
-	__u64 slots;
+	__u32 slots;
+	__u32 base;
 	__u16 target;
 	__u8 proto;
 	__u8 pad0;
@@ -1297,7 +1352,7 @@ static long alloc_step(__u64 k, void *arg)
 	struct alloc_ctx *a = arg;
 	if (a->slots == 0)
 		return 1;
-	__u64 s = (a->start + k) % a->slots;
+	__u64 s = a->base + (a->start + k) % a->slots;
 	struct xpf_slot_key key = { .target = a->target, .proto = a->proto, .slot = (__u32)s };
 	__u8 one = 1;
 	if (bpf_map_update_elem(&xpf_slots, &key, &one, BPF_NOEXIST) == 0) {
@@ -1307,10 +1362,133 @@ static long alloc_step(__u64 k, void *arg)
 	return 0;
 }
 
-static __always_inline void release_slot(__u16 target, __u8 proto, __u32 slot)
+static __always_inline int release_slot(__u16 target, __u8 proto, __u32 slot)
 {
 	struct xpf_slot_key key = { .target = target, .proto = proto, .slot = slot };
-	bpf_map_delete_elem(&xpf_slots, &key);
+	return bpf_map_delete_elem(&xpf_slots, &key);
+}
+
+/* The slot plan of a source-NAT allocation (docs/nat-allocation.md) into
+ * sc->nat: a persistent mapping of this endpoint is reused as it is
+ * (nat.reused); else the scan covers the bound address's ports (address
+ * persistence) or every slot, from the endpoint hash (persistent) or the
+ * flow hash. `naddr` addresses of `ports` ports; sc->nat.target / kind set
+ * by the caller. A global function: keeps the first-packet stage's stack
+ * small. */
+__noinline int xpf_nat_plan(struct scratch *sc, __u32 naddr, __u32 ports, __u32 dport)
+{
+	if (!sc || naddr == 0 || ports == 0)
+		return -1;
+	struct pkt *p = &sc->p;
+	struct nat_plan *n = &sc->nat;
+	n->reused = 0;
+	n->ports = ports;
+	n->base = 0;
+	n->idx = 0;
+	if (n->kind & POOL_PERSISTENT) {
+		struct xpf_persist_key *nk = &sc->nk;
+		__builtin_memset(nk, 0, sizeof(*nk));
+		nk->target = n->target;
+		nk->proto = p->proto;
+		nk->family = p->family;
+		nk->sport = p->sport;
+		addr_cpy(nk->src, p->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_persist, nk);
+		if (b) {
+			n->reused = b->value + 1;
+			return 0;
+		}
+	}
+	__u64 h;
+	if (n->kind & POOL_PERSISTENT)
+		h = flow_hash_endpoint(p->family, p->src, p->sport, p->proto);
+	else
+		h = flow_hash(p->family, p->src, p->sport, p->proto, sc->dst2, (__u16)dport);
+	if (n->kind & POOL_ADDR_PERSISTENT) {
+		struct xpf_bind_key *bk = &sc->bk;
+		__builtin_memset(bk, 0, sizeof(*bk));
+		bk->target = n->target;
+		bk->family = p->family;
+		addr_cpy(bk->src, p->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, bk);
+		__u32 idx = b ? b->value : (__u32)(host_hash(p->family, p->src) % naddr);
+		n->idx = idx;
+		n->base = idx * ports;
+		n->slots = ports;
+		n->start = h % ports;
+	} else {
+		n->slots = naddr * ports;
+		n->start = h % n->slots;
+	}
+	return 0;
+}
+
+/* Bookkeeping of a granted persistent / address-persistent mapping, once
+ * its session is in place: the endpoint's slot and the host's address gain
+ * a reference. */
+__noinline int xpf_nat_take(struct scratch *sc, __u32 slot)
+{
+	if (!sc)
+		return 0;
+	struct nat_plan *n = &sc->nat;
+	if (n->kind & POOL_PERSISTENT) {
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_persist, &sc->nk);
+		if (b) {
+			__sync_fetch_and_add(&b->refs, 1);
+		} else {
+			struct xpf_binding nb = { .value = slot, .refs = 1 };
+			bpf_map_update_elem(&xpf_persist, &sc->nk, &nb, BPF_NOEXIST);
+		}
+	}
+	if ((n->kind & POOL_ADDR_PERSISTENT) && !n->reused) {
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, &sc->bk);
+		if (b) {
+			__sync_fetch_and_add(&b->refs, 1);
+		} else {
+			struct xpf_binding nb = { .value = n->ports ? slot / n->ports : 0, .refs = 1 };
+			bpf_map_update_elem(&xpf_binds, &sc->bk, &nb, BPF_NOEXIST);
+		}
+	}
+	return 0;
+}
+
+/* Releases the source mapping of session `s` (forward key `fk`): a
+ * persistent mapping loses a reference and frees its slot with the last;
+ * an address-persistent host loses a reference on its address. */
+__noinline int xpf_nat_release(struct scratch *sc, const struct xpf_sess_key *fk,
+			       const struct xpf_sess *s)
+{
+	if (!sc || !fk || !s)
+		return 0;
+	__u8 kind = s->nat_kind;
+	if (kind & POOL_PERSISTENT) {
+		struct xpf_persist_key *nk = &sc->nk;
+		__builtin_memset(nk, 0, sizeof(*nk));
+		nk->target = s->snat_target;
+		nk->proto = fk->proto;
+		nk->family = fk->family;
+		nk->sport = fk->sport;
+		addr_cpy(nk->src, fk->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_persist, nk);
+		if (!b || b->value != s->slot)
+			return 0;
+		if (__sync_fetch_and_add(&b->refs, -1) > 1)
+			return 0;
+		bpf_map_delete_elem(&xpf_persist, nk);
+	}
+	if (release_slot(s->snat_target, fk->proto, s->slot) != 0)
+		return 0;
+	if (kind & POOL_ADDR_PERSISTENT) {
+		struct xpf_bind_key *bk = &sc->bk;
+		__builtin_memset(bk, 0, sizeof(*bk));
+		bk->target = s->snat_target;
+		bk->family = fk->family;
+		addr_cpy(bk->src, fk->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, bk);
+		if (b && __sync_fetch_and_add(&b->refs, -1) <= 1)
+			bpf_map_delete_elem(&xpf_binds, bk);
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2589,7 +2767,7 @@ static __always_inline void close_session(struct scratch *sc, const struct xpf_s
 		return; /* someone else closed it */
 	bpf_map_delete_elem(&xpf_sessions, &rk);
 	if (s->snat_target)
-		release_slot(s->snat_target, fkey->proto, s->slot);
+		xpf_nat_release(sc, fkey, s);
 	__u32 zero = 0;
 	struct xpf_state *st = bpf_map_lookup_elem(&xpf_state, &zero);
 	if (st)
@@ -2923,6 +3101,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 				a.proto = p->proto;
 				__u16 low, high;
 				__u32 naddr;
+				sc->nat.kind = 0;
 				if (r->action == SNAT_INTERFACE) {
 					int has = p->family == 4 ? eif->has_v4 : eif->has_v6;
 					if (!has)
@@ -2940,16 +3119,25 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 					low = pool->port_low;
 					high = pool->port_high;
 					naddr = pool->addr_count;
+					sc->nat.kind = pool->flags;
 				}
 				__u64 ports = (__u64)(high - low) + 1;
-				a.slots = ports * naddr;
-				if (a.slots == 0 || a.slots > XPF_MAX_POOL_SLOTS)
+				if (ports * naddr == 0 || ports * naddr > XPF_MAX_POOL_SLOTS)
 					return do_drop(v, DR_NAT_POOL_EXHAUSTED);
-				a.start = flow_hash(p->family, p->src, p->sport, p->proto, dst2, dp2) % a.slots;
-				bpf_loop((__u32)a.slots, alloc_step, &a, 0);
-				if (!a.taken)
+				sc->nat.target = a.target;
+				if (xpf_nat_plan(sc, naddr, (__u32)ports, dp2) < 0)
 					return do_drop(v, DR_NAT_POOL_EXHAUSTED);
-				mslot = a.taken - 1;
+				if (sc->nat.reused) {
+					mslot = sc->nat.reused - 1;
+				} else {
+					a.slots = sc->nat.slots;
+					a.base = sc->nat.base;
+					a.start = sc->nat.start;
+					bpf_loop(a.slots, alloc_step, &a, 0);
+					if (!a.taken)
+						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
+					mslot = a.taken - 1;
+				}
 				__u32 aidx = (__u32)(mslot / ports);
 				sp2 = low + (__u16)(mslot % ports);
 				if (r->action == SNAT_INTERFACE) {
@@ -2966,7 +3154,8 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 					ak->index = aidx;
 					struct xpf_prefix *pa = bpf_map_lookup_elem(&xpf_pool_addrs, ak);
 					if (!pa) {
-						release_slot(a.target, p->proto, mslot);
+						if (!sc->nat.reused)
+							release_slot(a.target, p->proto, mslot);
 						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
 					}
 					addr_cpy(src2, pa->addr);
@@ -3015,14 +3204,14 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	struct xpf_state *st = bpf_map_lookup_elem(&xpf_state, &zero);
 	struct xpf_state *su = bpf_map_lookup_elem(&xpf_state, &one);
 	if (!st || !su) {
-		if (target)
+		if (target && !sc->nat.reused)
 			release_slot(target, p->proto, mslot);
 		return do_drop(v, DR_SESSION_TABLE_FULL);
 	}
 	__u64 seq = __sync_fetch_and_add(&st->next_seq, 1);
 	__u64 sid = ((__u64)(v->node & 1) << 63) | (seq & ~(1ULL << 63));
 	if (key_eq(&sc->key, rk) || bpf_map_lookup_elem(&xpf_sessions, rk)) {
-		if (target)
+		if (target && !sc->nat.reused)
 			release_slot(target, p->proto, mslot);
 		return do_drop(v, DR_SESSION_CONFLICT);
 	}
@@ -3042,7 +3231,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 			break;
 		}
 		if (!evicted) {
-			if (target)
+			if (target && !sc->nat.reused)
 				release_slot(target, p->proto, mslot);
 			return do_drop(v, DR_SESSION_TABLE_FULL);
 		}
@@ -3066,6 +3255,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	ns->out_if = egress;
 	ns->nat_pool = pool_id;
 	ns->snat_target = target;
+	ns->nat_kind = target ? sc->nat.kind : 0;
 	ns->is_reverse = 0;
 	ns->state = state;
 	ns->embryonic = unanswered(state, tcp_state);
@@ -3074,7 +3264,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	__builtin_memcpy(&ns->other, rk, sizeof(ns->other));
 	ns->order = __sync_fetch_and_add(&st->next_order, 1);
 	if (bpf_map_update_elem(&xpf_sessions, &sc->key, &sc->nv, BPF_NOEXIST) != 0) {
-		if (target)
+		if (target && !sc->nat.reused)
 			release_slot(target, p->proto, mslot);
 		return do_drop(v, DR_SESSION_CONFLICT);
 	}
@@ -3088,7 +3278,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 		__builtin_memcpy(&rv->s.other, &sc->key, sizeof(rv->s.other));
 		if (bpf_map_update_elem(&xpf_sessions, rk, rv, BPF_NOEXIST) != 0) {
 			bpf_map_delete_elem(&xpf_sessions, &sc->key);
-			if (target)
+			if (target && !sc->nat.reused)
 				release_slot(target, p->proto, mslot);
 			return do_drop(v, DR_SESSION_CONFLICT);
 		}
@@ -3097,6 +3287,8 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	cnt_add(XC_SESS_CREATED, 1);
 	if (gc->limits)
 		xpf_limit_count(sc, &sc->key, 1);
+	if (target && sc->nat.kind)
+		xpf_nat_take(sc, mslot);
 	struct sess_val *fv = bpf_map_lookup_elem(&xpf_sessions, &sc->key);
 	if (fv) {
 		emit_delta(XR_DELTA_OPEN, 0, now, &sc->key, &fv->s);

@@ -581,12 +581,15 @@ _Static_assert(__builtin_offsetof(struct xpf_static_rule, from) == 48, "static.f
 /* Source pool (port overloading). Map xpf_pools, key = slot * XPF_MAX_POOLS + NatPoolId.
  * Addresses are laid end to end: `first` .. `first + count - 1` of `family`
  * (a pool of several ranges uses xpf_pool_addrs for index -> address). */
+#define POOL_PERSISTENT 1      /* endpoint-independent mapping reuse */
+#define POOL_ADDR_PERSISTENT 2 /* one public address per internal host */
 struct xpf_pool {
 	__u8 valid;
 	__u8 family;
 	__u16 port_low;
 	__u16 port_high;
-	__u16 pad0;
+	__u8 flags;    /* POOL_* */
+	__u8 pad0;
 	__u32 addr_count;
 	__u32 pad1;
 };
@@ -594,7 +597,47 @@ _Static_assert(sizeof(struct xpf_pool) == 16, "xpf_pool size");
 _Static_assert(__builtin_offsetof(struct xpf_pool, family) == 1, "pool.family");
 _Static_assert(__builtin_offsetof(struct xpf_pool, port_low) == 2, "pool.port_low");
 _Static_assert(__builtin_offsetof(struct xpf_pool, port_high) == 4, "pool.port_high");
+_Static_assert(__builtin_offsetof(struct xpf_pool, flags) == 6, "pool.flags");
 _Static_assert(__builtin_offsetof(struct xpf_pool, addr_count) == 8, "pool.addr_count");
+
+/* Persistent mappings (docs/nat-allocation.md): (pool, protocol, internal
+ * address and port) -> the slot every session of that endpoint shares, with
+ * a reference count. Map xpf_persist. Shared by both configuration slots;
+ * the loader rebuilds it on apply. */
+struct xpf_persist_key {
+	__u16 target;
+	__u8 proto;
+	__u8 family;
+	__u16 sport;
+	__u16 pad0;
+	__u8 src[16];
+};
+_Static_assert(sizeof(struct xpf_persist_key) == 24, "xpf_persist_key size");
+_Static_assert(__builtin_offsetof(struct xpf_persist_key, proto) == 2, "persist_key.proto");
+_Static_assert(__builtin_offsetof(struct xpf_persist_key, family) == 3, "persist_key.family");
+_Static_assert(__builtin_offsetof(struct xpf_persist_key, sport) == 4, "persist_key.sport");
+_Static_assert(__builtin_offsetof(struct xpf_persist_key, src) == 8, "persist_key.src");
+
+/* A reference-counted binding: a persistent mapping's slot, or an address-
+ * persistent host's address index. */
+struct xpf_binding {
+	__u32 value;
+	__u32 refs;
+};
+_Static_assert(sizeof(struct xpf_binding) == 8, "xpf_binding size");
+_Static_assert(__builtin_offsetof(struct xpf_binding, refs) == 4, "binding.refs");
+
+/* Address persistence: (pool, internal host) -> its address index. Map
+ * xpf_binds (rebuilt by the loader on apply). */
+struct xpf_bind_key {
+	__u16 target;
+	__u8 family;
+	__u8 pad0;
+	__u8 src[16];
+};
+_Static_assert(sizeof(struct xpf_bind_key) == 20, "xpf_bind_key size");
+_Static_assert(__builtin_offsetof(struct xpf_bind_key, family) == 2, "bind_key.family");
+_Static_assert(__builtin_offsetof(struct xpf_bind_key, src) == 4, "bind_key.src");
 
 /* Pool address index -> address. Map xpf_pool_addrs. */
 struct xpf_pool_addr_key {
@@ -700,7 +743,8 @@ struct xpf_sess {
 	__u8 state;         /* xpf_sess_state */
 	__u8 embryonic;
 	__u8 rg;            /* RedundancyGroupId */
-	__u32 pad0;
+	__u8 nat_kind;      /* POOL_* flags of the source mapping's pool */
+	__u8 pad0[3];
 	struct xpf_sess_key other; /* reverse key (forward entry) / forward key (reverse entry) */
 	struct xpf_tcp tcp;
 };
@@ -730,6 +774,7 @@ _Static_assert(__builtin_offsetof(struct xpf_sess, is_reverse) == 104, "sess.is_
 _Static_assert(__builtin_offsetof(struct xpf_sess, state) == 105, "sess.state");
 _Static_assert(__builtin_offsetof(struct xpf_sess, embryonic) == 106, "sess.embryonic");
 _Static_assert(__builtin_offsetof(struct xpf_sess, rg) == 107, "sess.rg");
+_Static_assert(__builtin_offsetof(struct xpf_sess, nat_kind) == 108, "sess.nat_kind");
 _Static_assert(__builtin_offsetof(struct xpf_sess, other) == 112, "sess.other");
 _Static_assert(__builtin_offsetof(struct xpf_sess, tcp) == 152, "sess.tcp");
 

@@ -130,6 +130,10 @@ pub mod flags {
     pub const SCR_SOURCE_ROUTE: u8 = 1 << 5;
     /// The zone has flood buckets.
     pub const SCR_FLOODS: u8 = 1 << 6;
+    /// Pool: persistent mappings.
+    pub const POOL_PERSISTENT: u8 = 1;
+    /// Pool: address persistence.
+    pub const POOL_ADDR_PERSISTENT: u8 = 2;
 }
 
 macro_rules! pod {
@@ -290,6 +294,58 @@ layout!(
     utc_offset == 56,
     limits == 60
 );
+
+/// `struct xpf_persist_key`: a persistent mapping's endpoint.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PersistKey {
+    /// Slot target (pool id).
+    pub target: u16,
+    /// Protocol.
+    pub proto: u8,
+    /// 4 or 6.
+    pub family: u8,
+    /// Internal port.
+    pub sport: u16,
+    /// Padding.
+    pub pad0: u16,
+    /// Internal address.
+    pub src: [u8; 16],
+}
+layout!(
+    PersistKey,
+    24,
+    proto == 2,
+    family == 3,
+    sport == 4,
+    src == 8
+);
+
+/// `struct xpf_binding`: a reference-counted slot or address index.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Binding {
+    /// Slot (persistent mapping) or address index (address persistence).
+    pub value: u32,
+    /// References.
+    pub refs: u32,
+}
+layout!(Binding, 8, value == 0, refs == 4);
+
+/// `struct xpf_bind_key`: an address-persistent host of a pool.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BindKey {
+    /// Slot target (pool id).
+    pub target: u16,
+    /// 4 or 6.
+    pub family: u8,
+    /// Padding.
+    pub pad0: u8,
+    /// Internal address.
+    pub src: [u8; 16],
+}
+layout!(BindKey, 20, family == 2, src == 4);
 
 /// `struct xpf_limit_key`: a forward-key source (side 0) or destination
 /// (side 1) whose live sessions `xpf_limit_cnt` counts.
@@ -753,8 +809,10 @@ pub struct Pool {
     pub port_low: u16,
     /// Last port.
     pub port_high: u16,
+    /// `POOL_*` flags.
+    pub flags: u8,
     /// Padding.
-    pub pad0: u16,
+    pub pad0: u8,
     /// Addresses.
     pub addr_count: u32,
     /// Padding.
@@ -944,8 +1002,10 @@ pub struct Sess {
     pub embryonic: u8,
     /// Redundancy group.
     pub rg: u8,
+    /// `POOL_*` flags of the source mapping's pool.
+    pub nat_kind: u8,
     /// Padding.
-    pub pad0: u32,
+    pub pad0: [u8; 3],
     /// The other entry's key.
     pub other: SessKey,
     /// TCP tracker.
@@ -1105,6 +1165,9 @@ pod!(
     Sched,
     Flood,
     LimitKey,
+    PersistKey,
+    Binding,
+    BindKey,
     Iface,
     Zone,
     IfindexKey,

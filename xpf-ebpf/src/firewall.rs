@@ -359,6 +359,20 @@ impl Firewall {
             let _ = self.prog.maps.slots.remove(&k);
         }
         while self.prog.maps.embryonic.pop(0).is_ok() {}
+        let pks: Vec<abi::PersistKey> = self
+            .prog
+            .maps
+            .persist
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
+        for k in pks {
+            let _ = self.prog.maps.persist.remove(&k);
+        }
+        let bks: Vec<abi::BindKey> = self.prog.maps.binds.keys().filter_map(Result::ok).collect();
+        for k in bks {
+            let _ = self.prog.maps.binds.remove(&k);
+        }
         let counted: Vec<abi::LimitKey> = self
             .prog
             .maps
@@ -648,18 +662,67 @@ impl Firewall {
         let slot = 1 - self.active;
         let lowered = lower::lower(&compiled, slot)?;
         // Plan the NAT carry-over before touching anything.
-        let sessions = self.forward_sessions().map_err(dp_err)?;
+        // Mappings are installed in session creation order (as the model
+        // does), persistent mappings and address bindings reference-counted.
+        let mut sessions = self.forward_sessions().map_err(dp_err)?;
+        sessions.sort_by_key(|(_, v)| v.s.order);
         let mut keep_slots: Vec<abi::SlotKey> = Vec::new();
         let mut orphans: Vec<SessKey> = Vec::new();
+        let mut persist: BTreeMap<abi::PersistKey, abi::Binding> = BTreeMap::new();
+        let mut binds: BTreeMap<abi::BindKey, abi::Binding> = BTreeMap::new();
+        let mut kinds: Vec<(SessKey, u8)> = Vec::new();
         for (k, v) in &sessions {
             let s = &v.s;
             if s.snat_target == 0 {
                 continue;
             }
-            match relay_slot(&compiled, &lowered, k, s) {
-                Some(sk) if !keep_slots.contains(&sk) => keep_slots.push(sk),
-                _ => orphans.push(*k),
+            let Some(sk) = relay_slot(&compiled, &lowered, k, s) else {
+                orphans.push(*k);
+                continue;
+            };
+            let (kind, ports) = pool_kind(&compiled, sk.target);
+            let pk = persist_key(sk.target, k);
+            if kind & abi::flags::POOL_PERSISTENT != 0
+                && let Some(b) = persist.get_mut(&pk)
+            {
+                if b.value == sk.slot {
+                    b.refs += 1;
+                    kinds.push((*k, kind));
+                } else {
+                    orphans.push(*k);
+                }
+                continue;
             }
+            if keep_slots.contains(&sk) {
+                orphans.push(*k);
+                continue;
+            }
+            if kind & abi::flags::POOL_ADDR_PERSISTENT != 0 {
+                let idx = sk.slot / ports.max(1);
+                let bk = bind_key(sk.target, k);
+                if binds.get(&bk).is_some_and(|b| b.value != idx) {
+                    orphans.push(*k);
+                    continue;
+                }
+                binds
+                    .entry(bk)
+                    .or_insert(abi::Binding {
+                        value: idx,
+                        refs: 0,
+                    })
+                    .refs += 1;
+            }
+            if kind & abi::flags::POOL_PERSISTENT != 0 {
+                persist.insert(
+                    pk,
+                    abi::Binding {
+                        value: sk.slot,
+                        refs: 1,
+                    },
+                );
+            }
+            keep_slots.push(sk);
+            kinds.push((*k, kind));
         }
         self.clear_slot(slot).map_err(dp_err)?;
         if let Err(e) = self.write_slot(slot, &lowered) {
@@ -678,6 +741,27 @@ impl Firewall {
         for k in &keep_slots {
             let _ = self.prog.maps.slots.insert(k, 1, 0);
         }
+        let old_persist: Vec<abi::PersistKey> = self
+            .prog
+            .maps
+            .persist
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
+        for k in &old_persist {
+            let _ = self.prog.maps.persist.remove(k);
+        }
+        for (k, b) in &persist {
+            let _ = self.prog.maps.persist.insert(k, b, 0);
+        }
+        let old_binds: Vec<abi::BindKey> =
+            self.prog.maps.binds.keys().filter_map(Result::ok).collect();
+        for k in &old_binds {
+            let _ = self.prog.maps.binds.remove(k);
+        }
+        for (k, b) in &binds {
+            let _ = self.prog.maps.binds.insert(k, b, 0);
+        }
         for (k, v) in &sessions {
             if v.s.snat_target == 0 || orphans.contains(k) {
                 continue;
@@ -694,6 +778,10 @@ impl Firewall {
                 let mut nv = *v;
                 nv.s.snat_target = sk.target;
                 nv.s.slot = sk.slot;
+                nv.s.nat_kind = kinds
+                    .iter()
+                    .find(|(kk, _)| kk == k)
+                    .map_or(0, |(_, kind)| *kind);
                 let _ = self.prog.maps.sessions.insert(k, nv, 0);
             }
         }
@@ -984,12 +1072,7 @@ impl Firewall {
             }
         }
         if v.s.snat_target != 0 {
-            let _ = self.prog.maps.slots.remove(&abi::SlotKey {
-                target: v.s.snat_target,
-                proto: fwd.proto,
-                pad0: 0,
-                slot: v.s.slot,
-            });
+            self.release_mapping(fwd, &v.s);
         }
         self.user_removed += 1;
         self.prog
@@ -1015,6 +1098,60 @@ impl Firewall {
         }
         self.delta(SessionDeltaReason::Close(reason), entry);
         Ok(true)
+    }
+
+    /// Releases the source mapping of session `s` (forward key `fwd`) as the
+    /// program does (`xpf_nat_release`): a persistent mapping loses a
+    /// reference and frees its slot with the last; an address-persistent
+    /// host loses a reference on its address.
+    fn release_mapping(&mut self, fwd: &SessKey, s: &abi::Sess) {
+        let m = &mut self.prog.maps;
+        if s.nat_kind & abi::flags::POOL_PERSISTENT != 0 {
+            let pk = persist_key(s.snat_target, fwd);
+            match m.persist.get(&pk, 0) {
+                Ok(b) if b.value == s.slot => {
+                    if b.refs > 1 {
+                        let _ = m.persist.insert(
+                            pk,
+                            abi::Binding {
+                                refs: b.refs - 1,
+                                ..b
+                            },
+                            0,
+                        );
+                        return;
+                    }
+                    let _ = m.persist.remove(&pk);
+                }
+                _ => return,
+            }
+        }
+        let sk = abi::SlotKey {
+            target: s.snat_target,
+            proto: fwd.proto,
+            pad0: 0,
+            slot: s.slot,
+        };
+        if m.slots.remove(&sk).is_err() {
+            return;
+        }
+        if s.nat_kind & abi::flags::POOL_ADDR_PERSISTENT != 0 {
+            let bk = bind_key(s.snat_target, fwd);
+            if let Ok(b) = m.binds.get(&bk, 0) {
+                if b.refs > 1 {
+                    let _ = m.binds.insert(
+                        bk,
+                        abi::Binding {
+                            refs: b.refs - 1,
+                            ..b
+                        },
+                        0,
+                    );
+                } else {
+                    let _ = m.binds.remove(&bk);
+                }
+            }
+        }
     }
 
     /// Expires every session whose deadline (`last_seen + timeout`) is at or
@@ -1260,6 +1397,50 @@ impl Firewall {
             .as_ref()
             .map_or(0, |c| c.flow.session_capacity);
         (live, cap)
+    }
+}
+
+/// The `POOL_*` flags and ports per address of slot target `target` (an
+/// interface allocator: none, 64,512 ports).
+fn pool_kind(c: &CompiledConfig, target: u16) -> (u8, u32) {
+    if target & 0x8000 != 0 {
+        return (0, 64_512);
+    }
+    c.nat
+        .source_pools
+        .iter()
+        .find(|p| p.id.0 == target)
+        .map_or((0, 1), |p| {
+            let mut kind = 0;
+            if p.persistent {
+                kind |= abi::flags::POOL_PERSISTENT;
+            }
+            if p.address_persistent {
+                kind |= abi::flags::POOL_ADDR_PERSISTENT;
+            }
+            (kind, u32::from(p.port_range.high - p.port_range.low) + 1)
+        })
+}
+
+/// The persistent-mapping key of forward key `k` in pool `target`.
+fn persist_key(target: u16, k: &SessKey) -> abi::PersistKey {
+    abi::PersistKey {
+        target,
+        proto: k.proto,
+        family: k.family,
+        sport: k.sport,
+        pad0: 0,
+        src: k.src,
+    }
+}
+
+/// The address-persistence key of forward key `k` in pool `target`.
+fn bind_key(target: u16, k: &SessKey) -> abi::BindKey {
+    abi::BindKey {
+        target,
+        family: k.family,
+        pad0: 0,
+        src: k.src,
     }
 }
 

@@ -29,15 +29,13 @@ pub fn capabilities() -> Capabilities {
             "address holds (pools without port overloading) are not implemented in the program",
         )
         .unsupported(
-            Capability::PersistentNat,
-            "persistent NAT mappings (endpoint-independent reuse) are not implemented in the program",
+            Capability::Filters,
+            "firewall filters are not implemented in the program",
         )
         .unsupported(
-            Capability::AddressPersistentNat,
-            "address persistence (per-host address binding) is not implemented in the program",
+            Capability::Policers,
+            "policers are not implemented in the program",
         )
-        .unsupported(Capability::Filters, "firewall filters are not implemented in the program")
-        .unsupported(Capability::Policers, "policers are not implemented in the program")
         .unsupported(
             Capability::Fragments,
             "fragments are dropped (fragment-no-session); no fragment tracking yet",
@@ -797,6 +795,12 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 family,
                 port_low: p.port_range.low,
                 port_high: p.port_range.high,
+                flags: if p.persistent { POOL_PERSISTENT } else { 0 }
+                    | if p.address_persistent {
+                        POOL_ADDR_PERSISTENT
+                    } else {
+                        0
+                    },
                 pad0: 0,
                 addr_count: index,
                 pad1: 0,

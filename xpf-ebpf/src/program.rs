@@ -100,6 +100,10 @@ pub struct Maps {
     pub floods: Array<MapData, Flood>,
     /// `xpf_limit_cnt`.
     pub limit_cnt: HashMap<MapData, LimitKey, u64>,
+    /// `xpf_persist`.
+    pub persist: HashMap<MapData, PersistKey, Binding>,
+    /// `xpf_binds`.
+    pub binds: HashMap<MapData, BindKey, Binding>,
     /// `xpf_sets4`.
     pub sets4: LpmTrie<MapData, Lpm4, u8>,
     /// `xpf_sets6`.
@@ -185,6 +189,8 @@ impl Loaded {
             .map_max_entries("xpf_embryonic", sessions)
             .map_max_entries("xpf_slots", sessions)
             .map_max_entries("xpf_limit_cnt", sessions.saturating_mul(2))
+            .map_max_entries("xpf_persist", sessions)
+            .map_max_entries("xpf_binds", sessions)
             .load(OBJECT)?;
         for name in [PROGRAM, PASS_PROGRAM] {
             let prog: &mut Xdp = ebpf
@@ -213,6 +219,8 @@ impl Loaded {
             scheds: take!(ebpf, "xpf_scheds"),
             floods: take!(ebpf, "xpf_floods"),
             limit_cnt: take!(ebpf, "xpf_limit_cnt"),
+            persist: take!(ebpf, "xpf_persist"),
+            binds: take!(ebpf, "xpf_binds"),
             sets4: take!(ebpf, "xpf_sets4"),
             sets6: take!(ebpf, "xpf_sets6"),
             routes4: take!(ebpf, "xpf_routes4"),
