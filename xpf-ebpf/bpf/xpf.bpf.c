@@ -381,7 +381,7 @@ struct scratch {
 		__u32 idx;     /* address index (address persistence) */
 		__u16 target;
 		__u8 kind;     /* POOL_* */
-		__u8 pad0;
+		__u8 sproto;   /* protocol of the slot key (HOLD_PROTO: address hold) */
 	} nat;
 	__s64 local; /* local time of the packet, seconds (schedulers) */
 	__u8 quote[QUOTE_BUF]; /* the packet an emitted ICMP error quotes */
@@ -1385,6 +1385,23 @@ __noinline int xpf_nat_plan(struct scratch *sc, __u32 naddr, __u32 ports, __u32 
 	n->ports = ports;
 	n->base = 0;
 	n->idx = 0;
+	if (n->kind & POOL_ADDR_ONLY) {
+		/* An address hold: the host's held address, else the first free
+		 * one from its host hash. */
+		struct xpf_bind_key *bk = &sc->bk;
+		__builtin_memset(bk, 0, sizeof(*bk));
+		bk->target = n->target;
+		bk->family = p->family;
+		addr_cpy(bk->src, p->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, bk);
+		if (b) {
+			n->reused = b->value + 1;
+			return 0;
+		}
+		n->slots = naddr;
+		n->start = host_hash(p->family, p->src) % naddr;
+		return 0;
+	}
 	if (n->kind & POOL_PERSISTENT) {
 		struct xpf_persist_key *nk = &sc->nk;
 		__builtin_memset(nk, 0, sizeof(*nk));
@@ -1431,6 +1448,16 @@ __noinline int xpf_nat_take(struct scratch *sc, __u32 slot)
 	if (!sc)
 		return 0;
 	struct nat_plan *n = &sc->nat;
+	if (n->kind & POOL_ADDR_ONLY) {
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, &sc->bk);
+		if (b) {
+			__sync_fetch_and_add(&b->refs, 1);
+		} else {
+			struct xpf_binding nb = { .value = slot, .refs = 1 };
+			bpf_map_update_elem(&xpf_binds, &sc->bk, &nb, BPF_NOEXIST);
+		}
+		return 0;
+	}
 	if (n->kind & POOL_PERSISTENT) {
 		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_persist, &sc->nk);
 		if (b) {
@@ -1461,6 +1488,21 @@ __noinline int xpf_nat_release(struct scratch *sc, const struct xpf_sess_key *fk
 	if (!sc || !fk || !s)
 		return 0;
 	__u8 kind = s->nat_kind;
+	if (kind & POOL_ADDR_ONLY) {
+		struct xpf_bind_key *bk = &sc->bk;
+		__builtin_memset(bk, 0, sizeof(*bk));
+		bk->target = s->snat_target;
+		bk->family = fk->family;
+		addr_cpy(bk->src, fk->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, bk);
+		if (!b || b->value != s->slot)
+			return 0;
+		if (__sync_fetch_and_add(&b->refs, -1) > 1)
+			return 0;
+		bpf_map_delete_elem(&xpf_binds, bk);
+		release_slot(s->snat_target, HOLD_PROTO, s->slot);
+		return 0;
+	}
 	if (kind & POOL_PERSISTENT) {
 		struct xpf_persist_key *nk = &sc->nk;
 		__builtin_memset(nk, 0, sizeof(*nk));
@@ -3102,6 +3144,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 				__u16 low, high;
 				__u32 naddr;
 				sc->nat.kind = 0;
+				sc->nat.sproto = p->proto;
 				if (r->action == SNAT_INTERFACE) {
 					int has = p->family == 4 ? eif->has_v4 : eif->has_v6;
 					if (!has)
@@ -3122,6 +3165,11 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 					sc->nat.kind = pool->flags;
 				}
 				__u64 ports = (__u64)(high - low) + 1;
+				if (sc->nat.kind & POOL_ADDR_ONLY) {
+					ports = 1;
+					sc->nat.sproto = HOLD_PROTO;
+				}
+				a.proto = sc->nat.sproto;
 				if (ports * naddr == 0 || ports * naddr > XPF_MAX_POOL_SLOTS)
 					return do_drop(v, DR_NAT_POOL_EXHAUSTED);
 				sc->nat.target = a.target;
@@ -3139,7 +3187,8 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 					mslot = a.taken - 1;
 				}
 				__u32 aidx = (__u32)(mslot / ports);
-				sp2 = low + (__u16)(mslot % ports);
+				sp2 = (sc->nat.kind & POOL_ADDR_ONLY) ? p->sport
+								       : low + (__u16)(mslot % ports);
 				if (r->action == SNAT_INTERFACE) {
 					__builtin_memset(src2, 0, 16);
 					if (p->family == 4)
@@ -3155,7 +3204,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 					struct xpf_prefix *pa = bpf_map_lookup_elem(&xpf_pool_addrs, ak);
 					if (!pa) {
 						if (!sc->nat.reused)
-							release_slot(a.target, p->proto, mslot);
+							release_slot(a.target, sc->nat.sproto, mslot);
 						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
 					}
 					addr_cpy(src2, pa->addr);
@@ -3205,14 +3254,14 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	struct xpf_state *su = bpf_map_lookup_elem(&xpf_state, &one);
 	if (!st || !su) {
 		if (target && !sc->nat.reused)
-			release_slot(target, p->proto, mslot);
+			release_slot(target, sc->nat.sproto, mslot);
 		return do_drop(v, DR_SESSION_TABLE_FULL);
 	}
 	__u64 seq = __sync_fetch_and_add(&st->next_seq, 1);
 	__u64 sid = ((__u64)(v->node & 1) << 63) | (seq & ~(1ULL << 63));
 	if (key_eq(&sc->key, rk) || bpf_map_lookup_elem(&xpf_sessions, rk)) {
 		if (target && !sc->nat.reused)
-			release_slot(target, p->proto, mslot);
+			release_slot(target, sc->nat.sproto, mslot);
 		return do_drop(v, DR_SESSION_CONFLICT);
 	}
 	/* Capacity: evict the oldest embryonic session, or refuse. */
@@ -3232,7 +3281,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 		}
 		if (!evicted) {
 			if (target && !sc->nat.reused)
-				release_slot(target, p->proto, mslot);
+				release_slot(target, sc->nat.sproto, mslot);
 			return do_drop(v, DR_SESSION_TABLE_FULL);
 		}
 	}
@@ -3265,7 +3314,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	ns->order = __sync_fetch_and_add(&st->next_order, 1);
 	if (bpf_map_update_elem(&xpf_sessions, &sc->key, &sc->nv, BPF_NOEXIST) != 0) {
 		if (target && !sc->nat.reused)
-			release_slot(target, p->proto, mslot);
+			release_slot(target, sc->nat.sproto, mslot);
 		return do_drop(v, DR_SESSION_CONFLICT);
 	}
 	/* Reverse entry: only the forward key and the session id. */
@@ -3279,7 +3328,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 		if (bpf_map_update_elem(&xpf_sessions, rk, rv, BPF_NOEXIST) != 0) {
 			bpf_map_delete_elem(&xpf_sessions, &sc->key);
 			if (target && !sc->nat.reused)
-				release_slot(target, p->proto, mslot);
+				release_slot(target, sc->nat.sproto, mslot);
 			return do_drop(v, DR_SESSION_CONFLICT);
 		}
 	}

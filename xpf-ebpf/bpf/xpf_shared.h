@@ -583,6 +583,9 @@ _Static_assert(__builtin_offsetof(struct xpf_static_rule, from) == 48, "static.f
  * (a pool of several ranges uses xpf_pool_addrs for index -> address). */
 #define POOL_PERSISTENT 1      /* endpoint-independent mapping reuse */
 #define POOL_ADDR_PERSISTENT 2 /* one public address per internal host */
+#define POOL_ADDR_ONLY 4       /* no port overloading: an address hold per host
+				* (slot key proto 0xff, slot = address index) */
+#define HOLD_PROTO 0xff
 struct xpf_pool {
 	__u8 valid;
 	__u8 family;

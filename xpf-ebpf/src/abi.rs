@@ -134,6 +134,10 @@ pub mod flags {
     pub const POOL_PERSISTENT: u8 = 1;
     /// Pool: address persistence.
     pub const POOL_ADDR_PERSISTENT: u8 = 2;
+    /// Pool: no port overloading (address holds).
+    pub const POOL_ADDR_ONLY: u8 = 4;
+    /// Slot-key protocol of an address hold.
+    pub const HOLD_PROTO: u8 = 0xff;
 }
 
 macro_rules! pod {

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use xpf_dataplane::apply::ApplyResult;
 use xpf_dataplane::compile::{CompiledConfig, CompiledSourceAction};
-use xpf_dataplane::config::{DefaultPolicy, PolicyAction};
+use xpf_dataplane::config::{DefaultPolicy, PolicyAction, PortOverload};
 use xpf_dataplane::error::DataplaneError;
 use xpf_dataplane::session_store::reverse_entry;
 use xpf_dataplane::session_store::{close_event, open_event};
@@ -681,6 +681,33 @@ impl Firewall {
                 continue;
             };
             let (kind, ports) = pool_kind(&compiled, sk.target);
+            if kind & abi::flags::POOL_ADDR_ONLY != 0 {
+                // An address hold: the host keeps one address.
+                let bk = bind_key(sk.target, k);
+                if let Some(b) = binds.get_mut(&bk) {
+                    if b.value == sk.slot {
+                        b.refs += 1;
+                        kinds.push((*k, kind));
+                    } else {
+                        orphans.push(*k);
+                    }
+                    continue;
+                }
+                if keep_slots.contains(&sk) {
+                    orphans.push(*k);
+                    continue;
+                }
+                binds.insert(
+                    bk,
+                    abi::Binding {
+                        value: sk.slot,
+                        refs: 1,
+                    },
+                );
+                keep_slots.push(sk);
+                kinds.push((*k, kind));
+                continue;
+            }
             let pk = persist_key(sk.target, k);
             if kind & abi::flags::POOL_PERSISTENT != 0
                 && let Some(b) = persist.get_mut(&pk)
@@ -1106,6 +1133,34 @@ impl Firewall {
     /// host loses a reference on its address.
     fn release_mapping(&mut self, fwd: &SessKey, s: &abi::Sess) {
         let m = &mut self.prog.maps;
+        if s.nat_kind & abi::flags::POOL_ADDR_ONLY != 0 {
+            let bk = bind_key(s.snat_target, fwd);
+            let Ok(b) = m.binds.get(&bk, 0) else {
+                return;
+            };
+            if b.value != s.slot {
+                return;
+            }
+            if b.refs > 1 {
+                let _ = m.binds.insert(
+                    bk,
+                    abi::Binding {
+                        refs: b.refs - 1,
+                        ..b
+                    },
+                    0,
+                );
+                return;
+            }
+            let _ = m.binds.remove(&bk);
+            let _ = m.slots.remove(&abi::SlotKey {
+                target: s.snat_target,
+                proto: abi::flags::HOLD_PROTO,
+                pad0: 0,
+                slot: s.slot,
+            });
+            return;
+        }
         if s.nat_kind & abi::flags::POOL_PERSISTENT != 0 {
             let pk = persist_key(s.snat_target, fwd);
             match m.persist.get(&pk, 0) {
@@ -1412,6 +1467,9 @@ fn pool_kind(c: &CompiledConfig, target: u16) -> (u8, u32) {
         .find(|p| p.id.0 == target)
         .map_or((0, 1), |p| {
             let mut kind = 0;
+            if p.port_overload != PortOverload::On {
+                return (abi::flags::POOL_ADDR_ONLY, 1);
+            }
             if p.persistent {
                 kind |= abi::flags::POOL_PERSISTENT;
             }
@@ -1549,7 +1607,13 @@ fn relay_slot(c: &CompiledConfig, l: &Lowered, k: &SessKey, s: &abi::Sess) -> Op
     {
         return None;
     }
-    if port < pool.port_range.low || port > pool.port_range.high {
+    let address_only = pool.port_overload != PortOverload::On;
+    if address_only {
+        // An address hold keeps the internal port.
+        if port != k.sport {
+            return None;
+        }
+    } else if port < pool.port_range.low || port > pool.port_range.high {
         return None;
     }
     let mut index = 0u64;
@@ -1562,6 +1626,14 @@ fn relay_slot(c: &CompiledConfig, l: &Lowered, k: &SessKey, s: &abi::Sess) -> Op
             break;
         }
         index += (hi - lo + 1) as u64;
+    }
+    if address_only {
+        return Some(abi::SlotKey {
+            target: pool.id.0,
+            proto: abi::flags::HOLD_PROTO,
+            pad0: 0,
+            slot: u32::try_from(found?).ok()?,
+        });
     }
     let ports = u64::from(pool.port_range.high - pool.port_range.low) + 1;
     let slot = found? * ports + u64::from(port - pool.port_range.low);

@@ -25,10 +25,6 @@ use xpf_runtime::ZoneId;
 pub fn capabilities() -> Capabilities {
     Capabilities::all_supported()
         .unsupported(
-            Capability::SourceNatAddressOnly,
-            "address holds (pools without port overloading) are not implemented in the program",
-        )
-        .unsupported(
             Capability::Filters,
             "firewall filters are not implemented in the program",
         )
@@ -736,13 +732,13 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 ),
             ));
         }
-        if p.port_overload != PortOverload::On {
-            return Err(unsupported(
-                "source-nat-address-only",
-                format!("pool {} has no port overloading", p.name),
-            ));
-        }
-        let ports = u64::from(p.port_range.high.saturating_sub(p.port_range.low)) + 1;
+        // Without port overloading a pool holds addresses, one slot each.
+        let address_only = p.port_overload != PortOverload::On;
+        let ports = if address_only {
+            1
+        } else {
+            u64::from(p.port_range.high.saturating_sub(p.port_range.low)) + 1
+        };
         if p.port_range.low > p.port_range.high
             || p.address_count == 0
             || p.address_count.saturating_mul(u128::from(ports)) > u128::from(abi::MAX_POOL_SLOTS)
@@ -795,7 +791,8 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 family,
                 port_low: p.port_range.low,
                 port_high: p.port_range.high,
-                flags: if p.persistent { POOL_PERSISTENT } else { 0 }
+                flags: if address_only { POOL_ADDR_ONLY } else { 0 }
+                    | if p.persistent { POOL_PERSISTENT } else { 0 }
                     | if p.address_persistent {
                         POOL_ADDR_PERSISTENT
                     } else {
