@@ -128,6 +128,23 @@ struct {
 	__type(value, __u64);
 } xpf_limit_cnt SEC(".maps");
 
+/* Redundancy groups inactive on this node (1), written by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XPF_MAX_RGS);
+	__type(key, __u32);
+	__type(value, __u32);
+} xpf_rg_state SEC(".maps");
+
+static __always_inline int rg_inactive(__u32 rg)
+{
+	if (rg == 0)
+		return 0;
+	__u32 k = rg & (XPF_MAX_RGS - 1);
+	__u32 *st = bpf_map_lookup_elem(&xpf_rg_state, &k);
+	return st && *st;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2 * XPF_MAX_SCHEDULES);
@@ -341,7 +358,7 @@ struct verdict_ctx {
 	__u32 trace;
 	__u32 test_mode;
 	__u32 node;
-	__u32 pad0;
+	__u32 rg;       /* redundancy group of the ingress interface (0: none) */
 };
 
 /* The longest quote of an emitted ICMP error: 576 - 20 - 8 (IPv4),
@@ -1904,6 +1921,8 @@ __noinline int xpf_forward(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 	struct xpf_iface *eif = bpf_map_lookup_elem(&xpf_ifaces, &eidx);
 	if (!eif || !eif->valid || egress >= XPF_MAX_IFACES)
 		return do_drop(v, DR_NO_ROUTE);
+	if (rg_inactive(eif->rg))
+		return do_drop(v, DR_HA_INACTIVE);
 	if (!route_lookup(slot, p->family, p->dst, &sc->rt))
 		return do_drop(v, DR_NO_ROUTE);
 	if (sc->rt.kind == RT_DISCARD)
@@ -2920,6 +2939,8 @@ __noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct
 		fv->s.state = SS_ESTABLISHED;
 		fv->s.embryonic = 0;
 	}
+	if (rg_inactive(fv->s.rg))
+		return do_drop(v, DR_HA_INACTIVE);
 	__u32 egress = dir == 0 ? fv->s.out_if : fv->s.in_if;
 	__u32 rule = fv->s.rule;
 	/* Rewrite to the other direction's key. */
@@ -3305,6 +3326,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	ns->nat_pool = pool_id;
 	ns->snat_target = target;
 	ns->nat_kind = target ? sc->nat.kind : 0;
+	ns->rg = v->rg ? v->rg : eif->rg;
 	ns->is_reverse = 0;
 	ns->state = state;
 	ns->embryonic = unanswered(state, tcp_state);
@@ -3413,6 +3435,7 @@ int xpf_xdp(struct xdp_md *ctx)
 		return do_drop(&v, DR_UNKNOWN_INTERFACE);
 	__u32 zone = ifc->zone;
 	v.zone = zone < XPF_MAX_ZONES ? zone : 0xffff;
+	v.rg = ifc->rg;
 	struct xpf_if_cnt *ic = bpf_map_lookup_elem(&xpf_cnt_iface, &ingress);
 	if (ic) {
 		ic->rx_packets += 1;
@@ -3435,6 +3458,8 @@ int xpf_xdp(struct xdp_md *ctx)
 			zc->in_bytes += flen;
 		}
 	}
+	if (rg_inactive(v.rg))
+		return do_drop(&v, DR_HA_INACTIVE);
 	if (p->fragment) {
 		cnt_add(XC_FRAGMENTS, 1);
 		return do_drop(&v, DR_FRAGMENT_NO_SESSION);

@@ -40,6 +40,7 @@
 #define XPF_NAT_PROTOS 4        /* protocols per NAT match */
 #define XPF_RINGBUF_BYTES (1u << 22)
 #define XPF_MAX_SCHEDULES 64    /* ScheduleSlot < 64 */
+#define XPF_MAX_RGS 256         /* RedundancyGroupId < 256; map xpf_rg_state: 1 = inactive here */
 #define XPF_SCHED_WINDOWS 16    /* minute-of-week windows per scheduler */
 #define XPF_SCHED_DATES 4       /* date ranges per scheduler */
 #define XPF_EVICT_SCAN 64       /* queue entries examined per eviction */
@@ -278,7 +279,7 @@ struct xpf_iface {
 	__u8 valid;
 	__u8 has_v4;
 	__u8 has_v6;
-	__u8 pad0;
+	__u8 rg;       /* RedundancyGroupId (0: none) */
 	__u16 zone;    /* ZoneId (0: none) */
 	__u16 vlan;    /* VLAN id (0: untagged) */
 	__u8 mac[6];
@@ -291,6 +292,7 @@ _Static_assert(sizeof(struct xpf_iface) == 40, "xpf_iface size");
 _Static_assert(__builtin_offsetof(struct xpf_iface, valid) == 0, "iface.valid");
 _Static_assert(__builtin_offsetof(struct xpf_iface, has_v4) == 1, "iface.has_v4");
 _Static_assert(__builtin_offsetof(struct xpf_iface, has_v6) == 2, "iface.has_v6");
+_Static_assert(__builtin_offsetof(struct xpf_iface, rg) == 3, "iface.rg");
 _Static_assert(__builtin_offsetof(struct xpf_iface, zone) == 4, "iface.zone");
 _Static_assert(__builtin_offsetof(struct xpf_iface, vlan) == 6, "iface.vlan");
 _Static_assert(__builtin_offsetof(struct xpf_iface, mac) == 8, "iface.mac");

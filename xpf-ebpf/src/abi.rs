@@ -49,6 +49,8 @@ pub const NAT_PREFIXES: usize = 4;
 pub const NAT_PORTS: usize = 4;
 /// Protocols per NAT match.
 pub const NAT_PROTOS: usize = 4;
+/// Redundancy groups (`RedundancyGroupId` < this): `xpf_rg_state`.
+pub const MAX_RGS: u32 = 256;
 /// Schedulers per slot (`ScheduleSlot` < this).
 pub const MAX_SCHEDULES: u32 = 64;
 /// Minute-of-week windows per scheduler.
@@ -420,8 +422,8 @@ pub struct Iface {
     pub has_v4: u8,
     /// Has an IPv6 address.
     pub has_v6: u8,
-    /// Padding.
-    pub pad0: u8,
+    /// Redundancy group (0: none).
+    pub rg: u8,
     /// Zone.
     pub zone: u16,
     /// VLAN id (0: untagged).

@@ -359,6 +359,13 @@ impl Firewall {
             let _ = self.prog.maps.slots.remove(&k);
         }
         while self.prog.maps.embryonic.pop(0).is_ok() {}
+        for g in 0..abi::MAX_RGS {
+            self.prog
+                .maps
+                .rg_state
+                .set(g, 0, 0)
+                .map_err(map_err("xpf_rg_state"))?;
+        }
         let pks: Vec<abi::PersistKey> = self
             .prog
             .maps
@@ -1125,6 +1132,25 @@ impl Firewall {
         }
         self.delta(SessionDeltaReason::Close(reason), entry);
         Ok(true)
+    }
+
+    /// Marks redundancy group `rg` active or inactive on this node: while
+    /// inactive, traffic of its interfaces and the sessions it owns drop
+    /// `ha-inactive` in the program.
+    pub fn set_redundancy_group(
+        &mut self,
+        rg: RedundancyGroupId,
+        active: bool,
+    ) -> Result<(), Error> {
+        let id = u32::from(rg.0);
+        if id >= abi::MAX_RGS {
+            return Ok(());
+        }
+        self.prog
+            .maps
+            .rg_state
+            .set(id, u32::from(!active), 0)
+            .map_err(map_err("xpf_rg_state"))
     }
 
     /// Releases the source mapping of session `s` (forward key `fwd`) as the

@@ -36,10 +36,6 @@ pub fn capabilities() -> Capabilities {
             Capability::Fragments,
             "fragments are dropped (fragment-no-session); no fragment tracking yet",
         )
-        .unsupported(
-            Capability::HighAvailability,
-            "redundancy groups and session sync are not implemented for the eBPF backend",
-        )
 }
 
 /// The map contents of one configuration slot.
@@ -443,8 +439,10 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 ),
             ));
         }
+        let rg = i.redundancy_group.map_or(0, |g| g.0);
         let mut v = abi::Iface {
             valid: 1,
+            rg,
             zone: i.zone.0,
             vlan: i.vlan.unwrap_or(0),
             mac: i.mac.0,

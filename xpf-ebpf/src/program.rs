@@ -100,6 +100,8 @@ pub struct Maps {
     pub floods: Array<MapData, Flood>,
     /// `xpf_limit_cnt`.
     pub limit_cnt: HashMap<MapData, LimitKey, u64>,
+    /// `xpf_rg_state`.
+    pub rg_state: Array<MapData, u32>,
     /// `xpf_persist`.
     pub persist: HashMap<MapData, PersistKey, Binding>,
     /// `xpf_binds`.
@@ -220,6 +222,7 @@ impl Loaded {
             floods: take!(ebpf, "xpf_floods"),
             limit_cnt: take!(ebpf, "xpf_limit_cnt"),
             persist: take!(ebpf, "xpf_persist"),
+            rg_state: take!(ebpf, "xpf_rg_state"),
             binds: take!(ebpf, "xpf_binds"),
             sets4: take!(ebpf, "xpf_sets4"),
             sets6: take!(ebpf, "xpf_sets6"),

@@ -161,14 +161,18 @@ impl Harness for EbpfHarness {
 
     fn set_redundancy_group(
         &mut self,
-        _rg: RedundancyGroupId,
-        _active: bool,
-        _now_ns: u64,
+        rg: RedundancyGroupId,
+        active: bool,
+        now_ns: u64,
     ) -> Result<(), HarnessError> {
-        Err(HarnessError::Unsupported {
-            capability: "high-availability".into(),
-            reason: "redundancy groups are not implemented for the eBPF backend".into(),
-        })
+        self.expire(now_ns);
+        self.fw
+            .borrow_mut()
+            .set_redundancy_group(rg, active)
+            .map_err(|e| HarnessError::Backend {
+                backend: "ebpf".into(),
+                message: e.to_string(),
+            })
     }
 
     fn delete_known(
