@@ -128,6 +128,45 @@ struct {
 	__type(value, __u64);
 } xpf_limit_cnt SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_TERMS);
+	__type(key, __u32);
+	__type(value, struct xpf_term);
+} xpf_terms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_FILTERS);
+	__type(key, __u32);
+	__type(value, struct xpf_span);
+} xpf_filters SEC(".maps");
+
+/* The policer bucket as the program sees it: the lock is a real spin lock. */
+struct bucket_val {
+	struct bpf_spin_lock lock;
+	__u32 pad0;
+	__u64 rate;
+	__u64 cap;
+	__u64 nano;
+	__u64 at;
+};
+_Static_assert(sizeof(struct bucket_val) == sizeof(struct xpf_bucket), "bucket_val");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_TERMS * 2);
+	__type(key, __u32);
+	__type(value, struct bucket_val);
+} xpf_policers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XPF_MAX_TERMS);
+	__type(key, __u32);
+	__type(value, struct xpf_pkt_cnt);
+} xpf_cnt_term SEC(".maps");
+
 /* Redundancy groups inactive on this node (1), written by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -330,7 +369,7 @@ struct pkt {
 	__u16 dport;
 	__u16 window;
 	__u8 source_route; /* IPv4 loose / strict source-route option present */
-	__u8 pad0;
+	__u8 dscp;
 	__u32 seq;
 	__u32 ack;
 	__u32 payload;
@@ -580,6 +619,7 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 		if (sum != 0xffff)
 			return DR_BAD_IPV4_CSUM;
 		p->source_route = 0;
+		p->dscp = ip[1] >> 2;
 		if (hlen > 20) {
 			int sr = xpf_ip_options(ctx, at, hlen);
 			if (sr < 0)
@@ -606,6 +646,7 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 		hlen = 40;
 		p->fragment = 0;
 		p->source_route = 0;
+		p->dscp = ((ip[0] & 0x0f) << 2) | (ip[1] >> 6);
 		p->family = 6;
 		__builtin_memcpy(p->src, ip + 8, 16);
 		__builtin_memcpy(p->dst, ip + 24, 16);
@@ -1733,6 +1774,12 @@ __noinline int xpf_tcp_wscale(struct xdp_md *ctx, __u32 l4, __u32 th)
 /* Stages return an XDP action, or FWD_TO(egress) to continue with xpf_forward
  * (called from the entry point, which keeps the call chain shallow). */
 #define FWD_TO(e) (0x100000 | ((e) & 0xffff))
+#define EMIT_REJECT 1        /* policy reject: RST for TCP, else admin-prohibited */
+#define EMIT_RST 2           /* zone tcp-rst on a non-SYN first segment */
+#define EMIT_TIME_EXCEEDED 3 /* TTL / hop-limit expiry */
+#define EMIT_TO(kind) (0x400000 | (kind)) /* out of the ingress */
+#define EMIT_VIA(kind, iface) (0x400000 | 0x10000 | (((iface) & 0xff) << 8) | (kind))
+
 #define DELIVER_TO(e) (0x200000 | ((e) & 0xffff))
 
 /* ------------------------------------------------------------------------ */
@@ -1908,6 +1955,260 @@ static __always_inline int route_lookup(__u32 slot, __u8 family, const __u8 *dst
 	return 1;
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Firewall filters: the interface's input filter of the packet's family   */
+/* after the HA check (before screens), the egress interface's output      */
+/* filter after the route lookup (before the TTL decrement). Terms in       */
+/* order; a match counts the term, runs its policer (red: drop              */
+/* policer-exceeded whatever the action), logs when asked, then the action; */
+/* no terminating term: implicit discard.                                   */
+
+#define TERM_ACCEPTED 0xffff
+
+static __always_inline int term_matches(const struct xpf_term *t, const struct pkt *p)
+{
+	int ok;
+	if (t->n_src) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_PREFIXES; i++)
+			if (i < t->n_src && prefix_contains(&t->src[i], p->family, p->src))
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_dst) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_PREFIXES; i++)
+			if (i < t->n_dst && prefix_contains(&t->dst[i], p->family, p->dst))
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_protos) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_PROTOS; i++)
+			if (i < t->n_protos && t->protos[i] == p->proto)
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	int ports = p->kind == L4_TCP || p->kind == L4_UDP || p->kind == L4_ICMP_QUERY;
+	if (t->n_sports) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_PORTS; i++)
+			if (i < t->n_sports && ports && p->sport >= t->sports[i][0] &&
+			    p->sport <= t->sports[i][1])
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_dports) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_PORTS; i++)
+			if (i < t->n_dports && ports && p->dport >= t->dports[i][0] &&
+			    p->dport <= t->dports[i][1])
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_flags) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_FLAGS; i++)
+			if (i < t->n_flags && p->kind == L4_TCP &&
+			    (p->tcp_flags & t->flags[i][0]) == t->flags[i][1])
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_dscp) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_DSCP; i++)
+			if (i < t->n_dscp && t->dscp[i] == p->dscp)
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_icmp) {
+		int icmp = p->kind == L4_ICMP_QUERY || p->kind == L4_ICMP_ERROR || p->kind == L4_ICMP_OTHER;
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_ICMP; i++)
+			if (i < t->n_icmp && icmp && t->icmp[i] == p->icmp_type)
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* Refills bucket `b` to `now` and takes `need` when it holds it. */
+static __always_inline int bucket_take(struct bucket_val *b, __u64 need, __u64 now)
+{
+	int ok;
+	bpf_spin_lock(&b->lock);
+	if (now > b->at) {
+		__u64 el = now - b->at;
+		__u64 rate = b->rate;
+		__u64 deficit = b->cap > b->nano ? b->cap - b->nano : 0;
+		if (rate && el >= (deficit + rate - 1) / rate)
+			b->nano = b->cap;
+		else
+			b->nano += el * rate;
+		b->at = now;
+	}
+	ok = b->nano >= need;
+	if (ok)
+		b->nano -= need;
+	bpf_spin_unlock(&b->lock);
+	return ok;
+}
+
+/* The term's policer: single rate (red when the committed bucket cannot
+ * pay) or two-rate colour-blind (red when the peak bucket cannot pay, else
+ * the committed bucket pays when it can). */
+static __always_inline int policer_red(__u32 slot, __u32 ti, __u32 two_rate, __u32 bytes, __u64 now)
+{
+	__u64 need = (__u64)bytes * 1000000000ULL;
+	__u32 k = ((slot & 1) * XPF_MAX_TERMS + ti) * 2;
+	struct bucket_val *c = bpf_map_lookup_elem(&xpf_policers, &k);
+	if (!c)
+		return 0;
+	if (two_rate) {
+		__u32 kp = k + 1;
+		struct bucket_val *pk = bpf_map_lookup_elem(&xpf_policers, &kp);
+		if (!pk)
+			return 0;
+		if (!bucket_take(pk, need, now))
+			return 1;
+		bucket_take(c, need, now);
+		return 0;
+	}
+	return !bucket_take(c, need, now);
+}
+
+struct term_q {
+	__u64 now;
+	__u32 slot;
+	__u32 start;
+	__u32 dir;
+	__u32 iface;
+	__u32 result; /* 0: no terminating term yet; TERM_ACCEPTED; else a drop reason */
+	__u32 reject;
+};
+
+static long term_step(__u64 i, void *arg)
+{
+	struct term_q *q = arg;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!sc)
+		return 1;
+	struct pkt *p = &sc->p;
+	__u32 ti = q->start + (__u32)i;
+	if (ti >= XPF_MAX_TERMS)
+		return 1;
+	__u32 idx = (q->slot & 1) * XPF_MAX_TERMS + ti;
+	struct xpf_term *t = bpf_map_lookup_elem(&xpf_terms, &idx);
+	if (!t)
+		return 1;
+	if (!term_matches(t, p))
+		return 0;
+	cnt_pkt(&xpf_cnt_term, ti, p->l3_len);
+	int red = t->policer && policer_red(q->slot, ti, t->policer == 2, p->l3_len, q->now);
+	__u32 done = 0, reason = 0, logged = FA_LOG_ACCEPT;
+	if (red) {
+		done = 1;
+		reason = DR_POLICER_EXCEEDED;
+		logged = FA_LOG_DISCARD;
+	} else if (t->action == FA_ACCEPT) {
+		done = 1;
+		reason = TERM_ACCEPTED;
+	} else if (t->action == FA_DISCARD) {
+		done = 1;
+		reason = DR_FILTER_DISCARD;
+		logged = FA_LOG_DISCARD;
+	} else if (t->action == FA_REJECT) {
+		done = 1;
+		reason = DR_FILTER_REJECT;
+		logged = FA_LOG_REJECT;
+	}
+	if (t->log) {
+		struct xpf_record *r = bpf_ringbuf_reserve(&xpf_events, sizeof(*r), 0);
+		if (r) {
+			__builtin_memset(r, 0, sizeof(*r));
+			r->kind = XR_FILTER_LOG;
+			r->reason = logged;
+			r->time_ns = q->now;
+			r->key.family = p->family;
+			r->key.proto = p->proto;
+			r->key.sport = p->sport;
+			r->key.dport = p->dport;
+			addr_cpy(r->key.src, p->src);
+			addr_cpy(r->key.dst, p->dst);
+			r->s.rule = t->filter;
+			r->s.nat_rule_src = t->id;
+			r->s.state = q->dir;
+			r->s.in_if = q->iface;
+			r->s.flags = (p->kind == L4_ICMP_QUERY || p->kind == L4_ICMP_ERROR ||
+				      p->kind == L4_ICMP_OTHER)
+					     ? (__u16)p->icmp_type + 1
+					     : 0;
+			bpf_ringbuf_submit(r, 0);
+		} else {
+			cnt_add(XC_EVENTS_DROPPED, 1);
+		}
+	}
+	if (!done)
+		return 0;
+	q->result = reason;
+	q->reject = !red && t->action == FA_REJECT;
+	return 1;
+}
+
+#define FILTER_DROPPED 1
+#define FILTER_REJECTED 2
+
+/* Runs filter `fid1` (FilterId + 1) on the packet, attached to `iface` in
+ * direction `dir` (0 input, 1 output): 0 when the packet goes on, else
+ * FILTER_DROPPED / FILTER_REJECTED (dropped and counted; a reject answers
+ * out of `iface`). */
+__noinline int xpf_filter(struct verdict_ctx *v, struct scratch *sc, __u32 fid1, __u32 iface, __u32 dir)
+{
+	if (!v || !sc || fid1 == 0 || fid1 > XPF_MAX_FILTERS)
+		return 0;
+	__u32 k = (v->slot & 1) * XPF_MAX_FILTERS + (fid1 - 1);
+	struct xpf_span *span = bpf_map_lookup_elem(&xpf_filters, &k);
+	struct term_q q;
+	__builtin_memset(&q, 0, sizeof(q));
+	q.now = v->now;
+	q.slot = v->slot;
+	q.dir = dir;
+	q.iface = iface;
+	if (span && span->count) {
+		q.start = span->start;
+		bpf_loop(span->count, term_step, &q, 0);
+	}
+	if (q.result == TERM_ACCEPTED)
+		return 0;
+	do_drop(v, q.result ? q.result : DR_FILTER_DISCARD);
+	return q.reject ? FILTER_REJECTED : FILTER_DROPPED;
+}
+
+/* The ingress interface's input filter of the packet's family. */
+__noinline int xpf_in_filter(struct verdict_ctx *v, struct scratch *sc)
+{
+	if (!v || !sc)
+		return 0;
+	__u32 iidx = (v->slot & 1) * XPF_MAX_IFACES + (v->ingress & (XPF_MAX_IFACES - 1));
+	struct xpf_iface *ifc = bpf_map_lookup_elem(&xpf_ifaces, &iidx);
+	if (!ifc)
+		return 0;
+	__u32 f = sc->p.family == 4 ? ifc->filters[0] : ifc->filters[1];
+	if (!f)
+		return 0;
+	return xpf_filter(v, sc, f, v->ingress, 0);
+}
+
 __noinline int xpf_forward(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc, __u32 egress)
 {
 	if (!ctx || !v || !sc)
@@ -1931,6 +2232,14 @@ __noinline int xpf_forward(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 		addr_cpy(sc->gw, sc->rt.gateway);
 	else
 		addr_cpy(sc->gw, p->dst);
+	__u32 fo = p->family == 4 ? eif->filters[2] : eif->filters[3];
+	if (fo) {
+		int fr = xpf_filter(v, sc, fo, egress, 1);
+		if (fr == FILTER_REJECTED)
+			return EMIT_VIA(EMIT_REJECT, egress);
+		if (fr)
+			return XDP_DROP;
+	}
 	if (p->ttl <= 1)
 		return do_drop(v, DR_TTL_EXCEEDED);
 	void *data = (void *)(long)ctx->data;
@@ -2057,10 +2366,6 @@ __noinline int xpf_deliver(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 /* ingress interface (XDP_TX) with the Ethernet addresses swapped and the    */
 /* VLAN tags as received. The packet itself is already dropped and counted. */
 
-#define EMIT_REJECT 1        /* policy reject: RST for TCP, else admin-prohibited */
-#define EMIT_RST 2           /* zone tcp-rst on a non-SYN first segment */
-#define EMIT_TIME_EXCEEDED 3 /* TTL / hop-limit expiry */
-#define EMIT_TO(kind) (0x400000 | (kind))
 #define SCREEN_TO(reason) (0x800000 | (reason)) /* screen drop, with its record */
 
 static __always_inline __u32 csum_fold(__u32 s)
@@ -2142,10 +2447,16 @@ static __always_inline int trim_to(struct xdp_md *ctx, __u32 len)
  * XDP_TX, or XDP_DROP when none is sent (a RST answering a RST, an error
  * about an ICMP error, a fragment or a group address, no address of the
  * family on the ingress interface). A global function: verified once. */
-__noinline int xpf_emit(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc, __u32 kind)
+__noinline int xpf_emit(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc, __u32 kind,
+		       __u32 iface)
 {
 	if (!ctx || !v || !sc)
 		return XDP_DROP;
+	__u32 iidx = (v->slot & 1) * XPF_MAX_IFACES + (iface & (XPF_MAX_IFACES - 1));
+	struct xpf_iface *ifc = bpf_map_lookup_elem(&xpf_ifaces, &iidx);
+	if (!ifc || !ifc->valid)
+		return XDP_DROP;
+	__u32 out_ifindex = ifc->ifindex;
 	struct pkt *p = &sc->p;
 	__u32 l3 = p->l3;
 	if (l3 != 14 && l3 != 18 && l3 != 22)
@@ -2220,10 +2531,6 @@ __noinline int xpf_emit(struct xdp_md *ctx, struct verdict_ctx *v, struct scratc
 		if (non_unicast(family, p->dst) || (family == 4 && (p->dst_mac0 & 1)) ||
 		    non_unicast(family, p->src))
 			return XDP_DROP;
-		__u32 iidx = (v->slot & 1) * XPF_MAX_IFACES + (v->ingress & (XPF_MAX_IFACES - 1));
-		struct xpf_iface *ifc = bpf_map_lookup_elem(&xpf_ifaces, &iidx);
-		if (!ifc || !ifc->valid)
-			return XDP_DROP;
 		__u8 *from = sc->q_out;
 		__builtin_memset(from, 0, 16);
 		if (family == 4) {
@@ -2297,10 +2604,14 @@ __noinline int xpf_emit(struct xdp_md *ctx, struct verdict_ctx *v, struct scratc
 	if (v->trace) {
 		__u32 zero = 0;
 		struct xpf_trace *t = bpf_map_lookup_elem(&xpf_trace, &zero);
-		if (t)
+		if (t) {
 			t->emitted = 1;
+			t->egress = iface;
+		}
 	}
-	return XDP_TX;
+	if (v->test_mode || iface == v->ingress || out_ifindex == 0)
+		return XDP_TX;
+	return bpf_redirect(out_ifindex, 0);
 }
 
 
@@ -3464,6 +3775,13 @@ int xpf_xdp(struct xdp_md *ctx)
 		cnt_add(XC_FRAGMENTS, 1);
 		return do_drop(&v, DR_FRAGMENT_NO_SESSION);
 	}
+	{
+		int fr = xpf_in_filter(&v, sc);
+		if (fr == FILTER_REJECTED)
+			return xpf_emit(ctx, &v, sc, EMIT_REJECT, v.ingress);
+		if (fr)
+			return XDP_DROP;
+	}
 	if (zone < XPF_MAX_ZONES) {
 		__u32 szidx = slot * XPF_MAX_ZONES + zone;
 		struct xpf_zone *zs = bpf_map_lookup_elem(&xpf_zones, &szidx);
@@ -3503,7 +3821,7 @@ int xpf_xdp(struct xdp_md *ctx)
 			if (xpf_tcp_new(&sc->nv.s.tcp, &sc->seg, zc->loose) < 0) {
 				do_drop(&v, DR_TCP_NON_SYN_FIRST);
 				if (zc->tcp_rst)
-					return xpf_emit(ctx, &v, sc, EMIT_RST);
+					return xpf_emit(ctx, &v, sc, EMIT_RST, v.ingress);
 				return XDP_DROP;
 			}
 		}
@@ -3512,10 +3830,10 @@ int xpf_xdp(struct xdp_md *ctx)
 staged:
 	if (r & 0x800000)
 		return xpf_screen_drop(&v, sc, r & 0xff);
-	if (r & 0x400000)
-		return xpf_emit(ctx, &v, sc, r & 0xff);
 	if (r & 0x100000)
 		r = xpf_forward(ctx, &v, sc, r & 0xffff);
+	if (r & 0x400000)
+		return xpf_emit(ctx, &v, sc, r & 0xff, (r & 0x10000) ? (r >> 8) & 0xff : v.ingress);
 	if (!(r & 0x200000))
 		return r;
 	__u32 egress = r & 0xffff;

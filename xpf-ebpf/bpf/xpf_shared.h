@@ -40,6 +40,14 @@
 #define XPF_NAT_PROTOS 4        /* protocols per NAT match */
 #define XPF_RINGBUF_BYTES (1u << 22)
 #define XPF_MAX_SCHEDULES 64    /* ScheduleSlot < 64 */
+#define XPF_MAX_FILTERS 256     /* FilterId < 256; map xpf_filters: span of its terms */
+#define XPF_MAX_TERMS 1024      /* filter terms per slot (FilterTermId <= this) */
+#define XPF_TERM_PREFIXES 4
+#define XPF_TERM_PORTS 4
+#define XPF_TERM_PROTOS 4
+#define XPF_TERM_FLAGS 4
+#define XPF_TERM_DSCP 8
+#define XPF_TERM_ICMP 4
 #define XPF_MAX_RGS 256         /* RedundancyGroupId < 256; map xpf_rg_state: 1 = inactive here */
 #define XPF_SCHED_WINDOWS 16    /* minute-of-week windows per scheduler */
 #define XPF_SCHED_DATES 4       /* date ranges per scheduler */
@@ -94,6 +102,9 @@ enum xpf_drop {
 	DR_SCREEN_UDP_FLOOD = 23,
 	DR_SCREEN_SRC_LIMIT = 24,
 	DR_SCREEN_DST_LIMIT = 25,
+	DR_FILTER_DISCARD = 26,
+	DR_FILTER_REJECT = 27,
+	DR_POLICER_EXCEEDED = 28,
 	DR_TCP_NON_SYN_FIRST = 29,
 	DR_TCP_OUT_OF_WINDOW = 30,
 	DR_TCP_INVALID_STATE = 31,
@@ -151,6 +162,8 @@ enum xpf_record_kind {
 	XR_DELTA_CLOSE = 3,  /* reason = xpf_runtime::CloseReason index */
 	XR_POLICY_DENY = 4,
 	XR_SCREEN_DROP = 5,  /* reason = the screen's drop reason */
+	XR_FILTER_LOG = 6,   /* reason = FA_LOG_*; s.rule = FilterId, s.nat_rule_src = FilterTermId,
+			      * s.state = direction (0 input, 1 output), s.in_if = interface */
 };
 /* xpf_runtime::CloseReason as numbers (records only). */
 enum xpf_close_reason { CR_TCP_FIN = 0, CR_TCP_RST = 1, CR_IDLE = 2, CR_EVICTED = 6 };
@@ -287,8 +300,10 @@ struct xpf_iface {
 	__u32 ifindex; /* kernel ifindex for bpf_redirect (0: unknown) */
 	__u8 v4[4];    /* primary IPv4 address */
 	__u8 v6[16];   /* primary IPv6 address */
+	__u16 filters[4]; /* FilterId + 1 (0: none): input v4, input v6, output v4, output v6 */
 };
-_Static_assert(sizeof(struct xpf_iface) == 40, "xpf_iface size");
+_Static_assert(sizeof(struct xpf_iface) == 48, "xpf_iface size");
+_Static_assert(__builtin_offsetof(struct xpf_iface, filters) == 40, "iface.filters");
 _Static_assert(__builtin_offsetof(struct xpf_iface, valid) == 0, "iface.valid");
 _Static_assert(__builtin_offsetof(struct xpf_iface, has_v4) == 1, "iface.has_v4");
 _Static_assert(__builtin_offsetof(struct xpf_iface, has_v6) == 2, "iface.has_v6");
@@ -494,6 +509,75 @@ struct xpf_prefix {
 _Static_assert(sizeof(struct xpf_prefix) == 20, "xpf_prefix size");
 _Static_assert(__builtin_offsetof(struct xpf_prefix, len) == 1, "prefix.len");
 _Static_assert(__builtin_offsetof(struct xpf_prefix, addr) == 4, "prefix.addr");
+
+/* A firewall-filter term (xpf_dataplane CompiledTerm). Map xpf_terms, key =
+ * slot * XPF_MAX_TERMS + term index (FilterTermId - 1). A list with n_* = 0
+ * matches anything; ports match only packets with ports, TCP flags only TCP,
+ * ICMP types only ICMP. */
+#define FA_ACCEPT 0
+#define FA_DISCARD 1
+#define FA_REJECT 2
+#define FA_NEXT 3
+#define FA_LOG_ACCEPT 0
+#define FA_LOG_DISCARD 1
+#define FA_LOG_REJECT 2
+struct xpf_term {
+	__u32 id;       /* FilterTermId */
+	__u32 filter;   /* FilterId */
+	__u8 action;    /* FA_* */
+	__u8 log;
+	__u8 n_src;
+	__u8 n_dst;
+	__u8 n_protos;
+	__u8 n_sports;
+	__u8 n_dports;
+	__u8 n_flags;
+	__u8 n_dscp;
+	__u8 n_icmp;
+	__u8 policer;   /* 1: single rate, 2: two rate (buckets in xpf_policers), 0: none */
+	__u8 pad0;
+	__u8 protos[XPF_TERM_PROTOS];
+	__u8 flags[XPF_TERM_FLAGS][2]; /* (mask, value) */
+	__u8 dscp[XPF_TERM_DSCP];
+	__u8 icmp[XPF_TERM_ICMP];
+	__u16 sports[XPF_TERM_PORTS][2];
+	__u16 dports[XPF_TERM_PORTS][2];
+	struct xpf_prefix src[XPF_TERM_PREFIXES];
+	struct xpf_prefix dst[XPF_TERM_PREFIXES];
+};
+_Static_assert(sizeof(struct xpf_term) == 236, "xpf_term size");
+_Static_assert(__builtin_offsetof(struct xpf_term, filter) == 4, "term.filter");
+_Static_assert(__builtin_offsetof(struct xpf_term, action) == 8, "term.action");
+_Static_assert(__builtin_offsetof(struct xpf_term, log) == 9, "term.log");
+_Static_assert(__builtin_offsetof(struct xpf_term, n_src) == 10, "term.n_src");
+_Static_assert(__builtin_offsetof(struct xpf_term, n_icmp) == 17, "term.n_icmp");
+_Static_assert(__builtin_offsetof(struct xpf_term, policer) == 18, "term.policer");
+_Static_assert(__builtin_offsetof(struct xpf_term, protos) == 20, "term.protos");
+_Static_assert(__builtin_offsetof(struct xpf_term, flags) == 24, "term.flags");
+_Static_assert(__builtin_offsetof(struct xpf_term, dscp) == 32, "term.dscp");
+_Static_assert(__builtin_offsetof(struct xpf_term, icmp) == 40, "term.icmp");
+_Static_assert(__builtin_offsetof(struct xpf_term, sports) == 44, "term.sports");
+_Static_assert(__builtin_offsetof(struct xpf_term, dports) == 60, "term.dports");
+_Static_assert(__builtin_offsetof(struct xpf_term, src) == 76, "term.src");
+_Static_assert(__builtin_offsetof(struct xpf_term, dst) == 156, "term.dst");
+
+/* A policer token bucket in bytes x 10^9 (as xpf_flood, 64-bit rate). Map
+ * xpf_policers, key = (slot * XPF_MAX_TERMS + term index) * 2 + (0
+ * committed, 1 peak); full at every apply (the loader writes them). */
+struct xpf_bucket {
+	__u32 lock;  /* struct bpf_spin_lock in the program */
+	__u32 pad0;
+	__u64 rate;  /* bytes per second */
+	__u64 cap;   /* burst x 10^9 */
+	__u64 nano;  /* tokens x 10^9 */
+	__u64 at;    /* last refill, Unix ns */
+};
+_Static_assert(sizeof(struct xpf_bucket) == 40, "xpf_bucket size");
+_Static_assert(__builtin_offsetof(struct xpf_bucket, rate) == 8, "bucket.rate");
+_Static_assert(__builtin_offsetof(struct xpf_bucket, cap) == 16, "bucket.cap");
+_Static_assert(__builtin_offsetof(struct xpf_bucket, nano) == 24, "bucket.nano");
+_Static_assert(__builtin_offsetof(struct xpf_bucket, at) == 32, "bucket.at");
+
 struct xpf_nat_match {
 	__u8 n_src;
 	__u8 n_dst;

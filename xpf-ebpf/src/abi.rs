@@ -49,6 +49,22 @@ pub const NAT_PREFIXES: usize = 4;
 pub const NAT_PORTS: usize = 4;
 /// Protocols per NAT match.
 pub const NAT_PROTOS: usize = 4;
+/// Filters per slot (`FilterId` < this).
+pub const MAX_FILTERS: u32 = 256;
+/// Filter terms per slot.
+pub const MAX_TERMS: u32 = 1024;
+/// Prefixes per side of a term.
+pub const TERM_PREFIXES: usize = 4;
+/// Port ranges per side of a term.
+pub const TERM_PORTS: usize = 4;
+/// Protocols per term.
+pub const TERM_PROTOS: usize = 4;
+/// TCP-flag alternatives per term.
+pub const TERM_FLAGS: usize = 4;
+/// DSCP values per term.
+pub const TERM_DSCP: usize = 8;
+/// ICMP types per term.
+pub const TERM_ICMP: usize = 4;
 /// Redundancy groups (`RedundancyGroupId` < this): `xpf_rg_state`.
 pub const MAX_RGS: u32 = 256;
 /// Schedulers per slot (`ScheduleSlot` < this).
@@ -118,6 +134,16 @@ pub mod flags {
     pub const XR_POLICY_DENY: u32 = 4;
     /// Record: a screen dropped a packet (`reason` = its drop reason).
     pub const XR_SCREEN_DROP: u32 = 5;
+    /// Record: a filter term with `log` matched (`reason` = `FA_LOG_*`).
+    pub const XR_FILTER_LOG: u32 = 6;
+    /// Term action: accept.
+    pub const FA_ACCEPT: u8 = 0;
+    /// Term action: discard.
+    pub const FA_DISCARD: u8 = 1;
+    /// Term action: reject.
+    pub const FA_REJECT: u8 = 2;
+    /// Term action: next term.
+    pub const FA_NEXT: u8 = 3;
     /// Screen: land.
     pub const SCR_LAND: u8 = 1 << 0;
     /// Screen: SYN+FIN.
@@ -386,6 +412,93 @@ pub struct Flood {
 }
 layout!(Flood, 32, rate == 4, cap == 8, nano == 16, at == 24);
 
+/// `struct xpf_term`: a firewall-filter term.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Term {
+    /// `FilterTermId`.
+    pub id: u32,
+    /// `FilterId`.
+    pub filter: u32,
+    /// `FA_*`.
+    pub action: u8,
+    /// Log matches.
+    pub log: u8,
+    /// Source prefixes used.
+    pub n_src: u8,
+    /// Destination prefixes used.
+    pub n_dst: u8,
+    /// Protocols used.
+    pub n_protos: u8,
+    /// Source port ranges used.
+    pub n_sports: u8,
+    /// Destination port ranges used.
+    pub n_dports: u8,
+    /// TCP-flag alternatives used.
+    pub n_flags: u8,
+    /// DSCP values used.
+    pub n_dscp: u8,
+    /// ICMP types used.
+    pub n_icmp: u8,
+    /// 0: none, 1: single-rate, 2: two-rate policer.
+    pub policer: u8,
+    /// Padding.
+    pub pad0: u8,
+    /// Protocols.
+    pub protos: [u8; TERM_PROTOS],
+    /// TCP flags `(mask, value)`.
+    pub flags: [[u8; 2]; TERM_FLAGS],
+    /// DSCP values.
+    pub dscp: [u8; TERM_DSCP],
+    /// ICMP types.
+    pub icmp: [u8; TERM_ICMP],
+    /// Source port ranges.
+    pub sports: [[u16; 2]; TERM_PORTS],
+    /// Destination port ranges.
+    pub dports: [[u16; 2]; TERM_PORTS],
+    /// Source prefixes.
+    pub src: [Prefix; TERM_PREFIXES],
+    /// Destination prefixes.
+    pub dst: [Prefix; TERM_PREFIXES],
+}
+layout!(
+    Term,
+    236,
+    filter == 4,
+    action == 8,
+    log == 9,
+    n_src == 10,
+    n_icmp == 17,
+    policer == 18,
+    protos == 20,
+    flags == 24,
+    dscp == 32,
+    icmp == 40,
+    sports == 44,
+    dports == 60,
+    src == 76,
+    dst == 156
+);
+
+/// `struct xpf_bucket`: a policer token bucket (bytes x 10^9).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    /// The program's spin lock (zero from userspace).
+    pub lock: u32,
+    /// Padding.
+    pub pad0: u32,
+    /// Bytes per second.
+    pub rate: u64,
+    /// Burst x 10^9.
+    pub cap: u64,
+    /// Tokens x 10^9.
+    pub nano: u64,
+    /// Last refill, Unix ns.
+    pub at: u64,
+}
+layout!(Bucket, 40, rate == 8, cap == 16, nano == 24, at == 32);
+
 /// `struct xpf_sched`: a scheduler.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -438,10 +551,12 @@ pub struct Iface {
     pub v4: [u8; 4],
     /// Primary IPv6 address.
     pub v6: [u8; 16],
+    /// `FilterId + 1` (0: none): input v4, input v6, output v4, output v6.
+    pub filters: [u16; 4],
 }
 layout!(
     Iface,
-    40,
+    48,
     valid == 0,
     has_v4 == 1,
     has_v6 == 2,
@@ -1174,6 +1289,8 @@ pod!(
     PersistKey,
     Binding,
     BindKey,
+    Term,
+    Bucket,
     Iface,
     Zone,
     IfindexKey,

@@ -20,11 +20,12 @@ use xpf_dataplane::session_store::reverse_entry;
 use xpf_dataplane::session_store::{close_event, open_event};
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
-    AnySessionKey, AppId, CloseReason, CounterValue, DropReason, Event, FlowTuple, GlobalCounter,
-    InterfaceCounters, InterfaceId, IpProtocol, NatPoolId, NatRuleId, NatTranslation,
-    PacketCounters, PolicyDenyEvent, PolicyRuleId, RedundancyGroupId, ScreenDropEvent, ScreenKind,
-    SessionDelta, SessionDeltaReason, SessionEntry, SessionFlags, SessionId, SessionKey,
-    SessionState, SessionValue, TcpState, ZoneId,
+    AnySessionKey, AppId, CloseReason, CounterValue, DropReason, Event, FilterDirection, FilterId,
+    FilterLogAction, FilterLogEvent, FilterTermId, FlowTuple, GlobalCounter, InterfaceCounters,
+    InterfaceId, IpProtocol, NatPoolId, NatRuleId, NatTranslation, PacketCounters, PolicyDenyEvent,
+    PolicyRuleId, RedundancyGroupId, ScreenDropEvent, ScreenKind, SessionDelta, SessionDeltaReason,
+    SessionEntry, SessionFlags, SessionId, SessionKey, SessionState, SessionValue, TcpState,
+    ZoneId,
 };
 
 const SEC: u64 = 1_000_000_000;
@@ -65,9 +66,9 @@ pub struct FrameRun {
     pub verdict: FrameVerdict,
     /// The frame as the program left it.
     pub frame: Vec<u8>,
-    /// `frame` is a RST / ICMP error the program built and sent back out of
-    /// the ingress interface (the packet was dropped).
-    pub emitted: bool,
+    /// `frame` is a RST / ICMP error the program built, sent out of this
+    /// interface (the packet was dropped).
+    pub emitted: Option<InterfaceId>,
 }
 
 /// Per-zone counters.
@@ -548,6 +549,27 @@ impl Firewall {
         for (k, _) in &old.pool_addrs {
             let _ = m.pool_addrs.remove(k);
         }
+        for i in 0..old.terms.len() as u32 {
+            m.terms
+                .set(base(abi::MAX_TERMS) + i, abi::Term::default(), 0)
+                .map_err(map_err("xpf_terms"))?;
+        }
+        for (id, _) in &old.filters {
+            m.filters
+                .set(base(abi::MAX_FILTERS) + id, abi::Span::default(), 0)
+                .map_err(map_err("xpf_filters"))?;
+        }
+        for (ti, _) in &old.policers {
+            for k in 0..2 {
+                m.policers
+                    .set(
+                        (base(abi::MAX_TERMS) + ti) * 2 + k,
+                        abi::Bucket::default(),
+                        0,
+                    )
+                    .map_err(map_err("xpf_policers"))?;
+            }
+        }
         for (zone, _) in &old.floods {
             for kind in 0..3 {
                 m.floods
@@ -644,6 +666,16 @@ impl Firewall {
             m.pool_addrs
                 .insert(k, v, 0)
                 .map_err(map_err("xpf_pool_addrs"))?;
+        }
+        for (i, t) in l.terms.iter().enumerate() {
+            m.terms
+                .set(slot * abi::MAX_TERMS + i as u32, *t, 0)
+                .map_err(map_err("xpf_terms"))?;
+        }
+        for (id, span) in &l.filters {
+            m.filters
+                .set(slot * abi::MAX_FILTERS + id, *span, 0)
+                .map_err(map_err("xpf_filters"))?;
         }
         for (id, v) in &l.scheds {
             m.scheds
@@ -850,6 +882,42 @@ impl Firewall {
                     .map_err(|e| dp_err(map_err("xpf_limit_cnt")(e)))?;
             }
         }
+        // Policer buckets of the new slot start full now; term counters
+        // restart from zero with every apply.
+        let old_terms = self.slots[self.active as usize]
+            .lowered
+            .as_ref()
+            .map_or(0, |l| l.terms.len());
+        if let Some(l) = self.slots[slot as usize].lowered.as_ref() {
+            for (ti, buckets) in &l.policers {
+                for (k, (rate, burst)) in buckets.iter().enumerate() {
+                    let cap = burst.saturating_mul(SEC);
+                    let b = abi::Bucket {
+                        rate: *rate,
+                        cap,
+                        nano: cap,
+                        at: now_ns,
+                        ..Default::default()
+                    };
+                    self.prog
+                        .maps
+                        .policers
+                        .set((slot * abi::MAX_TERMS + ti) * 2 + k as u32, b, 0)
+                        .map_err(|e| dp_err(map_err("xpf_policers")(e)))?;
+                }
+            }
+            let cpus = aya::util::nr_cpus().map_or(1, |n| n);
+            for i in 0..old_terms.max(l.terms.len()) as u32 {
+                let Ok(zeros) = PerCpuValues::try_from(vec![abi::PktCnt::default(); cpus]) else {
+                    continue;
+                };
+                self.prog
+                    .maps
+                    .cnt_term
+                    .set(i, zeros, 0)
+                    .map_err(|e| dp_err(map_err("xpf_cnt_term")(e)))?;
+            }
+        }
         // Flood buckets of the new slot start full now.
         if let Some(l) = self.slots[slot as usize].lowered.as_ref() {
             for (zone, thresholds) in &l.floods {
@@ -1014,9 +1082,9 @@ impl Firewall {
             ),
         };
         let mut out = r.frame;
-        let emitted = t.emitted == 1;
+        let emitted = (t.emitted == 1).then_some(InterfaceId(t.egress as u16));
         // A built frame has its exact length already (the program trims it).
-        if frame.len() < 64 && !emitted {
+        if frame.len() < 64 && emitted.is_none() {
             let grown = out.len() as i64 - input.len() as i64;
             let want = (frame.len() as i64 + grown).max(0) as usize;
             out.truncate(want);
@@ -1132,6 +1200,32 @@ impl Firewall {
         }
         self.delta(SessionDeltaReason::Close(reason), entry);
         Ok(true)
+    }
+
+    /// Per filter term of the configuration in force, the packets and L3
+    /// bytes it matched since the last apply (non-zero only).
+    pub fn filter_term_counters(&self) -> Result<BTreeMap<FilterTermId, CounterValue>, Error> {
+        let mut out = BTreeMap::new();
+        let Some(c) = self.compiled.as_ref() else {
+            return Ok(out);
+        };
+        for (i, t) in c.filters.terms.iter().enumerate() {
+            let vals = self
+                .prog
+                .maps
+                .cnt_term
+                .get(&(i as u32), 0)
+                .map_err(map_err("xpf_cnt_term"))?;
+            let v = vals.iter().fold(CounterValue::default(), |mut a, v| {
+                a.packets += v.packets;
+                a.bytes += v.bytes;
+                a
+            });
+            if v != CounterValue::default() {
+                out.insert(t.id, v);
+            }
+        }
+        Ok(out)
     }
 
     /// Marks redundancy group `rg` active or inactive on this node: while
@@ -1340,6 +1434,33 @@ impl Firewall {
                         egress_zone: ZoneId(r.s.out_zone),
                         ingress_interface: InterfaceId(r.s.in_if),
                         rejected: r.reason != 0,
+                    }));
+                }
+                abi::flags::XR_FILTER_LOG => {
+                    let k = &r.key;
+                    self.events.push(Event::FilterLog(FilterLogEvent {
+                        time_ns: r.time_ns,
+                        filter: FilterId(r.s.rule as u16),
+                        term: FilterTermId(r.s.nat_rule_src),
+                        action: match r.reason {
+                            1 => FilterLogAction::Discard,
+                            2 => FilterLogAction::Reject,
+                            _ => FilterLogAction::Accept,
+                        },
+                        direction: if r.s.state == 1 {
+                            FilterDirection::Output
+                        } else {
+                            FilterDirection::Input
+                        },
+                        flow: FlowTuple {
+                            src: ip_of(k.family, &k.src),
+                            src_port: k.sport,
+                            dst: ip_of(k.family, &k.dst),
+                            dst_port: k.dport,
+                            protocol: IpProtocol(k.proto),
+                            icmp_type: (r.s.flags > 0).then(|| (r.s.flags - 1) as u8),
+                        },
+                        interface: InterfaceId(r.s.in_if),
                     }));
                 }
                 abi::flags::XR_SCREEN_DROP => {

@@ -15,7 +15,8 @@ use xpf_dataplane::compile::{
     CompiledConfig, CompiledNatContext, CompiledNatMatch, CompiledSourceAction, RouteTarget,
 };
 use xpf_dataplane::config::{
-    DefaultPolicy, HostProtocol, HostService, PolicyAction, PortOverload, TcpWindowCheck,
+    DefaultPolicy, FilterAction, HostProtocol, HostService, PolicyAction, PortOverload,
+    TcpWindowCheck,
 };
 use xpf_dataplane::error::DataplaneError;
 use xpf_runtime::ZoneId;
@@ -23,19 +24,10 @@ use xpf_runtime::ZoneId;
 /// What the eBPF backend runs today, with the reason for everything it
 /// does not (each of these is refused at apply time, never ignored).
 pub fn capabilities() -> Capabilities {
-    Capabilities::all_supported()
-        .unsupported(
-            Capability::Filters,
-            "firewall filters are not implemented in the program",
-        )
-        .unsupported(
-            Capability::Policers,
-            "policers are not implemented in the program",
-        )
-        .unsupported(
-            Capability::Fragments,
-            "fragments are dropped (fragment-no-session); no fragment tracking yet",
-        )
+    Capabilities::all_supported().unsupported(
+        Capability::Fragments,
+        "fragments are dropped (fragment-no-session); no fragment tracking yet",
+    )
 }
 
 /// The map contents of one configuration slot.
@@ -75,6 +67,13 @@ pub struct Lowered {
     pub pool_addrs: Vec<(abi::PoolAddrKey, abi::Prefix)>,
     /// `(ScheduleSlot, scheduler)`.
     pub scheds: Vec<(u32, abi::Sched)>,
+    /// Filter terms in compiled order (index = `FilterTermId - 1`).
+    pub terms: Vec<abi::Term>,
+    /// `(FilterId, span of its terms)`.
+    pub filters: Vec<(u32, abi::Span)>,
+    /// Policed terms: `(term index, [committed (rate, burst), peak])`, bytes;
+    /// the buckets start full at apply time.
+    pub policers: Vec<(u32, [(u64, u64); 2])>,
     /// Flood thresholds, packets per second: `(ZoneId, [SYN, ICMP, UDP])`
     /// (0: none); the buckets start full at apply time.
     pub floods: Vec<(u32, [u32; 3])>,
@@ -266,6 +265,135 @@ fn screen_bits(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> 
     .fold(0, |a, (_, b)| a | b)
 }
 
+/// Filters, terms and policers into `out`.
+fn lower_filters(c: &CompiledConfig, out: &mut Lowered) -> Result<(), DataplaneError> {
+    let fl = &c.filters;
+    if fl.terms.len() > abi::MAX_TERMS as usize {
+        return Err(unsupported(
+            "filters",
+            format!(
+                "{} filter terms (the program holds {})",
+                fl.terms.len(),
+                abi::MAX_TERMS
+            ),
+        ));
+    }
+    for f in &fl.filters {
+        if u32::from(f.id.0) >= abi::MAX_FILTERS {
+            return Err(unsupported(
+                "filters",
+                format!("filter {} has id {}", f.name, f.id.0),
+            ));
+        }
+        out.filters.push((
+            u32::from(f.id.0),
+            abi::Span {
+                start: f.span.start,
+                count: f.span.count,
+            },
+        ));
+    }
+    for (i, t) in fl.terms.iter().enumerate() {
+        let too_many = |what: &str, n: usize, max: usize| {
+            if n > max {
+                Err(unsupported(
+                    "filters",
+                    format!("term {} has {n} {what} (the program holds {max})", t.name),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        too_many("source prefixes", t.source.len(), abi::TERM_PREFIXES)?;
+        too_many(
+            "destination prefixes",
+            t.destination.len(),
+            abi::TERM_PREFIXES,
+        )?;
+        too_many("protocols", t.protocols.len(), abi::TERM_PROTOS)?;
+        too_many("source port ranges", t.source_ports.len(), abi::TERM_PORTS)?;
+        too_many(
+            "destination port ranges",
+            t.destination_ports.len(),
+            abi::TERM_PORTS,
+        )?;
+        too_many("TCP-flag alternatives", t.tcp_flags.len(), abi::TERM_FLAGS)?;
+        too_many("DSCP values", t.dscp.len(), abi::TERM_DSCP)?;
+        too_many("ICMP types", t.icmp_types.len(), abi::TERM_ICMP)?;
+        let mut v = abi::Term {
+            id: t.id.0,
+            filter: u32::from(t.filter.0),
+            action: match t.action {
+                FilterAction::Accept => FA_ACCEPT,
+                FilterAction::Discard => FA_DISCARD,
+                FilterAction::Reject => FA_REJECT,
+                FilterAction::NextTerm => FA_NEXT,
+            },
+            log: u8::from(t.log),
+            n_src: t.source.len() as u8,
+            n_dst: t.destination.len() as u8,
+            n_protos: t.protocols.len() as u8,
+            n_sports: t.source_ports.len() as u8,
+            n_dports: t.destination_ports.len() as u8,
+            n_flags: t.tcp_flags.len() as u8,
+            n_dscp: t.dscp.len() as u8,
+            n_icmp: t.icmp_types.len() as u8,
+            ..Default::default()
+        };
+        for (k, n) in t.source.iter().enumerate() {
+            v.src[k] = prefix(n);
+        }
+        for (k, n) in t.destination.iter().enumerate() {
+            v.dst[k] = prefix(n);
+        }
+        for (k, p) in t.protocols.iter().enumerate() {
+            v.protos[k] = p.0;
+        }
+        for (k, r) in t.source_ports.iter().enumerate() {
+            v.sports[k] = [r.low, r.high];
+        }
+        for (k, r) in t.destination_ports.iter().enumerate() {
+            v.dports[k] = [r.low, r.high];
+        }
+        for (k, (m, val)) in t.tcp_flags.iter().enumerate() {
+            v.flags[k] = [*m, *val];
+        }
+        for (k, d) in t.dscp.iter().enumerate() {
+            v.dscp[k] = *d;
+        }
+        for (k, ty) in t.icmp_types.iter().enumerate() {
+            v.icmp[k] = *ty;
+        }
+        if let Some(pid) = t.policer {
+            let Some(p) = fl.policers.iter().find(|p| p.id == pid) else {
+                return Err(unsupported(
+                    "policers",
+                    format!("term {} names an unknown policer", t.name),
+                ));
+            };
+            // Buckets count bytes x 10^9 in 64 bits.
+            let fits = |burst: u64| burst.checked_mul(1_000_000_000).is_some();
+            let peak = p.pir_bytes.zip(p.pbs_bytes);
+            if !fits(p.cbs_bytes) || peak.is_some_and(|(_, b)| !fits(b)) {
+                return Err(unsupported(
+                    "policers",
+                    format!(
+                        "policer {} bursts beyond the program's 64-bit buckets",
+                        p.name
+                    ),
+                ));
+            }
+            v.policer = if peak.is_some() { 2 } else { 1 };
+            out.policers.push((
+                i as u32,
+                [(p.cir_bytes, p.cbs_bytes), peak.unwrap_or((0, 0))],
+            ));
+        }
+        out.terms.push(v);
+    }
+    Ok(())
+}
+
 /// The flood thresholds `[SYN, ICMP, UDP]` of profile `id` (0: none).
 fn flood_thresholds(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> [u32; 3] {
     id.and_then(|id| c.screens.iter().find(|s| s.id == id))
@@ -440,9 +568,31 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
             ));
         }
         let rg = i.redundancy_group.map_or(0, |g| g.0);
+        let fid = |f: Option<xpf_runtime::FilterId>| -> Result<u16, DataplaneError> {
+            match f {
+                None => Ok(0),
+                Some(f) if u32::from(f.0) < abi::MAX_FILTERS => Ok(f.0 + 1),
+                Some(f) => Err(unsupported(
+                    "filters",
+                    format!(
+                        "interface {} uses filter id {} (the program holds {} filters)",
+                        i.name,
+                        f.0,
+                        abi::MAX_FILTERS
+                    ),
+                )),
+            }
+        };
+        let filters = [
+            fid(i.filter_input_v4)?,
+            fid(i.filter_input_v6)?,
+            fid(i.filter_output_v4)?,
+            fid(i.filter_output_v6)?,
+        ];
         let mut v = abi::Iface {
             valid: 1,
             rg,
+            filters,
             zone: i.zone.0,
             vlan: i.vlan.unwrap_or(0),
             mac: i.mac.0,
@@ -466,6 +616,7 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
             });
         }
     }
+    lower_filters(c, &mut out)?;
     for zp in &pol.zone_pairs {
         out.zone_pairs.push((
             abi::PairKey {

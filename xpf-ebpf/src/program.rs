@@ -100,6 +100,14 @@ pub struct Maps {
     pub floods: Array<MapData, Flood>,
     /// `xpf_limit_cnt`.
     pub limit_cnt: HashMap<MapData, LimitKey, u64>,
+    /// `xpf_terms`.
+    pub terms: Array<MapData, Term>,
+    /// `xpf_filters`.
+    pub filters: Array<MapData, Span>,
+    /// `xpf_policers`.
+    pub policers: Array<MapData, Bucket>,
+    /// `xpf_cnt_term`.
+    pub cnt_term: PerCpuArray<MapData, PktCnt>,
     /// `xpf_rg_state`.
     pub rg_state: Array<MapData, u32>,
     /// `xpf_persist`.
@@ -223,6 +231,10 @@ impl Loaded {
             limit_cnt: take!(ebpf, "xpf_limit_cnt"),
             persist: take!(ebpf, "xpf_persist"),
             rg_state: take!(ebpf, "xpf_rg_state"),
+            terms: take!(ebpf, "xpf_terms"),
+            filters: take!(ebpf, "xpf_filters"),
+            policers: take!(ebpf, "xpf_policers"),
+            cnt_term: take!(ebpf, "xpf_cnt_term"),
             binds: take!(ebpf, "xpf_binds"),
             sets4: take!(ebpf, "xpf_sets4"),
             sets6: take!(ebpf, "xpf_sets6"),

@@ -8,6 +8,7 @@
 //! reset between cases.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use xpf_conformance::harness::{
@@ -23,8 +24,8 @@ use xpf_dataplane::session_store::{CompanionDeleteResult, ReconcileInput};
 use xpf_ebpf::firewall::sess_key;
 use xpf_ebpf::{Firewall, FrameVerdict, LoadOptions};
 use xpf_runtime::{
-    AnySessionKey, CloseReason, DropReason, Event, InterfaceId, RedundancyGroupId, SessionDelta,
-    SessionEntry,
+    AnySessionKey, CloseReason, CounterValue, DropReason, Event, FilterTermId, InterfaceId,
+    RedundancyGroupId, SessionDelta, SessionEntry,
 };
 
 thread_local! {
@@ -100,15 +101,14 @@ impl Harness for EbpfHarness {
             FrameVerdict::Local => Verdict::Local,
             FrameVerdict::Drop(reason) => Verdict::Drop { reason },
         };
-        // An emitted frame (RST / ICMP error) leaves by XDP_TX, i.e. out of
-        // the ingress interface.
-        let generated = if r.emitted {
-            vec![EmittedFrame {
-                interface: ingress,
+        // An emitted frame (RST / ICMP error) leaves out of the interface
+        // the program names (the ingress, or an output filter's interface).
+        let generated = match r.emitted {
+            Some(interface) => vec![EmittedFrame {
+                interface,
                 frame: r.frame.clone(),
-            }]
-        } else {
-            Vec::new()
+            }],
+            None => Vec::new(),
         };
         Outcome {
             verdict,
@@ -149,6 +149,15 @@ impl Harness for EbpfHarness {
         };
         s.canonicalize();
         s
+    }
+
+    fn filter_term_counters(&self) -> Option<BTreeMap<FilterTermId, CounterValue>> {
+        Some(
+            self.fw
+                .borrow()
+                .filter_term_counters()
+                .expect("filter term counters"),
+        )
     }
 
     fn drain_events(&mut self) -> Vec<Event> {
