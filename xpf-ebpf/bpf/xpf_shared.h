@@ -47,7 +47,7 @@
 #define XPF_TERM_PROTOS 4
 #define XPF_TERM_FLAGS 4
 #define XPF_TERM_DSCP 8
-#define XPF_TERM_ICMP 4
+#define XPF_TERM_ICMP 8
 #define XPF_MAX_RGS 256         /* RedundancyGroupId < 256; map xpf_rg_state: 1 = inactive here */
 #define XPF_SCHED_WINDOWS 16    /* minute-of-week windows per scheduler */
 #define XPF_SCHED_DATES 4       /* date ranges per scheduler */
@@ -545,7 +545,7 @@ struct xpf_term {
 	struct xpf_prefix src[XPF_TERM_PREFIXES];
 	struct xpf_prefix dst[XPF_TERM_PREFIXES];
 };
-_Static_assert(sizeof(struct xpf_term) == 236, "xpf_term size");
+_Static_assert(sizeof(struct xpf_term) == 240, "xpf_term size");
 _Static_assert(__builtin_offsetof(struct xpf_term, filter) == 4, "term.filter");
 _Static_assert(__builtin_offsetof(struct xpf_term, action) == 8, "term.action");
 _Static_assert(__builtin_offsetof(struct xpf_term, log) == 9, "term.log");
@@ -556,10 +556,10 @@ _Static_assert(__builtin_offsetof(struct xpf_term, protos) == 20, "term.protos")
 _Static_assert(__builtin_offsetof(struct xpf_term, flags) == 24, "term.flags");
 _Static_assert(__builtin_offsetof(struct xpf_term, dscp) == 32, "term.dscp");
 _Static_assert(__builtin_offsetof(struct xpf_term, icmp) == 40, "term.icmp");
-_Static_assert(__builtin_offsetof(struct xpf_term, sports) == 44, "term.sports");
-_Static_assert(__builtin_offsetof(struct xpf_term, dports) == 60, "term.dports");
-_Static_assert(__builtin_offsetof(struct xpf_term, src) == 76, "term.src");
-_Static_assert(__builtin_offsetof(struct xpf_term, dst) == 156, "term.dst");
+_Static_assert(__builtin_offsetof(struct xpf_term, sports) == 48, "term.sports");
+_Static_assert(__builtin_offsetof(struct xpf_term, dports) == 64, "term.dports");
+_Static_assert(__builtin_offsetof(struct xpf_term, src) == 80, "term.src");
+_Static_assert(__builtin_offsetof(struct xpf_term, dst) == 160, "term.dst");
 
 /* A policer token bucket in bytes x 10^9 (as xpf_flood, 64-bit rate). Map
  * xpf_policers, key = (slot * XPF_MAX_TERMS + term index) * 2 + (0

@@ -64,7 +64,7 @@ pub const TERM_FLAGS: usize = 4;
 /// DSCP values per term.
 pub const TERM_DSCP: usize = 8;
 /// ICMP types per term.
-pub const TERM_ICMP: usize = 4;
+pub const TERM_ICMP: usize = 8;
 /// Redundancy groups (`RedundancyGroupId` < this): `xpf_rg_state`.
 pub const MAX_RGS: u32 = 256;
 /// Schedulers per slot (`ScheduleSlot` < this).
@@ -463,7 +463,7 @@ pub struct Term {
 }
 layout!(
     Term,
-    236,
+    240,
     filter == 4,
     action == 8,
     log == 9,
@@ -474,10 +474,10 @@ layout!(
     flags == 24,
     dscp == 32,
     icmp == 40,
-    sports == 44,
-    dports == 60,
-    src == 76,
-    dst == 156
+    sports == 48,
+    dports == 64,
+    src == 80,
+    dst == 160
 );
 
 /// `struct xpf_bucket`: a policer token bucket (bytes x 10^9).

@@ -1027,6 +1027,8 @@ mod tests {
             assert!(!reason.is_empty(), "{cap} has no reason");
         }
         assert!(capabilities().supports(Capability::SourceNatPool));
-        assert!(!capabilities().supports(Capability::Screens));
+        assert!(capabilities().supports(Capability::Screens));
+        assert!(capabilities().supports(Capability::Filters));
+        assert!(!capabilities().supports(Capability::Fragments));
     }
 }
