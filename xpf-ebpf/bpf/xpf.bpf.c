@@ -398,6 +398,7 @@ struct verdict_ctx {
 	__u32 test_mode;
 	__u32 node;
 	__u32 rg;       /* redundancy group of the ingress interface (0: none) */
+	__u16 fin[2];   /* input filters of the ingress interface (FilterId + 1): v4, v6 */
 };
 
 /* The longest quote of an emitted ICMP error: 576 - 20 - 8 (IPv4),
@@ -3747,6 +3748,8 @@ int xpf_xdp(struct xdp_md *ctx)
 	__u32 zone = ifc->zone;
 	v.zone = zone < XPF_MAX_ZONES ? zone : 0xffff;
 	v.rg = ifc->rg;
+	v.fin[0] = ifc->filters[0];
+	v.fin[1] = ifc->filters[1];
 	struct xpf_if_cnt *ic = bpf_map_lookup_elem(&xpf_cnt_iface, &ingress);
 	if (ic) {
 		ic->rx_packets += 1;
@@ -3775,7 +3778,7 @@ int xpf_xdp(struct xdp_md *ctx)
 		cnt_add(XC_FRAGMENTS, 1);
 		return do_drop(&v, DR_FRAGMENT_NO_SESSION);
 	}
-	{
+	if (v.fin[p->family == 4 ? 0 : 1]) {
 		int fr = xpf_in_filter(&v, sc);
 		if (fr == FILTER_REJECTED)
 			return xpf_emit(ctx, &v, sc, EMIT_REJECT, v.ingress);
