@@ -233,6 +233,15 @@ impl<H: Harness> HarnessDyn for H {
     }
 }
 
+/// A backend refused an operation the model ran: from here on the two
+/// states differ by that operation, so the case stops. Its earlier steps
+/// were compared, but it counts as skipped (not passed): the refusal is
+/// listed and the stop counted in the histogram.
+fn stopped() -> bool {
+    tally("case stopped at an unsupported operation");
+    false
+}
+
 fn unsupported(skipped: &mut Skipped, name: &str, what: &str, e: &HarnessError) -> bool {
     if let HarnessError::Unsupported { capability, reason } = e {
         skipped.insert(format!("{name}: {what} ({capability}: {reason})"));
@@ -367,7 +376,7 @@ pub fn run_equivalence<B: Harness>(
                     (Ok(_), Err(e))
                         if unsupported(skipped, backend.name(), "delete_with_companions", &e) =>
                     {
-                        return Ok(false);
+                        return Ok(stopped());
                     }
                     (m, b) => {
                         return fail(
@@ -394,7 +403,7 @@ pub fn run_equivalence<B: Harness>(
                 match (m, b) {
                     (Ok(m), Ok(b)) if m == b => {}
                     (Ok(_), Err(e)) if unsupported(skipped, backend.name(), "delete_known", &e) => {
-                        return Ok(false);
+                        return Ok(stopped());
                     }
                     (m, b) => {
                         return fail(i, format!("delete_known: model {m:?} vs backend {b:?}"));
@@ -507,7 +516,7 @@ pub fn run_equivalence<B: Harness>(
                     (Ok(()), Err(e))
                         if unsupported(skipped, backend.name(), "set_redundancy_group", &e) =>
                     {
-                        return Ok(false);
+                        return Ok(stopped());
                     }
                     (m, b) => {
                         return fail(
@@ -538,7 +547,7 @@ pub fn run_equivalence<B: Harness>(
                     (Ok(()), Err(e))
                         if unsupported(skipped, backend.name(), "put_cluster_synced", &e) =>
                     {
-                        return Ok(false);
+                        return Ok(stopped());
                     }
                     (m, b) => {
                         return fail(
@@ -572,7 +581,7 @@ pub fn run_equivalence<B: Harness>(
                     (Ok(_), Err(e))
                         if unsupported(skipped, backend.name(), "reconcile_cluster_bulk", &e) =>
                     {
-                        return Ok(false);
+                        return Ok(stopped());
                     }
                     (m, b) => return fail(i, format!("reconcile: model {m:?} vs backend {b:?}")),
                 }

@@ -87,6 +87,110 @@ struct {
 	__type(value, struct xpf_rule);
 } xpf_rules SEC(".maps");
 
+/* The flood bucket as the program sees it: the lock is a real spin lock. */
+struct flood_val {
+	struct bpf_spin_lock lock;
+	__u32 rate;
+	__u64 cap;
+	__u64 nano;
+	__u64 at;
+};
+_Static_assert(sizeof(struct flood_val) == sizeof(struct xpf_flood), "flood_val");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_ZONES * 3);
+	__type(key, __u32);
+	__type(value, struct flood_val);
+} xpf_floods SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XPF_MAX_SESSIONS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_persist_key);
+	__type(value, struct xpf_binding);
+} xpf_persist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XPF_MAX_SESSIONS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_bind_key);
+	__type(value, struct xpf_binding);
+} xpf_binds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XPF_MAX_SESSIONS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_limit_key);
+	__type(value, __u64);
+} xpf_limit_cnt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_TERMS);
+	__type(key, __u32);
+	__type(value, struct xpf_term);
+} xpf_terms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_FILTERS);
+	__type(key, __u32);
+	__type(value, struct xpf_span);
+} xpf_filters SEC(".maps");
+
+/* The policer bucket as the program sees it: the lock is a real spin lock. */
+struct bucket_val {
+	struct bpf_spin_lock lock;
+	__u32 pad0;
+	__u64 rate;
+	__u64 cap;
+	__u64 nano;
+	__u64 at;
+};
+_Static_assert(sizeof(struct bucket_val) == sizeof(struct xpf_bucket), "bucket_val");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_TERMS * 2);
+	__type(key, __u32);
+	__type(value, struct bucket_val);
+} xpf_policers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XPF_MAX_TERMS);
+	__type(key, __u32);
+	__type(value, struct xpf_pkt_cnt);
+} xpf_cnt_term SEC(".maps");
+
+/* Redundancy groups inactive on this node (1), written by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XPF_MAX_RGS);
+	__type(key, __u32);
+	__type(value, __u32);
+} xpf_rg_state SEC(".maps");
+
+static __always_inline int rg_inactive(__u32 rg)
+{
+	if (rg == 0)
+		return 0;
+	__u32 k = rg & (XPF_MAX_RGS - 1);
+	__u32 *st = bpf_map_lookup_elem(&xpf_rg_state, &k);
+	return st && *st;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_SCHEDULES);
+	__type(key, __u32);
+	__type(value, struct xpf_sched);
+} xpf_scheds SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, XPF_MAX_SET_PREFIXES);
@@ -264,7 +368,8 @@ struct pkt {
 	__u16 sport;
 	__u16 dport;
 	__u16 window;
-	__u16 pad0;
+	__u8 source_route; /* IPv4 loose / strict source-route option present */
+	__u8 dscp;
 	__u32 seq;
 	__u32 ack;
 	__u32 payload;
@@ -292,8 +397,15 @@ struct verdict_ctx {
 	__u32 trace;
 	__u32 test_mode;
 	__u32 node;
-	__u32 pad0;
+	__u32 rg;       /* redundancy group of the ingress interface (0: none) */
+	__u16 fin[2];   /* input filters of the ingress interface (FilterId + 1): v4, v6 */
 };
+
+/* The longest quote of an emitted ICMP error: 576 - 20 - 8 (IPv4),
+ * 1280 - 40 - 8 (IPv6). */
+#define QUOTE_MAX4 548
+#define QUOTE_MAX6 1232
+#define QUOTE_BUF 2048 /* a power of two: indices are masked */
 
 struct scratch {
 	struct verdict_ctx v;
@@ -312,6 +424,24 @@ struct scratch {
 	__u8 dst2[16];
 	__u8 q_out[16];
 	__u8 gw[16];
+	__u8 hdr[64];       /* an emitted frame's L2 / IP / transport headers */
+	struct xpf_limit_key lk;
+	struct xpf_pool_addr_key pak;
+	struct xpf_persist_key nk;  /* persistent-mapping key */
+	struct xpf_bind_key bk;     /* address-persistence key */
+	struct nat_plan {
+		__u64 start;   /* first slot tried (offset within the scanned range) */
+		__u32 slots;   /* slots scanned */
+		__u32 base;    /* first slot of the scanned range */
+		__u32 ports;   /* ports per address */
+		__u32 reused;  /* slot + 1 of a persistent mapping reused (no claim) */
+		__u32 idx;     /* address index (address persistence) */
+		__u16 target;
+		__u8 kind;     /* POOL_* */
+		__u8 sproto;   /* protocol of the slot key (HOLD_PROTO: address hold) */
+	} nat;
+	__s64 local; /* local time of the packet, seconds (schedulers) */
+	__u8 quote[QUOTE_BUF]; /* the packet an emitted ICMP error quotes */
 };
 
 struct {
@@ -420,6 +550,7 @@ static __always_inline int prefix_contains(const struct xpf_prefix *pf, __u8 fam
 #define PARSE_OK 0xffff
 
 __noinline int xpf_tcp_wscale(struct xdp_md *ctx, __u32 l4, __u32 th);
+__noinline int xpf_ip_options(struct xdp_md *ctx, __u32 l3, __u32 hlen);
 
 /* The ethertype after every VLAN tag (for the ARP check), or 0. */
 static __always_inline __u16 inner_ethertype(void *data, void *end, __u32 flen)
@@ -488,6 +619,14 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 		sum = (sum & 0xffff) + (sum >> 16);
 		if (sum != 0xffff)
 			return DR_BAD_IPV4_CSUM;
+		p->source_route = 0;
+		p->dscp = ip[1] >> 2;
+		if (hlen > 20) {
+			int sr = xpf_ip_options(ctx, at, hlen);
+			if (sr < 0)
+				return DR_MALFORMED_IPV4;
+			p->source_route = sr;
+		}
 		p->fragment = (rd16(ip + 6) & 0x3fff) != 0;
 		p->family = 4;
 		__builtin_memset(p->src, 0, 16);
@@ -507,6 +646,8 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 			return DR_MALFORMED_IPV6;
 		hlen = 40;
 		p->fragment = 0;
+		p->source_route = 0;
+		p->dscp = ((ip[0] & 0x0f) << 2) | (ip[1] >> 6);
 		p->family = 6;
 		__builtin_memcpy(p->src, ip + 8, 16);
 		__builtin_memcpy(p->dst, ip + 24, 16);
@@ -934,6 +1075,38 @@ struct policy_ctx {
 	__u32 found;   /* index + 1 of the matching rule */
 };
 
+/* Is scheduler `id` of `slot` active at local time `local` (seconds)? The
+ * packet's clock is xpf_globals.clock_ns in test runs (the harness's `now`),
+ * else boot time + clock_offset_ns. Weekly windows need local >= 0. */
+static __always_inline int sched_active(__u32 slot, __u32 id, __s64 local)
+{
+	if (id >= XPF_MAX_SCHEDULES)
+		return 0;
+	__u32 idx = (slot & 1) * XPF_MAX_SCHEDULES + id;
+	struct xpf_sched *s = bpf_map_lookup_elem(&xpf_scheds, &idx);
+	if (!s || !s->valid)
+		return 0;
+	if (s->n_dates) {
+		int in = 0;
+		for (int i = 0; i < XPF_SCHED_DATES; i++)
+			if (i < s->n_dates && s->dates[i][0] <= local && local < s->dates[i][1])
+				in = 1;
+		if (!in)
+			return 0;
+	}
+	if (!s->n_windows)
+		return 1;
+	if (local < 0)
+		return 0;
+	__u64 l = (__u64)local;
+	__u64 days = l / 86400;
+	__u32 minute = (__u32)((days + 3) % 7) * 1440 + (__u32)((l % 86400) / 60);
+	for (int i = 0; i < XPF_SCHED_WINDOWS; i++)
+		if (i < s->n_windows && s->windows[i][0] <= minute && minute < s->windows[i][1])
+			return 1;
+	return 0;
+}
+
 static __always_inline int set_contains(__u32 slot, __u32 set, __u8 family, const __u8 *addr)
 {
 	__u32 tag = __builtin_bswap32((slot << 31) | (set & 0x7fffffff));
@@ -982,6 +1155,8 @@ static long policy_step(__u64 i, void *arg)
 		return 0;
 	int in_dst = set_contains(c->slot, r->dst_set, c->family, sc->dst2);
 	if (in_dst == !!(r->flags & RF_DST_NEGATE))
+		return 0;
+	if (r->sched && !sched_active(c->slot, r->sched - 1, sc->local))
 		return 0;
 	c->found = c->start + (__u32)i + 1;
 	return 1;
@@ -1177,6 +1352,31 @@ static __always_inline __u64 fmix64(__u64 h)
 	return h;
 }
 
+/* endpoint_hash: fmix64(fnv1a64(src || src_port || protocol)). */
+static __always_inline __u64 flow_hash_endpoint(__u8 family, const __u8 *src, __u16 sport, __u8 proto)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	__u32 n = family == 4 ? 4 : 16;
+	for (__u32 i = 0; i < 16; i++)
+		if (i < n)
+			h = fnv_byte(h, src[i]);
+	h = fnv_byte(h, sport >> 8);
+	h = fnv_byte(h, sport & 0xff);
+	h = fnv_byte(h, proto);
+	return fmix64(h);
+}
+
+/* host_hash: fmix64(fnv1a64(src)). */
+static __always_inline __u64 host_hash(__u8 family, const __u8 *src)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	__u32 n = family == 4 ? 4 : 16;
+	for (__u32 i = 0; i < 16; i++)
+		if (i < n)
+			h = fnv_byte(h, src[i]);
+	return fmix64(h);
+}
+
 static __always_inline __u64 flow_hash(__u8 family, const __u8 *src, __u16 sport, __u8 proto,
 				       const __u8 *dst, __u16 dport)
 {
@@ -1198,7 +1398,8 @@ static __always_inline __u64 flow_hash(__u8 family, const __u8 *src, __u16 sport
 
 struct alloc_ctx {
 	__u64 start;
-	__u64 slots;
+	__u32 slots;
+	__u32 base;
 	__u16 target;
 	__u8 proto;
 	__u8 pad0;
@@ -1210,7 +1411,7 @@ static long alloc_step(__u64 k, void *arg)
 	struct alloc_ctx *a = arg;
 	if (a->slots == 0)
 		return 1;
-	__u64 s = (a->start + k) % a->slots;
+	__u64 s = a->base + (a->start + k) % a->slots;
 	struct xpf_slot_key key = { .target = a->target, .proto = a->proto, .slot = (__u32)s };
 	__u8 one = 1;
 	if (bpf_map_update_elem(&xpf_slots, &key, &one, BPF_NOEXIST) == 0) {
@@ -1220,10 +1421,175 @@ static long alloc_step(__u64 k, void *arg)
 	return 0;
 }
 
-static __always_inline void release_slot(__u16 target, __u8 proto, __u32 slot)
+static __always_inline int release_slot(__u16 target, __u8 proto, __u32 slot)
 {
 	struct xpf_slot_key key = { .target = target, .proto = proto, .slot = slot };
-	bpf_map_delete_elem(&xpf_slots, &key);
+	return bpf_map_delete_elem(&xpf_slots, &key);
+}
+
+/* The slot plan of a source-NAT allocation (docs/nat-allocation.md) into
+ * sc->nat: a persistent mapping of this endpoint is reused as it is
+ * (nat.reused); else the scan covers the bound address's ports (address
+ * persistence) or every slot, from the endpoint hash (persistent) or the
+ * flow hash. `naddr` addresses of `ports` ports; sc->nat.target / kind set
+ * by the caller. A global function: keeps the first-packet stage's stack
+ * small. */
+__noinline int xpf_nat_plan(struct scratch *sc, __u32 naddr, __u32 ports, __u32 dport)
+{
+	if (!sc || naddr == 0 || ports == 0)
+		return -1;
+	struct pkt *p = &sc->p;
+	struct nat_plan *n = &sc->nat;
+	n->reused = 0;
+	n->ports = ports;
+	n->base = 0;
+	n->idx = 0;
+	if (n->kind & POOL_ADDR_ONLY) {
+		/* An address hold: the host's held address, else the first free
+		 * one from its host hash. */
+		struct xpf_bind_key *bk = &sc->bk;
+		__builtin_memset(bk, 0, sizeof(*bk));
+		bk->target = n->target;
+		bk->family = p->family;
+		addr_cpy(bk->src, p->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, bk);
+		if (b) {
+			n->reused = b->value + 1;
+			return 0;
+		}
+		n->slots = naddr;
+		n->start = host_hash(p->family, p->src) % naddr;
+		return 0;
+	}
+	if (n->kind & POOL_PERSISTENT) {
+		struct xpf_persist_key *nk = &sc->nk;
+		__builtin_memset(nk, 0, sizeof(*nk));
+		nk->target = n->target;
+		nk->proto = p->proto;
+		nk->family = p->family;
+		nk->sport = p->sport;
+		addr_cpy(nk->src, p->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_persist, nk);
+		if (b) {
+			n->reused = b->value + 1;
+			return 0;
+		}
+	}
+	__u64 h;
+	if (n->kind & POOL_PERSISTENT)
+		h = flow_hash_endpoint(p->family, p->src, p->sport, p->proto);
+	else
+		h = flow_hash(p->family, p->src, p->sport, p->proto, sc->dst2, (__u16)dport);
+	if (n->kind & POOL_ADDR_PERSISTENT) {
+		struct xpf_bind_key *bk = &sc->bk;
+		__builtin_memset(bk, 0, sizeof(*bk));
+		bk->target = n->target;
+		bk->family = p->family;
+		addr_cpy(bk->src, p->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, bk);
+		__u32 idx = b ? b->value : (__u32)(host_hash(p->family, p->src) % naddr);
+		n->idx = idx;
+		n->base = idx * ports;
+		n->slots = ports;
+		n->start = h % ports;
+	} else {
+		n->slots = naddr * ports;
+		n->start = h % n->slots;
+	}
+	return 0;
+}
+
+/* Bookkeeping of a granted persistent / address-persistent mapping, once
+ * its session is in place: the endpoint's slot and the host's address gain
+ * a reference. */
+__noinline int xpf_nat_take(struct scratch *sc, __u32 slot)
+{
+	if (!sc)
+		return 0;
+	struct nat_plan *n = &sc->nat;
+	if (n->kind & POOL_ADDR_ONLY) {
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, &sc->bk);
+		if (b) {
+			__sync_fetch_and_add(&b->refs, 1);
+		} else {
+			struct xpf_binding nb = { .value = slot, .refs = 1 };
+			bpf_map_update_elem(&xpf_binds, &sc->bk, &nb, BPF_NOEXIST);
+		}
+		return 0;
+	}
+	if (n->kind & POOL_PERSISTENT) {
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_persist, &sc->nk);
+		if (b) {
+			__sync_fetch_and_add(&b->refs, 1);
+		} else {
+			struct xpf_binding nb = { .value = slot, .refs = 1 };
+			bpf_map_update_elem(&xpf_persist, &sc->nk, &nb, BPF_NOEXIST);
+		}
+	}
+	if ((n->kind & POOL_ADDR_PERSISTENT) && !n->reused) {
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, &sc->bk);
+		if (b) {
+			__sync_fetch_and_add(&b->refs, 1);
+		} else {
+			struct xpf_binding nb = { .value = n->ports ? slot / n->ports : 0, .refs = 1 };
+			bpf_map_update_elem(&xpf_binds, &sc->bk, &nb, BPF_NOEXIST);
+		}
+	}
+	return 0;
+}
+
+/* Releases the source mapping of session `s` (forward key `fk`): a
+ * persistent mapping loses a reference and frees its slot with the last;
+ * an address-persistent host loses a reference on its address. */
+__noinline int xpf_nat_release(struct scratch *sc, const struct xpf_sess_key *fk,
+			       const struct xpf_sess *s)
+{
+	if (!sc || !fk || !s)
+		return 0;
+	__u8 kind = s->nat_kind;
+	if (kind & POOL_ADDR_ONLY) {
+		struct xpf_bind_key *bk = &sc->bk;
+		__builtin_memset(bk, 0, sizeof(*bk));
+		bk->target = s->snat_target;
+		bk->family = fk->family;
+		addr_cpy(bk->src, fk->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, bk);
+		if (!b || b->value != s->slot)
+			return 0;
+		if (__sync_fetch_and_add(&b->refs, -1) > 1)
+			return 0;
+		bpf_map_delete_elem(&xpf_binds, bk);
+		release_slot(s->snat_target, HOLD_PROTO, s->slot);
+		return 0;
+	}
+	if (kind & POOL_PERSISTENT) {
+		struct xpf_persist_key *nk = &sc->nk;
+		__builtin_memset(nk, 0, sizeof(*nk));
+		nk->target = s->snat_target;
+		nk->proto = fk->proto;
+		nk->family = fk->family;
+		nk->sport = fk->sport;
+		addr_cpy(nk->src, fk->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_persist, nk);
+		if (!b || b->value != s->slot)
+			return 0;
+		if (__sync_fetch_and_add(&b->refs, -1) > 1)
+			return 0;
+		bpf_map_delete_elem(&xpf_persist, nk);
+	}
+	if (release_slot(s->snat_target, fk->proto, s->slot) != 0)
+		return 0;
+	if (kind & POOL_ADDR_PERSISTENT) {
+		struct xpf_bind_key *bk = &sc->bk;
+		__builtin_memset(bk, 0, sizeof(*bk));
+		bk->target = s->snat_target;
+		bk->family = fk->family;
+		addr_cpy(bk->src, fk->src);
+		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, bk);
+		if (b && __sync_fetch_and_add(&b->refs, -1) <= 1)
+			bpf_map_delete_elem(&xpf_binds, bk);
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1337,6 +1703,64 @@ __noinline int xpf_mss_clamp(struct xdp_md *ctx, __u32 l4, __u32 th, __u32 mss)
 	return 1;
 }
 
+/* IPv4 options walk (RFC 791): END stops, NOP is one byte, every other
+ * option carries a length of at least 2 that must fit. */
+struct ipopt_walk {
+	__u8 opts[40];
+	__u32 len;
+	__u32 i;
+	__u32 bad;
+	__u32 sr;
+};
+
+static long ipopt_step(__u64 n, void *arg)
+{
+	struct ipopt_walk *w = arg;
+	__u32 i = w->i;
+	if (i >= w->len || i >= 40)
+		return 1;
+	__u8 kind = w->opts[i];
+	if (kind == 0)
+		return 1;
+	if (kind == 1) {
+		w->i = i + 1;
+		return 0;
+	}
+	__u32 len = 0;
+	if (i + 1 < w->len && i + 1 < 40)
+		len = w->opts[i + 1];
+	if (len < 2 || i + len > w->len) {
+		w->bad = 1;
+		return 1;
+	}
+	if (kind == 131 || kind == 137)
+		w->sr = 1;
+	w->i = i + len;
+	return 0;
+}
+
+/* The options of the IPv4 header at `l3` (length `hlen` > 20): -1 when the
+ * list is malformed, 1 when it holds a loose / strict source route, else 0. */
+__noinline int xpf_ip_options(struct xdp_md *ctx, __u32 l3, __u32 hlen)
+{
+	if (!ctx)
+		return -1;
+	struct ipopt_walk w;
+	__builtin_memset(&w, 0, sizeof(w));
+	if (hlen <= 20 || hlen > 60)
+		return 0;
+	__u32 len = (hlen - 20) & 63;
+	if (len == 0 || len > 40)
+		return 0;
+	if (bpf_xdp_load_bytes(ctx, l3 + 20, w.opts, len))
+		return -1;
+	w.len = len;
+	bpf_loop(40, ipopt_step, &w, 0);
+	if (w.bad)
+		return -1;
+	return w.sr ? 1 : 0;
+}
+
 /* The window-scale option of the TCP header at `l4` (0xff: none). */
 __noinline int xpf_tcp_wscale(struct xdp_md *ctx, __u32 l4, __u32 th)
 {
@@ -1351,6 +1775,12 @@ __noinline int xpf_tcp_wscale(struct xdp_md *ctx, __u32 l4, __u32 th)
 /* Stages return an XDP action, or FWD_TO(egress) to continue with xpf_forward
  * (called from the entry point, which keeps the call chain shallow). */
 #define FWD_TO(e) (0x100000 | ((e) & 0xffff))
+#define EMIT_REJECT 1        /* policy reject: RST for TCP, else admin-prohibited */
+#define EMIT_RST 2           /* zone tcp-rst on a non-SYN first segment */
+#define EMIT_TIME_EXCEEDED 3 /* TTL / hop-limit expiry */
+#define EMIT_TO(kind) (0x400000 | (kind)) /* out of the ingress */
+#define EMIT_VIA(kind, iface) (0x400000 | 0x10000 | (((iface) & 0xff) << 8) | (kind))
+
 #define DELIVER_TO(e) (0x200000 | ((e) & 0xffff))
 
 /* ------------------------------------------------------------------------ */
@@ -1526,6 +1956,260 @@ static __always_inline int route_lookup(__u32 slot, __u8 family, const __u8 *dst
 	return 1;
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Firewall filters: the interface's input filter of the packet's family   */
+/* after the HA check (before screens), the egress interface's output      */
+/* filter after the route lookup (before the TTL decrement). Terms in       */
+/* order; a match counts the term, runs its policer (red: drop              */
+/* policer-exceeded whatever the action), logs when asked, then the action; */
+/* no terminating term: implicit discard.                                   */
+
+#define TERM_ACCEPTED 0xffff
+
+static __always_inline int term_matches(const struct xpf_term *t, const struct pkt *p)
+{
+	int ok;
+	if (t->n_src) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_PREFIXES; i++)
+			if (i < t->n_src && prefix_contains(&t->src[i], p->family, p->src))
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_dst) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_PREFIXES; i++)
+			if (i < t->n_dst && prefix_contains(&t->dst[i], p->family, p->dst))
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_protos) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_PROTOS; i++)
+			if (i < t->n_protos && t->protos[i] == p->proto)
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	int ports = p->kind == L4_TCP || p->kind == L4_UDP || p->kind == L4_ICMP_QUERY;
+	if (t->n_sports) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_PORTS; i++)
+			if (i < t->n_sports && ports && p->sport >= t->sports[i][0] &&
+			    p->sport <= t->sports[i][1])
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_dports) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_PORTS; i++)
+			if (i < t->n_dports && ports && p->dport >= t->dports[i][0] &&
+			    p->dport <= t->dports[i][1])
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_flags) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_FLAGS; i++)
+			if (i < t->n_flags && p->kind == L4_TCP &&
+			    (p->tcp_flags & t->flags[i][0]) == t->flags[i][1])
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_dscp) {
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_DSCP; i++)
+			if (i < t->n_dscp && t->dscp[i] == p->dscp)
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (t->n_icmp) {
+		int icmp = p->kind == L4_ICMP_QUERY || p->kind == L4_ICMP_ERROR || p->kind == L4_ICMP_OTHER;
+		ok = 0;
+		for (int i = 0; i < XPF_TERM_ICMP; i++)
+			if (i < t->n_icmp && icmp && t->icmp[i] == p->icmp_type)
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* Refills bucket `b` to `now` and takes `need` when it holds it. */
+static __always_inline int bucket_take(struct bucket_val *b, __u64 need, __u64 now)
+{
+	int ok;
+	bpf_spin_lock(&b->lock);
+	if (now > b->at) {
+		__u64 el = now - b->at;
+		__u64 rate = b->rate;
+		__u64 deficit = b->cap > b->nano ? b->cap - b->nano : 0;
+		if (rate && el >= (deficit + rate - 1) / rate)
+			b->nano = b->cap;
+		else
+			b->nano += el * rate;
+		b->at = now;
+	}
+	ok = b->nano >= need;
+	if (ok)
+		b->nano -= need;
+	bpf_spin_unlock(&b->lock);
+	return ok;
+}
+
+/* The term's policer: single rate (red when the committed bucket cannot
+ * pay) or two-rate colour-blind (red when the peak bucket cannot pay, else
+ * the committed bucket pays when it can). */
+static __always_inline int policer_red(__u32 slot, __u32 ti, __u32 two_rate, __u32 bytes, __u64 now)
+{
+	__u64 need = (__u64)bytes * 1000000000ULL;
+	__u32 k = ((slot & 1) * XPF_MAX_TERMS + ti) * 2;
+	struct bucket_val *c = bpf_map_lookup_elem(&xpf_policers, &k);
+	if (!c)
+		return 0;
+	if (two_rate) {
+		__u32 kp = k + 1;
+		struct bucket_val *pk = bpf_map_lookup_elem(&xpf_policers, &kp);
+		if (!pk)
+			return 0;
+		if (!bucket_take(pk, need, now))
+			return 1;
+		bucket_take(c, need, now);
+		return 0;
+	}
+	return !bucket_take(c, need, now);
+}
+
+struct term_q {
+	__u64 now;
+	__u32 slot;
+	__u32 start;
+	__u32 dir;
+	__u32 iface;
+	__u32 result; /* 0: no terminating term yet; TERM_ACCEPTED; else a drop reason */
+	__u32 reject;
+};
+
+static long term_step(__u64 i, void *arg)
+{
+	struct term_q *q = arg;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!sc)
+		return 1;
+	struct pkt *p = &sc->p;
+	__u32 ti = q->start + (__u32)i;
+	if (ti >= XPF_MAX_TERMS)
+		return 1;
+	__u32 idx = (q->slot & 1) * XPF_MAX_TERMS + ti;
+	struct xpf_term *t = bpf_map_lookup_elem(&xpf_terms, &idx);
+	if (!t)
+		return 1;
+	if (!term_matches(t, p))
+		return 0;
+	cnt_pkt(&xpf_cnt_term, ti, p->l3_len);
+	int red = t->policer && policer_red(q->slot, ti, t->policer == 2, p->l3_len, q->now);
+	__u32 done = 0, reason = 0, logged = FA_LOG_ACCEPT;
+	if (red) {
+		done = 1;
+		reason = DR_POLICER_EXCEEDED;
+		logged = FA_LOG_DISCARD;
+	} else if (t->action == FA_ACCEPT) {
+		done = 1;
+		reason = TERM_ACCEPTED;
+	} else if (t->action == FA_DISCARD) {
+		done = 1;
+		reason = DR_FILTER_DISCARD;
+		logged = FA_LOG_DISCARD;
+	} else if (t->action == FA_REJECT) {
+		done = 1;
+		reason = DR_FILTER_REJECT;
+		logged = FA_LOG_REJECT;
+	}
+	if (t->log) {
+		struct xpf_record *r = bpf_ringbuf_reserve(&xpf_events, sizeof(*r), 0);
+		if (r) {
+			__builtin_memset(r, 0, sizeof(*r));
+			r->kind = XR_FILTER_LOG;
+			r->reason = logged;
+			r->time_ns = q->now;
+			r->key.family = p->family;
+			r->key.proto = p->proto;
+			r->key.sport = p->sport;
+			r->key.dport = p->dport;
+			addr_cpy(r->key.src, p->src);
+			addr_cpy(r->key.dst, p->dst);
+			r->s.rule = t->filter;
+			r->s.nat_rule_src = t->id;
+			r->s.state = q->dir;
+			r->s.in_if = q->iface;
+			r->s.flags = (p->kind == L4_ICMP_QUERY || p->kind == L4_ICMP_ERROR ||
+				      p->kind == L4_ICMP_OTHER)
+					     ? (__u16)p->icmp_type + 1
+					     : 0;
+			bpf_ringbuf_submit(r, 0);
+		} else {
+			cnt_add(XC_EVENTS_DROPPED, 1);
+		}
+	}
+	if (!done)
+		return 0;
+	q->result = reason;
+	q->reject = !red && t->action == FA_REJECT;
+	return 1;
+}
+
+#define FILTER_DROPPED 1
+#define FILTER_REJECTED 2
+
+/* Runs filter `fid1` (FilterId + 1) on the packet, attached to `iface` in
+ * direction `dir` (0 input, 1 output): 0 when the packet goes on, else
+ * FILTER_DROPPED / FILTER_REJECTED (dropped and counted; a reject answers
+ * out of `iface`). */
+__noinline int xpf_filter(struct verdict_ctx *v, struct scratch *sc, __u32 fid1, __u32 iface, __u32 dir)
+{
+	if (!v || !sc || fid1 == 0 || fid1 > XPF_MAX_FILTERS)
+		return 0;
+	__u32 k = (v->slot & 1) * XPF_MAX_FILTERS + (fid1 - 1);
+	struct xpf_span *span = bpf_map_lookup_elem(&xpf_filters, &k);
+	struct term_q q;
+	__builtin_memset(&q, 0, sizeof(q));
+	q.now = v->now;
+	q.slot = v->slot;
+	q.dir = dir;
+	q.iface = iface;
+	if (span && span->count) {
+		q.start = span->start;
+		bpf_loop(span->count, term_step, &q, 0);
+	}
+	if (q.result == TERM_ACCEPTED)
+		return 0;
+	do_drop(v, q.result ? q.result : DR_FILTER_DISCARD);
+	return q.reject ? FILTER_REJECTED : FILTER_DROPPED;
+}
+
+/* The ingress interface's input filter of the packet's family. */
+__noinline int xpf_in_filter(struct verdict_ctx *v, struct scratch *sc)
+{
+	if (!v || !sc)
+		return 0;
+	__u32 iidx = (v->slot & 1) * XPF_MAX_IFACES + (v->ingress & (XPF_MAX_IFACES - 1));
+	struct xpf_iface *ifc = bpf_map_lookup_elem(&xpf_ifaces, &iidx);
+	if (!ifc)
+		return 0;
+	__u32 f = sc->p.family == 4 ? ifc->filters[0] : ifc->filters[1];
+	if (!f)
+		return 0;
+	return xpf_filter(v, sc, f, v->ingress, 0);
+}
+
 __noinline int xpf_forward(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc, __u32 egress)
 {
 	if (!ctx || !v || !sc)
@@ -1539,6 +2223,8 @@ __noinline int xpf_forward(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 	struct xpf_iface *eif = bpf_map_lookup_elem(&xpf_ifaces, &eidx);
 	if (!eif || !eif->valid || egress >= XPF_MAX_IFACES)
 		return do_drop(v, DR_NO_ROUTE);
+	if (rg_inactive(eif->rg))
+		return do_drop(v, DR_HA_INACTIVE);
 	if (!route_lookup(slot, p->family, p->dst, &sc->rt))
 		return do_drop(v, DR_NO_ROUTE);
 	if (sc->rt.kind == RT_DISCARD)
@@ -1547,6 +2233,14 @@ __noinline int xpf_forward(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 		addr_cpy(sc->gw, sc->rt.gateway);
 	else
 		addr_cpy(sc->gw, p->dst);
+	__u32 fo = p->family == 4 ? eif->filters[2] : eif->filters[3];
+	if (fo) {
+		int fr = xpf_filter(v, sc, fo, egress, 1);
+		if (fr == FILTER_REJECTED)
+			return EMIT_VIA(EMIT_REJECT, egress);
+		if (fr)
+			return XDP_DROP;
+	}
 	if (p->ttl <= 1)
 		return do_drop(v, DR_TTL_EXCEEDED);
 	void *data = (void *)(long)ctx->data;
@@ -1665,6 +2359,536 @@ __noinline int xpf_deliver(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 	return bpf_redirect(ifindex, 0);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Frames the firewall emits (the model's wire.rs build_rst /                */
+/* build_icmp_error, byte for byte): a TCP RST or an ICMP / ICMPv6 error     */
+/* about the packet, built in the packet buffer and sent back out of the     */
+/* ingress interface (XDP_TX) with the Ethernet addresses swapped and the    */
+/* VLAN tags as received. The packet itself is already dropped and counted. */
+
+#define SCREEN_TO(reason) (0x800000 | (reason)) /* screen drop, with its record */
+
+static __always_inline __u32 csum_fold(__u32 s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return s & 0xffff;
+}
+
+/* Sum of the 16-bit words of an address (4 or 16 bytes). */
+static __always_inline __u32 addr_sum(__u8 family, const __u8 *a)
+{
+	__u32 s = 0;
+	__u32 n = family == 4 ? 2 : 8;
+	for (__u32 i = 0; i < 8; i++)
+		if (i < n)
+			s += rd16(a + i * 2);
+	return s;
+}
+
+/* Broadcast, multicast, unspecified or loopback (no error is sent to or about them). */
+static __always_inline int non_unicast(__u8 family, const __u8 *a)
+{
+	__u32 w0 = rd32(a);
+	if (family == 4)
+		return w0 == 0 || w0 == 0xffffffffu || (a[0] & 0xf0) == 0xe0 || a[0] == 127;
+	if (a[0] == 0xff)
+		return 1;
+	__u32 w1 = rd32(a + 4), w2 = rd32(a + 8), w3 = rd32(a + 12);
+	return w0 == 0 && w1 == 0 && w2 == 0 && (w3 == 0 || w3 == 1);
+}
+
+struct sum_ctx {
+	__u32 sum;
+	__u32 len;
+};
+
+static long quote_sum_step(__u64 i, void *arg)
+{
+	struct sum_ctx *c = arg;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!sc)
+		return 1;
+	__u32 at = (__u32)i * 2;
+	if (at >= c->len)
+		return 1;
+	__u32 hi = sc->quote[at & (QUOTE_BUF - 1)];
+	__u32 lo = at + 1 < c->len ? sc->quote[(at + 1) & (QUOTE_BUF - 1)] : 0;
+	c->sum += (hi << 8) | lo;
+	return 0;
+}
+
+/* Writes the 12 MAC bytes found at `from`, swapped, at offset 0. */
+static __always_inline int swap_macs(struct xdp_md *ctx, __u32 from)
+{
+	__u8 l2[24];
+	if (bpf_xdp_load_bytes(ctx, from, l2, 24))
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		__u8 t = l2[i];
+		l2[i] = l2[i + 6];
+		l2[i + 6] = t;
+	}
+	return bpf_xdp_store_bytes(ctx, 0, l2, 24) ? -1 : 0;
+}
+
+static __always_inline int trim_to(struct xdp_md *ctx, __u32 len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	int delta = (int)len - (int)(end - data);
+	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+		return -1;
+	return 0;
+}
+
+/* Builds the frame `kind` asks for over the dropped packet and returns
+ * XDP_TX, or XDP_DROP when none is sent (a RST answering a RST, an error
+ * about an ICMP error, a fragment or a group address, no address of the
+ * family on the ingress interface). A global function: verified once. */
+__noinline int xpf_emit(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc, __u32 kind,
+		       __u32 iface)
+{
+	if (!ctx || !v || !sc)
+		return XDP_DROP;
+	__u32 iidx = (v->slot & 1) * XPF_MAX_IFACES + (iface & (XPF_MAX_IFACES - 1));
+	struct xpf_iface *ifc = bpf_map_lookup_elem(&xpf_ifaces, &iidx);
+	if (!ifc || !ifc->valid)
+		return XDP_DROP;
+	__u32 out_ifindex = ifc->ifindex;
+	struct pkt *p = &sc->p;
+	__u32 l3 = p->l3;
+	if (l3 != 14 && l3 != 18 && l3 != 22)
+		return XDP_DROP;
+	__u8 family = p->family;
+	__u32 hl = family == 4 ? 20 : 40;
+	__u8 *h = sc->hdr;
+	__builtin_memset(h, 0, sizeof(sc->hdr));
+	int rst = kind == EMIT_RST || (kind == EMIT_REJECT && p->kind == L4_TCP);
+	if (rst) {
+		if (p->kind != L4_TCP || (p->tcp_flags & TCP_RST))
+			return XDP_DROP;
+		__u32 rseq, rack;
+		__u8 rflags;
+		if (p->tcp_flags & TCP_ACK) {
+			rseq = p->ack;
+			rack = 0;
+			rflags = TCP_RST;
+		} else {
+			rseq = 0;
+			rack = p->seq + p->payload + ((p->tcp_flags & TCP_SYN) ? 1 : 0) +
+			       ((p->tcp_flags & TCP_FIN) ? 1 : 0);
+			rflags = TCP_RST | TCP_ACK;
+		}
+		__u32 sum = addr_sum(family, p->src) + addr_sum(family, p->dst) + 6 + 20;
+		if (family == 4) {
+			h[0] = 0x45;
+			wr16(h + 2, 40);
+			h[8] = 64;
+			h[9] = 6;
+			__builtin_memcpy(h + 12, p->dst, 4);
+			__builtin_memcpy(h + 16, p->src, 4);
+			__u32 is = 0;
+			for (int i = 0; i < 10; i++)
+				is += rd16(h + i * 2);
+			wr16(h + 10, ~csum_fold(is));
+		} else {
+			h[0] = 0x60;
+			wr16(h + 4, 20);
+			h[6] = 6;
+			h[7] = 64;
+			__builtin_memcpy(h + 8, p->dst, 16);
+			__builtin_memcpy(h + 24, p->src, 16);
+		}
+		__u8 *t = h + (family == 4 ? 20 : 40);
+		wr16(t, p->dport);
+		wr16(t + 2, p->sport);
+		wr16(t + 4, rseq >> 16);
+		wr16(t + 6, rseq & 0xffff);
+		wr16(t + 8, rack >> 16);
+		wr16(t + 10, rack & 0xffff);
+		t[12] = 5 << 4;
+		t[13] = rflags;
+		for (int i = 0; i < 10; i++)
+			sum += rd16(t + i * 2);
+		wr16(t + 16, ~csum_fold(sum));
+		if (swap_macs(ctx, 0) < 0)
+			return XDP_DROP;
+		if (family == 4) {
+			if (bpf_xdp_store_bytes(ctx, l3, h, 40))
+				return XDP_DROP;
+		} else {
+			if (bpf_xdp_store_bytes(ctx, l3, h, 60))
+				return XDP_DROP;
+		}
+		if (trim_to(ctx, l3 + hl + 20) < 0)
+			return XDP_DROP;
+		cnt_add(XC_RST_SENT, 1);
+	} else {
+		if (p->kind == L4_ICMP_ERROR || p->fragment)
+			return XDP_DROP;
+		if (non_unicast(family, p->dst) || (family == 4 && (p->dst_mac0 & 1)) ||
+		    non_unicast(family, p->src))
+			return XDP_DROP;
+		__u8 *from = sc->q_out;
+		__builtin_memset(from, 0, 16);
+		if (family == 4) {
+			if (!ifc->has_v4)
+				return XDP_DROP;
+			__builtin_memcpy(from, ifc->v4, 4);
+		} else {
+			if (!ifc->has_v6)
+				return XDP_DROP;
+			__builtin_memcpy(from, ifc->v6, 16);
+		}
+		__u32 quote = p->l3_len;
+		__u32 max = family == 4 ? QUOTE_MAX4 : QUOTE_MAX6;
+		if (quote > max)
+			quote = max;
+		if (quote < 20 || quote > QUOTE_MAX6)
+			return XDP_DROP;
+		if (bpf_xdp_load_bytes(ctx, l3, sc->quote, quote))
+			return XDP_DROP;
+		struct sum_ctx qs = { .sum = 0, .len = quote };
+		bpf_loop((quote + 1) / 2, quote_sum_step, &qs, 0);
+		__u8 ty, code;
+		if (kind == EMIT_TIME_EXCEEDED) {
+			ty = family == 4 ? 11 : 3;
+			code = 0;
+		} else {
+			ty = family == 4 ? 3 : 1;
+			code = family == 4 ? 13 : 1;
+		}
+		__u32 sum = qs.sum + (((__u32)ty << 8) | code);
+		__u8 *ic = h + (family == 4 ? 20 : 40);
+		if (family == 4) {
+			h[0] = 0x45;
+			h[1] = 48 << 2;
+			wr16(h + 2, 28 + quote);
+			h[8] = 64;
+			h[9] = 1;
+			__builtin_memcpy(h + 12, from, 4);
+			__builtin_memcpy(h + 16, p->src, 4);
+			__u32 is = 0;
+			for (int i = 0; i < 10; i++)
+				is += rd16(h + i * 2);
+			wr16(h + 10, ~csum_fold(is));
+		} else {
+			h[0] = 0x60;
+			wr16(h + 4, 8 + quote);
+			h[6] = 58;
+			h[7] = 64;
+			__builtin_memcpy(h + 8, from, 16);
+			__builtin_memcpy(h + 24, p->src, 16);
+			sum += addr_sum(6, from) + addr_sum(6, p->src) + 8 + quote + 58;
+		}
+		ic[0] = ty;
+		ic[1] = code;
+		wr16(ic + 2, ~csum_fold(sum));
+		if (bpf_xdp_adjust_head(ctx, -(int)(hl + 8)))
+			return XDP_DROP;
+		if (swap_macs(ctx, hl + 8) < 0)
+			return XDP_DROP;
+		if (family == 4) {
+			if (bpf_xdp_store_bytes(ctx, l3, h, 28))
+				return XDP_DROP;
+		} else {
+			if (bpf_xdp_store_bytes(ctx, l3, h, 48))
+				return XDP_DROP;
+		}
+		if (trim_to(ctx, l3 + hl + 8 + quote) < 0)
+			return XDP_DROP;
+		cnt_add(XC_ICMP_ERR_SENT, 1);
+	}
+	if (v->trace) {
+		__u32 zero = 0;
+		struct xpf_trace *t = bpf_map_lookup_elem(&xpf_trace, &zero);
+		if (t) {
+			t->emitted = 1;
+			t->egress = iface;
+		}
+	}
+	if (v->test_mode || iface == v->ingress || out_ifindex == 0)
+		return XDP_TX;
+	return bpf_redirect(out_ifindex, 0);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* ICMP errors from the network (the model's icmp_error): an error travels   */
+/* with the session of the packet it quotes (the reversed quoted tuple); the */
+/* quote is rewritten to the other direction's packet (addresses, ports /    */
+/* identifier, quoted IPv4 header checksum recomputed, quoted transport      */
+/* checksum updated per RFC 1624 field by field), the outer destination      */
+/* follows it, the outer source too when the error comes from the           */
+/* translated endpoint itself; the outer checksums are recomputed. The      */
+/* session is not touched. The ICMP message is edited in the scratch quote  */
+/* buffer (RFC 792 / 4443 errors fit: at most 576 / 1280 bytes; a longer    */
+/* one is dropped as malformed-icmp).                                        */
+
+#define QB(sc, i) ((sc)->quote[(i) & (QUOTE_BUF - 1)])
+
+static __always_inline __u16 q_rd16(struct scratch *sc, __u32 at)
+{
+	return ((__u16)QB(sc, at) << 8) | QB(sc, at + 1);
+}
+
+static __always_inline void q_wr16(struct scratch *sc, __u32 at, __u16 v)
+{
+	QB(sc, at) = v >> 8;
+	QB(sc, at + 1) = v & 0xff;
+}
+
+/* Checksum update modes: plain, UDP (a computed zero is sent as 0xffff),
+ * IPv4 UDP (also: a zero checksum means none and stays). */
+#define CU_PLAIN 0
+#define CU_UDP 1
+#define CU_UDP4 2
+
+static __always_inline void q_csum_fix(struct scratch *sc, __u32 at, __u32 acc, __u32 mode)
+{
+	__u16 cur = q_rd16(sc, at);
+	if (mode == CU_UDP4 && cur == 0)
+		return;
+	__u16 nv = csum_apply(cur, acc);
+	if (mode != CU_PLAIN && nv == 0)
+		nv = 0xffff;
+	q_wr16(sc, at, nv);
+}
+
+/* Writes address `a` (4 or 16 bytes) at `at` of the quote buffer and returns
+ * the checksum accumulation of the change. */
+static __always_inline __u32 q_put_addr(struct scratch *sc, __u32 at, __u8 family, const __u8 *a)
+{
+	__u32 acc = 0;
+	__u32 n = family == 4 ? 2 : 8;
+	for (__u32 w = 0; w < 8; w++) {
+		if (w >= n)
+			break;
+		__u16 o = q_rd16(sc, at + w * 2), nw = rd16(a + w * 2);
+		acc = csum_acc(acc, o, nw);
+		q_wr16(sc, at + w * 2, nw);
+	}
+	return acc;
+}
+
+struct qsum_ctx {
+	__u32 sum;
+	__u32 from;
+	__u32 len; /* bytes from `from` */
+};
+
+static long q_sum_step(__u64 i, void *arg)
+{
+	struct qsum_ctx *c = arg;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!sc)
+		return 1;
+	__u32 at = (__u32)i * 2;
+	if (at >= c->len)
+		return 1;
+	__u32 hi = QB(sc, c->from + at);
+	__u32 lo = at + 1 < c->len ? QB(sc, c->from + at + 1) : 0;
+	c->sum += (hi << 8) | lo;
+	return 0;
+}
+
+static __always_inline __u32 q_sum(__u32 from, __u32 len)
+{
+	struct qsum_ctx c = { .sum = 0, .from = from, .len = len };
+	bpf_loop((len + 1) / 2, q_sum_step, &c, 0);
+	return c.sum;
+}
+
+__noinline int xpf_icmp_error(struct xdp_md *ctx, struct verdict_ctx *v, struct scratch *sc)
+{
+	if (!ctx || !v || !sc)
+		return XDP_DROP;
+	struct pkt *p = &sc->p;
+	__u8 family = p->family;
+	__u32 l3 = p->l3, l4 = p->l4;
+	if (l4 < l3 || p->l3_len < l4 - l3)
+		return do_drop(v, DR_MALFORMED_ICMP);
+	__u32 mlen = p->l3_len - (l4 - l3);
+	if (mlen < 8 || mlen > QUOTE_BUF)
+		return do_drop(v, DR_MALFORMED_ICMP);
+	if (bpf_xdp_load_bytes(ctx, l4, sc->quote, mlen))
+		return do_drop(v, DR_MALFORMED_ICMP);
+	/* The quoted packet, at offset 8 of the message. */
+	__u32 qlen = mlen - 8;
+	__u32 hlen, upper;
+	__u8 qproto;
+	struct xpf_sess_key *k = &sc->key;
+	__builtin_memset(k, 0, sizeof(*k));
+	__u32 so, dof;
+	if (family == 4) {
+		if (qlen < 20 || (QB(sc, 8) >> 4) != 4)
+			return do_drop(v, DR_MALFORMED_ICMP);
+		hlen = (QB(sc, 8) & 0x0f) * 4;
+		if (hlen < 20 || hlen > qlen)
+			return do_drop(v, DR_MALFORMED_ICMP);
+		so = 8 + 12;
+		dof = 8 + 16;
+		qproto = QB(sc, 8 + 9);
+		upper = (q_rd16(sc, 8 + 6) & 0x1fff) == 0;
+		for (int i = 0; i < 4; i++) {
+			k->src[i] = QB(sc, dof + i);
+			k->dst[i] = QB(sc, so + i);
+		}
+	} else {
+		if (qlen < 40 || (QB(sc, 8) >> 4) != 6)
+			return do_drop(v, DR_MALFORMED_ICMP);
+		hlen = 40;
+		so = 8 + 8;
+		dof = 8 + 24;
+		qproto = QB(sc, 8 + 6);
+		upper = 1;
+		for (int i = 0; i < 16; i++) {
+			k->src[i] = QB(sc, dof + i);
+			k->dst[i] = QB(sc, so + i);
+		}
+	}
+	__u8 own = family == 4 ? 1 : 58;
+	int has_l4 = 0, has_ports = 0;
+	__u32 ql4 = 8 + hlen;
+	__u16 isp = 0, idp = 0;
+	if (upper && (qproto == 6 || qproto == 17 || qproto == own)) {
+		if (qlen >= hlen + 8) {
+			has_l4 = 1;
+			if (qproto == own) {
+				__u8 ty = QB(sc, ql4);
+				int query = family == 4 ? (ty == 0 || ty == 8 || (ty >= 13 && ty <= 18))
+							: (ty == 128 || ty == 129);
+				if (query) {
+					has_ports = 1;
+					isp = q_rd16(sc, ql4 + 4);
+					idp = isp;
+				}
+			} else {
+				has_ports = 1;
+				isp = q_rd16(sc, ql4);
+				idp = q_rd16(sc, ql4 + 2);
+			}
+		} else if (family == 4) {
+			return do_drop(v, DR_MALFORMED_ICMP);
+		}
+	}
+	/* The session of the reversed quoted tuple. */
+	k->family = family;
+	k->proto = qproto;
+	k->sport = idp;
+	k->dport = isp;
+	__u8 *qdst = sc->src2; /* the quoted destination as received */
+	addr_cpy(qdst, k->src);
+	struct sess_val *hit = bpf_map_lookup_elem(&xpf_sessions, k);
+	if (!hit)
+		return do_drop(v, DR_ICMP_ERROR_NO_SESSION);
+	cnt_add(XC_SESS_HITS, 1);
+	if (p->ttl <= 1)
+		return do_drop(v, DR_TTL_EXCEEDED);
+	__u32 dir = hit->s.is_reverse ? 1 : 0;
+	struct sess_val *fv = hit;
+	if (dir) {
+		__builtin_memcpy(&sc->okey, &hit->s.other, sizeof(sc->okey));
+		fv = bpf_map_lookup_elem(&xpf_sessions, &sc->okey);
+		if (!fv)
+			return do_drop(v, DR_ICMP_ERROR_NO_SESSION);
+		/* other = the forward key */
+	} else {
+		__builtin_memcpy(&sc->okey, &fv->s.other, sizeof(sc->okey));
+		/* other = the reverse key */
+	}
+	__u32 egress = dir == 0 ? fv->s.out_if : fv->s.in_if;
+	struct xpf_sess_key *o = &sc->okey;
+	/* The quoted transport checksum: offset, mode, covers the addresses. */
+	int inner = 0, covers = 0;
+	__u32 cat = 0, mode = CU_PLAIN;
+	if (has_l4) {
+		if (qproto == 6 && ql4 + 18 <= mlen) {
+			inner = 1;
+			covers = 1;
+			cat = ql4 + 16;
+		} else if (qproto == 17) {
+			inner = 1;
+			covers = 1;
+			cat = ql4 + 6;
+			mode = family == 4 ? CU_UDP4 : CU_UDP;
+		} else if (qproto == own) {
+			inner = 1;
+			covers = family == 6;
+			cat = ql4 + 2;
+		}
+	}
+	__u32 acc = q_put_addr(sc, so, family, o->src);
+	if (inner && covers)
+		q_csum_fix(sc, cat, acc, mode);
+	acc = q_put_addr(sc, dof, family, o->dst);
+	if (inner && covers)
+		q_csum_fix(sc, cat, acc, mode);
+	if (family == 4) {
+		q_wr16(sc, 8 + 10, 0);
+		q_wr16(sc, 8 + 10, ~csum_fold(q_sum(8, hlen)));
+	}
+	if (has_l4 && has_ports) {
+		if (qproto == own) {
+			__u16 old = q_rd16(sc, ql4 + 4);
+			q_wr16(sc, ql4 + 4, o->dport);
+			if (inner)
+				q_csum_fix(sc, cat, csum_acc(0, old, o->dport), mode);
+		} else {
+			__u16 old = q_rd16(sc, ql4);
+			q_wr16(sc, ql4, o->sport);
+			if (inner)
+				q_csum_fix(sc, cat, csum_acc(0, old, o->sport), mode);
+			old = q_rd16(sc, ql4 + 2);
+			q_wr16(sc, ql4 + 2, o->dport);
+			if (inner)
+				q_csum_fix(sc, cat, csum_acc(0, old, o->dport), mode);
+		}
+	}
+	/* The outer header follows the quote. */
+	if (addr_eq(p->src, qdst) && !addr_eq(qdst, o->dst))
+		addr_cpy(p->src, o->dst);
+	addr_cpy(p->dst, o->src);
+	q_wr16(sc, 2, 0);
+	__u32 sum = q_sum(0, mlen);
+	if (family == 6)
+		sum += addr_sum(6, p->src) + addr_sum(6, p->dst) + mlen + 58;
+	q_wr16(sc, 2, ~csum_fold(sum));
+	if (bpf_xdp_store_bytes(ctx, l4, sc->quote, mlen))
+		return do_drop(v, DR_MALFORMED_ICMP);
+	/* Outer addresses and (IPv4) header checksum. */
+	__u8 *hb = sc->hdr;
+	__u32 ohl = l4 - l3;
+	if (family == 4) {
+		if (ohl < 20 || ohl > 60)
+			return do_drop(v, DR_MALFORMED_IPV4);
+		if (bpf_xdp_load_bytes(ctx, l3, hb, ohl))
+			return do_drop(v, DR_MALFORMED_IPV4);
+		__builtin_memcpy(hb + 12, p->src, 4);
+		__builtin_memcpy(hb + 16, p->dst, 4);
+		hb[10] = 0;
+		hb[11] = 0;
+		__u32 is = 0;
+		for (int i = 0; i < 30; i++) {
+			if ((__u32)i * 2 >= ohl)
+				break;
+			is += rd16(hb + i * 2);
+		}
+		wr16(hb + 10, ~csum_fold(is));
+		if (bpf_xdp_store_bytes(ctx, l3, hb, ohl))
+			return do_drop(v, DR_MALFORMED_IPV4);
+	} else {
+		if (bpf_xdp_store_bytes(ctx, l3 + 8, p->src, 16) ||
+		    bpf_xdp_store_bytes(ctx, l3 + 24, p->dst, 16))
+			return do_drop(v, DR_MALFORMED_IPV6);
+	}
+	return FWD_TO(egress);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Host-inbound                                                              */
 
@@ -1730,10 +2954,185 @@ static __always_inline int host_allows(const struct xpf_zone *z, const struct pk
 }
 
 /* ------------------------------------------------------------------------ */
+/* Screens (stateless): on every packet entering a zone with a profile, the */
+/* first check that hits drops, with a screen-drop event.                   */
+
+static __always_inline __u32 screen_check(__u32 scr, const struct pkt *p)
+{
+	if (p->kind == L4_TCP) {
+		__u8 f = p->tcp_flags;
+		int fin = f & TCP_FIN, syn = f & TCP_SYN, ack = f & TCP_ACK, urg = f & 0x20;
+		if ((scr & SCR_LAND) && syn && addr_eq(p->src, p->dst))
+			return DR_SCREEN_LAND;
+		if ((scr & SCR_SYN_FIN) && syn && fin)
+			return DR_SCREEN_SYN_FIN;
+		if ((scr & SCR_TCP_NO_FLAG) && f == 0)
+			return DR_SCREEN_TCP_NO_FLAG;
+		if ((scr & SCR_FIN_NO_ACK) && fin && !ack)
+			return DR_SCREEN_FIN_NO_ACK;
+		if ((scr & SCR_WINNUKE) && urg && p->dport == 139)
+			return DR_SCREEN_WINNUKE;
+	}
+	if ((scr & SCR_SOURCE_ROUTE) && p->source_route)
+		return DR_SCREEN_SOURCE_ROUTE;
+	return 0;
+}
+
+/* Flood screens, for packets that passed the stateless checks: TCP SYN
+ * without ACK, ICMP / ICMPv6 (errors included) and UDP each take one packet
+ * from their zone's bucket; an empty bucket drops. Returns the drop reason
+ * or 0. */
+static __always_inline __u32 flood_check(__u32 slot, __u32 zone, const struct pkt *p, __u64 now)
+{
+	__u32 kind;
+	if (p->kind == L4_TCP && (p->tcp_flags & TCP_SYN) && !(p->tcp_flags & TCP_ACK))
+		kind = 0;
+	else if (is_icmp(p->proto))
+		kind = 1;
+	else if (p->proto == 17)
+		kind = 2;
+	else
+		return 0;
+	__u32 idx = ((slot & 1) * XPF_MAX_ZONES + (zone & (XPF_MAX_ZONES - 1))) * 3 + kind;
+	struct flood_val *b = bpf_map_lookup_elem(&xpf_floods, &idx);
+	if (!b || !b->rate)
+		return 0;
+	int empty;
+	bpf_spin_lock(&b->lock);
+	if (now > b->at) {
+		__u64 el = now - b->at;
+		__u64 rate = b->rate;
+		__u64 deficit = b->cap > b->nano ? b->cap - b->nano : 0;
+		if (el >= (deficit + rate - 1) / rate)
+			b->nano = b->cap;
+		else
+			b->nano += el * rate;
+		b->at = now;
+	}
+	if (b->nano >= 1000000000ULL) {
+		b->nano -= 1000000000ULL;
+		empty = 0;
+	} else {
+		empty = 1;
+	}
+	bpf_spin_unlock(&b->lock);
+	if (!empty)
+		return 0;
+	return DR_SCREEN_SYN_FLOOD + kind;
+}
+
+/* Drops the packet for screen `reason` with a screen-drop record. */
+__noinline int xpf_screen_drop(struct verdict_ctx *v, struct scratch *sc, __u32 reason)
+{
+	if (!v || !sc)
+		return XDP_DROP;
+	struct pkt *p = &sc->p;
+	struct xpf_record *r = bpf_ringbuf_reserve(&xpf_events, sizeof(*r), 0);
+	if (r) {
+		__builtin_memset(r, 0, sizeof(*r));
+		r->kind = XR_SCREEN_DROP;
+		r->reason = reason;
+		r->time_ns = v->now;
+		r->key.family = p->family;
+		r->key.proto = p->proto;
+		r->key.sport = p->sport;
+		r->key.dport = p->dport;
+		addr_cpy(r->key.src, p->src);
+		addr_cpy(r->key.dst, p->dst);
+		r->s.in_zone = v->zone;
+		r->s.in_if = v->ingress;
+		r->s.flags = (p->kind == L4_ICMP_QUERY || p->kind == L4_ICMP_ERROR ||
+			      p->kind == L4_ICMP_OTHER)
+				     ? (__u16)p->icmp_type + 1
+				     : 0;
+		bpf_ringbuf_submit(r, 0);
+	} else {
+		cnt_add(XC_EVENTS_DROPPED, 1);
+	}
+	return do_drop(v, reason);
+}
+
+/* The zone's screens (`screens`: SCR_* bits): 0 when the packet passes,
+ * else the XDP action of the drop (a global function: keeps the entry
+ * point's stack small). */
+__noinline int xpf_screen(struct verdict_ctx *v, struct scratch *sc, __u32 screens)
+{
+	if (!v || !sc)
+		return XDP_DROP;
+	struct pkt *p = &sc->p;
+	__u32 hit = screen_check(screens, p);
+	if (!hit && (screens & SCR_FLOODS))
+		hit = flood_check(v->slot, v->zone, p, v->now);
+	if (hit)
+		return xpf_screen_drop(v, sc, hit);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Session limits: live sessions per forward-key source / destination.      */
+
+/* Counts the session of forward key `fk` in (`in` = 1) or out (0). A global
+ * function: keeps its callers' stack frames small. */
+__noinline int xpf_limit_count(struct scratch *sc, const struct xpf_sess_key *fk, int in)
+{
+	if (!sc || !fk)
+		return 0;
+	struct xpf_limit_key *lk = &sc->lk;
+	for (int side = 0; side < 2; side++) {
+		__builtin_memset(lk, 0, sizeof(*lk));
+		lk->family = fk->family;
+		lk->side = side;
+		addr_cpy(lk->addr, side ? fk->dst : fk->src);
+		__u64 *c = bpf_map_lookup_elem(&xpf_limit_cnt, lk);
+		if (in) {
+			if (c) {
+				__sync_fetch_and_add(c, 1);
+			} else {
+				__u64 one = 1;
+				if (bpf_map_update_elem(&xpf_limit_cnt, lk, &one, BPF_NOEXIST)) {
+					c = bpf_map_lookup_elem(&xpf_limit_cnt, lk);
+					if (c)
+						__sync_fetch_and_add(c, 1);
+				}
+			}
+		} else if (c) {
+			if (*c <= 1)
+				bpf_map_delete_elem(&xpf_limit_cnt, lk);
+			else
+				__sync_fetch_and_add(c, -1);
+		}
+	}
+	return 0;
+}
+
+/* Is a limit of the ingress zone reached for this first packet (the
+ * packet's own addresses, before destination NAT)? The drop reason, or 0. */
+__noinline int xpf_limit_hit(struct scratch *sc, __u32 src_limit, __u32 dst_limit)
+{
+	if (!sc)
+		return 0;
+	struct xpf_limit_key *lk = &sc->lk;
+	struct pkt *p = &sc->p;
+	for (int side = 0; side < 2; side++) {
+		__u32 lim = side ? dst_limit : src_limit;
+		if (!lim)
+			continue;
+		__builtin_memset(lk, 0, sizeof(*lk));
+		lk->family = p->family;
+		lk->side = side;
+		addr_cpy(lk->addr, side ? p->dst : p->src);
+		__u64 *c = bpf_map_lookup_elem(&xpf_limit_cnt, lk);
+		if (c && *c >= lim)
+			return side ? DR_SCREEN_DST_LIMIT : DR_SCREEN_SRC_LIMIT;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Session closing from the program (TCP reopen, eviction).                 */
 
-static __always_inline void close_session(const struct xpf_sess_key *fkey, struct xpf_sess *s,
-					  __u32 reason, __u64 now)
+static __always_inline void close_session(struct scratch *sc, const struct xpf_sess_key *fkey,
+					  struct xpf_sess *s, __u32 reason, __u64 now, __u32 limits)
 {
 	struct xpf_sess_key rk;
 	__builtin_memcpy(&rk, &s->other, sizeof(rk));
@@ -1741,7 +3140,7 @@ static __always_inline void close_session(const struct xpf_sess_key *fkey, struc
 		return; /* someone else closed it */
 	bpf_map_delete_elem(&xpf_sessions, &rk);
 	if (s->snat_target)
-		release_slot(s->snat_target, fkey->proto, s->slot);
+		xpf_nat_release(sc, fkey, s);
 	__u32 zero = 0;
 	struct xpf_state *st = bpf_map_lookup_elem(&xpf_state, &zero);
 	if (st)
@@ -1749,6 +3148,8 @@ static __always_inline void close_session(const struct xpf_sess_key *fkey, struc
 	cnt_add(XC_SESS_CLOSED, 1);
 	if (reason == CR_EVICTED)
 		cnt_add(XC_SESS_EVICTED, 1);
+	if (limits)
+		xpf_limit_count(sc, fkey, 0);
 	emit_delta(XR_DELTA_CLOSE, reason, now, fkey, s);
 }
 
@@ -1778,6 +3179,11 @@ __noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct
 		return do_drop(v, DR_UNKNOWN_INTERFACE);
 	struct pkt *p = &sc->p;
 	cnt_add(XC_SESS_HITS, 1);
+	/* TTL expiry before TCP tracking: the session is untouched. */
+	if (p->ttl <= 1) {
+		do_drop(v, DR_TTL_EXCEEDED);
+		return EMIT_TO(EMIT_TIME_EXCEEDED);
+	}
 	__u32 dir = 0;
 	struct sess_val *fv = hit;
 	if (hit->s.is_reverse) {
@@ -1818,7 +3224,7 @@ __noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct
 			return do_drop(v, DR_TCP_OUT_OF_WINDOW);
 		if (res == TV_REOPEN) {
 			__builtin_memcpy(&sc->nv.s, &fv->s, sizeof(sc->nv.s));
-			close_session(&sc->okey, &sc->nv.s, CR_TCP_FIN, now);
+			close_session(sc, &sc->okey, &sc->nv.s, CR_TCP_FIN, now, gc->limits);
 			return do_drop(v, DR_TCP_INVALID_STATE);
 		}
 		if (res < 0)
@@ -1845,6 +3251,8 @@ __noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct
 		fv->s.state = SS_ESTABLISHED;
 		fv->s.embryonic = 0;
 	}
+	if (rg_inactive(fv->s.rg))
+		return do_drop(v, DR_HA_INACTIVE);
 	__u32 egress = dir == 0 ? fv->s.out_if : fv->s.in_if;
 	__u32 rule = fv->s.rule;
 	/* Rewrite to the other direction's key. */
@@ -1962,6 +3370,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	pc.dport = dp2;
 	pc.icmp_type = p->icmp_type;
 	pc.icmp_code = p->icmp_code;
+	sc->local = (__s64)(now / 1000000000ULL) + gc->utc_offset;
 	struct xpf_pair_key *pk = &sc->pk;
 	pk->slot = slot;
 	pk->from = zone;
@@ -2013,9 +3422,24 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 		}
 		if (rule && rule->id && rule->id < XPF_MAX_RULE_IDS)
 			cnt_pkt(&xpf_cnt_policy, rule->id, p->l3_len);
-		if (action == RA_REJECT)
-			return do_drop(v, DR_POLICY_REJECT);
+		if (action == RA_REJECT) {
+			do_drop(v, DR_POLICY_REJECT);
+			return EMIT_TO(EMIT_REJECT);
+		}
 		return do_drop(v, rule ? DR_POLICY_DENY : DR_DEFAULT_DENY);
+	}
+	/* TTL expiry on the packet as received, before session limits, NAT
+	 * and the insert (README of xpf-conformance, "Decisions"). */
+	if (p->ttl <= 1) {
+		do_drop(v, DR_TTL_EXCEEDED);
+		return EMIT_TO(EMIT_TIME_EXCEEDED);
+	}
+	/* Session limits of the ingress zone (before destination NAT's
+	 * destination: the packet's own addresses). */
+	if (zc->src_limit || zc->dst_limit) {
+		__u32 lh = xpf_limit_hit(sc, zc->src_limit, zc->dst_limit);
+		if (lh)
+			return SCREEN_TO(lh);
 	}
 	/* Static outbound, then source NAT. */
 	__u8 *src2 = sc->src2;
@@ -2052,6 +3476,8 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 				a.proto = p->proto;
 				__u16 low, high;
 				__u32 naddr;
+				sc->nat.kind = 0;
+				sc->nat.sproto = p->proto;
 				if (r->action == SNAT_INTERFACE) {
 					int has = p->family == 4 ? eif->has_v4 : eif->has_v6;
 					if (!has)
@@ -2069,18 +3495,33 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 					low = pool->port_low;
 					high = pool->port_high;
 					naddr = pool->addr_count;
+					sc->nat.kind = pool->flags;
 				}
 				__u64 ports = (__u64)(high - low) + 1;
-				a.slots = ports * naddr;
-				if (a.slots == 0 || a.slots > XPF_MAX_POOL_SLOTS)
+				if (sc->nat.kind & POOL_ADDR_ONLY) {
+					ports = 1;
+					sc->nat.sproto = HOLD_PROTO;
+				}
+				a.proto = sc->nat.sproto;
+				if (ports * naddr == 0 || ports * naddr > XPF_MAX_POOL_SLOTS)
 					return do_drop(v, DR_NAT_POOL_EXHAUSTED);
-				a.start = flow_hash(p->family, p->src, p->sport, p->proto, dst2, dp2) % a.slots;
-				bpf_loop((__u32)a.slots, alloc_step, &a, 0);
-				if (!a.taken)
+				sc->nat.target = a.target;
+				if (xpf_nat_plan(sc, naddr, (__u32)ports, dp2) < 0)
 					return do_drop(v, DR_NAT_POOL_EXHAUSTED);
-				mslot = a.taken - 1;
+				if (sc->nat.reused) {
+					mslot = sc->nat.reused - 1;
+				} else {
+					a.slots = sc->nat.slots;
+					a.base = sc->nat.base;
+					a.start = sc->nat.start;
+					bpf_loop(a.slots, alloc_step, &a, 0);
+					if (!a.taken)
+						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
+					mslot = a.taken - 1;
+				}
 				__u32 aidx = (__u32)(mslot / ports);
-				sp2 = low + (__u16)(mslot % ports);
+				sp2 = (sc->nat.kind & POOL_ADDR_ONLY) ? p->sport
+								       : low + (__u16)(mslot % ports);
 				if (r->action == SNAT_INTERFACE) {
 					__builtin_memset(src2, 0, 16);
 					if (p->family == 4)
@@ -2088,10 +3529,15 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 					else
 						__builtin_memcpy(src2, eif->v6, 16);
 				} else {
-					struct xpf_pool_addr_key ak = { .slot = slot, .pool = r->pool, .index = aidx };
-					struct xpf_prefix *pa = bpf_map_lookup_elem(&xpf_pool_addrs, &ak);
+					struct xpf_pool_addr_key *ak = &sc->pak;
+					ak->slot = slot;
+					ak->pool = r->pool;
+					ak->pad0 = 0;
+					ak->index = aidx;
+					struct xpf_prefix *pa = bpf_map_lookup_elem(&xpf_pool_addrs, ak);
 					if (!pa) {
-						release_slot(a.target, p->proto, mslot);
+						if (!sc->nat.reused)
+							release_slot(a.target, sc->nat.sproto, mslot);
 						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
 					}
 					addr_cpy(src2, pa->addr);
@@ -2140,15 +3586,15 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	struct xpf_state *st = bpf_map_lookup_elem(&xpf_state, &zero);
 	struct xpf_state *su = bpf_map_lookup_elem(&xpf_state, &one);
 	if (!st || !su) {
-		if (target)
-			release_slot(target, p->proto, mslot);
+		if (target && !sc->nat.reused)
+			release_slot(target, sc->nat.sproto, mslot);
 		return do_drop(v, DR_SESSION_TABLE_FULL);
 	}
 	__u64 seq = __sync_fetch_and_add(&st->next_seq, 1);
 	__u64 sid = ((__u64)(v->node & 1) << 63) | (seq & ~(1ULL << 63));
 	if (key_eq(&sc->key, rk) || bpf_map_lookup_elem(&xpf_sessions, rk)) {
-		if (target)
-			release_slot(target, p->proto, mslot);
+		if (target && !sc->nat.reused)
+			release_slot(target, sc->nat.sproto, mslot);
 		return do_drop(v, DR_SESSION_CONFLICT);
 	}
 	/* Capacity: evict the oldest embryonic session, or refuse. */
@@ -2167,8 +3613,8 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 			break;
 		}
 		if (!evicted) {
-			if (target)
-				release_slot(target, p->proto, mslot);
+			if (target && !sc->nat.reused)
+				release_slot(target, sc->nat.sproto, mslot);
 			return do_drop(v, DR_SESSION_TABLE_FULL);
 		}
 	}
@@ -2191,6 +3637,8 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	ns->out_if = egress;
 	ns->nat_pool = pool_id;
 	ns->snat_target = target;
+	ns->nat_kind = target ? sc->nat.kind : 0;
+	ns->rg = v->rg ? v->rg : eif->rg;
 	ns->is_reverse = 0;
 	ns->state = state;
 	ns->embryonic = unanswered(state, tcp_state);
@@ -2199,8 +3647,8 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	__builtin_memcpy(&ns->other, rk, sizeof(ns->other));
 	ns->order = __sync_fetch_and_add(&st->next_order, 1);
 	if (bpf_map_update_elem(&xpf_sessions, &sc->key, &sc->nv, BPF_NOEXIST) != 0) {
-		if (target)
-			release_slot(target, p->proto, mslot);
+		if (target && !sc->nat.reused)
+			release_slot(target, sc->nat.sproto, mslot);
 		return do_drop(v, DR_SESSION_CONFLICT);
 	}
 	/* Reverse entry: only the forward key and the session id. */
@@ -2213,13 +3661,17 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 		__builtin_memcpy(&rv->s.other, &sc->key, sizeof(rv->s.other));
 		if (bpf_map_update_elem(&xpf_sessions, rk, rv, BPF_NOEXIST) != 0) {
 			bpf_map_delete_elem(&xpf_sessions, &sc->key);
-			if (target)
-				release_slot(target, p->proto, mslot);
+			if (target && !sc->nat.reused)
+				release_slot(target, sc->nat.sproto, mslot);
 			return do_drop(v, DR_SESSION_CONFLICT);
 		}
 	}
 	__sync_fetch_and_add(&st->inserted, 1);
 	cnt_add(XC_SESS_CREATED, 1);
+	if (gc->limits)
+		xpf_limit_count(sc, &sc->key, 1);
+	if (target && sc->nat.kind)
+		xpf_nat_take(sc, mslot);
 	struct sess_val *fv = bpf_map_lookup_elem(&xpf_sessions, &sc->key);
 	if (fv) {
 		emit_delta(XR_DELTA_OPEN, 0, now, &sc->key, &fv->s);
@@ -2233,7 +3685,7 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 		struct sess_val *ev = bpf_map_lookup_elem(&xpf_sessions, &sc->okey);
 		if (ev) {
 			__builtin_memcpy(&sc->nv.s, &ev->s, sizeof(sc->nv.s));
-			close_session(&sc->okey, &sc->nv.s, CR_EVICTED, now);
+			close_session(sc, &sc->okey, &sc->nv.s, CR_EVICTED, now, gc->limits);
 		}
 	}
 	if (rule_id && rule_id < XPF_MAX_RULE_IDS)
@@ -2295,6 +3747,9 @@ int xpf_xdp(struct xdp_md *ctx)
 		return do_drop(&v, DR_UNKNOWN_INTERFACE);
 	__u32 zone = ifc->zone;
 	v.zone = zone < XPF_MAX_ZONES ? zone : 0xffff;
+	v.rg = ifc->rg;
+	v.fin[0] = ifc->filters[0];
+	v.fin[1] = ifc->filters[1];
 	struct xpf_if_cnt *ic = bpf_map_lookup_elem(&xpf_cnt_iface, &ingress);
 	if (ic) {
 		ic->rx_packets += 1;
@@ -2317,12 +3772,33 @@ int xpf_xdp(struct xdp_md *ctx)
 			zc->in_bytes += flen;
 		}
 	}
+	if (rg_inactive(v.rg))
+		return do_drop(&v, DR_HA_INACTIVE);
 	if (p->fragment) {
 		cnt_add(XC_FRAGMENTS, 1);
 		return do_drop(&v, DR_FRAGMENT_NO_SESSION);
 	}
-	if (p->kind == L4_ICMP_ERROR)
-		return do_drop(&v, DR_ICMP_ERROR_NO_SESSION);
+	if (v.fin[p->family == 4 ? 0 : 1]) {
+		int fr = xpf_in_filter(&v, sc);
+		if (fr == FILTER_REJECTED)
+			return xpf_emit(ctx, &v, sc, EMIT_REJECT, v.ingress);
+		if (fr)
+			return XDP_DROP;
+	}
+	if (zone < XPF_MAX_ZONES) {
+		__u32 szidx = slot * XPF_MAX_ZONES + zone;
+		struct xpf_zone *zs = bpf_map_lookup_elem(&xpf_zones, &szidx);
+		if (zs && zs->screens) {
+			int sr = xpf_screen(&v, sc, zs->screens);
+			if (sr)
+				return sr;
+		}
+	}
+	int r;
+	if (p->kind == L4_ICMP_ERROR) {
+		r = xpf_icmp_error(ctx, &v, sc);
+		goto staged;
+	}
 	struct xpf_sess_key *k = &sc->key;
 	__builtin_memset(k, 0, sizeof(*k));
 	k->family = p->family;
@@ -2332,7 +3808,6 @@ int xpf_xdp(struct xdp_md *ctx)
 	addr_cpy(k->src, p->src);
 	addr_cpy(k->dst, p->dst);
 	struct sess_val *hit = bpf_map_lookup_elem(&xpf_sessions, k);
-	int r;
 	if (hit) {
 		r = xpf_established(ctx, &v, sc);
 	} else {
@@ -2346,13 +3821,22 @@ int xpf_xdp(struct xdp_md *ctx)
 			if (!zc)
 				return do_drop(&v, DR_UNKNOWN_INTERFACE);
 			seg_of(p, &sc->seg);
-			if (xpf_tcp_new(&sc->nv.s.tcp, &sc->seg, zc->loose) < 0)
-				return do_drop(&v, DR_TCP_NON_SYN_FIRST);
+			if (xpf_tcp_new(&sc->nv.s.tcp, &sc->seg, zc->loose) < 0) {
+				do_drop(&v, DR_TCP_NON_SYN_FIRST);
+				if (zc->tcp_rst)
+					return xpf_emit(ctx, &v, sc, EMIT_RST, v.ingress);
+				return XDP_DROP;
+			}
 		}
 		r = xpf_first_packet(ctx, &v, sc);
 	}
+staged:
+	if (r & 0x800000)
+		return xpf_screen_drop(&v, sc, r & 0xff);
 	if (r & 0x100000)
 		r = xpf_forward(ctx, &v, sc, r & 0xffff);
+	if (r & 0x400000)
+		return xpf_emit(ctx, &v, sc, r & 0xff, (r & 0x10000) ? (r >> 8) & 0xff : v.ingress);
 	if (!(r & 0x200000))
 		return r;
 	__u32 egress = r & 0xffff;

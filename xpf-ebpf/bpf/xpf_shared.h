@@ -39,6 +39,18 @@
 #define XPF_NAT_PORTS 4         /* port ranges per NAT match side */
 #define XPF_NAT_PROTOS 4        /* protocols per NAT match */
 #define XPF_RINGBUF_BYTES (1u << 22)
+#define XPF_MAX_SCHEDULES 64    /* ScheduleSlot < 64 */
+#define XPF_MAX_FILTERS 256     /* FilterId < 256; map xpf_filters: span of its terms */
+#define XPF_MAX_TERMS 1024      /* filter terms per slot (FilterTermId <= this) */
+#define XPF_TERM_PREFIXES 4
+#define XPF_TERM_PORTS 4
+#define XPF_TERM_PROTOS 4
+#define XPF_TERM_FLAGS 4
+#define XPF_TERM_DSCP 8
+#define XPF_TERM_ICMP 8
+#define XPF_MAX_RGS 256         /* RedundancyGroupId < 256; map xpf_rg_state: 1 = inactive here */
+#define XPF_SCHED_WINDOWS 16    /* minute-of-week windows per scheduler */
+#define XPF_SCHED_DATES 4       /* date ranges per scheduler */
 #define XPF_EVICT_SCAN 64       /* queue entries examined per eviction */
 
 /* Global counter slots: xpf_runtime::BaseCounter then DropReason. */
@@ -79,6 +91,20 @@ enum xpf_drop {
 	DR_UNSUPPORTED_ETHERTYPE = 9,
 	DR_UNKNOWN_INTERFACE = 10,
 	DR_TTL_EXCEEDED = 11,
+	DR_SCREEN_LAND = 12,
+	DR_SCREEN_SYN_FIN = 13,
+	DR_SCREEN_TCP_NO_FLAG = 14,
+	DR_SCREEN_FIN_NO_ACK = 15,
+	DR_SCREEN_WINNUKE = 16,
+	DR_SCREEN_SOURCE_ROUTE = 19,
+	DR_SCREEN_SYN_FLOOD = 21,
+	DR_SCREEN_ICMP_FLOOD = 22,
+	DR_SCREEN_UDP_FLOOD = 23,
+	DR_SCREEN_SRC_LIMIT = 24,
+	DR_SCREEN_DST_LIMIT = 25,
+	DR_FILTER_DISCARD = 26,
+	DR_FILTER_REJECT = 27,
+	DR_POLICER_EXCEEDED = 28,
 	DR_TCP_NON_SYN_FIRST = 29,
 	DR_TCP_OUT_OF_WINDOW = 30,
 	DR_TCP_INVALID_STATE = 31,
@@ -135,6 +161,9 @@ enum xpf_record_kind {
 	XR_DELTA_UPDATE = 2,
 	XR_DELTA_CLOSE = 3,  /* reason = xpf_runtime::CloseReason index */
 	XR_POLICY_DENY = 4,
+	XR_SCREEN_DROP = 5,  /* reason = the screen's drop reason */
+	XR_FILTER_LOG = 6,   /* reason = FA_LOG_*; s.rule = FilterId, s.nat_rule_src = FilterTermId,
+			      * s.state = direction (0 input, 1 output), s.in_if = interface */
 };
 /* xpf_runtime::CloseReason as numbers (records only). */
 enum xpf_close_reason { CR_TCP_FIN = 0, CR_TCP_RST = 1, CR_IDLE = 2, CR_EVICTED = 6 };
@@ -178,12 +207,14 @@ struct xpf_trace {
 	__u32 verdict; /* xpf_verdict */
 	__u32 reason;  /* drop reason when verdict == XV_DROP */
 	__u32 egress;  /* InterfaceId when verdict == XV_FORWARD */
-	__u32 pad0;
+	__u32 emitted; /* 1: the output frame is one the firewall built (RST / ICMP
+			* error), sent back out of the ingress; the packet was dropped */
 };
 _Static_assert(sizeof(struct xpf_trace) == 16, "xpf_trace size");
 _Static_assert(__builtin_offsetof(struct xpf_trace, verdict) == 0, "trace.verdict");
 _Static_assert(__builtin_offsetof(struct xpf_trace, reason) == 4, "trace.reason");
 _Static_assert(__builtin_offsetof(struct xpf_trace, egress) == 8, "trace.egress");
+_Static_assert(__builtin_offsetof(struct xpf_trace, emitted) == 12, "trace.emitted");
 
 /* Per-generation settings. Map xpf_gen, key = slot. */
 struct xpf_gen_cfg {
@@ -203,8 +234,10 @@ struct xpf_gen_cfg {
 	__u16 mss;            /* MSS clamp (0: none) */
 	__u8 default_permit;
 	__u8 valid;
+	__s32 utc_offset;     /* local time = UTC + this, seconds (schedulers) */
+	__u32 limits;         /* 1: some zone has session limits (xpf_limit_cnt is kept) */
 };
-_Static_assert(sizeof(struct xpf_gen_cfg) == 56, "xpf_gen_cfg size");
+_Static_assert(sizeof(struct xpf_gen_cfg) == 64, "xpf_gen_cfg size");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, global_start) == 0, "gen.global_start");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, global_count) == 4, "gen.global_count");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, session_capacity) == 8, "gen.session_capacity");
@@ -221,13 +254,45 @@ _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, n_static) == 48, "gen.n_st
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, mss) == 52, "gen.mss");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, default_permit) == 54, "gen.default_permit");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, valid) == 55, "gen.valid");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, utc_offset) == 56, "gen.utc_offset");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, limits) == 60, "gen.limits");
+
+/* Live sessions per forward-key source (side 0) / destination (side 1),
+ * kept while the active configuration has session limits (the loader
+ * recounts them when an apply turns limits on). Map xpf_limit_cnt. */
+struct xpf_limit_key {
+	__u8 family;
+	__u8 side;
+	__u8 pad0[2];
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xpf_limit_key) == 20, "xpf_limit_key size");
+_Static_assert(__builtin_offsetof(struct xpf_limit_key, side) == 1, "limit_key.side");
+_Static_assert(__builtin_offsetof(struct xpf_limit_key, addr) == 4, "limit_key.addr");
+
+/* A scheduler (xpf_dataplane CompiledSchedule). Map xpf_scheds, key = slot *
+ * XPF_MAX_SCHEDULES + ScheduleSlot. Active at local time t iff (no date range
+ * or one holds t) and (no window or one holds t's minute of the week). */
+struct xpf_sched {
+	__u8 valid;
+	__u8 n_windows;
+	__u8 n_dates;
+	__u8 pad0[5];
+	__s64 dates[XPF_SCHED_DATES][2];     /* [start, stop), local seconds */
+	__u16 windows[XPF_SCHED_WINDOWS][2]; /* [start, stop), minutes since Monday 00:00 */
+};
+_Static_assert(sizeof(struct xpf_sched) == 136, "xpf_sched size");
+_Static_assert(__builtin_offsetof(struct xpf_sched, n_windows) == 1, "sched.n_windows");
+_Static_assert(__builtin_offsetof(struct xpf_sched, n_dates) == 2, "sched.n_dates");
+_Static_assert(__builtin_offsetof(struct xpf_sched, dates) == 8, "sched.dates");
+_Static_assert(__builtin_offsetof(struct xpf_sched, windows) == 72, "sched.windows");
 
 /* An interface. Map xpf_ifaces, key = slot * XPF_MAX_IFACES + InterfaceId. */
 struct xpf_iface {
 	__u8 valid;
 	__u8 has_v4;
 	__u8 has_v6;
-	__u8 pad0;
+	__u8 rg;       /* RedundancyGroupId (0: none) */
 	__u16 zone;    /* ZoneId (0: none) */
 	__u16 vlan;    /* VLAN id (0: untagged) */
 	__u8 mac[6];
@@ -235,11 +300,14 @@ struct xpf_iface {
 	__u32 ifindex; /* kernel ifindex for bpf_redirect (0: unknown) */
 	__u8 v4[4];    /* primary IPv4 address */
 	__u8 v6[16];   /* primary IPv6 address */
+	__u16 filters[4]; /* FilterId + 1 (0: none): input v4, input v6, output v4, output v6 */
 };
-_Static_assert(sizeof(struct xpf_iface) == 40, "xpf_iface size");
+_Static_assert(sizeof(struct xpf_iface) == 48, "xpf_iface size");
+_Static_assert(__builtin_offsetof(struct xpf_iface, filters) == 40, "iface.filters");
 _Static_assert(__builtin_offsetof(struct xpf_iface, valid) == 0, "iface.valid");
 _Static_assert(__builtin_offsetof(struct xpf_iface, has_v4) == 1, "iface.has_v4");
 _Static_assert(__builtin_offsetof(struct xpf_iface, has_v6) == 2, "iface.has_v6");
+_Static_assert(__builtin_offsetof(struct xpf_iface, rg) == 3, "iface.rg");
 _Static_assert(__builtin_offsetof(struct xpf_iface, zone) == 4, "iface.zone");
 _Static_assert(__builtin_offsetof(struct xpf_iface, vlan) == 6, "iface.vlan");
 _Static_assert(__builtin_offsetof(struct xpf_iface, mac) == 8, "iface.mac");
@@ -247,22 +315,54 @@ _Static_assert(__builtin_offsetof(struct xpf_iface, ifindex) == 16, "iface.ifind
 _Static_assert(__builtin_offsetof(struct xpf_iface, v4) == 20, "iface.v4");
 _Static_assert(__builtin_offsetof(struct xpf_iface, v6) == 24, "iface.v6");
 
+/* Stateless screens of a zone's profile (bits of xpf_zone.screens). */
+#define SCR_LAND (1u << 0)
+#define SCR_SYN_FIN (1u << 1)
+#define SCR_TCP_NO_FLAG (1u << 2)
+#define SCR_FIN_NO_ACK (1u << 3)
+#define SCR_WINNUKE (1u << 4)
+#define SCR_SOURCE_ROUTE (1u << 5)
+#define SCR_FLOODS (1u << 6) /* the zone has flood buckets (xpf_floods) */
+
 /* A zone. Map xpf_zones, key = slot * XPF_MAX_ZONES + ZoneId. */
 struct xpf_zone {
 	__u8 valid;
 	__u8 tcp_rst;
 	__u8 loose;
-	__u8 pad0;
+	__u8 screens; /* SCR_* of the zone's screen profile */
 	__u32 host_services;  /* xpf_host_service bits */
 	__u32 host_protocols; /* xpf_host_protocol bits */
-	__u32 pad1;
+	__u16 src_limit;      /* live sessions per source (0: no limit) */
+	__u16 dst_limit;      /* live sessions per destination (0: no limit) */
 };
 _Static_assert(sizeof(struct xpf_zone) == 16, "xpf_zone size");
 _Static_assert(__builtin_offsetof(struct xpf_zone, valid) == 0, "zone.valid");
 _Static_assert(__builtin_offsetof(struct xpf_zone, tcp_rst) == 1, "zone.tcp_rst");
 _Static_assert(__builtin_offsetof(struct xpf_zone, loose) == 2, "zone.loose");
+_Static_assert(__builtin_offsetof(struct xpf_zone, screens) == 3, "zone.screens");
 _Static_assert(__builtin_offsetof(struct xpf_zone, host_services) == 4, "zone.host_services");
 _Static_assert(__builtin_offsetof(struct xpf_zone, host_protocols) == 8, "zone.host_protocols");
+_Static_assert(__builtin_offsetof(struct xpf_zone, src_limit) == 12, "zone.src_limit");
+_Static_assert(__builtin_offsetof(struct xpf_zone, dst_limit) == 14, "zone.dst_limit");
+
+/* A flood-screen token bucket (SYN, ICMP, UDP per zone). Map xpf_floods,
+ * key = (slot * XPF_MAX_ZONES + ZoneId) * 3 + kind (0 SYN, 1 ICMP, 2 UDP).
+ * Integer arithmetic in packets x 10^9: `rate` packets per second refilled
+ * for the nanoseconds elapsed, capped at `cap`; a packet takes 10^9. The
+ * loader writes the buckets of a slot full (at = apply time) before the
+ * flip, so every apply starts them full as the model does. */
+struct xpf_flood {
+	__u32 lock;  /* struct bpf_spin_lock in the program */
+	__u32 rate;  /* packets per second (0: no bucket) */
+	__u64 cap;   /* burst x 10^9 */
+	__u64 nano;  /* tokens x 10^9 */
+	__u64 at;    /* last refill, Unix ns */
+};
+_Static_assert(sizeof(struct xpf_flood) == 32, "xpf_flood size");
+_Static_assert(__builtin_offsetof(struct xpf_flood, rate) == 4, "flood.rate");
+_Static_assert(__builtin_offsetof(struct xpf_flood, cap) == 8, "flood.cap");
+_Static_assert(__builtin_offsetof(struct xpf_flood, nano) == 16, "flood.nano");
+_Static_assert(__builtin_offsetof(struct xpf_flood, at) == 24, "flood.at");
 
 /* Ingress ifindex -> InterfaceId (real traffic). Map xpf_ifindex. */
 struct xpf_ifindex_key {
@@ -325,8 +425,11 @@ struct xpf_rule {
 	__u16 sport_hi;
 	__u16 dport_lo;
 	__u16 dport_hi;
+	__u16 sched;       /* ScheduleSlot + 1 (0: no scheduler) */
+	__u16 pad0[3];
 };
-_Static_assert(sizeof(struct xpf_rule) == 48, "xpf_rule size");
+_Static_assert(sizeof(struct xpf_rule) == 56, "xpf_rule size");
+_Static_assert(__builtin_offsetof(struct xpf_rule, sched) == 48, "rule.sched");
 _Static_assert(__builtin_offsetof(struct xpf_rule, id) == 0, "rule.id");
 _Static_assert(__builtin_offsetof(struct xpf_rule, src_set) == 4, "rule.src_set");
 _Static_assert(__builtin_offsetof(struct xpf_rule, dst_set) == 8, "rule.dst_set");
@@ -406,6 +509,75 @@ struct xpf_prefix {
 _Static_assert(sizeof(struct xpf_prefix) == 20, "xpf_prefix size");
 _Static_assert(__builtin_offsetof(struct xpf_prefix, len) == 1, "prefix.len");
 _Static_assert(__builtin_offsetof(struct xpf_prefix, addr) == 4, "prefix.addr");
+
+/* A firewall-filter term (xpf_dataplane CompiledTerm). Map xpf_terms, key =
+ * slot * XPF_MAX_TERMS + term index (FilterTermId - 1). A list with n_* = 0
+ * matches anything; ports match only packets with ports, TCP flags only TCP,
+ * ICMP types only ICMP. */
+#define FA_ACCEPT 0
+#define FA_DISCARD 1
+#define FA_REJECT 2
+#define FA_NEXT 3
+#define FA_LOG_ACCEPT 0
+#define FA_LOG_DISCARD 1
+#define FA_LOG_REJECT 2
+struct xpf_term {
+	__u32 id;       /* FilterTermId */
+	__u32 filter;   /* FilterId */
+	__u8 action;    /* FA_* */
+	__u8 log;
+	__u8 n_src;
+	__u8 n_dst;
+	__u8 n_protos;
+	__u8 n_sports;
+	__u8 n_dports;
+	__u8 n_flags;
+	__u8 n_dscp;
+	__u8 n_icmp;
+	__u8 policer;   /* 1: single rate, 2: two rate (buckets in xpf_policers), 0: none */
+	__u8 pad0;
+	__u8 protos[XPF_TERM_PROTOS];
+	__u8 flags[XPF_TERM_FLAGS][2]; /* (mask, value) */
+	__u8 dscp[XPF_TERM_DSCP];
+	__u8 icmp[XPF_TERM_ICMP];
+	__u16 sports[XPF_TERM_PORTS][2];
+	__u16 dports[XPF_TERM_PORTS][2];
+	struct xpf_prefix src[XPF_TERM_PREFIXES];
+	struct xpf_prefix dst[XPF_TERM_PREFIXES];
+};
+_Static_assert(sizeof(struct xpf_term) == 240, "xpf_term size");
+_Static_assert(__builtin_offsetof(struct xpf_term, filter) == 4, "term.filter");
+_Static_assert(__builtin_offsetof(struct xpf_term, action) == 8, "term.action");
+_Static_assert(__builtin_offsetof(struct xpf_term, log) == 9, "term.log");
+_Static_assert(__builtin_offsetof(struct xpf_term, n_src) == 10, "term.n_src");
+_Static_assert(__builtin_offsetof(struct xpf_term, n_icmp) == 17, "term.n_icmp");
+_Static_assert(__builtin_offsetof(struct xpf_term, policer) == 18, "term.policer");
+_Static_assert(__builtin_offsetof(struct xpf_term, protos) == 20, "term.protos");
+_Static_assert(__builtin_offsetof(struct xpf_term, flags) == 24, "term.flags");
+_Static_assert(__builtin_offsetof(struct xpf_term, dscp) == 32, "term.dscp");
+_Static_assert(__builtin_offsetof(struct xpf_term, icmp) == 40, "term.icmp");
+_Static_assert(__builtin_offsetof(struct xpf_term, sports) == 48, "term.sports");
+_Static_assert(__builtin_offsetof(struct xpf_term, dports) == 64, "term.dports");
+_Static_assert(__builtin_offsetof(struct xpf_term, src) == 80, "term.src");
+_Static_assert(__builtin_offsetof(struct xpf_term, dst) == 160, "term.dst");
+
+/* A policer token bucket in bytes x 10^9 (as xpf_flood, 64-bit rate). Map
+ * xpf_policers, key = (slot * XPF_MAX_TERMS + term index) * 2 + (0
+ * committed, 1 peak); full at every apply (the loader writes them). */
+struct xpf_bucket {
+	__u32 lock;  /* struct bpf_spin_lock in the program */
+	__u32 pad0;
+	__u64 rate;  /* bytes per second */
+	__u64 cap;   /* burst x 10^9 */
+	__u64 nano;  /* tokens x 10^9 */
+	__u64 at;    /* last refill, Unix ns */
+};
+_Static_assert(sizeof(struct xpf_bucket) == 40, "xpf_bucket size");
+_Static_assert(__builtin_offsetof(struct xpf_bucket, rate) == 8, "bucket.rate");
+_Static_assert(__builtin_offsetof(struct xpf_bucket, cap) == 16, "bucket.cap");
+_Static_assert(__builtin_offsetof(struct xpf_bucket, nano) == 24, "bucket.nano");
+_Static_assert(__builtin_offsetof(struct xpf_bucket, at) == 32, "bucket.at");
+
 struct xpf_nat_match {
 	__u8 n_src;
 	__u8 n_dst;
@@ -495,12 +667,18 @@ _Static_assert(__builtin_offsetof(struct xpf_static_rule, from) == 48, "static.f
 /* Source pool (port overloading). Map xpf_pools, key = slot * XPF_MAX_POOLS + NatPoolId.
  * Addresses are laid end to end: `first` .. `first + count - 1` of `family`
  * (a pool of several ranges uses xpf_pool_addrs for index -> address). */
+#define POOL_PERSISTENT 1      /* endpoint-independent mapping reuse */
+#define POOL_ADDR_PERSISTENT 2 /* one public address per internal host */
+#define POOL_ADDR_ONLY 4       /* no port overloading: an address hold per host
+				* (slot key proto 0xff, slot = address index) */
+#define HOLD_PROTO 0xff
 struct xpf_pool {
 	__u8 valid;
 	__u8 family;
 	__u16 port_low;
 	__u16 port_high;
-	__u16 pad0;
+	__u8 flags;    /* POOL_* */
+	__u8 pad0;
 	__u32 addr_count;
 	__u32 pad1;
 };
@@ -508,7 +686,47 @@ _Static_assert(sizeof(struct xpf_pool) == 16, "xpf_pool size");
 _Static_assert(__builtin_offsetof(struct xpf_pool, family) == 1, "pool.family");
 _Static_assert(__builtin_offsetof(struct xpf_pool, port_low) == 2, "pool.port_low");
 _Static_assert(__builtin_offsetof(struct xpf_pool, port_high) == 4, "pool.port_high");
+_Static_assert(__builtin_offsetof(struct xpf_pool, flags) == 6, "pool.flags");
 _Static_assert(__builtin_offsetof(struct xpf_pool, addr_count) == 8, "pool.addr_count");
+
+/* Persistent mappings (docs/nat-allocation.md): (pool, protocol, internal
+ * address and port) -> the slot every session of that endpoint shares, with
+ * a reference count. Map xpf_persist. Shared by both configuration slots;
+ * the loader rebuilds it on apply. */
+struct xpf_persist_key {
+	__u16 target;
+	__u8 proto;
+	__u8 family;
+	__u16 sport;
+	__u16 pad0;
+	__u8 src[16];
+};
+_Static_assert(sizeof(struct xpf_persist_key) == 24, "xpf_persist_key size");
+_Static_assert(__builtin_offsetof(struct xpf_persist_key, proto) == 2, "persist_key.proto");
+_Static_assert(__builtin_offsetof(struct xpf_persist_key, family) == 3, "persist_key.family");
+_Static_assert(__builtin_offsetof(struct xpf_persist_key, sport) == 4, "persist_key.sport");
+_Static_assert(__builtin_offsetof(struct xpf_persist_key, src) == 8, "persist_key.src");
+
+/* A reference-counted binding: a persistent mapping's slot, or an address-
+ * persistent host's address index. */
+struct xpf_binding {
+	__u32 value;
+	__u32 refs;
+};
+_Static_assert(sizeof(struct xpf_binding) == 8, "xpf_binding size");
+_Static_assert(__builtin_offsetof(struct xpf_binding, refs) == 4, "binding.refs");
+
+/* Address persistence: (pool, internal host) -> its address index. Map
+ * xpf_binds (rebuilt by the loader on apply). */
+struct xpf_bind_key {
+	__u16 target;
+	__u8 family;
+	__u8 pad0;
+	__u8 src[16];
+};
+_Static_assert(sizeof(struct xpf_bind_key) == 20, "xpf_bind_key size");
+_Static_assert(__builtin_offsetof(struct xpf_bind_key, family) == 2, "bind_key.family");
+_Static_assert(__builtin_offsetof(struct xpf_bind_key, src) == 4, "bind_key.src");
 
 /* Pool address index -> address. Map xpf_pool_addrs. */
 struct xpf_pool_addr_key {
@@ -614,7 +832,8 @@ struct xpf_sess {
 	__u8 state;         /* xpf_sess_state */
 	__u8 embryonic;
 	__u8 rg;            /* RedundancyGroupId */
-	__u32 pad0;
+	__u8 nat_kind;      /* POOL_* flags of the source mapping's pool */
+	__u8 pad0[3];
 	struct xpf_sess_key other; /* reverse key (forward entry) / forward key (reverse entry) */
 	struct xpf_tcp tcp;
 };
@@ -644,6 +863,7 @@ _Static_assert(__builtin_offsetof(struct xpf_sess, is_reverse) == 104, "sess.is_
 _Static_assert(__builtin_offsetof(struct xpf_sess, state) == 105, "sess.state");
 _Static_assert(__builtin_offsetof(struct xpf_sess, embryonic) == 106, "sess.embryonic");
 _Static_assert(__builtin_offsetof(struct xpf_sess, rg) == 107, "sess.rg");
+_Static_assert(__builtin_offsetof(struct xpf_sess, nat_kind) == 108, "sess.nat_kind");
 _Static_assert(__builtin_offsetof(struct xpf_sess, other) == 112, "sess.other");
 _Static_assert(__builtin_offsetof(struct xpf_sess, tcp) == 152, "sess.tcp");
 
@@ -670,7 +890,8 @@ struct xpf_record {
 	__u32 reason;  /* close reason (XR_DELTA_CLOSE) / 1 = rejected (XR_POLICY_DENY) */
 	__u64 time_ns;
 	struct xpf_sess_key key;  /* forward key; XR_POLICY_DENY: the packet's tuple */
-	struct xpf_sess s;        /* XR_POLICY_DENY: rule, app, zones, in_if, flags=icmp type+1 */
+	struct xpf_sess s;        /* XR_POLICY_DENY: rule, app, zones, in_if, flags=icmp type+1;
+				   * XR_SCREEN_DROP: in_zone, in_if, flags=icmp type+1 */
 };
 _Static_assert(sizeof(struct xpf_record) == 248, "xpf_record size");
 _Static_assert(__builtin_offsetof(struct xpf_record, reason) == 4, "record.reason");

@@ -49,6 +49,30 @@ pub const NAT_PREFIXES: usize = 4;
 pub const NAT_PORTS: usize = 4;
 /// Protocols per NAT match.
 pub const NAT_PROTOS: usize = 4;
+/// Filters per slot (`FilterId` < this).
+pub const MAX_FILTERS: u32 = 256;
+/// Filter terms per slot.
+pub const MAX_TERMS: u32 = 1024;
+/// Prefixes per side of a term.
+pub const TERM_PREFIXES: usize = 4;
+/// Port ranges per side of a term.
+pub const TERM_PORTS: usize = 4;
+/// Protocols per term.
+pub const TERM_PROTOS: usize = 4;
+/// TCP-flag alternatives per term.
+pub const TERM_FLAGS: usize = 4;
+/// DSCP values per term.
+pub const TERM_DSCP: usize = 8;
+/// ICMP types per term.
+pub const TERM_ICMP: usize = 8;
+/// Redundancy groups (`RedundancyGroupId` < this): `xpf_rg_state`.
+pub const MAX_RGS: u32 = 256;
+/// Schedulers per slot (`ScheduleSlot` < this).
+pub const MAX_SCHEDULES: u32 = 64;
+/// Minute-of-week windows per scheduler.
+pub const SCHED_WINDOWS: usize = 16;
+/// Date ranges per scheduler.
+pub const SCHED_DATES: usize = 4;
 /// Global counter slots (`BaseCounter` then `DropReason`).
 pub const COUNTERS: u32 = 64;
 /// Index of the first drop reason among the global counters.
@@ -108,6 +132,40 @@ pub mod flags {
     pub const XR_DELTA_CLOSE: u32 = 3;
     /// Record: a logged policy deny.
     pub const XR_POLICY_DENY: u32 = 4;
+    /// Record: a screen dropped a packet (`reason` = its drop reason).
+    pub const XR_SCREEN_DROP: u32 = 5;
+    /// Record: a filter term with `log` matched (`reason` = `FA_LOG_*`).
+    pub const XR_FILTER_LOG: u32 = 6;
+    /// Term action: accept.
+    pub const FA_ACCEPT: u8 = 0;
+    /// Term action: discard.
+    pub const FA_DISCARD: u8 = 1;
+    /// Term action: reject.
+    pub const FA_REJECT: u8 = 2;
+    /// Term action: next term.
+    pub const FA_NEXT: u8 = 3;
+    /// Screen: land.
+    pub const SCR_LAND: u8 = 1 << 0;
+    /// Screen: SYN+FIN.
+    pub const SCR_SYN_FIN: u8 = 1 << 1;
+    /// Screen: TCP without flags.
+    pub const SCR_TCP_NO_FLAG: u8 = 1 << 2;
+    /// Screen: FIN without ACK.
+    pub const SCR_FIN_NO_ACK: u8 = 1 << 3;
+    /// Screen: WinNuke.
+    pub const SCR_WINNUKE: u8 = 1 << 4;
+    /// Screen: IPv4 source route.
+    pub const SCR_SOURCE_ROUTE: u8 = 1 << 5;
+    /// The zone has flood buckets.
+    pub const SCR_FLOODS: u8 = 1 << 6;
+    /// Pool: persistent mappings.
+    pub const POOL_PERSISTENT: u8 = 1;
+    /// Pool: address persistence.
+    pub const POOL_ADDR_PERSISTENT: u8 = 2;
+    /// Pool: no port overloading (address holds).
+    pub const POOL_ADDR_ONLY: u8 = 4;
+    /// Slot-key protocol of an address hold.
+    pub const HOLD_PROTO: u8 = 0xff;
 }
 
 macro_rules! pod {
@@ -192,10 +250,18 @@ pub struct Trace {
     pub reason: u32,
     /// Egress `InterfaceId`.
     pub egress: u32,
-    /// Padding.
-    pub pad0: u32,
+    /// 1: the output frame is a RST / ICMP error the program built, sent
+    /// back out of the ingress (the packet itself was dropped).
+    pub emitted: u32,
 }
-layout!(Trace, 16, verdict == 0, reason == 4, egress == 8);
+layout!(
+    Trace,
+    16,
+    verdict == 0,
+    reason == 4,
+    egress == 8,
+    emitted == 12
+);
 
 /// `struct xpf_gen_cfg`.
 #[repr(C)]
@@ -233,10 +299,14 @@ pub struct GenCfg {
     pub default_permit: u8,
     /// Slot holds a configuration.
     pub valid: u8,
+    /// Local time = UTC + this, seconds (schedulers).
+    pub utc_offset: i32,
+    /// 1: some zone has session limits (`xpf_limit_cnt` is kept).
+    pub limits: u32,
 }
 layout!(
     GenCfg,
-    56,
+    64,
     global_start == 0,
     global_count == 4,
     session_capacity == 8,
@@ -252,7 +322,207 @@ layout!(
     n_static == 48,
     mss == 52,
     default_permit == 54,
-    valid == 55
+    valid == 55,
+    utc_offset == 56,
+    limits == 60
+);
+
+/// `struct xpf_persist_key`: a persistent mapping's endpoint.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PersistKey {
+    /// Slot target (pool id).
+    pub target: u16,
+    /// Protocol.
+    pub proto: u8,
+    /// 4 or 6.
+    pub family: u8,
+    /// Internal port.
+    pub sport: u16,
+    /// Padding.
+    pub pad0: u16,
+    /// Internal address.
+    pub src: [u8; 16],
+}
+layout!(
+    PersistKey,
+    24,
+    proto == 2,
+    family == 3,
+    sport == 4,
+    src == 8
+);
+
+/// `struct xpf_binding`: a reference-counted slot or address index.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Binding {
+    /// Slot (persistent mapping) or address index (address persistence).
+    pub value: u32,
+    /// References.
+    pub refs: u32,
+}
+layout!(Binding, 8, value == 0, refs == 4);
+
+/// `struct xpf_bind_key`: an address-persistent host of a pool.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BindKey {
+    /// Slot target (pool id).
+    pub target: u16,
+    /// 4 or 6.
+    pub family: u8,
+    /// Padding.
+    pub pad0: u8,
+    /// Internal address.
+    pub src: [u8; 16],
+}
+layout!(BindKey, 20, family == 2, src == 4);
+
+/// `struct xpf_limit_key`: a forward-key source (side 0) or destination
+/// (side 1) whose live sessions `xpf_limit_cnt` counts.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LimitKey {
+    /// 4 or 6.
+    pub family: u8,
+    /// 0: source, 1: destination.
+    pub side: u8,
+    /// Padding.
+    pub pad0: [u8; 2],
+    /// Address.
+    pub addr: [u8; 16],
+}
+layout!(LimitKey, 20, side == 1, addr == 4);
+
+/// `struct xpf_flood`: a flood-screen token bucket (packets x 10^9).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flood {
+    /// The program's spin lock (zero from userspace).
+    pub lock: u32,
+    /// Packets per second (0: no bucket).
+    pub rate: u32,
+    /// Burst x 10^9.
+    pub cap: u64,
+    /// Tokens x 10^9.
+    pub nano: u64,
+    /// Last refill, Unix ns.
+    pub at: u64,
+}
+layout!(Flood, 32, rate == 4, cap == 8, nano == 16, at == 24);
+
+/// `struct xpf_term`: a firewall-filter term.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Term {
+    /// `FilterTermId`.
+    pub id: u32,
+    /// `FilterId`.
+    pub filter: u32,
+    /// `FA_*`.
+    pub action: u8,
+    /// Log matches.
+    pub log: u8,
+    /// Source prefixes used.
+    pub n_src: u8,
+    /// Destination prefixes used.
+    pub n_dst: u8,
+    /// Protocols used.
+    pub n_protos: u8,
+    /// Source port ranges used.
+    pub n_sports: u8,
+    /// Destination port ranges used.
+    pub n_dports: u8,
+    /// TCP-flag alternatives used.
+    pub n_flags: u8,
+    /// DSCP values used.
+    pub n_dscp: u8,
+    /// ICMP types used.
+    pub n_icmp: u8,
+    /// 0: none, 1: single-rate, 2: two-rate policer.
+    pub policer: u8,
+    /// Padding.
+    pub pad0: u8,
+    /// Protocols.
+    pub protos: [u8; TERM_PROTOS],
+    /// TCP flags `(mask, value)`.
+    pub flags: [[u8; 2]; TERM_FLAGS],
+    /// DSCP values.
+    pub dscp: [u8; TERM_DSCP],
+    /// ICMP types.
+    pub icmp: [u8; TERM_ICMP],
+    /// Source port ranges.
+    pub sports: [[u16; 2]; TERM_PORTS],
+    /// Destination port ranges.
+    pub dports: [[u16; 2]; TERM_PORTS],
+    /// Source prefixes.
+    pub src: [Prefix; TERM_PREFIXES],
+    /// Destination prefixes.
+    pub dst: [Prefix; TERM_PREFIXES],
+}
+layout!(
+    Term,
+    240,
+    filter == 4,
+    action == 8,
+    log == 9,
+    n_src == 10,
+    n_icmp == 17,
+    policer == 18,
+    protos == 20,
+    flags == 24,
+    dscp == 32,
+    icmp == 40,
+    sports == 48,
+    dports == 64,
+    src == 80,
+    dst == 160
+);
+
+/// `struct xpf_bucket`: a policer token bucket (bytes x 10^9).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    /// The program's spin lock (zero from userspace).
+    pub lock: u32,
+    /// Padding.
+    pub pad0: u32,
+    /// Bytes per second.
+    pub rate: u64,
+    /// Burst x 10^9.
+    pub cap: u64,
+    /// Tokens x 10^9.
+    pub nano: u64,
+    /// Last refill, Unix ns.
+    pub at: u64,
+}
+layout!(Bucket, 40, rate == 8, cap == 16, nano == 24, at == 32);
+
+/// `struct xpf_sched`: a scheduler.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sched {
+    /// Present.
+    pub valid: u8,
+    /// Windows used.
+    pub n_windows: u8,
+    /// Date ranges used.
+    pub n_dates: u8,
+    /// Padding.
+    pub pad0: [u8; 5],
+    /// `[start, stop)` in local seconds.
+    pub dates: [[i64; 2]; SCHED_DATES],
+    /// `[start, stop)` in minutes since Monday 00:00.
+    pub windows: [[u16; 2]; SCHED_WINDOWS],
+}
+layout!(
+    Sched,
+    136,
+    n_windows == 1,
+    n_dates == 2,
+    dates == 8,
+    windows == 72
 );
 
 /// `struct xpf_iface`.
@@ -265,8 +535,8 @@ pub struct Iface {
     pub has_v4: u8,
     /// Has an IPv6 address.
     pub has_v6: u8,
-    /// Padding.
-    pub pad0: u8,
+    /// Redundancy group (0: none).
+    pub rg: u8,
     /// Zone.
     pub zone: u16,
     /// VLAN id (0: untagged).
@@ -281,10 +551,12 @@ pub struct Iface {
     pub v4: [u8; 4],
     /// Primary IPv6 address.
     pub v6: [u8; 16],
+    /// `FilterId + 1` (0: none): input v4, input v6, output v4, output v6.
+    pub filters: [u16; 4],
 }
 layout!(
     Iface,
-    40,
+    48,
     valid == 0,
     has_v4 == 1,
     has_v6 == 2,
@@ -306,14 +578,16 @@ pub struct Zone {
     pub tcp_rst: u8,
     /// Loose window checking.
     pub loose: u8,
-    /// Padding.
-    pub pad0: u8,
+    /// Stateless screens (`SCR_*`).
+    pub screens: u8,
     /// Host-inbound service bits.
     pub host_services: u32,
     /// Host-inbound protocol bits.
     pub host_protocols: u32,
-    /// Padding.
-    pub pad1: u32,
+    /// Live sessions per source (0: no limit).
+    pub src_limit: u16,
+    /// Live sessions per destination (0: no limit).
+    pub dst_limit: u16,
 }
 layout!(
     Zone,
@@ -396,10 +670,14 @@ pub struct Rule {
     pub dport_lo: u16,
     /// Destination ports, high.
     pub dport_hi: u16,
+    /// `ScheduleSlot + 1` (0: no scheduler).
+    pub sched: u16,
+    /// Padding.
+    pub pad0: [u16; 3],
 }
 layout!(
     Rule,
-    48,
+    56,
     id == 0,
     src_set == 4,
     dst_set == 8,
@@ -415,7 +693,8 @@ layout!(
     sport_lo == 40,
     sport_hi == 42,
     dport_lo == 44,
-    dport_hi == 46
+    dport_hi == 46,
+    sched == 48
 );
 
 /// Data part of `struct xpf_lpm4_key` (aya adds the prefix length).
@@ -651,8 +930,10 @@ pub struct Pool {
     pub port_low: u16,
     /// Last port.
     pub port_high: u16,
+    /// `POOL_*` flags.
+    pub flags: u8,
     /// Padding.
-    pub pad0: u16,
+    pub pad0: u8,
     /// Addresses.
     pub addr_count: u32,
     /// Padding.
@@ -842,8 +1123,10 @@ pub struct Sess {
     pub embryonic: u8,
     /// Redundancy group.
     pub rg: u8,
+    /// `POOL_*` flags of the source mapping's pool.
+    pub nat_kind: u8,
     /// Padding.
-    pub pad0: u32,
+    pub pad0: [u8; 3],
     /// The other entry's key.
     pub other: SessKey,
     /// TCP tracker.
@@ -1000,6 +1283,14 @@ pod!(
     State,
     Trace,
     GenCfg,
+    Sched,
+    Flood,
+    LimitKey,
+    PersistKey,
+    Binding,
+    BindKey,
+    Term,
+    Bucket,
     Iface,
     Zone,
     IfindexKey,

@@ -16,20 +16,39 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use xpf_dataplane::apply::ApplyResult;
 use xpf_dataplane::compile::{CompiledConfig, CompiledSourceAction};
-use xpf_dataplane::config::{DefaultPolicy, PolicyAction};
+use xpf_dataplane::config::{DefaultPolicy, PolicyAction, PortOverload};
 use xpf_dataplane::error::DataplaneError;
 use xpf_dataplane::session_store::reverse_entry;
 use xpf_dataplane::session_store::{close_event, open_event};
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
-    AnySessionKey, AppId, CloseReason, CounterValue, DropReason, Event, FlowTuple, GlobalCounter,
-    InterfaceCounters, InterfaceId, IpProtocol, NatPoolId, NatRuleId, NatTranslation,
-    PacketCounters, PolicyDenyEvent, PolicyRuleId, RedundancyGroupId, SessionDelta,
-    SessionDeltaReason, SessionEntry, SessionFlags, SessionId, SessionKey, SessionState,
-    SessionValue, TcpState, ZoneId,
+    AnySessionKey, AppId, CloseReason, CounterValue, DropReason, Event, FilterDirection, FilterId,
+    FilterLogAction, FilterLogEvent, FilterTermId, FlowTuple, GlobalCounter, InterfaceCounters,
+    InterfaceId, IpProtocol, NatPoolId, NatRuleId, NatTranslation, PacketCounters, PolicyDenyEvent,
+    PolicyRuleId, RedundancyGroupId, ScreenDropEvent, ScreenKind, SessionDelta, SessionDeltaReason,
+    SessionEntry, SessionFlags, SessionId, SessionKey, SessionState, SessionValue, TcpState,
+    ZoneId,
 };
 
 const SEC: u64 = 1_000_000_000;
+
+/// Every screen kind (a screen-drop record names its drop reason).
+const SCREEN_KINDS: [ScreenKind; 14] = [
+    ScreenKind::Land,
+    ScreenKind::SynFin,
+    ScreenKind::TcpNoFlag,
+    ScreenKind::FinNoAck,
+    ScreenKind::WinNuke,
+    ScreenKind::PingOfDeath,
+    ScreenKind::TearDrop,
+    ScreenKind::SourceRoute,
+    ScreenKind::SynFrag,
+    ScreenKind::SynFlood,
+    ScreenKind::IcmpFlood,
+    ScreenKind::UdpFlood,
+    ScreenKind::SourceSessionLimit,
+    ScreenKind::DestinationSessionLimit,
+];
 
 /// What happened to one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +59,18 @@ pub enum FrameVerdict {
     Local,
     /// Dropped and counted.
     Drop(DropReason),
+}
+
+/// One frame run through the program ([`Firewall::run_frame_full`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameRun {
+    /// What happened to the packet.
+    pub verdict: FrameVerdict,
+    /// The frame as the program left it.
+    pub frame: Vec<u8>,
+    /// `frame` is a RST / ICMP error the program built, sent out of this
+    /// interface (the packet was dropped).
+    pub emitted: Option<InterfaceId>,
 }
 
 /// Per-zone counters.
@@ -136,6 +167,10 @@ pub struct Firewall {
     /// [2]: largest ingress interface id a frame was run with, + 1.
     touched: [usize; 3],
     globals: abi::Globals,
+    /// Schedule edges: the second last checked and the active set then
+    /// (the program evaluates schedulers per packet; a change of the set
+    /// rematches live sessions, [`check_schedules`](Self::check_schedules)).
+    sched: (u64, Vec<bool>),
 }
 
 fn map_err(name: &'static str) -> impl Fn(MapError) -> Error {
@@ -346,6 +381,7 @@ impl Firewall {
             sizes: [0; 4],
             touched: [0; 3],
             globals,
+            sched: (u64::MAX, Vec::new()),
         })
     }
 
@@ -370,6 +406,37 @@ impl Firewall {
             let _ = self.prog.maps.slots.remove(&k);
         }
         while self.prog.maps.embryonic.pop(0).is_ok() {}
+        for g in 0..abi::MAX_RGS {
+            self.prog
+                .maps
+                .rg_state
+                .set(g, 0, 0)
+                .map_err(map_err("xpf_rg_state"))?;
+        }
+        let pks: Vec<abi::PersistKey> = self
+            .prog
+            .maps
+            .persist
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
+        for k in pks {
+            let _ = self.prog.maps.persist.remove(&k);
+        }
+        let bks: Vec<abi::BindKey> = self.prog.maps.binds.keys().filter_map(Result::ok).collect();
+        for k in bks {
+            let _ = self.prog.maps.binds.remove(&k);
+        }
+        let counted: Vec<abi::LimitKey> = self
+            .prog
+            .maps
+            .limit_cnt
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
+        for k in counted {
+            let _ = self.prog.maps.limit_cnt.remove(&k);
+        }
         self.clear_slot(0)?;
         self.clear_slot(1)?;
         let cpus = aya::util::nr_cpus().map_or(1, |n| n);
@@ -433,6 +500,7 @@ impl Firewall {
         self.delta_seq = 0;
         self.sizes = [0; 4];
         self.touched = [0; 3];
+        self.sched = (u64::MAX, Vec::new());
         Ok(())
     }
 
@@ -530,6 +598,43 @@ impl Firewall {
         for (k, _) in &old.pool_addrs {
             let _ = m.pool_addrs.remove(k);
         }
+        for i in 0..old.terms.len() as u32 {
+            m.terms
+                .set(base(abi::MAX_TERMS) + i, abi::Term::default(), 0)
+                .map_err(map_err("xpf_terms"))?;
+        }
+        for (id, _) in &old.filters {
+            m.filters
+                .set(base(abi::MAX_FILTERS) + id, abi::Span::default(), 0)
+                .map_err(map_err("xpf_filters"))?;
+        }
+        for (ti, _) in &old.policers {
+            for k in 0..2 {
+                m.policers
+                    .set(
+                        (base(abi::MAX_TERMS) + ti) * 2 + k,
+                        abi::Bucket::default(),
+                        0,
+                    )
+                    .map_err(map_err("xpf_policers"))?;
+            }
+        }
+        for (zone, _) in &old.floods {
+            for kind in 0..3 {
+                m.floods
+                    .set(
+                        (base(abi::MAX_ZONES) + zone) * 3 + kind,
+                        abi::Flood::default(),
+                        0,
+                    )
+                    .map_err(map_err("xpf_floods"))?;
+            }
+        }
+        for (id, _) in &old.scheds {
+            m.scheds
+                .set(base(abi::MAX_SCHEDULES) + id, abi::Sched::default(), 0)
+                .map_err(map_err("xpf_scheds"))?;
+        }
         let mut g = old.gen_cfg;
         g.valid = 0;
         m.gen_cfg.set(slot, g, 0).map_err(map_err("xpf_gen"))?;
@@ -611,6 +716,21 @@ impl Firewall {
                 .insert(k, v, 0)
                 .map_err(map_err("xpf_pool_addrs"))?;
         }
+        for (i, t) in l.terms.iter().enumerate() {
+            m.terms
+                .set(slot * abi::MAX_TERMS + i as u32, *t, 0)
+                .map_err(map_err("xpf_terms"))?;
+        }
+        for (id, span) in &l.filters {
+            m.filters
+                .set(slot * abi::MAX_FILTERS + id, *span, 0)
+                .map_err(map_err("xpf_filters"))?;
+        }
+        for (id, v) in &l.scheds {
+            m.scheds
+                .set(slot * abi::MAX_SCHEDULES + id, *v, 0)
+                .map_err(map_err("xpf_scheds"))?;
+        }
         // Last: the slot becomes valid only when everything else is in place.
         m.gen_cfg
             .set(slot, l.gen_cfg, 0)
@@ -631,18 +751,94 @@ impl Firewall {
         let mut lowered = lower::lower(&compiled, slot)?;
         self.bind_links(&compiled, &mut lowered);
         // Plan the NAT carry-over before touching anything.
-        let sessions = self.forward_sessions().map_err(dp_err)?;
+        // Mappings are installed in session creation order (as the model
+        // does), persistent mappings and address bindings reference-counted.
+        let mut sessions = self.forward_sessions().map_err(dp_err)?;
+        sessions.sort_by_key(|(_, v)| v.s.order);
         let mut keep_slots: Vec<abi::SlotKey> = Vec::new();
         let mut orphans: Vec<SessKey> = Vec::new();
+        let mut persist: BTreeMap<abi::PersistKey, abi::Binding> = BTreeMap::new();
+        let mut binds: BTreeMap<abi::BindKey, abi::Binding> = BTreeMap::new();
+        let mut kinds: Vec<(SessKey, u8)> = Vec::new();
         for (k, v) in &sessions {
             let s = &v.s;
             if s.snat_target == 0 {
                 continue;
             }
-            match relay_slot(&compiled, &lowered, k, s) {
-                Some(sk) if !keep_slots.contains(&sk) => keep_slots.push(sk),
-                _ => orphans.push(*k),
+            let Some(sk) = relay_slot(&compiled, &lowered, k, s) else {
+                orphans.push(*k);
+                continue;
+            };
+            let (kind, ports) = pool_kind(&compiled, sk.target);
+            if kind & abi::flags::POOL_ADDR_ONLY != 0 {
+                // An address hold: the host keeps one address.
+                let bk = bind_key(sk.target, k);
+                if let Some(b) = binds.get_mut(&bk) {
+                    if b.value == sk.slot {
+                        b.refs += 1;
+                        kinds.push((*k, kind));
+                    } else {
+                        orphans.push(*k);
+                    }
+                    continue;
+                }
+                if keep_slots.contains(&sk) {
+                    orphans.push(*k);
+                    continue;
+                }
+                binds.insert(
+                    bk,
+                    abi::Binding {
+                        value: sk.slot,
+                        refs: 1,
+                    },
+                );
+                keep_slots.push(sk);
+                kinds.push((*k, kind));
+                continue;
             }
+            let pk = persist_key(sk.target, k);
+            if kind & abi::flags::POOL_PERSISTENT != 0
+                && let Some(b) = persist.get_mut(&pk)
+            {
+                if b.value == sk.slot {
+                    b.refs += 1;
+                    kinds.push((*k, kind));
+                } else {
+                    orphans.push(*k);
+                }
+                continue;
+            }
+            if keep_slots.contains(&sk) {
+                orphans.push(*k);
+                continue;
+            }
+            if kind & abi::flags::POOL_ADDR_PERSISTENT != 0 {
+                let idx = sk.slot / ports.max(1);
+                let bk = bind_key(sk.target, k);
+                if binds.get(&bk).is_some_and(|b| b.value != idx) {
+                    orphans.push(*k);
+                    continue;
+                }
+                binds
+                    .entry(bk)
+                    .or_insert(abi::Binding {
+                        value: idx,
+                        refs: 0,
+                    })
+                    .refs += 1;
+            }
+            if kind & abi::flags::POOL_PERSISTENT != 0 {
+                persist.insert(
+                    pk,
+                    abi::Binding {
+                        value: sk.slot,
+                        refs: 1,
+                    },
+                );
+            }
+            keep_slots.push(sk);
+            kinds.push((*k, kind));
         }
         self.clear_slot(slot).map_err(dp_err)?;
         if let Err(e) = self.write_slot(slot, &lowered) {
@@ -665,6 +861,27 @@ impl Firewall {
         for k in &keep_slots {
             let _ = self.prog.maps.slots.insert(k, 1, 0);
         }
+        let old_persist: Vec<abi::PersistKey> = self
+            .prog
+            .maps
+            .persist
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
+        for k in &old_persist {
+            let _ = self.prog.maps.persist.remove(k);
+        }
+        for (k, b) in &persist {
+            let _ = self.prog.maps.persist.insert(k, b, 0);
+        }
+        let old_binds: Vec<abi::BindKey> =
+            self.prog.maps.binds.keys().filter_map(Result::ok).collect();
+        for k in &old_binds {
+            let _ = self.prog.maps.binds.remove(k);
+        }
+        for (k, b) in &binds {
+            let _ = self.prog.maps.binds.insert(k, b, 0);
+        }
         for (k, v) in &sessions {
             if v.s.snat_target == 0 || orphans.contains(k) {
                 continue;
@@ -681,7 +898,98 @@ impl Firewall {
                 let mut nv = *v;
                 nv.s.snat_target = sk.target;
                 nv.s.slot = sk.slot;
+                nv.s.nat_kind = kinds
+                    .iter()
+                    .find(|(kk, _)| kk == k)
+                    .map_or(0, |(_, kind)| *kind);
                 let _ = self.prog.maps.sessions.insert(k, nv, 0);
+            }
+        }
+        // Session-limit counts: recounted from the live sessions when the
+        // new configuration limits sessions, dropped when it does not.
+        let limits = self.slots[slot as usize]
+            .lowered
+            .as_ref()
+            .is_some_and(|l| l.gen_cfg.limits != 0);
+        let stale: Vec<abi::LimitKey> = self
+            .prog
+            .maps
+            .limit_cnt
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
+        for k in &stale {
+            let _ = self.prog.maps.limit_cnt.remove(k);
+        }
+        if limits {
+            let mut counts: BTreeMap<abi::LimitKey, u64> = BTreeMap::new();
+            for (k, _) in self.forward_sessions().map_err(dp_err)? {
+                for lk in limit_keys(&k) {
+                    *counts.entry(lk).or_default() += 1;
+                }
+            }
+            for (lk, n) in counts {
+                self.prog
+                    .maps
+                    .limit_cnt
+                    .insert(lk, n, 0)
+                    .map_err(|e| dp_err(map_err("xpf_limit_cnt")(e)))?;
+            }
+        }
+        // Policer buckets of the new slot start full now; term counters
+        // restart from zero with every apply.
+        let old_terms = self.slots[self.active as usize]
+            .lowered
+            .as_ref()
+            .map_or(0, |l| l.terms.len());
+        if let Some(l) = self.slots[slot as usize].lowered.as_ref() {
+            for (ti, buckets) in &l.policers {
+                for (k, (rate, burst)) in buckets.iter().enumerate() {
+                    let cap = burst.saturating_mul(SEC);
+                    let b = abi::Bucket {
+                        rate: *rate,
+                        cap,
+                        nano: cap,
+                        at: now_ns,
+                        ..Default::default()
+                    };
+                    self.prog
+                        .maps
+                        .policers
+                        .set((slot * abi::MAX_TERMS + ti) * 2 + k as u32, b, 0)
+                        .map_err(|e| dp_err(map_err("xpf_policers")(e)))?;
+                }
+            }
+            let cpus = aya::util::nr_cpus().map_or(1, |n| n);
+            for i in 0..old_terms.max(l.terms.len()) as u32 {
+                let Ok(zeros) = PerCpuValues::try_from(vec![abi::PktCnt::default(); cpus]) else {
+                    continue;
+                };
+                self.prog
+                    .maps
+                    .cnt_term
+                    .set(i, zeros, 0)
+                    .map_err(|e| dp_err(map_err("xpf_cnt_term")(e)))?;
+            }
+        }
+        // Flood buckets of the new slot start full now.
+        if let Some(l) = self.slots[slot as usize].lowered.as_ref() {
+            for (zone, thresholds) in &l.floods {
+                for (kind, t) in thresholds.iter().enumerate() {
+                    let cap = u64::from(*t) * SEC;
+                    let b = abi::Flood {
+                        lock: 0,
+                        rate: *t,
+                        cap,
+                        nano: cap,
+                        at: now_ns,
+                    };
+                    self.prog
+                        .maps
+                        .floods
+                        .set((slot * abi::MAX_ZONES + zone) * 3 + kind as u32, b, 0)
+                        .map_err(|e| dp_err(map_err("xpf_floods")(e)))?;
+                }
             }
         }
         // Flip.
@@ -701,6 +1009,7 @@ impl Firewall {
             }
         }
         self.rematch(&compiled, now_ns).map_err(dp_err)?;
+        self.sched = (now_ns / SEC, schedules_active(&compiled, now_ns));
         let result = ApplyResult::from_compiled(&compiled, self.generation, capabilities());
         self.last = Some(result.clone());
         Ok(result)
@@ -754,6 +1063,7 @@ impl Firewall {
                 sp,
                 dp,
                 icmp,
+                now_ns,
             );
             if !permit {
                 doomed.push(k);
@@ -986,6 +1296,19 @@ impl Firewall {
         frame: &[u8],
         now_ns: u64,
     ) -> Result<(FrameVerdict, Vec<u8>), Error> {
+        let r = self.run_frame_full(ingress, frame, now_ns)?;
+        Ok((r.verdict, r.frame))
+    }
+
+    /// [`run_frame`](Self::run_frame), also saying whether the output frame
+    /// is one the program built (a TCP RST or an ICMP error, sent back out of
+    /// `ingress`; the packet itself was dropped) rather than the packet.
+    pub fn run_frame_full(
+        &mut self,
+        ingress: InterfaceId,
+        frame: &[u8],
+        now_ns: u64,
+    ) -> Result<FrameRun, Error> {
         self.globals.test_ingress = if ingress.0 == 0 {
             0xffff
         } else {
@@ -1021,12 +1344,18 @@ impl Firewall {
             ),
         };
         let mut out = r.frame;
-        if frame.len() < 64 {
+        let emitted = (t.emitted == 1).then_some(InterfaceId(t.egress as u16));
+        // A built frame has its exact length already (the program trims it).
+        if frame.len() < 64 && emitted.is_none() {
             let grown = out.len() as i64 - input.len() as i64;
             let want = (frame.len() as i64 + grown).max(0) as usize;
             out.truncate(want);
         }
-        Ok((verdict, out))
+        Ok(FrameRun {
+            verdict,
+            frame: out,
+            emitted,
+        })
     }
 
     // ------------------------------------------------------------------
@@ -1129,22 +1458,41 @@ impl Firewall {
         Ok(Some(v))
     }
 
-    /// Releases the source-NAT port slot a forward session held; returns
-    /// whether a slot was released.
+    /// Releases what a forward session held besides its entries, as the
+    /// program does when it closes one: its per-source / per-destination
+    /// session-limit counts and its source-NAT mapping (the port slot, and
+    /// a persistent or address-persistent binding's reference). Returns
+    /// whether the session had a source-NAT mapping to release.
     pub fn release_slot(&mut self, fwd: &SessKey, v: &SessVal) -> bool {
+        self.release_limits(fwd);
         if v.s.snat_target == 0 {
             return false;
         }
-        self.prog
-            .maps
-            .slots
-            .remove(&abi::SlotKey {
-                target: v.s.snat_target,
-                proto: fwd.proto,
-                pad0: 0,
-                slot: v.s.slot,
-            })
-            .is_ok()
+        self.release_mapping(fwd, &v.s);
+        true
+    }
+
+    /// Takes a closed session off the per-source / per-destination live
+    /// counts (kept only while the configuration limits sessions).
+    fn release_limits(&mut self, fwd: &SessKey) {
+        let limits = self.slots[self.active as usize]
+            .lowered
+            .as_ref()
+            .is_some_and(|l| l.gen_cfg.limits != 0);
+        if !limits {
+            return;
+        }
+        for lk in limit_keys(fwd) {
+            match self.prog.maps.limit_cnt.get(&lk, 0) {
+                Ok(n) if n > 1 => {
+                    let _ = self.prog.maps.limit_cnt.insert(lk, n - 1, 0);
+                }
+                Ok(_) => {
+                    let _ = self.prog.maps.limit_cnt.remove(&lk);
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Counts and reports the close of the session whose forward entry is
@@ -1186,6 +1534,133 @@ impl Firewall {
         self.release_slot(fwd, &v);
         self.report_close(&entry_of(fwd, &v.s), reason, now_ns);
         Ok(true)
+    }
+
+    /// Per filter term of the configuration in force, the packets and L3
+    /// bytes it matched since the last apply (non-zero only).
+    pub fn filter_term_counters(&self) -> Result<BTreeMap<FilterTermId, CounterValue>, Error> {
+        let mut out = BTreeMap::new();
+        let Some(c) = self.compiled.as_ref() else {
+            return Ok(out);
+        };
+        for (i, t) in c.filters.terms.iter().enumerate() {
+            let vals = self
+                .prog
+                .maps
+                .cnt_term
+                .get(&(i as u32), 0)
+                .map_err(map_err("xpf_cnt_term"))?;
+            let v = vals.iter().fold(CounterValue::default(), |mut a, v| {
+                a.packets += v.packets;
+                a.bytes += v.bytes;
+                a
+            });
+            if v != CounterValue::default() {
+                out.insert(t.id, v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks redundancy group `rg` active or inactive on this node: while
+    /// inactive, traffic of its interfaces and the sessions it owns drop
+    /// `ha-inactive` in the program.
+    pub fn set_redundancy_group(
+        &mut self,
+        rg: RedundancyGroupId,
+        active: bool,
+    ) -> Result<(), Error> {
+        let id = u32::from(rg.0);
+        if id >= abi::MAX_RGS {
+            return Ok(());
+        }
+        self.prog
+            .maps
+            .rg_state
+            .set(id, u32::from(!active), 0)
+            .map_err(map_err("xpf_rg_state"))
+    }
+
+    /// Releases the source mapping of session `s` (forward key `fwd`) as the
+    /// program does (`xpf_nat_release`): a persistent mapping loses a
+    /// reference and frees its slot with the last; an address-persistent
+    /// host loses a reference on its address.
+    fn release_mapping(&mut self, fwd: &SessKey, s: &abi::Sess) {
+        let m = &mut self.prog.maps;
+        if s.nat_kind & abi::flags::POOL_ADDR_ONLY != 0 {
+            let bk = bind_key(s.snat_target, fwd);
+            let Ok(b) = m.binds.get(&bk, 0) else {
+                return;
+            };
+            if b.value != s.slot {
+                return;
+            }
+            if b.refs > 1 {
+                let _ = m.binds.insert(
+                    bk,
+                    abi::Binding {
+                        refs: b.refs - 1,
+                        ..b
+                    },
+                    0,
+                );
+                return;
+            }
+            let _ = m.binds.remove(&bk);
+            let _ = m.slots.remove(&abi::SlotKey {
+                target: s.snat_target,
+                proto: abi::flags::HOLD_PROTO,
+                pad0: 0,
+                slot: s.slot,
+            });
+            return;
+        }
+        if s.nat_kind & abi::flags::POOL_PERSISTENT != 0 {
+            let pk = persist_key(s.snat_target, fwd);
+            match m.persist.get(&pk, 0) {
+                Ok(b) if b.value == s.slot => {
+                    if b.refs > 1 {
+                        let _ = m.persist.insert(
+                            pk,
+                            abi::Binding {
+                                refs: b.refs - 1,
+                                ..b
+                            },
+                            0,
+                        );
+                        return;
+                    }
+                    let _ = m.persist.remove(&pk);
+                }
+                _ => return,
+            }
+        }
+        let sk = abi::SlotKey {
+            target: s.snat_target,
+            proto: fwd.proto,
+            pad0: 0,
+            slot: s.slot,
+        };
+        if m.slots.remove(&sk).is_err() {
+            return;
+        }
+        if s.nat_kind & abi::flags::POOL_ADDR_PERSISTENT != 0 {
+            let bk = bind_key(s.snat_target, fwd);
+            if let Ok(b) = m.binds.get(&bk, 0) {
+                if b.refs > 1 {
+                    let _ = m.binds.insert(
+                        bk,
+                        abi::Binding {
+                            refs: b.refs - 1,
+                            ..b
+                        },
+                        0,
+                    );
+                } else {
+                    let _ = m.binds.remove(&bk);
+                }
+            }
+        }
     }
 
     /// The forward sessions whose deadline (`last_seen + timeout`) is at or
@@ -1235,7 +1710,31 @@ impl Firewall {
                 n += 1;
             }
         }
+        self.check_schedules(now_ns)?;
         Ok(n)
+    }
+
+    /// Schedule edges (xpf-conformance README, "Decisions"): at most once
+    /// per second of `now_ns`, when the set of active schedulers changed
+    /// since the last check, live sessions are rematched (a session no rule
+    /// admits any more closes with reason `policy`). Runs at the end of
+    /// every [`expire`](Self::expire); the program itself evaluates each
+    /// rule's scheduler per packet at the packet's time.
+    pub fn check_schedules(&mut self, now_ns: u64) -> Result<(), Error> {
+        let sec = now_ns / SEC;
+        if sec == self.sched.0 || self.sched.1.is_empty() {
+            return Ok(());
+        }
+        self.sched.0 = sec;
+        let Some(c) = self.compiled.clone() else {
+            return Ok(());
+        };
+        let active = schedules_active(&c, now_ns);
+        if active != self.sched.1 {
+            self.sched.1 = active;
+            self.rematch(&c, now_ns)?;
+        }
+        Ok(())
     }
 
     // ------------------------------------------------------------------
@@ -1289,6 +1788,57 @@ impl Firewall {
                         egress_zone: ZoneId(r.s.out_zone),
                         ingress_interface: InterfaceId(r.s.in_if),
                         rejected: r.reason != 0,
+                    }));
+                }
+                abi::flags::XR_FILTER_LOG => {
+                    let k = &r.key;
+                    self.events.push(Event::FilterLog(FilterLogEvent {
+                        time_ns: r.time_ns,
+                        filter: FilterId(r.s.rule as u16),
+                        term: FilterTermId(r.s.nat_rule_src),
+                        action: match r.reason {
+                            1 => FilterLogAction::Discard,
+                            2 => FilterLogAction::Reject,
+                            _ => FilterLogAction::Accept,
+                        },
+                        direction: if r.s.state == 1 {
+                            FilterDirection::Output
+                        } else {
+                            FilterDirection::Input
+                        },
+                        flow: FlowTuple {
+                            src: ip_of(k.family, &k.src),
+                            src_port: k.sport,
+                            dst: ip_of(k.family, &k.dst),
+                            dst_port: k.dport,
+                            protocol: IpProtocol(k.proto),
+                            icmp_type: (r.s.flags > 0).then(|| (r.s.flags - 1) as u8),
+                        },
+                        interface: InterfaceId(r.s.in_if),
+                    }));
+                }
+                abi::flags::XR_SCREEN_DROP => {
+                    let k = &r.key;
+                    let reason = DropReason::from_index(r.reason as usize);
+                    let Some(kind) = SCREEN_KINDS
+                        .into_iter()
+                        .find(|s| Some(s.drop_reason()) == reason)
+                    else {
+                        continue;
+                    };
+                    self.events.push(Event::ScreenDrop(ScreenDropEvent {
+                        time_ns: r.time_ns,
+                        kind,
+                        flow: FlowTuple {
+                            src: ip_of(k.family, &k.src),
+                            src_port: k.sport,
+                            dst: ip_of(k.family, &k.dst),
+                            dst_port: k.dport,
+                            protocol: IpProtocol(k.proto),
+                            icmp_type: (r.s.flags > 0).then(|| (r.s.flags - 1) as u8),
+                        },
+                        zone: ZoneId(r.s.in_zone),
+                        interface: InterfaceId(r.s.in_if),
                     }));
                 }
                 _ => {}
@@ -1433,6 +1983,73 @@ impl Firewall {
     }
 }
 
+/// The `POOL_*` flags and ports per address of slot target `target` (an
+/// interface allocator: none, 64,512 ports).
+fn pool_kind(c: &CompiledConfig, target: u16) -> (u8, u32) {
+    if target & 0x8000 != 0 {
+        return (0, 64_512);
+    }
+    c.nat
+        .source_pools
+        .iter()
+        .find(|p| p.id.0 == target)
+        .map_or((0, 1), |p| {
+            let mut kind = 0;
+            if p.port_overload != PortOverload::On {
+                return (abi::flags::POOL_ADDR_ONLY, 1);
+            }
+            if p.persistent {
+                kind |= abi::flags::POOL_PERSISTENT;
+            }
+            if p.address_persistent {
+                kind |= abi::flags::POOL_ADDR_PERSISTENT;
+            }
+            (kind, u32::from(p.port_range.high - p.port_range.low) + 1)
+        })
+}
+
+/// The persistent-mapping key of forward key `k` in pool `target`.
+fn persist_key(target: u16, k: &SessKey) -> abi::PersistKey {
+    abi::PersistKey {
+        target,
+        proto: k.proto,
+        family: k.family,
+        sport: k.sport,
+        pad0: 0,
+        src: k.src,
+    }
+}
+
+/// The address-persistence key of forward key `k` in pool `target`.
+fn bind_key(target: u16, k: &SessKey) -> abi::BindKey {
+    abi::BindKey {
+        target,
+        family: k.family,
+        pad0: 0,
+        src: k.src,
+    }
+}
+
+/// The session-limit count keys of forward key `k`: its source, its destination.
+fn limit_keys(k: &SessKey) -> [abi::LimitKey; 2] {
+    let key = |side: u8, addr: [u8; 16]| abi::LimitKey {
+        family: k.family,
+        side,
+        pad0: [0; 2],
+        addr,
+    };
+    [key(0, k.src), key(1, k.dst)]
+}
+
+/// Which schedulers are active at `now_ns`, in compiled order.
+fn schedules_active(c: &CompiledConfig, now_ns: u64) -> Vec<bool> {
+    let unix = (now_ns / SEC) as i64;
+    c.schedules
+        .iter()
+        .map(|s| s.is_active(unix, c.system.utc_offset_secs))
+        .collect()
+}
+
 fn key_src(k: &AnySessionKey) -> (IpAddr, u16) {
     match k {
         AnySessionKey::V4(k) => (IpAddr::V4(k.src), k.src_port),
@@ -1452,8 +2069,10 @@ fn policy_permits(
     sp: u16,
     dp: u16,
     icmp: Option<(u8, u8)>,
+    now_ns: u64,
 ) -> bool {
     let pol = &c.policies;
+    let unix = (now_ns / SEC) as i64;
     for i in pol.zone_pair(from, to).range().chain(pol.global.range()) {
         let r = &pol.rules[i];
         let zones_ok = |zs: &[ZoneId], z: ZoneId| zs.is_empty() || zs.contains(&z);
@@ -1468,6 +2087,12 @@ fn policy_permits(
             && r.app_match.matches(IpProtocol(proto), sp, dp, icmp)
             && in_set(r.source, src) != r.source_negate
             && in_set(r.destination, dst) != r.destination_negate
+            && r.schedule.is_none_or(|slot| {
+                c.schedules
+                    .iter()
+                    .find(|s| s.slot == slot)
+                    .is_some_and(|s| s.is_active(unix, c.system.utc_offset_secs))
+            })
         {
             return r.action == PolicyAction::Permit;
         }
@@ -1510,7 +2135,13 @@ fn relay_slot(c: &CompiledConfig, l: &Lowered, k: &SessKey, s: &abi::Sess) -> Op
     {
         return None;
     }
-    if port < pool.port_range.low || port > pool.port_range.high {
+    let address_only = pool.port_overload != PortOverload::On;
+    if address_only {
+        // An address hold keeps the internal port.
+        if port != k.sport {
+            return None;
+        }
+    } else if port < pool.port_range.low || port > pool.port_range.high {
         return None;
     }
     let mut index = 0u64;
@@ -1523,6 +2154,14 @@ fn relay_slot(c: &CompiledConfig, l: &Lowered, k: &SessKey, s: &abi::Sess) -> Op
             break;
         }
         index += (hi - lo + 1) as u64;
+    }
+    if address_only {
+        return Some(abi::SlotKey {
+            target: pool.id.0,
+            proto: abi::flags::HOLD_PROTO,
+            pad0: 0,
+            slot: u32::try_from(found?).ok()?,
+        });
     }
     let ports = u64::from(pool.port_range.high - pool.port_range.low) + 1;
     let slot = found? * ports + u64::from(port - pool.port_range.low);

@@ -15,7 +15,8 @@ use xpf_dataplane::compile::{
     CompiledConfig, CompiledNatContext, CompiledNatMatch, CompiledSourceAction, RouteTarget,
 };
 use xpf_dataplane::config::{
-    DefaultPolicy, HostProtocol, HostService, PolicyAction, PortOverload, TcpWindowCheck,
+    DefaultPolicy, FilterAction, HostProtocol, HostService, PolicyAction, PortOverload,
+    TcpWindowCheck,
 };
 use xpf_dataplane::error::DataplaneError;
 use xpf_runtime::ZoneId;
@@ -23,46 +24,10 @@ use xpf_runtime::ZoneId;
 /// What the eBPF backend runs today, with the reason for everything it
 /// does not (each of these is refused at apply time, never ignored).
 pub fn capabilities() -> Capabilities {
-    Capabilities::all_supported()
-        .unsupported(
-            Capability::Schedulers,
-            "scheduled policies need a schedule-slot map the program does not read yet",
-        )
-        .unsupported(
-            Capability::PolicyReject,
-            "the XDP program does not build TCP RST / ICMP unreachable frames yet",
-        )
-        .unsupported(
-            Capability::SourceNatAddressOnly,
-            "address holds (pools without port overloading) are not implemented in the program",
-        )
-        .unsupported(
-            Capability::PersistentNat,
-            "persistent NAT mappings (endpoint-independent reuse) are not implemented in the program",
-        )
-        .unsupported(
-            Capability::AddressPersistentNat,
-            "address persistence (per-host address binding) is not implemented in the program",
-        )
-        .unsupported(Capability::Screens, "IDS screens are not implemented in the program")
-        .unsupported(
-            Capability::FloodScreens,
-            "flood screens need per-zone token buckets the program does not have yet",
-        )
-        .unsupported(
-            Capability::SessionLimits,
-            "per-source/destination session limits are not implemented in the program",
-        )
-        .unsupported(Capability::Filters, "firewall filters are not implemented in the program")
-        .unsupported(Capability::Policers, "policers are not implemented in the program")
-        .unsupported(
-            Capability::Fragments,
-            "fragments are dropped (fragment-no-session); no fragment tracking yet",
-        )
-        .unsupported(
-            Capability::HighAvailability,
-            "redundancy groups and session sync are not implemented for the eBPF backend",
-        )
+    Capabilities::all_supported().unsupported(
+        Capability::Fragments,
+        "fragments are dropped (fragment-no-session); no fragment tracking yet",
+    )
 }
 
 /// The map contents of one configuration slot.
@@ -100,6 +65,18 @@ pub struct Lowered {
     pub pools: Vec<(u32, abi::Pool)>,
     /// Pool address index -> address.
     pub pool_addrs: Vec<(abi::PoolAddrKey, abi::Prefix)>,
+    /// `(ScheduleSlot, scheduler)`.
+    pub scheds: Vec<(u32, abi::Sched)>,
+    /// Filter terms in compiled order (index = `FilterTermId - 1`).
+    pub terms: Vec<abi::Term>,
+    /// `(FilterId, span of its terms)`.
+    pub filters: Vec<(u32, abi::Span)>,
+    /// Policed terms: `(term index, [committed (rate, burst), peak])`, bytes;
+    /// the buckets start full at apply time.
+    pub policers: Vec<(u32, [(u64, u64); 2])>,
+    /// Flood thresholds, packets per second: `(ZoneId, [SYN, ICMP, UDP])`
+    /// (0: none); the buckets start full at apply time.
+    pub floods: Vec<(u32, [u32; 3])>,
 }
 
 fn unsupported(cap: &str, reason: impl Into<String>) -> DataplaneError {
@@ -268,6 +245,201 @@ fn protocol_bits(p: &[HostProtocol]) -> u32 {
         .fold(0, |a, b| a | b)
 }
 
+/// The stateless screens (`SCR_*`) of profile `id`. The fragment checks
+/// (syn-frag, ping-of-death, tear-drop) stay inert as in the model: the
+/// program drops every fragment (`fragment-no-session`) before screening.
+fn screen_bits(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> u8 {
+    let Some(s) = id.and_then(|id| c.screens.iter().find(|s| s.id == id)) else {
+        return 0;
+    };
+    [
+        (s.land, SCR_LAND),
+        (s.syn_fin, SCR_SYN_FIN),
+        (s.tcp_no_flag, SCR_TCP_NO_FLAG),
+        (s.fin_no_ack, SCR_FIN_NO_ACK),
+        (s.winnuke, SCR_WINNUKE),
+        (s.source_route, SCR_SOURCE_ROUTE),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |a, (_, b)| a | b)
+}
+
+/// Filters, terms and policers into `out`.
+fn lower_filters(c: &CompiledConfig, out: &mut Lowered) -> Result<(), DataplaneError> {
+    let fl = &c.filters;
+    if fl.terms.len() > abi::MAX_TERMS as usize {
+        return Err(unsupported(
+            "filters",
+            format!(
+                "{} filter terms (the program holds {})",
+                fl.terms.len(),
+                abi::MAX_TERMS
+            ),
+        ));
+    }
+    for f in &fl.filters {
+        if u32::from(f.id.0) >= abi::MAX_FILTERS {
+            return Err(unsupported(
+                "filters",
+                format!("filter {} has id {}", f.name, f.id.0),
+            ));
+        }
+        out.filters.push((
+            u32::from(f.id.0),
+            abi::Span {
+                start: f.span.start,
+                count: f.span.count,
+            },
+        ));
+    }
+    for (i, t) in fl.terms.iter().enumerate() {
+        let too_many = |what: &str, n: usize, max: usize| {
+            if n > max {
+                Err(unsupported(
+                    "filters",
+                    format!("term {} has {n} {what} (the program holds {max})", t.name),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        too_many("source prefixes", t.source.len(), abi::TERM_PREFIXES)?;
+        too_many(
+            "destination prefixes",
+            t.destination.len(),
+            abi::TERM_PREFIXES,
+        )?;
+        too_many("protocols", t.protocols.len(), abi::TERM_PROTOS)?;
+        too_many("source port ranges", t.source_ports.len(), abi::TERM_PORTS)?;
+        too_many(
+            "destination port ranges",
+            t.destination_ports.len(),
+            abi::TERM_PORTS,
+        )?;
+        too_many("TCP-flag alternatives", t.tcp_flags.len(), abi::TERM_FLAGS)?;
+        too_many("DSCP values", t.dscp.len(), abi::TERM_DSCP)?;
+        too_many("ICMP types", t.icmp_types.len(), abi::TERM_ICMP)?;
+        let mut v = abi::Term {
+            id: t.id.0,
+            filter: u32::from(t.filter.0),
+            action: match t.action {
+                FilterAction::Accept => FA_ACCEPT,
+                FilterAction::Discard => FA_DISCARD,
+                FilterAction::Reject => FA_REJECT,
+                FilterAction::NextTerm => FA_NEXT,
+            },
+            log: u8::from(t.log),
+            n_src: t.source.len() as u8,
+            n_dst: t.destination.len() as u8,
+            n_protos: t.protocols.len() as u8,
+            n_sports: t.source_ports.len() as u8,
+            n_dports: t.destination_ports.len() as u8,
+            n_flags: t.tcp_flags.len() as u8,
+            n_dscp: t.dscp.len() as u8,
+            n_icmp: t.icmp_types.len() as u8,
+            ..Default::default()
+        };
+        for (k, n) in t.source.iter().enumerate() {
+            v.src[k] = prefix(n);
+        }
+        for (k, n) in t.destination.iter().enumerate() {
+            v.dst[k] = prefix(n);
+        }
+        for (k, p) in t.protocols.iter().enumerate() {
+            v.protos[k] = p.0;
+        }
+        for (k, r) in t.source_ports.iter().enumerate() {
+            v.sports[k] = [r.low, r.high];
+        }
+        for (k, r) in t.destination_ports.iter().enumerate() {
+            v.dports[k] = [r.low, r.high];
+        }
+        for (k, (m, val)) in t.tcp_flags.iter().enumerate() {
+            v.flags[k] = [*m, *val];
+        }
+        for (k, d) in t.dscp.iter().enumerate() {
+            v.dscp[k] = *d;
+        }
+        for (k, ty) in t.icmp_types.iter().enumerate() {
+            v.icmp[k] = *ty;
+        }
+        if let Some(pid) = t.policer {
+            let Some(p) = fl.policers.iter().find(|p| p.id == pid) else {
+                return Err(unsupported(
+                    "policers",
+                    format!("term {} names an unknown policer", t.name),
+                ));
+            };
+            // Buckets count bytes x 10^9 in 64 bits.
+            let fits = |burst: u64| burst.checked_mul(1_000_000_000).is_some();
+            let peak = p.pir_bytes.zip(p.pbs_bytes);
+            if !fits(p.cbs_bytes) || peak.is_some_and(|(_, b)| !fits(b)) {
+                return Err(unsupported(
+                    "policers",
+                    format!(
+                        "policer {} bursts beyond the program's 64-bit buckets",
+                        p.name
+                    ),
+                ));
+            }
+            v.policer = if peak.is_some() { 2 } else { 1 };
+            out.policers.push((
+                i as u32,
+                [(p.cir_bytes, p.cbs_bytes), peak.unwrap_or((0, 0))],
+            ));
+        }
+        out.terms.push(v);
+    }
+    Ok(())
+}
+
+/// The flood thresholds `[SYN, ICMP, UDP]` of profile `id` (0: none).
+fn flood_thresholds(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> [u32; 3] {
+    id.and_then(|id| c.screens.iter().find(|s| s.id == id))
+        .map_or([0; 3], |s| {
+            [
+                s.syn_flood_pps.unwrap_or(0),
+                s.icmp_flood_pps.unwrap_or(0),
+                s.udp_flood_pps.unwrap_or(0),
+            ]
+        })
+}
+
+/// The per-source / per-destination session limits of profile `id` (0: none).
+fn session_limits(
+    c: &CompiledConfig,
+    id: Option<xpf_runtime::ScreenProfileId>,
+) -> Result<(u16, u16), DataplaneError> {
+    let Some(s) = id.and_then(|id| c.screens.iter().find(|s| s.id == id)) else {
+        return Ok((0, 0));
+    };
+    let one = |l: Option<u32>| {
+        u16::try_from(l.unwrap_or(0)).map_err(|_| {
+            unsupported(
+                "session-limits",
+                format!(
+                    "screen {} limits sessions to {} (the program holds limits up to 65535)",
+                    s.name,
+                    l.unwrap_or(0)
+                ),
+            )
+        })
+    };
+    Ok((
+        one(s.source_session_limit)?,
+        one(s.destination_session_limit)?,
+    ))
+}
+
+fn flood_bit(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> u8 {
+    if flood_thresholds(c, id).iter().any(|t| *t != 0) {
+        SCR_FLOODS
+    } else {
+        0
+    }
+}
+
 /// The network-order tag of an address-set key.
 pub fn set_tag(slot: u32, set: u32) -> u32 {
     ((slot << 31) | (set & 0x7fff_ffff)).to_be()
@@ -306,7 +478,49 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
         mss: f.tcp_mss.unwrap_or(0),
         default_permit: u8::from(pol.default_action == DefaultPolicy::Permit),
         valid: 1,
+        utc_offset: c.system.utc_offset_secs,
+        limits: 0,
     };
+    for s in &c.schedules {
+        let id = u32::from(s.slot.0);
+        if id >= abi::MAX_SCHEDULES {
+            return Err(unsupported(
+                "schedulers",
+                format!(
+                    "scheduler {} has slot {id} (the program holds {})",
+                    s.name,
+                    abi::MAX_SCHEDULES
+                ),
+            ));
+        }
+        if s.week_windows.len() > abi::SCHED_WINDOWS || s.date_ranges.len() > abi::SCHED_DATES {
+            return Err(unsupported(
+                "schedulers",
+                format!(
+                    "scheduler {} has {} weekly windows and {} date ranges (the program holds \
+                     {} and {})",
+                    s.name,
+                    s.week_windows.len(),
+                    s.date_ranges.len(),
+                    abi::SCHED_WINDOWS,
+                    abi::SCHED_DATES
+                ),
+            ));
+        }
+        let mut v = abi::Sched {
+            valid: 1,
+            n_windows: s.week_windows.len() as u8,
+            n_dates: s.date_ranges.len() as u8,
+            ..Default::default()
+        };
+        for (i, &(a, b)) in s.week_windows.iter().enumerate() {
+            v.windows[i] = [a, b];
+        }
+        for (i, &(a, b)) in s.date_ranges.iter().enumerate() {
+            v.dates[i] = [a, b];
+        }
+        out.scheds.push((id, v));
+    }
     for z in &c.zones {
         if u32::from(z.id.0) >= abi::MAX_ZONES {
             return Err(unsupported(
@@ -319,23 +533,26 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 ),
             ));
         }
+        let limits = session_limits(c, z.screen)?;
+        if limits != (0, 0) {
+            out.gen_cfg.limits = 1;
+        }
+        let floods = flood_thresholds(c, z.screen);
+        if floods.iter().any(|t| *t != 0) {
+            out.floods.push((u32::from(z.id.0), floods));
+        }
         out.zones.push((
             u32::from(z.id.0),
             abi::Zone {
                 valid: 1,
                 tcp_rst: u8::from(z.tcp_rst),
                 loose: u8::from(z.tcp_window_check == TcpWindowCheck::Loose),
-                pad0: 0,
+                screens: screen_bits(c, z.screen) | flood_bit(c, z.screen),
                 host_services: service_bits(&z.host_services),
                 host_protocols: protocol_bits(&z.host_protocols),
-                pad1: 0,
+                src_limit: limits.0,
+                dst_limit: limits.1,
             },
-        ));
-    }
-    if c.zones.iter().any(|z| z.tcp_rst) {
-        return Err(unsupported(
-            "policy-reject",
-            "zone tcp-rst answers need RST frames the XDP program does not build yet",
         ));
     }
     for i in &c.interfaces {
@@ -350,8 +567,32 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 ),
             ));
         }
+        let rg = i.redundancy_group.map_or(0, |g| g.0);
+        let fid = |f: Option<xpf_runtime::FilterId>| -> Result<u16, DataplaneError> {
+            match f {
+                None => Ok(0),
+                Some(f) if u32::from(f.0) < abi::MAX_FILTERS => Ok(f.0 + 1),
+                Some(f) => Err(unsupported(
+                    "filters",
+                    format!(
+                        "interface {} uses filter id {} (the program holds {} filters)",
+                        i.name,
+                        f.0,
+                        abi::MAX_FILTERS
+                    ),
+                )),
+            }
+        };
+        let filters = [
+            fid(i.filter_input_v4)?,
+            fid(i.filter_input_v6)?,
+            fid(i.filter_output_v4)?,
+            fid(i.filter_output_v6)?,
+        ];
         let mut v = abi::Iface {
             valid: 1,
+            rg,
+            filters,
             zone: i.zone.0,
             vlan: i.vlan.unwrap_or(0),
             mac: i.mac.0,
@@ -375,6 +616,7 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
             });
         }
     }
+    lower_filters(c, &mut out)?;
     for zp in &pol.zone_pairs {
         out.zone_pairs.push((
             abi::PairKey {
@@ -442,6 +684,22 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
             sport_hi: m.source_ports.high,
             dport_lo: m.destination_ports.low,
             dport_hi: m.destination_ports.high,
+            sched: match r.schedule {
+                None => 0,
+                Some(s) if u32::from(s.0) < abi::MAX_SCHEDULES => s.0 + 1,
+                Some(s) => {
+                    return Err(unsupported(
+                        "schedulers",
+                        format!(
+                            "rule {} uses scheduler slot {} (the program holds {})",
+                            r.id.0,
+                            s.0,
+                            abi::MAX_SCHEDULES
+                        ),
+                    ));
+                }
+            },
+            pad0: [0; 3],
         });
         if r.id.0 >= abi::MAX_RULE_IDS {
             return Err(unsupported(
@@ -623,13 +881,13 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 ),
             ));
         }
-        if p.port_overload != PortOverload::On {
-            return Err(unsupported(
-                "source-nat-address-only",
-                format!("pool {} has no port overloading", p.name),
-            ));
-        }
-        let ports = u64::from(p.port_range.high.saturating_sub(p.port_range.low)) + 1;
+        // Without port overloading a pool holds addresses, one slot each.
+        let address_only = p.port_overload != PortOverload::On;
+        let ports = if address_only {
+            1
+        } else {
+            u64::from(p.port_range.high.saturating_sub(p.port_range.low)) + 1
+        };
         if p.port_range.low > p.port_range.high
             || p.address_count == 0
             || p.address_count.saturating_mul(u128::from(ports)) > u128::from(abi::MAX_POOL_SLOTS)
@@ -682,6 +940,13 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 family,
                 port_low: p.port_range.low,
                 port_high: p.port_range.high,
+                flags: if address_only { POOL_ADDR_ONLY } else { 0 }
+                    | if p.persistent { POOL_PERSISTENT } else { 0 }
+                    | if p.address_persistent {
+                        POOL_ADDR_PERSISTENT
+                    } else {
+                        0
+                    },
                 pad0: 0,
                 addr_count: index,
                 pad1: 0,
@@ -762,6 +1027,8 @@ mod tests {
             assert!(!reason.is_empty(), "{cap} has no reason");
         }
         assert!(capabilities().supports(Capability::SourceNatPool));
-        assert!(!capabilities().supports(Capability::Screens));
+        assert!(capabilities().supports(Capability::Screens));
+        assert!(capabilities().supports(Capability::Filters));
+        assert!(!capabilities().supports(Capability::Fragments));
     }
 }

@@ -103,6 +103,26 @@ pub struct Maps {
     pub zone_pairs: HashMap<MapData, PairKey, Span>,
     /// `xpf_rules`.
     pub rules: Array<MapData, Rule>,
+    /// `xpf_scheds`.
+    pub scheds: Array<MapData, Sched>,
+    /// `xpf_floods`.
+    pub floods: Array<MapData, Flood>,
+    /// `xpf_limit_cnt`.
+    pub limit_cnt: HashMap<MapData, LimitKey, u64>,
+    /// `xpf_terms`.
+    pub terms: Array<MapData, Term>,
+    /// `xpf_filters`.
+    pub filters: Array<MapData, Span>,
+    /// `xpf_policers`.
+    pub policers: Array<MapData, Bucket>,
+    /// `xpf_cnt_term`.
+    pub cnt_term: PerCpuArray<MapData, PktCnt>,
+    /// `xpf_rg_state`.
+    pub rg_state: Array<MapData, u32>,
+    /// `xpf_persist`.
+    pub persist: HashMap<MapData, PersistKey, Binding>,
+    /// `xpf_binds`.
+    pub binds: HashMap<MapData, BindKey, Binding>,
     /// `xpf_sets4`.
     pub sets4: LpmTrie<MapData, Lpm4, u8>,
     /// `xpf_sets6`.
@@ -187,6 +207,9 @@ impl Loaded {
             .map_max_entries("xpf_sessions", sessions.saturating_mul(2))
             .map_max_entries("xpf_embryonic", sessions)
             .map_max_entries("xpf_slots", sessions)
+            .map_max_entries("xpf_limit_cnt", sessions.saturating_mul(2))
+            .map_max_entries("xpf_persist", sessions)
+            .map_max_entries("xpf_binds", sessions)
             .load(OBJECT)?;
         for name in [PROGRAM, PASS_PROGRAM] {
             let prog: &mut Xdp = ebpf
@@ -212,6 +235,16 @@ impl Loaded {
             zones: take!(ebpf, "xpf_zones"),
             zone_pairs: take!(ebpf, "xpf_zone_pairs"),
             rules: take!(ebpf, "xpf_rules"),
+            scheds: take!(ebpf, "xpf_scheds"),
+            floods: take!(ebpf, "xpf_floods"),
+            limit_cnt: take!(ebpf, "xpf_limit_cnt"),
+            persist: take!(ebpf, "xpf_persist"),
+            rg_state: take!(ebpf, "xpf_rg_state"),
+            terms: take!(ebpf, "xpf_terms"),
+            filters: take!(ebpf, "xpf_filters"),
+            policers: take!(ebpf, "xpf_policers"),
+            cnt_term: take!(ebpf, "xpf_cnt_term"),
+            binds: take!(ebpf, "xpf_binds"),
             sets4: take!(ebpf, "xpf_sets4"),
             sets6: take!(ebpf, "xpf_sets6"),
             routes4: take!(ebpf, "xpf_routes4"),

@@ -8,6 +8,7 @@
 //! reset between cases.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use xpf_conformance::harness::{
@@ -23,8 +24,8 @@ use xpf_dataplane::session_store::{CompanionDeleteResult, ReconcileInput};
 use xpf_ebpf::firewall::sess_key;
 use xpf_ebpf::{Firewall, FrameVerdict, LoadOptions};
 use xpf_runtime::{
-    AnySessionKey, CloseReason, DropReason, Event, InterfaceId, RedundancyGroupId, SessionDelta,
-    SessionEntry,
+    AnySessionKey, CloseReason, CounterValue, DropReason, Event, FilterTermId, InterfaceId,
+    RedundancyGroupId, SessionDelta, SessionEntry,
 };
 
 thread_local! {
@@ -90,20 +91,29 @@ impl Harness for EbpfHarness {
 
     fn inject(&mut self, ingress: InterfaceId, frame: &[u8], now_ns: u64) -> Outcome {
         self.expire(now_ns);
-        let (v, out) = self
+        let r = self
             .fw
             .borrow_mut()
-            .run_frame(ingress, frame, now_ns)
+            .run_frame_full(ingress, frame, now_ns)
             .expect("BPF_PROG_TEST_RUN");
-        let verdict = match v {
+        let verdict = match r.verdict {
             FrameVerdict::Forward(egress) => Verdict::Forward { egress },
             FrameVerdict::Local => Verdict::Local,
             FrameVerdict::Drop(reason) => Verdict::Drop { reason },
         };
+        // An emitted frame (RST / ICMP error) leaves out of the interface
+        // the program names (the ingress, or an output filter's interface).
+        let generated = match r.emitted {
+            Some(interface) => vec![EmittedFrame {
+                interface,
+                frame: r.frame.clone(),
+            }],
+            None => Vec::new(),
+        };
         Outcome {
             verdict,
-            forwarded: matches!(verdict, Verdict::Forward { .. }).then_some(out),
-            generated: Vec::<EmittedFrame>::new(),
+            forwarded: matches!(verdict, Verdict::Forward { .. }).then_some(r.frame),
+            generated,
         }
     }
 
@@ -141,6 +151,15 @@ impl Harness for EbpfHarness {
         s
     }
 
+    fn filter_term_counters(&self) -> Option<BTreeMap<FilterTermId, CounterValue>> {
+        Some(
+            self.fw
+                .borrow()
+                .filter_term_counters()
+                .expect("filter term counters"),
+        )
+    }
+
     fn drain_events(&mut self) -> Vec<Event> {
         self.fw.borrow_mut().drain_events()
     }
@@ -151,14 +170,18 @@ impl Harness for EbpfHarness {
 
     fn set_redundancy_group(
         &mut self,
-        _rg: RedundancyGroupId,
-        _active: bool,
-        _now_ns: u64,
+        rg: RedundancyGroupId,
+        active: bool,
+        now_ns: u64,
     ) -> Result<(), HarnessError> {
-        Err(HarnessError::Unsupported {
-            capability: "high-availability".into(),
-            reason: "redundancy groups are not implemented for the eBPF backend".into(),
-        })
+        self.expire(now_ns);
+        self.fw
+            .borrow_mut()
+            .set_redundancy_group(rg, active)
+            .map_err(|e| HarnessError::Backend {
+                backend: "ebpf".into(),
+                message: e.to_string(),
+            })
     }
 
     fn delete_known(
@@ -292,12 +315,7 @@ fn conformance_replies_pass() {
     }
 }
 
-/// Model equivalence does not pass yet: the program does not generate the
-/// ICMP time-exceeded frames the model emits for TTL-1 packets (see
-/// ARCHITECTURE.md, "The eBPF backend"). Run it by hand with `--ignored` to
-/// see the first difference it finds.
 #[test]
-#[ignore = "the XDP program does not generate ICMP time-exceeded frames yet"]
 fn conformance_model_equivalence() {
     if privileged("conformance_model_equivalence") {
         run_property(Property::ModelEquivalence, &EbpfHarness::new);
@@ -316,5 +334,174 @@ fn a_frame_without_configuration_is_dropped_as_unknown_interface() {
         Verdict::Drop {
             reason: DropReason::UnknownInterface
         }
+    );
+}
+
+const EMIT_CONFIG: &str = r#"
+[[interfaces]]
+name = "ge-0/0/0.0"
+zone = "untrust"
+mac = "02:00:0a:00:00:00"
+addresses = ["198.19.10.2/29", "2001:db8:20::2/64"]
+
+[[interfaces]]
+name = "ge-0/0/1.0"
+zone = "trust"
+mac = "02:00:0a:00:00:01"
+addresses = ["198.18.10.1/24", "2001:db8:10::1/64"]
+
+[[zones]]
+name = "trust"
+
+[[zones]]
+name = "untrust"
+
+[[security.policies]]
+from-zone = "trust"
+to-zone = "untrust"
+
+[[security.policies.policies]]
+name = "web"
+match = { source-address = ["any"], destination-address = ["any"], application = ["junos-http"] }
+then = { action = "reject" }
+
+[[security.policies.policies]]
+name = "rest"
+match = { source-address = ["any"], destination-address = ["any"], application = ["any"] }
+then = { action = "permit" }
+
+[[forwarding.routes]]
+destination = "0.0.0.0/0"
+next-hop = "198.19.10.1"
+
+[[forwarding.routes]]
+destination = "::/0"
+next-hop = "2001:db8:20::1"
+
+[[forwarding.neighbours]]
+address = "198.19.10.1"
+mac = "02:00:0a:ff:00:01"
+interface = "ge-0/0/0.0"
+
+[[forwarding.neighbours]]
+address = "2001:db8:20::1"
+mac = "02:00:0a:ff:00:01"
+interface = "ge-0/0/0.0"
+"#;
+
+/// Runs `frame` into `ge-0/0/1.0` on the reference model and on the program
+/// under `EMIT_CONFIG`; returns both outcomes.
+fn model_and_program(frame: &[u8]) -> (Outcome, Outcome) {
+    let cfg = Config::from_toml_str(EMIT_CONFIG).expect("test config parses");
+    let compiled = compile_with_previous(&cfg, None).expect("test config compiles");
+    let trust = compiled
+        .interfaces
+        .iter()
+        .find(|i| i.name == "ge-0/0/1.0")
+        .map(|i| i.id)
+        .expect("trust interface");
+    let mut model = xpf_conformance::Model::new();
+    model.apply(&cfg, 1_000).expect("model applies");
+    let mut h = EbpfHarness::new();
+    h.apply(&cfg, 1_000).expect("program applies");
+    (
+        model.inject(trust, frame, 2_000),
+        h.inject(trust, frame, 2_000),
+    )
+}
+
+/// An Ethernet frame from the trust host's MAC to ge-0/0/1.0 around `ip`.
+fn eth(ethertype: u16, ip: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0x0a, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x05];
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(ip);
+    f
+}
+
+#[test]
+fn a_rejected_tcp_syn_is_answered_with_the_models_rst_out_of_the_ingress() {
+    if !privileged("a_rejected_tcp_syn_is_answered_with_the_models_rst_out_of_the_ingress") {
+        return;
+    }
+    use xpf_conformance::model::wire;
+    let (src, dst) = ("198.18.10.5", "198.19.200.80");
+    let mut ip = vec![0u8; 40];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&40u16.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 6;
+    ip[12..16].copy_from_slice(&[198, 18, 10, 5]);
+    ip[16..20].copy_from_slice(&[198, 19, 200, 80]);
+    ip[20..22].copy_from_slice(&40_000u16.to_be_bytes());
+    ip[22..24].copy_from_slice(&80u16.to_be_bytes());
+    ip[24..28].copy_from_slice(&1_000u32.to_be_bytes());
+    ip[32] = 5 << 4;
+    ip[33] = 0x02;
+    ip[34..36].copy_from_slice(&65_535u16.to_be_bytes());
+    let mut f = eth(0x0800, &ip);
+    wire::fix_ipv4_header(&mut f, 14);
+    let (s, d) = (src.parse().unwrap(), dst.parse().unwrap());
+    let end = f.len();
+    wire::fix_l4(&mut f, xpf_runtime::AddressFamily::Inet, s, d, 6, 34, end);
+    let (m, b) = model_and_program(&f);
+    assert_eq!(
+        m.verdict,
+        Verdict::Drop {
+            reason: DropReason::PolicyReject
+        }
+    );
+    assert_eq!(m.generated.len(), 1, "the model answers with a RST");
+    assert_eq!(
+        b, m,
+        "the program's verdict and RST are the model's, byte for byte"
+    );
+}
+
+#[test]
+fn an_ipv6_packet_with_hop_limit_one_is_answered_with_the_models_time_exceeded() {
+    if !privileged("an_ipv6_packet_with_hop_limit_one_is_answered_with_the_models_time_exceeded") {
+        return;
+    }
+    use xpf_conformance::model::wire;
+    let (src, dst): (std::net::Ipv6Addr, std::net::Ipv6Addr) = (
+        "2001:db8:10::5".parse().unwrap(),
+        "2001:db8:99::53".parse().unwrap(),
+    );
+    let payload = 8 + 23;
+    let mut ip = vec![0u8; 40 + payload];
+    ip[0] = 0x60;
+    ip[4..6].copy_from_slice(&(payload as u16).to_be_bytes());
+    ip[6] = 17;
+    ip[7] = 1;
+    ip[8..24].copy_from_slice(&src.octets());
+    ip[24..40].copy_from_slice(&dst.octets());
+    ip[40..42].copy_from_slice(&5_353u16.to_be_bytes());
+    ip[42..44].copy_from_slice(&53u16.to_be_bytes());
+    ip[44..46].copy_from_slice(&(payload as u16).to_be_bytes());
+    for (i, b) in ip[48..].iter_mut().enumerate() {
+        *b = i as u8 * 7;
+    }
+    let mut f = eth(0x86dd, &ip);
+    let end = f.len();
+    wire::fix_l4(
+        &mut f,
+        xpf_runtime::AddressFamily::Inet6,
+        src.into(),
+        dst.into(),
+        17,
+        54,
+        end,
+    );
+    let (m, b) = model_and_program(&f);
+    assert_eq!(
+        m.verdict,
+        Verdict::Drop {
+            reason: DropReason::TtlExceeded
+        }
+    );
+    assert_eq!(m.generated.len(), 1, "the model answers with time exceeded");
+    assert_eq!(
+        b, m,
+        "the program's verdict and ICMPv6 error are the model's, byte for byte"
     );
 }
