@@ -16,6 +16,7 @@ use crate::render::{self, SeqState, Wire};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use xpf_dataplane::Config;
+use xpf_dataplane::apply::{Capabilities, Capability};
 use xpf_dataplane::session_store::{ReconcileInput, reverse_entry};
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
@@ -233,6 +234,106 @@ impl<H: Harness> HarnessDyn for H {
     }
 }
 
+/// The traffic capabilities `frame` exercises beyond what every frame
+/// does: an IP fragment, IPv6 extension headers (in the frame itself or in
+/// the packet an ICMP error quotes), a transport protocol without ports
+/// ([`Capability::SourceNatPortless`], which matters only where source NAT
+/// is configured). Read from the raw bytes, so a malformed chain counts
+/// too.
+pub fn traffic_capabilities(frame: &[u8]) -> BTreeSet<Capability> {
+    let mut caps = BTreeSet::new();
+    let mut at = 12;
+    while let Some(et) = frame
+        .get(at..at + 2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+    {
+        match et {
+            0x8100 | 0x88a8 => at += 4,
+            0x0800 | 0x86dd => {
+                ip_capabilities(&frame[at + 2..], true, &mut caps);
+                break;
+            }
+            _ => break,
+        }
+    }
+    caps
+}
+
+/// [`traffic_capabilities`] of the IP packet `ip`; `outer` for the frame's
+/// own packet (an ICMP error's quote is looked into once).
+fn ip_capabilities(ip: &[u8], outer: bool, caps: &mut BTreeSet<Capability>) {
+    const EXTENSION_HEADERS: [u8; 10] = [0, 43, 44, 50, 51, 60, 135, 139, 140, 253];
+    match ip.first().map(|b| b >> 4) {
+        Some(4) if ip.len() >= 20 => {
+            if u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+                caps.insert(Capability::Fragments);
+            }
+            if outer && !matches!(ip[9], 1 | 6 | 17 | 58 | 132) {
+                caps.insert(Capability::SourceNatPortless);
+            }
+            let header = usize::from(ip[0] & 0x0f) * 4;
+            if outer
+                && ip[9] == 1
+                && let Some(icmp) = ip.get(header..)
+                && icmp.len() > 8
+                && matches!(icmp[0], 3 | 11 | 12)
+            {
+                ip_capabilities(&icmp[8..], false, caps);
+            }
+        }
+        Some(6) if ip.len() >= 40 => {
+            let next = ip[6];
+            if next == 44 {
+                caps.insert(Capability::Fragments);
+            }
+            if EXTENSION_HEADERS.contains(&next) || next == 254 {
+                caps.insert(Capability::Ipv6ExtensionHeaders);
+            } else if outer && !matches!(next, 1 | 6 | 17 | 58 | 132) {
+                caps.insert(Capability::SourceNatPortless);
+            }
+            if outer && next == 58 && ip.len() > 48 && (1..=4).contains(&ip[40]) {
+                ip_capabilities(&ip[48..], false, caps);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What a case's configurations use that decides whether a frame's
+/// traffic capabilities matter.
+struct TrafficContext<'c> {
+    /// The backend's declared capabilities.
+    declared: &'c Capabilities,
+    /// Some configuration of the case has source NAT rules.
+    source_nat: bool,
+}
+
+/// True (and the refusal listed) when `frame` exercises a traffic
+/// capability the backend marks unsupported.
+fn frame_refused(
+    traffic: &TrafficContext<'_>,
+    name: &str,
+    frame: &[u8],
+    skipped: &mut Skipped,
+) -> bool {
+    let declared = traffic.declared;
+    let mut refused = false;
+    for cap in traffic_capabilities(frame) {
+        if cap == Capability::SourceNatPortless && !traffic.source_nat {
+            continue;
+        }
+        if !declared.supports(cap) {
+            let reason = declared
+                .entries
+                .get(&cap)
+                .map_or("not declared", |s| s.reason.as_str());
+            skipped.insert(format!("{name}: traffic ({cap}: {reason})"));
+            refused = true;
+        }
+    }
+    refused
+}
+
 /// A backend refused an operation the model ran: from here on the two
 /// states differ by that operation, so the case stops. Its earlier steps
 /// were compared, but it counts as skipped (not passed): the refusal is
@@ -291,6 +392,20 @@ pub fn run_equivalence<B: Harness>(
             );
         }
     }
+    // Traffic the backend declares it cannot handle yet (by capability)
+    // stops the case as skipped, listed with the backend's reason.
+    let declared = backend.capabilities();
+    let variants = s.steps.iter().filter_map(|step| match step {
+        Step::Apply { variant } => Some(config_of(s, *variant)),
+        _ => None,
+    });
+    let source_nat = std::iter::once(base.clone())
+        .chain(variants)
+        .any(|c| !c.security.nat.source.rule_sets.is_empty());
+    let traffic = TrafficContext {
+        declared: &declared,
+        source_nat,
+    };
     let mut now = T0;
     let mut last_active = schedules_active(&model, now);
     let mut seqs: Vec<SeqState> = (0..s.flows.len()).map(SeqState::new).collect();
@@ -315,6 +430,9 @@ pub fn run_equivalence<B: Harness>(
                 let frame =
                     render::flow_frame(&s.flows[*flow], &w, *reply, *kind, *ttl1, &mut seqs[*flow]);
                 let iface = xpf_runtime::InterfaceId(k as u16);
+                if frame_refused(&traffic, backend.name(), &frame, skipped) {
+                    return Ok(stopped());
+                }
                 let mo = model.inject(iface, &frame, now);
                 let bo = backend.inject(iface, &frame, now);
                 compare_outcome(i, &mo, &bo)?;
@@ -322,6 +440,9 @@ pub fn run_equivalence<B: Harness>(
             Step::Junk { iface, junk } => {
                 let frame = render::junk_frame(*iface, *junk);
                 let id = xpf_runtime::InterfaceId(*iface as u16);
+                if frame_refused(&traffic, backend.name(), &frame, skipped) {
+                    return Ok(stopped());
+                }
                 let mo = model.inject(id, &frame, now);
                 let bo = backend.inject(id, &frame, now);
                 compare_outcome(i, &mo, &bo)?;
@@ -413,6 +534,9 @@ pub fn run_equivalence<B: Harness>(
             Step::IcmpError { .. } => {
                 let (k, frame) = icmp_error_frame(s, &model, step, &seqs);
                 let iface = xpf_runtime::InterfaceId(k as u16);
+                if frame_refused(&traffic, backend.name(), &frame, skipped) {
+                    return Ok(stopped());
+                }
                 let mo = model.inject(iface, &frame, now);
                 let bo = backend.inject(iface, &frame, now);
                 tally(match mo.verdict {
@@ -441,6 +565,9 @@ pub fn run_equivalence<B: Harness>(
                     render::flow_frame(&s.flows[*flow], &w, *reply, *kind, false, &mut seqs[*flow]);
                 let frame = render::with_ipv4_option(&frame, *option);
                 let iface = xpf_runtime::InterfaceId(k as u16);
+                if frame_refused(&traffic, backend.name(), &frame, skipped) {
+                    return Ok(stopped());
+                }
                 let mo = model.inject(iface, &frame, now);
                 let bo = backend.inject(iface, &frame, now);
                 compare_outcome(i, &mo, &bo)?;
@@ -456,6 +583,9 @@ pub fn run_equivalence<B: Harness>(
                     render::flow_frame(&s.flows[*flow], &w, *reply, *kind, false, &mut seqs[*flow]);
                 let iface = xpf_runtime::InterfaceId(k as u16);
                 for piece in render::fragments(&frame, *plan, 0x4000 + i as u32) {
+                    if frame_refused(&traffic, backend.name(), &piece, skipped) {
+                        return Ok(stopped());
+                    }
                     let mo = model.inject(iface, &piece, now);
                     let bo = backend.inject(iface, &piece, now);
                     tally(match mo.verdict {
@@ -477,6 +607,9 @@ pub fn run_equivalence<B: Harness>(
                     render::flow_frame(&s.flows[*flow], &w, *reply, *kind, false, &mut seqs[*flow]);
                 let frame = render::with_ext_headers(&frame, chain, *cut, 0x8000 + i as u32);
                 let iface = xpf_runtime::InterfaceId(k as u16);
+                if frame_refused(&traffic, backend.name(), &frame, skipped) {
+                    return Ok(stopped());
+                }
                 let mo = model.inject(iface, &frame, now);
                 let bo = backend.inject(iface, &frame, now);
                 if s.flows[*flow].v6 && !chain.is_empty() {
@@ -503,6 +636,9 @@ pub fn run_equivalence<B: Harness>(
                     &mut SeqState::new(*flow),
                 );
                 let iface = xpf_runtime::InterfaceId(k as u16);
+                if frame_refused(&traffic, backend.name(), &frame, skipped) {
+                    return Ok(stopped());
+                }
                 let mo = model.inject(iface, &frame, now);
                 let bo = backend.inject(iface, &frame, now);
                 compare_outcome(i, &mo, &bo)?;
@@ -1022,4 +1158,102 @@ pub fn run_replies_pass<B: Harness>(
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An untagged Ethernet header carrying `ethertype`.
+    fn ethernet(ethertype: u16) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f
+    }
+
+    /// A 20-byte IPv4 header (no options) with the fragment field `frag`.
+    fn ipv4(protocol: u8, frag: u16) -> Vec<u8> {
+        let mut h = vec![0x45, 0, 0, 40, 0x12, 0x34];
+        h.extend_from_slice(&frag.to_be_bytes());
+        h.extend_from_slice(&[64, protocol, 0, 0, 198, 18, 0, 1, 198, 19, 0, 1]);
+        h
+    }
+
+    /// A 40-byte IPv6 header with next header `next`.
+    fn ipv6(next: u8) -> Vec<u8> {
+        let mut h = vec![0x60, 0, 0, 0, 0, 16, next, 64];
+        h.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8].repeat(8));
+        h
+    }
+
+    #[test]
+    fn plain_packets_exercise_no_traffic_capability() {
+        let mut udp = ethernet(0x0800);
+        udp.extend(ipv4(17, 0x4000)); // don't-fragment only
+        udp.extend([0; 8]);
+        assert!(traffic_capabilities(&udp).is_empty());
+        let mut tcp6 = ethernet(0x86dd);
+        tcp6.extend(ipv6(6));
+        tcp6.extend([0; 20]);
+        assert!(traffic_capabilities(&tcp6).is_empty());
+    }
+
+    #[test]
+    fn fragments_and_extension_headers_are_recognised_also_behind_vlan_tags() {
+        let mut first = ethernet(0x8100);
+        first.extend([0, 10, 0x08, 0x00]);
+        first.extend(ipv4(17, 0x2000)); // more fragments, offset 0
+        assert_eq!(
+            traffic_capabilities(&first),
+            BTreeSet::from([Capability::Fragments])
+        );
+        let mut hop_by_hop = ethernet(0x86dd);
+        hop_by_hop.extend(ipv6(0));
+        assert_eq!(
+            traffic_capabilities(&hop_by_hop),
+            BTreeSet::from([Capability::Ipv6ExtensionHeaders])
+        );
+        let mut fragment6 = ethernet(0x86dd);
+        fragment6.extend(ipv6(44));
+        assert_eq!(
+            traffic_capabilities(&fragment6),
+            BTreeSet::from([Capability::Fragments, Capability::Ipv6ExtensionHeaders])
+        );
+    }
+
+    #[test]
+    fn a_transport_without_ports_is_flagged_for_source_nat() {
+        let mut ah = ethernet(0x0800);
+        ah.extend(ipv4(51, 0));
+        assert_eq!(
+            traffic_capabilities(&ah),
+            BTreeSet::from([Capability::SourceNatPortless])
+        );
+        let mut gre6 = ethernet(0x86dd);
+        gre6.extend(ipv6(47));
+        assert_eq!(
+            traffic_capabilities(&gre6),
+            BTreeSet::from([Capability::SourceNatPortless])
+        );
+    }
+
+    #[test]
+    fn an_icmp_error_counts_what_its_quoted_packet_exercises() {
+        let mut error = ethernet(0x0800);
+        error.extend(ipv4(1, 0));
+        error.extend([11, 0, 0, 0, 0, 0, 0, 0]); // time exceeded
+        error.extend(ipv4(17, 0x00b9)); // a non-first fragment
+        assert_eq!(
+            traffic_capabilities(&error),
+            BTreeSet::from([Capability::Fragments])
+        );
+        let mut error6 = ethernet(0x86dd);
+        error6.extend(ipv6(58));
+        error6.extend([1, 0, 0, 0, 0, 0, 0, 0]); // destination unreachable
+        error6.extend(ipv6(60)); // destination options
+        assert_eq!(
+            traffic_capabilities(&error6),
+            BTreeSet::from([Capability::Ipv6ExtensionHeaders])
+        );
+    }
 }

@@ -137,6 +137,9 @@ pub enum Capability {
     SourceNatPool,
     /// Source pools without port translation.
     SourceNatAddressOnly,
+    /// Source NAT of protocols without ports (AH, ESP, GRE, ...): an
+    /// address hold scoped to the protocol (docs/nat-allocation.md, section 6).
+    SourceNatPortless,
     /// Persistent NAT.
     PersistentNat,
     /// Address-persistent pools.
@@ -161,6 +164,9 @@ pub enum Capability {
     TcpMssClamp,
     /// IP fragments.
     Fragments,
+    /// IPv6 extension-header chains (hop-by-hop, routing, fragment,
+    /// destination options, AH / ESP) walked to the transport header.
+    Ipv6ExtensionHeaders,
     /// HA redundancy groups and session sync.
     HighAvailability,
     /// Event stream.
@@ -183,6 +189,7 @@ impl Capability {
         Self::SourceNatInterface,
         Self::SourceNatPool,
         Self::SourceNatAddressOnly,
+        Self::SourceNatPortless,
         Self::PersistentNat,
         Self::AddressPersistentNat,
         Self::DestinationNat,
@@ -195,6 +202,7 @@ impl Capability {
         Self::TcpWindowTracking,
         Self::TcpMssClamp,
         Self::Fragments,
+        Self::Ipv6ExtensionHeaders,
         Self::HighAvailability,
         Self::Events,
         Self::SessionDeltas,

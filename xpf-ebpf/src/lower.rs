@@ -24,10 +24,19 @@ use xpf_runtime::ZoneId;
 /// What the eBPF backend runs today, with the reason for everything it
 /// does not (each of these is refused at apply time, never ignored).
 pub fn capabilities() -> Capabilities {
-    Capabilities::all_supported().unsupported(
-        Capability::Fragments,
-        "fragments are dropped (fragment-no-session); no fragment tracking yet",
-    )
+    Capabilities::all_supported()
+        .unsupported(
+            Capability::Fragments,
+            "fragments are dropped (fragment-no-session); no fragment tracking yet",
+        )
+        .unsupported(
+            Capability::SourceNatPortless,
+            "protocol-scoped address holds are not implemented: a portless flow under source NAT gets a port slot",
+        )
+        .unsupported(
+            Capability::Ipv6ExtensionHeaders,
+            "the parser classifies an IPv6 packet by its first next header; the extension-header chain is not walked yet",
+        )
 }
 
 /// The map contents of one configuration slot.
