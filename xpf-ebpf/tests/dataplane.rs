@@ -173,14 +173,15 @@ fn applies_count_generations_and_a_refused_config_changes_nothing() {
     let r = block_on(dp.apply(&config(), &Cancel::new())).expect("second apply");
     assert_eq!(r.generation, 2);
     assert_eq!(dp.status().generation, 2);
-    // Policy reject needs RST frames the program does not build yet:
+    // A session limit beyond what the program's counters hold (65,535):
     // refused, typed, nothing changes.
-    let reject =
-        Config::from_toml_str(&CONFIG.replace("action = \"permit\"", "action = \"reject\""))
-            .expect("reject config");
-    let err = block_on(dp.apply(&reject, &Cancel::new())).expect_err("reject refused");
+    let limited = CONFIG.replace("name = \"trust\"\n", "name = \"trust\"\nscreen = \"big\"\n")
+        + "\n[[security.screen.ids-options]]\nname = \"big\"\n\
+           [security.screen.ids-options.limit-session]\nsource-ip-based = 100000\n";
+    let limited = Config::from_toml_str(&limited).expect("limited config");
+    let err = block_on(dp.apply(&limited, &Cancel::new())).expect_err("limit refused");
     assert!(
-        matches!(&err, DataplaneError::Unsupported { capability, .. } if capability == "policy-reject"),
+        matches!(&err, DataplaneError::Unsupported { capability, .. } if capability == "session-limits"),
         "{err}"
     );
     assert_eq!(dp.last_apply().expect("applied").generation, 2);
