@@ -1451,6 +1451,7 @@ __noinline int xpf_nat_plan(struct scratch *sc, __u32 naddr, __u32 ports, __u32 
 		__builtin_memset(bk, 0, sizeof(*bk));
 		bk->target = n->target;
 		bk->family = p->family;
+		bk->scope = (n->kind & POOL_HOLD_SCOPED) ? p->proto : 0;
 		addr_cpy(bk->src, p->src);
 		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, bk);
 		if (b) {
@@ -1552,6 +1553,7 @@ __noinline int xpf_nat_release(struct scratch *sc, const struct xpf_sess_key *fk
 		__builtin_memset(bk, 0, sizeof(*bk));
 		bk->target = s->snat_target;
 		bk->family = fk->family;
+		bk->scope = (kind & POOL_HOLD_SCOPED) ? fk->proto : 0;
 		addr_cpy(bk->src, fk->src);
 		struct xpf_binding *b = bpf_map_lookup_elem(&xpf_binds, bk);
 		if (!b || b->value != s->slot)
@@ -1559,7 +1561,8 @@ __noinline int xpf_nat_release(struct scratch *sc, const struct xpf_sess_key *fk
 		if (__sync_fetch_and_add(&b->refs, -1) > 1)
 			return 0;
 		bpf_map_delete_elem(&xpf_binds, bk);
-		release_slot(s->snat_target, HOLD_PROTO, s->slot);
+		release_slot(s->snat_target, (kind & POOL_HOLD_SCOPED) ? fk->proto : HOLD_PROTO,
+			     s->slot);
 		return 0;
 	}
 	if (kind & POOL_PERSISTENT) {
@@ -3498,9 +3501,16 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 					sc->nat.kind = pool->flags;
 				}
 				__u64 ports = (__u64)(high - low) + 1;
+				/* A protocol without ports cannot share an address by
+				 * port: it holds one for that protocol alone
+				 * (docs/nat-allocation.md, section 6). */
+				if (!(sc->nat.kind & POOL_ADDR_ONLY) && !has_ports(p->proto) &&
+				    !is_icmp(p->proto))
+					sc->nat.kind = POOL_ADDR_ONLY | POOL_HOLD_SCOPED;
 				if (sc->nat.kind & POOL_ADDR_ONLY) {
 					ports = 1;
-					sc->nat.sproto = HOLD_PROTO;
+					sc->nat.sproto = (sc->nat.kind & POOL_HOLD_SCOPED) ? p->proto
+											 : HOLD_PROTO;
 				}
 				a.proto = sc->nat.sproto;
 				if (ports * naddr == 0 || ports * naddr > XPF_MAX_POOL_SLOTS)

@@ -672,6 +672,10 @@ _Static_assert(__builtin_offsetof(struct xpf_static_rule, from) == 48, "static.f
 #define POOL_ADDR_ONLY 4       /* no port overloading: an address hold per host
 				* (slot key proto 0xff, slot = address index) */
 #define HOLD_PROTO 0xff
+#define POOL_HOLD_SCOPED 8     /* with POOL_ADDR_ONLY, per session: a portless
+				* protocol in a port-overloading pool or on an
+				* interface holds an address for that protocol only
+				* (slot key proto = the protocol, binding scope = it) */
 struct xpf_pool {
 	__u8 valid;
 	__u8 family;
@@ -721,11 +725,13 @@ _Static_assert(__builtin_offsetof(struct xpf_binding, refs) == 4, "binding.refs"
 struct xpf_bind_key {
 	__u16 target;
 	__u8 family;
-	__u8 pad0;
+	__u8 scope; /* 0: all protocols (address-only holds, address persistence);
+		     * else the protocol of a POOL_HOLD_SCOPED hold */
 	__u8 src[16];
 };
 _Static_assert(sizeof(struct xpf_bind_key) == 20, "xpf_bind_key size");
 _Static_assert(__builtin_offsetof(struct xpf_bind_key, family) == 2, "bind_key.family");
+_Static_assert(__builtin_offsetof(struct xpf_bind_key, scope) == 3, "bind_key.scope");
 _Static_assert(__builtin_offsetof(struct xpf_bind_key, src) == 4, "bind_key.src");
 
 /* Pool address index -> address. Map xpf_pool_addrs. */

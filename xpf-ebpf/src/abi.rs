@@ -166,6 +166,10 @@ pub mod flags {
     pub const POOL_ADDR_ONLY: u8 = 4;
     /// Slot-key protocol of an address hold.
     pub const HOLD_PROTO: u8 = 0xff;
+    /// With `POOL_ADDR_ONLY`, per session: the hold of a protocol without
+    /// ports in a port-overloading pool or on an interface, scoped to that
+    /// protocol (slot-key protocol and binding scope are the protocol).
+    pub const POOL_HOLD_SCOPED: u8 = 8;
 }
 
 macro_rules! pod {
@@ -372,12 +376,13 @@ pub struct BindKey {
     pub target: u16,
     /// 4 or 6.
     pub family: u8,
-    /// Padding.
-    pub pad0: u8,
+    /// 0: all protocols (address-only holds, address persistence); else
+    /// the protocol of a `POOL_HOLD_SCOPED` hold.
+    pub scope: u8,
     /// Internal address.
     pub src: [u8; 16],
 }
-layout!(BindKey, 20, family == 2, src == 4);
+layout!(BindKey, 20, family == 2, scope == 3, src == 4);
 
 /// `struct xpf_limit_key`: a forward-key source (side 0) or destination
 /// (side 1) whose live sessions `xpf_limit_cnt` counts.

@@ -770,9 +770,10 @@ impl Firewall {
                 continue;
             };
             let (kind, ports) = pool_kind(&compiled, sk.target);
+            let kind = session_kind(kind, k.proto);
             if kind & abi::flags::POOL_ADDR_ONLY != 0 {
                 // An address hold: the host keeps one address.
-                let bk = bind_key(sk.target, k);
+                let bk = bind_key(sk.target, k, hold_scope(kind, k.proto).0);
                 if let Some(b) = binds.get_mut(&bk) {
                     if b.value == sk.slot {
                         b.refs += 1;
@@ -815,7 +816,7 @@ impl Firewall {
             }
             if kind & abi::flags::POOL_ADDR_PERSISTENT != 0 {
                 let idx = sk.slot / ports.max(1);
-                let bk = bind_key(sk.target, k);
+                let bk = bind_key(sk.target, k, 0);
                 if binds.get(&bk).is_some_and(|b| b.value != idx) {
                     orphans.push(*k);
                     continue;
@@ -1588,7 +1589,8 @@ impl Firewall {
     fn release_mapping(&mut self, fwd: &SessKey, s: &abi::Sess) {
         let m = &mut self.prog.maps;
         if s.nat_kind & abi::flags::POOL_ADDR_ONLY != 0 {
-            let bk = bind_key(s.snat_target, fwd);
+            let (scope, hold_proto) = hold_scope(s.nat_kind, fwd.proto);
+            let bk = bind_key(s.snat_target, fwd, scope);
             let Ok(b) = m.binds.get(&bk, 0) else {
                 return;
             };
@@ -1609,7 +1611,7 @@ impl Firewall {
             let _ = m.binds.remove(&bk);
             let _ = m.slots.remove(&abi::SlotKey {
                 target: s.snat_target,
-                proto: abi::flags::HOLD_PROTO,
+                proto: hold_proto,
                 pad0: 0,
                 slot: s.slot,
             });
@@ -1645,7 +1647,7 @@ impl Firewall {
             return;
         }
         if s.nat_kind & abi::flags::POOL_ADDR_PERSISTENT != 0 {
-            let bk = bind_key(s.snat_target, fwd);
+            let bk = bind_key(s.snat_target, fwd, 0);
             if let Ok(b) = m.binds.get(&bk, 0) {
                 if b.refs > 1 {
                     let _ = m.binds.insert(
@@ -2021,12 +2023,39 @@ fn persist_key(target: u16, k: &SessKey) -> abi::PersistKey {
 }
 
 /// The address-persistence key of forward key `k` in pool `target`.
-fn bind_key(target: u16, k: &SessKey) -> abi::BindKey {
+fn bind_key(target: u16, k: &SessKey, scope: u8) -> abi::BindKey {
     abi::BindKey {
         target,
         family: k.family,
-        pad0: 0,
+        scope,
         src: k.src,
+    }
+}
+
+/// True for protocols whose flows carry ports or ICMP identifiers (a port
+/// slot can translate them).
+fn has_ports_or_id(proto: u8) -> bool {
+    matches!(proto, 1 | 6 | 17 | 58 | 132)
+}
+
+/// The `POOL_*` kind a session of `proto` gets from an allocator of kind
+/// `kind` (as the program decides it): a protocol without ports holds an
+/// address for that protocol alone.
+fn session_kind(kind: u8, proto: u8) -> u8 {
+    if kind & abi::flags::POOL_ADDR_ONLY == 0 && !has_ports_or_id(proto) {
+        abi::flags::POOL_ADDR_ONLY | abi::flags::POOL_HOLD_SCOPED
+    } else {
+        kind
+    }
+}
+
+/// The binding scope and slot-key protocol of an address hold of kind
+/// `kind` for a flow of `proto`.
+fn hold_scope(kind: u8, proto: u8) -> (u8, u8) {
+    if kind & abi::flags::POOL_HOLD_SCOPED != 0 {
+        (proto, proto)
+    } else {
+        (0, abi::flags::HOLD_PROTO)
     }
 }
 
@@ -2115,7 +2144,19 @@ fn relay_slot(c: &CompiledConfig, l: &Lowered, k: &SessKey, s: &abi::Sess) -> Op
         } else {
             xpf_runtime::AddressFamily::Inet6
         };
-        if ifc.primary_address(fam)? != public || port < 1024 {
+        if ifc.primary_address(fam)? != public {
+            return None;
+        }
+        if !has_ports_or_id(k.proto) {
+            // A protocol-scoped hold of the interface's one address.
+            return (port == k.sport).then_some(abi::SlotKey {
+                target: s.snat_target,
+                proto: k.proto,
+                pad0: 0,
+                slot: 0,
+            });
+        }
+        if port < 1024 {
             return None;
         }
         return Some(abi::SlotKey {
@@ -2136,7 +2177,8 @@ fn relay_slot(c: &CompiledConfig, l: &Lowered, k: &SessKey, s: &abi::Sess) -> Op
         return None;
     }
     let address_only = pool.port_overload != PortOverload::On;
-    if address_only {
+    let hold = address_only || !has_ports_or_id(k.proto);
+    if hold {
         // An address hold keeps the internal port.
         if port != k.sport {
             return None;
@@ -2155,10 +2197,16 @@ fn relay_slot(c: &CompiledConfig, l: &Lowered, k: &SessKey, s: &abi::Sess) -> Op
         }
         index += (hi - lo + 1) as u64;
     }
-    if address_only {
+    if hold {
+        // All-protocol holds of an address-only pool, or a portless
+        // protocol's own (docs/nat-allocation.md, section 6).
         return Some(abi::SlotKey {
             target: pool.id.0,
-            proto: abi::flags::HOLD_PROTO,
+            proto: if address_only {
+                abi::flags::HOLD_PROTO
+            } else {
+                k.proto
+            },
             pad0: 0,
             slot: u32::try_from(found?).ok()?,
         });

@@ -30,10 +30,6 @@ pub fn capabilities() -> Capabilities {
             "fragments are dropped (fragment-no-session); no fragment tracking yet",
         )
         .unsupported(
-            Capability::SourceNatPortless,
-            "protocol-scoped address holds are not implemented: a portless flow under source NAT gets a port slot",
-        )
-        .unsupported(
             Capability::Ipv6ExtensionHeaders,
             "the parser classifies an IPv6 packet by its first next header; the extension-header chain is not walked yet",
         )
