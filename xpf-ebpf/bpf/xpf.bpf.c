@@ -1782,6 +1782,10 @@ __noinline int xpf_tcp_wscale(struct xdp_md *ctx, __u32 l4, __u32 th)
 #define EMIT_VIA(kind, iface) (0x400000 | 0x10000 | (((iface) & 0xff) << 8) | (kind))
 
 #define DELIVER_TO(e) (0x200000 | ((e) & 0xffff))
+/* xpf_established found no session for the packet's key: first packet. The
+ * session lookup is done once, in that stage (its value pointer cannot be
+ * passed to a global function). */
+#define SESS_MISS 0x1000000
 
 /* ------------------------------------------------------------------------ */
 /* Verdicts                                                                  */
@@ -3172,7 +3176,7 @@ __noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct
 		return XDP_DROP;
 	struct sess_val *hit = bpf_map_lookup_elem(&xpf_sessions, &sc->key);
 	if (!hit)
-		return do_drop(v, DR_TCP_INVALID_STATE);
+		return SESS_MISS;
 	__u64 now = v->now;
 	struct xpf_gen_cfg *gc = gen_of(v);
 	if (!gc)
@@ -3807,10 +3811,8 @@ int xpf_xdp(struct xdp_md *ctx)
 	k->dport = p->dport;
 	addr_cpy(k->src, p->src);
 	addr_cpy(k->dst, p->dst);
-	struct sess_val *hit = bpf_map_lookup_elem(&xpf_sessions, k);
-	if (hit) {
-		r = xpf_established(ctx, &v, sc);
-	} else {
+	r = xpf_established(ctx, &v, sc);
+	if (r == SESS_MISS) {
 		cnt_add(XC_SESS_MISSES, 1);
 		__builtin_memset(&sc->nv, 0, sizeof(sc->nv));
 		if (p->kind == L4_TCP) {
