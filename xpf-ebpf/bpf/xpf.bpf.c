@@ -608,15 +608,29 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 		if (hlen < 20 || hlen > iplen || total < hlen || total > iplen)
 			return DR_MALFORMED_IPV4;
 		__u32 sum = 0;
-		for (int i = 0; i < 30; i++) {
-			if ((__u32)i * 2 >= hlen)
-				break;
-			if ((void *)(ip + i * 2 + 2) > end)
-				return DR_MALFORMED_IPV4;
-			sum += rd16(ip + i * 2);
+		if (hlen == 20) {
+			/* No options (bounds checked above): the ones' complement
+			 * sum of five 32-bit words, folded, is the sum of the ten
+			 * 16-bit words in host order; 0xffff reads the same in
+			 * either byte order. */
+			const __u32 *w = (const __u32 *)ip;
+			__u64 s = (__u64)w[0] + w[1] + w[2] + w[3] + w[4];
+			s = (s & 0xffffffff) + (s >> 32);
+			s = (s & 0xffff) + (s >> 16);
+			s = (s & 0xffff) + (s >> 16);
+			s = (s & 0xffff) + (s >> 16);
+			sum = (__u32)s;
+		} else {
+			for (int i = 0; i < 30; i++) {
+				if ((__u32)i * 2 >= hlen)
+					break;
+				if ((void *)(ip + i * 2 + 2) > end)
+					return DR_MALFORMED_IPV4;
+				sum += rd16(ip + i * 2);
+			}
+			sum = (sum & 0xffff) + (sum >> 16);
+			sum = (sum & 0xffff) + (sum >> 16);
 		}
-		sum = (sum & 0xffff) + (sum >> 16);
-		sum = (sum & 0xffff) + (sum >> 16);
 		if (sum != 0xffff)
 			return DR_BAD_IPV4_CSUM;
 		p->source_route = 0;
@@ -1785,6 +1799,10 @@ __noinline int xpf_tcp_wscale(struct xdp_md *ctx, __u32 l4, __u32 th)
 #define EMIT_VIA(kind, iface) (0x400000 | 0x10000 | (((iface) & 0xff) << 8) | (kind))
 
 #define DELIVER_TO(e) (0x200000 | ((e) & 0xffff))
+/* xpf_established found no session for the packet's key: first packet. The
+ * session lookup is done once, in that stage (its value pointer cannot be
+ * passed to a global function). */
+#define SESS_MISS 0x1000000
 
 /* ------------------------------------------------------------------------ */
 /* Verdicts                                                                  */
@@ -3175,7 +3193,7 @@ __noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct
 		return XDP_DROP;
 	struct sess_val *hit = bpf_map_lookup_elem(&xpf_sessions, &sc->key);
 	if (!hit)
-		return do_drop(v, DR_TCP_INVALID_STATE);
+		return SESS_MISS;
 	__u64 now = v->now;
 	struct xpf_gen_cfg *gc = gen_of(v);
 	if (!gc)
@@ -3817,10 +3835,8 @@ int xpf_xdp(struct xdp_md *ctx)
 	k->dport = p->dport;
 	addr_cpy(k->src, p->src);
 	addr_cpy(k->dst, p->dst);
-	struct sess_val *hit = bpf_map_lookup_elem(&xpf_sessions, k);
-	if (hit) {
-		r = xpf_established(ctx, &v, sc);
-	} else {
+	r = xpf_established(ctx, &v, sc);
+	if (r == SESS_MISS) {
 		cnt_add(XC_SESS_MISSES, 1);
 		__builtin_memset(&sc->nv, 0, sizeof(sc->nv));
 		if (p->kind == L4_TCP) {
