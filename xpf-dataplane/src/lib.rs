@@ -16,6 +16,7 @@ pub mod cancel;
 pub mod compile;
 pub mod config;
 pub mod error;
+pub mod event_hub;
 pub mod session_store;
 pub mod syslog;
 pub mod traits;

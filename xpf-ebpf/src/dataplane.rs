@@ -14,7 +14,13 @@
 //! Attaching resolves device names in the network namespace of the calling
 //! thread (the kernel binds an XDP link to a device of that namespace).
 
-use crate::events::{DeltaLog, EventHub, lock};
+use xpf_dataplane::event_hub::{DeltaLog, EventHub};
+
+/// Locks `m`, recovering the data of a poisoned lock (a panicked holder
+/// leaves nothing half-written here that the next holder cannot use).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 use crate::firewall::{Firewall, entry_of, sess_key};
 use crate::lower;
 use crate::program::{Error, LoadOptions};

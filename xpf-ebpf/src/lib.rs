@@ -18,7 +18,6 @@
 
 pub mod abi;
 pub mod dataplane;
-mod events;
 pub mod firewall;
 pub mod lower;
 pub mod program;

@@ -78,7 +78,8 @@
 
 pub mod craft;
 pub mod dataplane;
-pub mod events;
+/// The event hub and delta log (shared with the other backends).
+pub use xpf_dataplane::event_hub as events;
 pub mod ha;
 pub mod link;
 pub mod plan;

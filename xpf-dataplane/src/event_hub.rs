@@ -1,8 +1,12 @@
 //! The event hub (every subscriber gets its own bounded queue, woken when
-//! events arrive) and the bounded session-delta log HA sync drains. The
-//! eBPF backend's service thread (or the embedder's `poll`) moves ring-buffer
-//! records here, so a slow subscriber never slows the program: a full
-//! subscriber queue drops the event and counts it for that subscriber only.
+//! events arrive) and the session-delta log HA sync drains, shared by the
+//! backends.
+//!
+//! A backend publishes here from outside its packet path (the userspace
+//! shards after every burst, the eBPF service thread or the embedder's
+//! `poll` from the ring buffer), so nothing on the packet path waits for a
+//! subscriber: a full subscriber queue drops the event and counts it for
+//! that subscriber only.
 
 use async_trait::async_trait;
 use std::collections::VecDeque;
@@ -10,10 +14,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
-use xpf_dataplane::traits::EventStream;
+use crate::traits::EventStream;
 use xpf_runtime::{Event, SessionDelta, SessionDeltaReason, SessionDeltaSnapshot, SessionEntry};
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -36,6 +40,7 @@ struct Subscriber {
 pub struct EventHub {
     capacity: usize,
     subscribers: Mutex<Vec<Weak<Subscriber>>>,
+    published: Mutex<u64>,
 }
 
 impl EventHub {
@@ -44,6 +49,7 @@ impl EventHub {
         Self {
             capacity: capacity.max(1),
             subscribers: Mutex::new(Vec::new()),
+            published: Mutex::new(0),
         }
     }
 
@@ -63,7 +69,7 @@ impl EventHub {
         if events.is_empty() {
             return;
         }
-
+        *lock(&self.published) += events.len() as u64;
         let mut subs = lock(&self.subscribers);
         subs.retain(|w| w.strong_count() > 0);
         for sub in subs.iter().filter_map(Weak::upgrade) {
@@ -97,6 +103,11 @@ impl EventHub {
                 w.wake();
             }
         }
+    }
+
+    /// Events published since the hub was created.
+    pub fn published(&self) -> u64 {
+        *lock(&self.published)
     }
 
     /// Live subscriptions and the events queued for them (summed).
@@ -196,6 +207,14 @@ impl DeltaLog {
         }
         let seq = s.seq;
         s.queue.push_back(SessionDelta { seq, reason, entry });
+    }
+
+    /// Counts deltas lost before they reached the log (an engine queue
+    /// overflowed).
+    pub fn lose(&self, n: u64) {
+        if n > 0 {
+            lock(&self.inner).lost += n;
+        }
     }
 
     /// Starts a new epoch: history is gone (table reset), consumers must
