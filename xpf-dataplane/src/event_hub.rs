@@ -8,13 +8,13 @@
 //! subscriber: a full subscriber queue drops the event and counts it for
 //! that subscriber only.
 
+use crate::traits::EventStream;
 use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
-use crate::traits::EventStream;
 use xpf_runtime::{Event, SessionDelta, SessionDeltaReason, SessionDeltaSnapshot, SessionEntry};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

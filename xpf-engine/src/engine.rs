@@ -60,7 +60,7 @@ use crate::filter::{FilterInput, FilterTable, FilterVerdict, LoggedTerm};
 use crate::fragments::{DatagramKey, Fragment, FragmentTracker};
 use crate::host_inbound::{self, HostPacket};
 use crate::nat::{FlowRequest, NatError, SnatTarget, SourceMapping, SourceNat};
-use crate::nat_rules::{NatInput, NatRules};
+use crate::nat_rules::{DestinationTranslation, NatInput, NatRules};
 use crate::policy::PolicyInput;
 use crate::screen::{ScreenInput, ZoneFloods, stateless_check};
 use crate::session::{
@@ -75,7 +75,7 @@ use crate::wire::{L4Info, ParsedFrame, parse_frame};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use xpf_dataplane::compile::{CompiledConfig, CompiledSourceAction};
+use xpf_dataplane::compile::{CompiledConfig, CompiledRule, CompiledSourceAction};
 use xpf_dataplane::config::PolicyAction;
 use xpf_dataplane::session_store::{close_event, open_event};
 use xpf_runtime::counters::BaseCounter;
@@ -1366,6 +1366,68 @@ fn icmp_error(
     forward(t, s, p, frame, egress, None, now_ns, out)
 }
 
+/// What a new session takes from its destination translation and the rule
+/// that admitted it (the general and the new-flow path share this).
+struct SessionMarks {
+    rule: xpf_runtime::PolicyRuleId,
+    app: xpf_runtime::AppId,
+    app_timeout: Option<NonZeroU32>,
+    nat_rule_dst: NatRuleId,
+}
+
+/// Sets a new session's flags from its destination translation (counting
+/// the rule's hit), the admitting `rule` (log / count) and `loose` TCP
+/// tracking, and returns the rule-derived fields. `default-policy =
+/// "permit"` admits flows without a rule: no logging, no counting, rule id
+/// and application NONE.
+fn session_marks(
+    s: &mut State,
+    dnat: Option<&DestinationTranslation<'_>>,
+    rule: Option<&CompiledRule>,
+    loose: bool,
+    flags: &mut SessionFlags,
+) -> SessionMarks {
+    let mut nat_rule_dst = NatRuleId::NONE;
+    if let Some(d) = dnat {
+        nat_rule_dst = d.rule;
+        flags.insert(if d.is_static {
+            SessionFlags::STATIC_NAT
+        } else {
+            SessionFlags::DNAT
+        });
+        if let Some(c) = s.telemetry.counters.nat_rules.get_mut(d.rule.index()) {
+            c.packets += 1;
+        }
+    }
+    let Some(r) = rule else {
+        if loose {
+            flags.insert(SessionFlags::LOOSE_TCP);
+        }
+        return SessionMarks {
+            rule: Default::default(),
+            app: Default::default(),
+            app_timeout: None,
+            nat_rule_dst,
+        };
+    };
+    for (on, flag) in [
+        (r.log_init, SessionFlags::LOG_INIT),
+        (r.log_close, SessionFlags::LOG_CLOSE),
+        (r.count, SessionFlags::COUNT),
+        (loose, SessionFlags::LOOSE_TCP),
+    ] {
+        if on {
+            flags.insert(flag);
+        }
+    }
+    SessionMarks {
+        rule: r.id,
+        app: r.app,
+        app_timeout: r.app_match.timeout_secs.and_then(NonZeroU32::new),
+        nat_rule_dst,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn first_packet(
     t: &Tables,
@@ -1590,50 +1652,9 @@ fn first_packet(
     // An ICMP query's identifier sits in both port slots of its keys, so
     // the reply key carries the translated identifier twice.
     let dport2 = if p.protocol.is_icmp() { sport2 } else { dport2 };
-    let mut nat_rule_dst = NatRuleId::NONE;
-    if let Some(d) = &dnat {
-        nat_rule_dst = d.rule;
-        flags.insert(if d.is_static {
-            SessionFlags::STATIC_NAT
-        } else {
-            SessionFlags::DNAT
-        });
-        if let Some(c) = s.telemetry.counters.nat_rules.get_mut(d.rule.index()) {
-            c.packets += 1;
-        }
-    }
-    // `default-policy = "permit"` admits flows without a rule: no logging,
-    // no counting, rule id and application NONE.
-    let (rule_id, rule_app, app_timeout, log_init, log_close, count) = match rule {
-        Some(r) => (
-            r.id,
-            r.app,
-            r.app_match.timeout_secs.and_then(NonZeroU32::new),
-            r.log_init,
-            r.log_close,
-            r.count,
-        ),
-        None => (
-            Default::default(),
-            Default::default(),
-            None,
-            false,
-            false,
-            false,
-        ),
-    };
-    if log_init {
-        flags.insert(SessionFlags::LOG_INIT);
-    }
-    if log_close {
-        flags.insert(SessionFlags::LOG_CLOSE);
-    }
-    if count {
-        flags.insert(SessionFlags::COUNT);
-    }
-    if loose {
-        flags.insert(SessionFlags::LOOSE_TCP);
-    }
+    let marks = session_marks(s, dnat.as_ref(), rule, loose, &mut flags);
+    let (rule_id, rule_app, app_timeout, nat_rule_dst) =
+        (marks.rule, marks.app, marks.app_timeout, marks.nat_rule_dst);
     let reverse = key_of(dst2, src2, dport2, sport2, p.protocol).expect("same family");
     let owner_rg = t
         .interface(ingress)
@@ -1682,7 +1703,7 @@ fn first_packet(
     s.sessions
         .touch(h, Direction::Forward, p.l3_len as u64, now_ns);
     // The entry is built only when an event or a delta will hold it.
-    if log_init {
+    if flags.contains(SessionFlags::LOG_INIT) {
         let open = open_event(&s.sessions.forward_entry(h));
         s.telemetry.event(Event::SessionOpen(open));
     }

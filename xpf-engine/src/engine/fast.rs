@@ -54,7 +54,6 @@ use crate::telemetry::Counters;
 use crate::wire::rewrite::{self, PlainLayout};
 use crate::wire::tcp::OptionsSummary;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::num::NonZeroU32;
 use xpf_dataplane::compile::CompiledScreen;
 use xpf_dataplane::compile::CompiledSourceAction;
 use xpf_dataplane::config::{PolicyAction, TcpWindowCheck};
@@ -1121,48 +1120,9 @@ fn new_flow<A: FastAddr>(
         }
         return None;
     };
-    let mut nat_rule_dst = NatRuleId::NONE;
-    if let Some(d) = &dnat {
-        nat_rule_dst = d.rule;
-        flags.insert(if d.is_static {
-            SessionFlags::STATIC_NAT
-        } else {
-            SessionFlags::DNAT
-        });
-        if let Some(c) = s.telemetry.counters.nat_rules.get_mut(d.rule.index()) {
-            c.packets += 1;
-        }
-    }
-    let (rule_id, rule_app, app_timeout, log_init, log_close, count) = match rule {
-        Some(r) => (
-            r.id,
-            r.app,
-            r.app_match.timeout_secs.and_then(NonZeroU32::new),
-            r.log_init,
-            r.log_close,
-            r.count,
-        ),
-        None => (
-            Default::default(),
-            Default::default(),
-            None,
-            false,
-            false,
-            false,
-        ),
-    };
-    if log_init {
-        flags.insert(SessionFlags::LOG_INIT);
-    }
-    if log_close {
-        flags.insert(SessionFlags::LOG_CLOSE);
-    }
-    if count {
-        flags.insert(SessionFlags::COUNT);
-    }
-    if loose {
-        flags.insert(SessionFlags::LOOSE_TCP);
-    }
+    let marks = super::session_marks(s, dnat.as_ref(), rule, loose, &mut flags);
+    let (rule_id, rule_app, app_timeout, nat_rule_dst) =
+        (marks.rule, marks.app, marks.app_timeout, marks.nat_rule_dst);
     let reverse = SessionKey {
         src: dst2_a,
         dst: src2_a,
@@ -1213,7 +1173,7 @@ fn new_flow<A: FastAddr>(
     s.telemetry.counters.add(BaseCounter::SessionsCreated, 1);
     let l3 = u64::from(l3_len);
     s.sessions.touch(h, Direction::Forward, l3, now_ns);
-    if log_init {
+    if flags.contains(SessionFlags::LOG_INIT) {
         let open = open_event(&s.sessions.forward_entry(h));
         s.telemetry.event(Event::SessionOpen(open));
     }
