@@ -8,7 +8,7 @@ use crate::abi::{self, SessKey, SessVal};
 use crate::lower::{self, Lowered, capabilities, ip_bytes, ip_u128};
 use crate::program::{Error, LoadOptions, Loaded, PROGRAM};
 use aya::maps::lpm_trie::Key as LpmKey;
-use aya::maps::{MapError, PerCpuValues};
+use aya::maps::{MapData, MapError, PerCpuArray, PerCpuValues};
 use aya::programs::XdpMode;
 use aya::programs::xdp::XdpLinkId;
 use std::collections::BTreeMap;
@@ -1545,17 +1545,7 @@ impl Firewall {
             return Ok(out);
         };
         for (i, t) in c.filters.terms.iter().enumerate() {
-            let vals = self
-                .prog
-                .maps
-                .cnt_term
-                .get(&(i as u32), 0)
-                .map_err(map_err("xpf_cnt_term"))?;
-            let v = vals.iter().fold(CounterValue::default(), |mut a, v| {
-                a.packets += v.packets;
-                a.bytes += v.bytes;
-                a
-            });
+            let v = packet_counter(&self.prog.maps.cnt_term, i, "xpf_cnt_term")?;
             if v != CounterValue::default() {
                 out.insert(t.id, v);
             }
@@ -1927,29 +1917,13 @@ impl Firewall {
             }
         }
         for i in 1..self.sizes[2].min(abi::MAX_RULE_IDS as usize) {
-            let vals = m
-                .cnt_policy
-                .get(&(i as u32), 0)
-                .map_err(map_err("xpf_cnt_policy"))?;
-            let c = vals.iter().fold(CounterValue::default(), |mut a, v| {
-                a.packets += v.packets;
-                a.bytes += v.bytes;
-                a
-            });
+            let c = packet_counter(&m.cnt_policy, i, "xpf_cnt_policy")?;
             if c != CounterValue::default() {
                 out.policies.insert(PolicyRuleId(i as u32), c);
             }
         }
         for i in 0..self.sizes[3].min(abi::MAX_NAT_IDS as usize) {
-            let vals = m
-                .cnt_nat
-                .get(&(i as u32), 0)
-                .map_err(map_err("xpf_cnt_nat"))?;
-            let c = vals.iter().fold(CounterValue::default(), |mut a, v| {
-                a.packets += v.packets;
-                a.bytes += v.bytes;
-                a
-            });
+            let c = packet_counter(&m.cnt_nat, i, "xpf_cnt_nat")?;
             if c != CounterValue::default() {
                 out.nat_rules.insert(NatRuleId(i as u32), c);
             }
@@ -2057,6 +2031,20 @@ fn hold_scope(kind: u8, proto: u8) -> (u8, u8) {
     } else {
         (0, abi::flags::HOLD_PROTO)
     }
+}
+
+/// Entry `i` of a per-CPU packet counter array, summed over the CPUs.
+fn packet_counter(
+    map: &PerCpuArray<MapData, abi::PktCnt>,
+    i: usize,
+    name: &'static str,
+) -> Result<CounterValue, Error> {
+    let vals = map.get(&(i as u32), 0).map_err(map_err(name))?;
+    Ok(vals.iter().fold(CounterValue::default(), |mut a, v| {
+        a.packets += v.packets;
+        a.bytes += v.bytes;
+        a
+    }))
 }
 
 /// The session-limit count keys of forward key `k`: its source, its destination.
