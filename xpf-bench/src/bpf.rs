@@ -153,14 +153,7 @@ impl Generator {
             .override_global("NEW_BASE_ADDR", &new_base, true)
             .load(obj.bytes())
             .map_err(load_err("loading the generator object"))?;
-        let prog: &mut Xdp = ebpf
-            .program_mut(GEN_PROGRAM)
-            .ok_or_else(|| BenchError::Bpf {
-                what: "finding the generator".into(),
-                detail: format!("no program {GEN_PROGRAM}"),
-            })?
-            .try_into()
-            .map_err(|e| BenchError::bpf("generator program type", &e))?;
+        let prog = xdp_program(&mut ebpf, GEN_PROGRAM, "generator")?;
         prog.load()
             .map_err(|e| BenchError::bpf("loading the generator", &e))?;
         Ok(Self { ebpf })
@@ -204,6 +197,17 @@ pub fn xdp_md(ifindex: u32, frame_len: usize) -> [u8; 24] {
     out
 }
 
+/// The XDP program `name` of `ebpf` (the `what` of error messages).
+fn xdp_program<'e>(ebpf: &'e mut Ebpf, name: &str, what: &str) -> Result<&'e mut Xdp> {
+    ebpf.program_mut(name)
+        .ok_or_else(|| BenchError::Bpf {
+            what: format!("finding the {what}"),
+            detail: format!("no program {name}"),
+        })?
+        .try_into()
+        .map_err(|e| BenchError::bpf(format!("{what} program type"), &e))
+}
+
 /// The sink program, attached (driver mode) to some interfaces.
 #[derive(Debug)]
 pub struct Sink {
@@ -216,14 +220,7 @@ impl Sink {
         let mut ebpf = EbpfLoader::new()
             .load(obj.bytes())
             .map_err(load_err("loading the sink object"))?;
-        let prog: &mut Xdp = ebpf
-            .program_mut(SINK_PROGRAM)
-            .ok_or_else(|| BenchError::Bpf {
-                what: "finding the sink".into(),
-                detail: format!("no program {SINK_PROGRAM}"),
-            })?
-            .try_into()
-            .map_err(|e| BenchError::bpf("sink program type", &e))?;
+        let prog = xdp_program(&mut ebpf, SINK_PROGRAM, "sink")?;
         prog.load()
             .map_err(|e| BenchError::bpf("loading the sink", &e))?;
         Ok(Self { ebpf })
@@ -231,15 +228,7 @@ impl Sink {
 
     /// Attaches the sink to `dev` in namespace `ns` (native XDP).
     pub fn attach(&mut self, ns: &str, dev: &str) -> Result<()> {
-        let prog: &mut Xdp = self
-            .ebpf
-            .program_mut(SINK_PROGRAM)
-            .ok_or_else(|| BenchError::Bpf {
-                what: "finding the sink".into(),
-                detail: format!("no program {SINK_PROGRAM}"),
-            })?
-            .try_into()
-            .map_err(|e| BenchError::bpf("sink program type", &e))?;
+        let prog = xdp_program(&mut self.ebpf, SINK_PROGRAM, "sink")?;
         sys::in_netns(ns, || {
             prog.attach(dev, XdpMode::Driver)
                 .map(|_| ())
@@ -283,14 +272,7 @@ impl Forwarder {
         let mut ebpf = EbpfLoader::new()
             .load(obj.bytes())
             .map_err(load_err("loading the forwarder object"))?;
-        let prog: &mut Xdp = ebpf
-            .program_mut(FWD_PROGRAM)
-            .ok_or_else(|| BenchError::Bpf {
-                what: "finding the forwarder".into(),
-                detail: format!("no program {FWD_PROGRAM}"),
-            })?
-            .try_into()
-            .map_err(|e| BenchError::bpf("forwarder program type", &e))?;
+        let prog = xdp_program(&mut ebpf, FWD_PROGRAM, "forwarder")?;
         prog.load()
             .map_err(|e| BenchError::bpf("loading the forwarder", &e))?;
         Ok(Self { ebpf })
@@ -344,14 +326,7 @@ impl Forwarder {
                         .map_err(|e| BenchError::bpf("filling FWD_PORTS", &e))?;
                 }
             }
-            let prog: &mut Xdp = ebpf
-                .program_mut(FWD_PROGRAM)
-                .ok_or_else(|| BenchError::Bpf {
-                    what: "finding the forwarder".into(),
-                    detail: format!("no program {FWD_PROGRAM}"),
-                })?
-                .try_into()
-                .map_err(|e| BenchError::bpf("forwarder program type", &e))?;
+            let prog = xdp_program(ebpf, FWD_PROGRAM, "forwarder")?;
             for dev in [a, b] {
                 prog.attach(dev, XdpMode::Driver).map_err(|e| {
                     BenchError::bpf(format!("attaching the forwarder to {dev}"), &e)
