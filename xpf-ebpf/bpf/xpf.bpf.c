@@ -230,6 +230,15 @@ struct {
 	__type(value, struct xpf_neighbour);
 } xpf_neighbours SEC(".maps");
 
+/* Per slot, a copy of every neighbour entry at its id: what a session's
+ * cached next hop refers to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XPF_MAX_NEIGHBOURS);
+	__type(key, __u32);
+	__type(value, struct xpf_neighbour);
+} xpf_nexthops SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 2 * XPF_MAX_LOCAL_ADDRS);
@@ -285,6 +294,7 @@ struct sess_val {
 	struct bpf_spin_lock lock;
 	__u32 pad0;
 	struct xpf_sess s;
+	__u64 nh[2]; /* cached next hop per direction (xpf_shared.h) */
 };
 _Static_assert(sizeof(struct sess_val) == sizeof(struct xpf_sess_val), "sess_val");
 
@@ -441,6 +451,14 @@ struct scratch {
 		__u8 sproto;   /* protocol of the slot key (HOLD_PROTO: address hold) */
 	} nat;
 	__s64 local; /* local time of the packet, seconds (schedulers) */
+	/* The session direction's cached next hop (FC_HIT: `fc_nh` is the
+	 * neighbour id, the route and neighbour lookups are skipped; FC_FILL:
+	 * resolve as usual, then store it in the session entry). */
+	__u32 fc_state;  /* FC_* */
+	__u32 fc_dir;    /* 0: forward, 1: reply */
+	__u32 fc_epoch;  /* the packet's slot's xpf_gen_cfg.epoch */
+	__u32 fc_nh;     /* FC_HIT: neighbour id */
+	__u64 fc_sid;    /* session id the next hop belongs to */
 	__u8 quote[QUOTE_BUF]; /* the packet an emitted ICMP error quotes */
 };
 
@@ -1804,6 +1822,11 @@ __noinline int xpf_tcp_wscale(struct xdp_md *ctx, __u32 l4, __u32 th)
  * passed to a global function). */
 #define SESS_MISS 0x1000000
 
+/* scratch.fc_state */
+#define FC_NONE 0
+#define FC_HIT 1
+#define FC_FILL 2
+
 /* ------------------------------------------------------------------------ */
 /* Verdicts                                                                  */
 
@@ -2246,14 +2269,18 @@ __noinline int xpf_forward(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 		return do_drop(v, DR_NO_ROUTE);
 	if (rg_inactive(eif->rg))
 		return do_drop(v, DR_HA_INACTIVE);
-	if (!route_lookup(slot, p->family, p->dst, &sc->rt))
-		return do_drop(v, DR_NO_ROUTE);
-	if (sc->rt.kind == RT_DISCARD)
-		return do_drop(v, DR_ROUTE_DISCARD);
-	if (sc->rt.kind == RT_NEXT_HOP)
-		addr_cpy(sc->gw, sc->rt.gateway);
-	else
-		addr_cpy(sc->gw, p->dst);
+	/* A cached next hop stands for this lookup: under the same epoch the
+	 * route of the direction's (translated) destination forwards to it. */
+	if (sc->fc_state != FC_HIT) {
+		if (!route_lookup(slot, p->family, p->dst, &sc->rt))
+			return do_drop(v, DR_NO_ROUTE);
+		if (sc->rt.kind == RT_DISCARD)
+			return do_drop(v, DR_ROUTE_DISCARD);
+		if (sc->rt.kind == RT_NEXT_HOP)
+			addr_cpy(sc->gw, sc->rt.gateway);
+		else
+			addr_cpy(sc->gw, p->dst);
+	}
 	__u32 fo = p->family == 4 ? eif->filters[2] : eif->filters[3];
 	if (fo) {
 		int fr = xpf_filter(v, sc, fo, egress, 1);
@@ -2296,14 +2323,34 @@ __noinline int xpf_deliver(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 	struct xpf_iface *eif = bpf_map_lookup_elem(&xpf_ifaces, &eidx);
 	if (!eif || !eif->valid || egress >= XPF_MAX_IFACES)
 		return do_drop(v, DR_NO_ROUTE);
-	struct xpf_addr_key *nk = &sc->ak;
-	__builtin_memset(nk, 0, sizeof(*nk));
-	nk->slot = slot;
-	nk->family = p->family;
-	addr_cpy(nk->addr, sc->gw);
-	struct xpf_neighbour *nb = bpf_map_lookup_elem(&xpf_neighbours, nk);
-	if (!nb)
-		return do_drop(v, DR_NO_NEIGHBOUR);
+	struct xpf_neighbour *nb = 0;
+	if (sc->fc_state == FC_HIT) {
+		__u32 ni = slot * XPF_MAX_NEIGHBOURS + (sc->fc_nh & (XPF_MAX_NEIGHBOURS - 1));
+		nb = bpf_map_lookup_elem(&xpf_nexthops, &ni);
+		if (!nb)
+			return do_drop(v, DR_NO_NEIGHBOUR);
+	} else {
+		struct xpf_addr_key *nk = &sc->ak;
+		__builtin_memset(nk, 0, sizeof(*nk));
+		nk->slot = slot;
+		nk->family = p->family;
+		addr_cpy(nk->addr, sc->gw);
+		nb = bpf_map_lookup_elem(&xpf_neighbours, nk);
+		if (!nb)
+			return do_drop(v, DR_NO_NEIGHBOUR);
+		if (sc->fc_state == FC_FILL) {
+			/* Remember it in the session entry (the same session:
+			 * its id is checked; a replaced entry is not written). */
+			__u64 word = ((__u64)sc->fc_epoch << 32) | nb->id;
+			struct sess_val *fv = bpf_map_lookup_elem(&xpf_sessions, &sc->okey);
+			if (fv && fv->s.session_id == sc->fc_sid && !fv->s.is_reverse) {
+				if (sc->fc_dir == 0)
+					fv->nh[0] = word;
+				else
+					fv->nh[1] = word;
+			}
+		}
+	}
 	__u8 mac[6], smac[6];
 	__builtin_memcpy(mac, nb->mac, 6);
 	__builtin_memcpy(smac, eif->mac, 6);
@@ -3288,6 +3335,17 @@ __noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct
 		cnt_add(XC_NAT_TRANSLATED, 1);
 	if (rule && rule < XPF_MAX_RULE_IDS)
 		cnt_pkt(&xpf_cnt_policy, rule, p->l3_len);
+	/* The direction's cached next hop, if resolved under this slot's
+	 * epoch (one aligned word: never seen half-written). */
+	if (gc->epoch) {
+		__u64 nh = dir == 0 ? fv->nh[0] : fv->nh[1];
+		sc->fc_dir = dir;
+		sc->fc_epoch = gc->epoch;
+		sc->fc_sid = fv->s.session_id;
+		sc->fc_nh = (__u32)nh;
+		sc->fc_state = (__u32)(nh >> 32) == gc->epoch && sc->fc_nh < XPF_MAX_NEIGHBOURS ?
+				       FC_HIT : FC_FILL;
+	}
 	return FWD_TO(egress);
 }
 
@@ -3785,6 +3843,7 @@ int xpf_xdp(struct xdp_md *ctx)
 	}
 	struct pkt *p = &sc->p;
 	p->flen = flen;
+	sc->fc_state = FC_NONE;
 	__u32 pr = parse(ctx, p);
 	if (pr != PARSE_OK) {
 		if (pr == DR_UNSUPPORTED_ETHERTYPE && inner_ethertype(data, end, flen) == 0x0806)

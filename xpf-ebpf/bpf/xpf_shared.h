@@ -236,8 +236,13 @@ struct xpf_gen_cfg {
 	__u8 valid;
 	__s32 utc_offset;     /* local time = UTC + this, seconds (schedulers) */
 	__u32 limits;         /* 1: some zone has session limits (xpf_limit_cnt is kept) */
+	__u32 epoch;          /* forwarding epoch: bumped whenever the loader writes this
+			       * slot's interfaces, routes or neighbours; a session's cached
+			       * forwarding result is valid only under the epoch it was
+			       * filled in (0: never cache) */
+	__u32 pad0;
 };
-_Static_assert(sizeof(struct xpf_gen_cfg) == 64, "xpf_gen_cfg size");
+_Static_assert(sizeof(struct xpf_gen_cfg) == 72, "xpf_gen_cfg size");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, global_start) == 0, "gen.global_start");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, global_count) == 4, "gen.global_count");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, session_capacity) == 8, "gen.session_capacity");
@@ -256,6 +261,7 @@ _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, default_permit) == 54, "ge
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, valid) == 55, "gen.valid");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, utc_offset) == 56, "gen.utc_offset");
 _Static_assert(__builtin_offsetof(struct xpf_gen_cfg, limits) == 60, "gen.limits");
+_Static_assert(__builtin_offsetof(struct xpf_gen_cfg, epoch) == 64, "gen.epoch");
 
 /* Live sessions per forward-key source (side 0) / destination (side 1),
  * kept while the active configuration has session limits (the loader
@@ -493,10 +499,12 @@ _Static_assert(__builtin_offsetof(struct xpf_addr_key, addr) == 8, "addr_key.add
 struct xpf_neighbour {
 	__u8 mac[6];
 	__u16 iface;
+	__u32 id; /* index in the slot's part of xpf_nexthops (a copy of this entry) */
 };
-_Static_assert(sizeof(struct xpf_neighbour) == 8, "xpf_neighbour size");
+_Static_assert(sizeof(struct xpf_neighbour) == 12, "xpf_neighbour size");
 _Static_assert(__builtin_offsetof(struct xpf_neighbour, mac) == 0, "neighbour.mac");
 _Static_assert(__builtin_offsetof(struct xpf_neighbour, iface) == 6, "neighbour.iface");
+_Static_assert(__builtin_offsetof(struct xpf_neighbour, id) == 8, "neighbour.id");
 
 /* NAT match: up to XPF_NAT_* entries per side, counts say how many are used
  * (0 = any). */
@@ -873,14 +881,21 @@ _Static_assert(__builtin_offsetof(struct xpf_sess, nat_kind) == 108, "sess.nat_k
 _Static_assert(__builtin_offsetof(struct xpf_sess, other) == 112, "sess.other");
 _Static_assert(__builtin_offsetof(struct xpf_sess, tcp) == 152, "sess.tcp");
 
-/* Session map value: a lock serialising tracker updates, then the data. */
+/* Session map value: a lock serialising tracker updates, the data, then
+ * per direction (0: forward, 1: reply) the cached next hop:
+ * `epoch << 32 | neighbour id`, written by the first packet that resolves
+ * the route and neighbour and valid only while `epoch` equals the active
+ * slot's `xpf_gen_cfg.epoch` (later packets skip the route and neighbour
+ * lookups). One aligned 8-byte word: read and written without the lock. */
 struct xpf_sess_val {
 	__u32 lock;  /* struct bpf_spin_lock in the program */
 	__u32 pad0;
 	struct xpf_sess s;
+	__u64 nh[2];
 };
-_Static_assert(sizeof(struct xpf_sess_val) == 200, "xpf_sess_val size");
+_Static_assert(sizeof(struct xpf_sess_val) == 216, "xpf_sess_val size");
 _Static_assert(__builtin_offsetof(struct xpf_sess_val, s) == 8, "sess_val.s");
+_Static_assert(__builtin_offsetof(struct xpf_sess_val, nh) == 200, "sess_val.nh");
 
 /* Embryonic FIFO entry (map xpf_embryonic, a queue). */
 struct xpf_embryo {

@@ -307,10 +307,16 @@ pub struct GenCfg {
     pub utc_offset: i32,
     /// 1: some zone has session limits (`xpf_limit_cnt` is kept).
     pub limits: u32,
+    /// Forwarding epoch: a new value whenever the loader writes this slot's
+    /// interfaces, routes or neighbours; sessions' cached forwarding results
+    /// filled under another epoch are not used (0: never cache).
+    pub epoch: u32,
+    /// Padding.
+    pub pad0: u32,
 }
 layout!(
     GenCfg,
-    64,
+    72,
     global_start == 0,
     global_count == 4,
     session_capacity == 8,
@@ -328,7 +334,8 @@ layout!(
     default_permit == 54,
     valid == 55,
     utc_offset == 56,
-    limits == 60
+    limits == 60,
+    epoch == 64
 );
 
 /// `struct xpf_persist_key`: a persistent mapping's endpoint.
@@ -760,8 +767,10 @@ pub struct Neighbour {
     pub mac: [u8; 6],
     /// Interface.
     pub iface: u16,
+    /// Index of the entry's copy in the slot's part of `xpf_nexthops`.
+    pub id: u32,
 }
-layout!(Neighbour, 8, mac == 0, iface == 6);
+layout!(Neighbour, 12, mac == 0, iface == 6, id == 8);
 
 /// `struct xpf_prefix`.
 #[repr(C)]
@@ -1180,8 +1189,12 @@ pub struct SessVal {
     pub pad0: u32,
     /// The data.
     pub s: Sess,
+    /// The program's cached next hop per direction, `epoch << 32 |
+    /// neighbour id` (written by the program; the control plane writes it
+    /// zeroed or as read: a stale epoch is never used).
+    pub nh: [u64; 2],
 }
-layout!(SessVal, 200, lock == 0, s == 8);
+layout!(SessVal, 216, lock == 0, s == 8, nh == 200);
 
 /// `struct xpf_embryo`.
 #[repr(C)]

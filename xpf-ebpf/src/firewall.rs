@@ -171,6 +171,11 @@ pub struct Firewall {
     /// (the program evaluates schedulers per packet; a change of the set
     /// rematches live sessions, [`check_schedules`](Self::check_schedules)).
     sched: (u64, Vec<bool>),
+    /// Last forwarding epoch written into a slot's `xpf_gen` (see
+    /// [`abi::GenCfg::epoch`]): every write of a slot's interfaces, routes
+    /// or neighbours takes a new one, so sessions' cached forwarding results
+    /// from before are not used.
+    epoch: u32,
 }
 
 fn map_err(name: &'static str) -> impl Fn(MapError) -> Error {
@@ -382,6 +387,7 @@ impl Firewall {
             touched: [0; 3],
             globals,
             sched: (u64::MAX, Vec::new()),
+            epoch: 0,
         })
     }
 
@@ -641,7 +647,14 @@ impl Firewall {
         Ok(())
     }
 
+    /// A forwarding epoch not used before (never 0).
+    fn next_epoch(&mut self) -> u32 {
+        self.epoch = self.epoch.wrapping_add(1).max(1);
+        self.epoch
+    }
+
     fn write_slot(&mut self, slot: u32, l: &Lowered) -> Result<(), Error> {
+        let epoch = self.next_epoch();
         let m = &mut self.prog.maps;
         for (id, v) in &l.ifaces {
             m.ifaces
@@ -684,6 +697,11 @@ impl Firewall {
                 .map_err(map_err("xpf_routes6"))?;
         }
         for (k, v) in &l.neighbours {
+            // The copy a session's cached next hop refers to, first: the
+            // new epoch is written last, so nothing refers to it yet.
+            m.nexthops
+                .set(slot * abi::MAX_NEIGHBOURS + v.id, *v, 0)
+                .map_err(map_err("xpf_nexthops"))?;
             m.neighbours
                 .insert(k, v, 0)
                 .map_err(map_err("xpf_neighbours"))?;
@@ -732,9 +750,9 @@ impl Firewall {
                 .map_err(map_err("xpf_scheds"))?;
         }
         // Last: the slot becomes valid only when everything else is in place.
-        m.gen_cfg
-            .set(slot, l.gen_cfg, 0)
-            .map_err(map_err("xpf_gen"))?;
+        let mut g = l.gen_cfg;
+        g.epoch = epoch;
+        m.gen_cfg.set(slot, g, 0).map_err(map_err("xpf_gen"))?;
         Ok(())
     }
 
@@ -1153,6 +1171,19 @@ impl Firewall {
             {
                 res = Err(e);
             }
+        }
+        // The interfaces changed under live sessions: a new forwarding
+        // epoch, so no packet uses a result cached with the old binding.
+        let mut g = lowered.gen_cfg;
+        g.epoch = self.next_epoch();
+        if let Err(e) = self
+            .prog
+            .maps
+            .gen_cfg
+            .set(slot, g, 0)
+            .map_err(map_err("xpf_gen"))
+        {
+            res = Err(e);
         }
         self.slots[slot as usize].lowered = Some(lowered);
         let wanted: Vec<(abi::IfindexKey, u32)> = self

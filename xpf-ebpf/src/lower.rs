@@ -485,6 +485,9 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
         valid: 1,
         utc_offset: c.system.utc_offset_secs,
         limits: 0,
+        // Set by the loader when it writes the slot.
+        epoch: 0,
+        pad0: 0,
     };
     for s in &c.schedules {
         let id = u32::from(s.slot.0);
@@ -791,11 +794,22 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
         if out.neighbours.iter().any(|(k, _)| *k == key) {
             continue;
         }
+        if out.neighbours.len() >= abi::MAX_NEIGHBOURS as usize {
+            return Err(unsupported(
+                "neighbours",
+                format!(
+                    "{} neighbours, the eBPF backend holds {} per configuration",
+                    c.forwarding.neighbours.len(),
+                    abi::MAX_NEIGHBOURS
+                ),
+            ));
+        }
         out.neighbours.push((
             key,
             abi::Neighbour {
                 mac: n.mac.0,
                 iface: n.interface.0,
+                id: out.neighbours.len() as u32,
             },
         ));
     }

@@ -133,6 +133,8 @@ pub struct Maps {
     pub routes6: LpmTrie<MapData, Lpm6, Route>,
     /// `xpf_neighbours`.
     pub neighbours: HashMap<MapData, AddrKey, Neighbour>,
+    /// `xpf_nexthops`: per slot, neighbour id -> the neighbour entry.
+    pub nexthops: Array<MapData, Neighbour>,
     /// `xpf_local`.
     pub local: HashMap<MapData, AddrKey, u32>,
     /// `xpf_snat`.
@@ -250,6 +252,7 @@ impl Loaded {
             routes4: take!(ebpf, "xpf_routes4"),
             routes6: take!(ebpf, "xpf_routes6"),
             neighbours: take!(ebpf, "xpf_neighbours"),
+            nexthops: take!(ebpf, "xpf_nexthops"),
             local: take!(ebpf, "xpf_local"),
             snat: take!(ebpf, "xpf_snat"),
             dnat: take!(ebpf, "xpf_dnat"),
