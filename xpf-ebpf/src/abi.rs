@@ -1499,6 +1499,11 @@ mod tests {
         assert_eq!(DropReason::IcmpErrorNoSession.index(), 45);
         assert_eq!(DropReason::TcpNonSynFirst.index(), 29);
         assert_eq!(DropReason::NoNeighbour.index(), 41);
+        assert_eq!(DropReason::MalformedExtensionHeader.index(), 5);
+        assert_eq!(DropReason::ScreenPingOfDeath.index(), 17);
+        assert_eq!(DropReason::ScreenTearDrop.index(), 18);
+        assert_eq!(DropReason::ScreenSynFrag.index(), 20);
+        assert_eq!(DropReason::FragmentNoSession.index(), 43);
         assert_eq!(BaseCounter::DeltasDropped.index(), 17);
         assert_eq!(BaseCounter::MssClamped.index(), 14);
     }

@@ -1053,4 +1053,26 @@ mod tests {
         assert!(capabilities().supports(Capability::Fragments));
         assert!(capabilities().supports(Capability::Ipv6ExtensionHeaders));
     }
+
+    #[test]
+    fn fragment_screens_lower_to_their_own_bits_flagged_in_the_screen_byte() {
+        let c = example("branch-office.toml");
+        let l = lower(&c, 0).expect("branch office lowers");
+        let zone = |name: &str| {
+            let id = c.zones.iter().find(|z| z.name == name).expect("zone").id;
+            l.zones
+                .iter()
+                .find(|(k, _)| *k == u32::from(id.0))
+                .map(|(_, z)| *z)
+                .expect("lowered zone")
+        };
+        // untrust-screen: ping-death and tear-drop, no syn-frag.
+        let untrust = zone("untrust");
+        assert_eq!(untrust.frag_screens, FSCR_TEAR_DROP | FSCR_PING_DEATH);
+        assert_ne!(untrust.screens & SCR_FRAGS, 0);
+        assert_ne!(untrust.screens & SCR_SOURCE_ROUTE, 0);
+        let trust = zone("trust");
+        assert_eq!(trust.frag_screens, 0);
+        assert_eq!(trust.screens & SCR_FRAGS, 0);
+    }
 }
