@@ -312,6 +312,27 @@ struct {
 	__type(value, struct xpf_embryo);
 } xpf_embryonic SEC(".maps");
 
+/* The datagram value as the program sees it: the lock is a real spin lock. */
+struct frag_val {
+	struct bpf_spin_lock lock;
+	__u32 pad0;
+	struct xpf_frag f;
+};
+_Static_assert(sizeof(struct frag_val) == sizeof(struct xpf_frag_val), "frag_val");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XPF_FRAG_CAPACITY);
+	__type(key, struct xpf_frag_key);
+	__type(value, struct frag_val);
+} xpf_frags SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, XPF_FRAG_CAPACITY);
+	__type(value, struct xpf_frag_age);
+} xpf_frag_ages SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, XPF_RINGBUF_BYTES);
@@ -385,6 +406,13 @@ struct pkt {
 	__u32 payload;
 	__u8 src[16];
 	__u8 dst[16];
+	/* Fragment fields when `fragment` (IPv4 header or IPv6 Fragment
+	 * header): data offset in bytes, more-fragments, identification. */
+	__u32 frag_off;
+	__u32 frag_id;
+	__u8 frag_more;
+	__u8 upper;      /* a transport header follows the IP headers */
+	__u8 pad1[2];
 };
 
 struct tcp_seg {
@@ -459,6 +487,28 @@ struct scratch {
 	__u32 fc_epoch;  /* the packet's slot's xpf_gen_cfg.epoch */
 	__u32 fc_nh;     /* FC_HIT: neighbour id */
 	__u64 fc_sid;    /* session id the next hop belongs to */
+	struct xpf_frag_key fk;   /* the datagram of a fragment */
+	struct xpf_frag_age fa;   /* its insertion record / the oldest one popped */
+	struct xpf_frag_val fv;   /* a new datagram (plain layout, as nv) */
+	/* An IPv6 extension-header walk (the packet's own chain or an ICMPv6
+	 * error's quote): input and result of xpf_v6_step. */
+	struct v6_chain {
+		__u32 base;   /* packet offset (or quote-buffer index) of the IPv6 header */
+		__u32 limit;  /* bytes of the IPv6 packet (fixed header included) */
+		__u32 len;    /* header bytes walked, fixed header included */
+		__u32 frag_off;
+		__u32 frag_id;
+		__u8 next;    /* next header to look at */
+		__u8 proto;   /* result: the protocol after the chain */
+		__u8 upper;   /* result: a transport header follows */
+		__u8 count;   /* extension headers walked */
+		__u8 fragment;
+		__u8 frag_more;
+		__u8 routing; /* routing type of the first routing header */
+		__u8 has_routing;
+		__u8 quote;   /* 1: read from sc->quote, 0: from the packet */
+		__u8 pad[3];
+	} ch;
 	__u8 quote[QUOTE_BUF]; /* the packet an emitted ICMP error quotes */
 };
 
@@ -570,6 +620,142 @@ static __always_inline int prefix_contains(const struct xpf_prefix *pf, __u8 fam
 __noinline int xpf_tcp_wscale(struct xdp_md *ctx, __u32 l4, __u32 th);
 __noinline int xpf_ip_options(struct xdp_md *ctx, __u32 l3, __u32 hlen);
 
+/* IPv6 extension headers (RFC 8200 / RFC 7045) the walk steps over:
+ * hop-by-hop, routing, fragment, ESP, AH, destination options, mobility,
+ * HIP, shim6, experimental. */
+static __always_inline int v6_ext(__u8 nh)
+{
+	return nh == 0 || nh == 43 || nh == 44 || nh == 50 || nh == 51 || nh == 60 || nh == 135 ||
+	       nh == 139 || nh == 140 || nh == 253 || nh == 254;
+}
+
+#define V6_DONE 0
+#define V6_MORE 1
+#define V6_BAD (-1)
+/* At most this many extension headers (the model's limit); one step more
+ * finds the ninth and fails. */
+#define V6_MAX_HEADERS 8
+
+/* One step of the IPv6 extension-header walk over sc->ch (the model's
+ * wire::walk_ipv6): hop-by-hop only first, `(len + 1) * 8` bytes (at least
+ * 8 present), AH `(len + 2) * 4` (at least 12), fragment 8 bytes and once,
+ * a non-first fragment and ESP end the walk. V6_MORE: call again; V6_DONE:
+ * ch.proto / ch.len / ch.upper hold the result; V6_BAD: malformed chain.
+ * A global function, verified once: the caller's loop stays trivial. */
+__noinline int xpf_v6_step(struct xdp_md *ctx, struct scratch *sc)
+{
+	if (!ctx || !sc)
+		return V6_BAD;
+	struct v6_chain *c = &sc->ch;
+	__u8 next = c->next;
+	if (!v6_ext(next)) {
+		c->proto = next;
+		c->upper = next != 59;
+		return V6_DONE;
+	}
+	if (c->count >= V6_MAX_HEADERS)
+		return V6_BAD;
+	c->count++;
+	__u32 len = c->len, limit = c->limit;
+	if (len > limit)
+		return V6_BAD;
+	__u32 rest = limit - len;
+	if (next == 50) {
+		c->proto = 50;
+		c->upper = 0;
+		return V6_DONE;
+	}
+	if (rest < 8 || (next == 44 && c->fragment) || (next == 51 && rest < 12))
+		return V6_BAD;
+	if (next == 0 && c->count != 1)
+		return V6_BAD;
+	__u8 b[8];
+	if (c->quote) {
+		__u32 at = c->base + len;
+		for (int i = 0; i < 8; i++)
+			b[i] = sc->quote[(at + i) & (QUOTE_BUF - 1)];
+	} else if (bpf_xdp_load_bytes(ctx, c->base + len, b, 8)) {
+		return V6_BAD;
+	}
+	__u32 n;
+	if (next == 44) {
+		__u16 word = rd16(b + 2);
+		c->fragment = 1;
+		c->frag_off = (__u32)(word >> 3) * 8;
+		c->frag_more = word & 1;
+		c->frag_id = rd32(b + 4);
+		n = 8;
+	} else if (next == 51) {
+		n = ((__u32)b[1] + 2) * 4;
+	} else {
+		n = ((__u32)b[1] + 1) * 8;
+		if (next == 43 && !c->has_routing) {
+			c->has_routing = 1;
+			c->routing = b[2];
+		}
+	}
+	if (n > rest)
+		return V6_BAD;
+	c->len = len + n;
+	c->next = b[0];
+	if (next == 44 && c->frag_off) {
+		c->proto = b[0];
+		c->upper = 0;
+		return V6_DONE;
+	}
+	return V6_MORE;
+}
+
+/* Walks the extension headers of the IPv6 packet at `base` (`limit` bytes,
+ * fixed header included) from next header `first`; `quote`: the packet is
+ * in sc->quote. 0 with the result in sc->ch, -1 when malformed. */
+static __always_inline int v6_walk(struct xdp_md *ctx, struct scratch *sc, __u32 base, __u32 limit,
+				   __u8 first, __u8 quote)
+{
+	struct v6_chain *c = &sc->ch;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->base = base;
+	c->limit = limit;
+	c->len = 40;
+	c->next = first;
+	c->proto = first;
+	c->upper = 1;
+	c->quote = quote;
+	for (int i = 0; i <= V6_MAX_HEADERS; i++) {
+		int r = xpf_v6_step(ctx, sc);
+		if (r == V6_DONE)
+			return 0;
+		if (r != V6_MORE)
+			return -1;
+	}
+	return -1;
+}
+
+/* The extension-header chain of the IPv6 packet at `l3` of the frame
+ * (sc->p filled by parse up to its fixed header): the packet's protocol,
+ * fragment fields and source-route flag from the chain. Returns the header
+ * bytes walked (fixed header included) | 0x10000 when a transport header
+ * follows, or -1 when the chain is malformed. A global function: keeps the
+ * entry point's stack small. */
+__noinline int xpf_v6_chain(struct xdp_md *ctx, __u32 l3)
+{
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&xpf_scratch, &zero);
+	if (!ctx || !sc)
+		return -1;
+	struct pkt *p = &sc->p;
+	if (v6_walk(ctx, sc, l3, p->l3_len, p->proto, 0) < 0)
+		return -1;
+	struct v6_chain *c = &sc->ch;
+	p->proto = c->proto;
+	p->fragment = c->fragment;
+	p->frag_off = c->frag_off;
+	p->frag_more = c->frag_more;
+	p->frag_id = c->frag_id;
+	p->source_route = c->has_routing && c->routing == 0;
+	return (c->len & 0xffff) | (c->upper ? 0x10000 : 0);
+}
+
 /* The ethertype after every VLAN tag (for the ARP check), or 0. */
 static __always_inline __u16 inner_ethertype(void *data, void *end, __u32 flen)
 {
@@ -616,6 +802,7 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 	__u32 iplen = flen - at;
 	__u8 *ip = data + at;
 	__u32 hlen;
+	p->upper = 1;
 	if (et == 0x0800) {
 		if (iplen < 20 || (void *)(ip + 20) > end)
 			return DR_MALFORMED_IPV4;
@@ -653,13 +840,11 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 			return DR_BAD_IPV4_CSUM;
 		p->source_route = 0;
 		p->dscp = ip[1] >> 2;
-		if (hlen > 20) {
-			int sr = xpf_ip_options(ctx, at, hlen);
-			if (sr < 0)
-				return DR_MALFORMED_IPV4;
-			p->source_route = sr;
-		}
-		p->fragment = (rd16(ip + 6) & 0x3fff) != 0;
+		__u16 fw = rd16(ip + 6);
+		p->fragment = (fw & 0x3fff) != 0;
+		p->frag_off = (__u32)(fw & 0x1fff) * 8;
+		p->frag_more = (fw & 0x2000) != 0;
+		p->frag_id = rd16(ip + 4);
 		p->family = 4;
 		__builtin_memset(p->src, 0, 16);
 		__builtin_memset(p->dst, 0, 16);
@@ -668,6 +853,12 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 		p->proto = ip[9];
 		p->ttl = ip[8];
 		p->l3_len = total;
+		if (hlen > 20) {
+			int sr = xpf_ip_options(ctx, at, hlen);
+			if (sr < 0)
+				return DR_MALFORMED_IPV4;
+			p->source_route = sr;
+		}
 	} else if (et == 0x86dd) {
 		if (iplen < 40 || (void *)(ip + 40) > end)
 			return DR_MALFORMED_IPV6;
@@ -678,6 +869,9 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 			return DR_MALFORMED_IPV6;
 		hlen = 40;
 		p->fragment = 0;
+		p->frag_off = 0;
+		p->frag_more = 0;
+		p->frag_id = 0;
 		p->source_route = 0;
 		p->dscp = ((ip[0] & 0x0f) << 2) | (ip[1] >> 6);
 		p->family = 6;
@@ -686,6 +880,17 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 		p->proto = ip[6];
 		p->ttl = ip[7];
 		p->l3_len = 40 + payload;
+		if (v6_ext(p->proto)) {
+			/* The extension-header chain, only when there is one. */
+			int r = xpf_v6_chain(ctx, at);
+			if (r < 0)
+				return DR_MALFORMED_EXT;
+			hlen = r & 0xffff;
+			p->upper = (r >> 16) & 1;
+			/* At most 40 + 8 x 2048 bytes (bounds the packet offset). */
+			if (hlen > p->l3_len || hlen > 40 + V6_MAX_HEADERS * 2048)
+				return DR_MALFORMED_EXT;
+		}
 	} else {
 		return DR_UNSUPPORTED_ETHERTYPE;
 	}
@@ -696,9 +901,13 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 	p->icmp_type = 0;
 	p->icmp_code = 0;
 	p->wscale = 0xff;
-	if (p->fragment)
+	/* A non-first fragment carries no transport header, nor does a chain
+	 * ending in ESP or no-next-header; a first fragment does. */
+	if ((p->fragment && p->frag_off) || !p->upper)
 		return PARSE_OK;
 	__u32 seglen = p->l3_len - hlen;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
 	__u8 *seg = data + at + hlen;
 	__u8 own_icmp = p->family == 4 ? 1 : 58;
 	if (p->proto == 6) {
@@ -723,7 +932,8 @@ static __always_inline __u32 parse(struct xdp_md *ctx, struct pkt *p)
 		if (seglen < 8 || (void *)(seg + 8) > end)
 			return DR_MALFORMED_UDP;
 		__u32 len = rd16(seg + 4);
-		if (len < 8 || len > seglen)
+		/* A first fragment's UDP length describes the whole datagram. */
+		if (!p->fragment && (len < 8 || len > seglen))
 			return DR_MALFORMED_UDP;
 		p->kind = L4_UDP;
 		p->sport = rd16(seg);
@@ -1731,7 +1941,7 @@ __noinline int xpf_mss_clamp(struct xdp_md *ctx, __u32 l4, __u32 th, __u32 mss)
 		return 0;
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	__u8 *seg = data + (l4 & 0x7f);
+	__u8 *seg = data + (l4 & 0x7fff);
 	if ((void *)(seg + 20) > end)
 		return -1;
 	wr16(seg + 16, csum_apply(rd16(seg + 16), acc));
@@ -1890,7 +2100,7 @@ static __always_inline int rewrite(struct xdp_md *ctx, struct pkt *p, const __u8
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u32 l3 = p->l3 & 0x1f;
-	__u32 l4 = p->l4 & 0x7f;
+	__u32 l4 = p->l4 & 0x7fff; /* IPv6 extension headers: beyond 127 */
 	__u8 *ip = data + l3;
 	__u8 *seg = data + l4;
 	if ((void *)(ip + 40) > end)
@@ -2186,8 +2396,12 @@ static long term_step(__u64 i, void *arg)
 			r->time_ns = q->now;
 			r->key.family = p->family;
 			r->key.proto = p->proto;
-			r->key.sport = p->sport;
-			r->key.dport = p->dport;
+			/* A non-first fragment's ports (its datagram's) are
+			 * not in the packet: the log names none. */
+			int carried = p->kind == L4_TCP || p->kind == L4_UDP ||
+				      p->kind == L4_ICMP_QUERY;
+			r->key.sport = carried ? p->sport : 0;
+			r->key.dport = carried ? p->dport : 0;
 			addr_cpy(r->key.src, p->src);
 			addr_cpy(r->key.dst, p->dst);
 			r->s.rule = t->filter;
@@ -2595,7 +2809,7 @@ __noinline int xpf_emit(struct xdp_md *ctx, struct verdict_ctx *v, struct scratc
 			return XDP_DROP;
 		cnt_add(XC_RST_SENT, 1);
 	} else {
-		if (p->kind == L4_ICMP_ERROR || p->fragment)
+		if (p->kind == L4_ICMP_ERROR || (p->fragment && p->frag_off))
 			return XDP_DROP;
 		if (non_unicast(family, p->dst) || (family == 4 && (p->dst_mac0 & 1)) ||
 		    non_unicast(family, p->src))
@@ -2814,6 +3028,20 @@ __noinline int xpf_icmp_error(struct xdp_md *ctx, struct verdict_ctx *v, struct 
 		dof = 8 + 24;
 		qproto = QB(sc, 8 + 6);
 		upper = 1;
+		if (v6_ext(qproto)) {
+			/* The quoted chain, walked up to the end of the quote (it
+			 * may be cut inside the chain: then the packet is known by
+			 * its addresses and fixed next header only). */
+			if (v6_walk(ctx, sc, 8, qlen, qproto, 1) == 0) {
+				qproto = sc->ch.proto;
+				hlen = sc->ch.len;
+				upper = sc->ch.upper;
+			} else {
+				upper = 0;
+			}
+			if (hlen > qlen)
+				return do_drop(v, DR_MALFORMED_ICMP);
+		}
 		for (int i = 0; i < 16; i++) {
 			k->src[i] = QB(sc, dof + i);
 			k->dst[i] = QB(sc, so + i);
@@ -3025,7 +3253,7 @@ static __always_inline int host_allows(const struct xpf_zone *z, const struct pk
 /* Screens (stateless): on every packet entering a zone with a profile, the */
 /* first check that hits drops, with a screen-drop event.                   */
 
-static __always_inline __u32 screen_check(__u32 scr, const struct pkt *p)
+static __always_inline __u32 screen_check(__u32 scr, __u32 fscr, const struct pkt *p)
 {
 	if (p->kind == L4_TCP) {
 		__u8 f = p->tcp_flags;
@@ -3040,7 +3268,13 @@ static __always_inline __u32 screen_check(__u32 scr, const struct pkt *p)
 			return DR_SCREEN_FIN_NO_ACK;
 		if ((scr & SCR_WINNUKE) && urg && p->dport == 139)
 			return DR_SCREEN_WINNUKE;
+		if ((fscr & FSCR_SYN_FRAG) && syn && p->fragment)
+			return DR_SCREEN_SYN_FRAG;
 	}
+	/* ping-of-death: an ICMP / ICMPv6 fragment ending beyond byte 65535. */
+	if ((fscr & FSCR_PING_DEATH) && is_icmp(p->proto) && p->fragment &&
+	    (__u64)p->frag_off + p->l3_len - (p->l4 - p->l3) > 65535)
+		return DR_SCREEN_PING_DEATH;
 	if ((scr & SCR_SOURCE_ROUTE) && p->source_route)
 		return DR_SCREEN_SOURCE_ROUTE;
 	return 0;
@@ -3128,11 +3362,146 @@ __noinline int xpf_screen(struct verdict_ctx *v, struct scratch *sc, __u32 scree
 	if (!v || !sc)
 		return XDP_DROP;
 	struct pkt *p = &sc->p;
-	__u32 hit = screen_check(screens, p);
+	__u32 fscr = 0;
+	if ((screens & SCR_FRAGS) && p->fragment) {
+		__u32 zidx = (v->slot & 1) * XPF_MAX_ZONES + (v->zone & (XPF_MAX_ZONES - 1));
+		struct xpf_zone *z = bpf_map_lookup_elem(&xpf_zones, &zidx);
+		if (z)
+			fscr = z->frag_screens;
+	}
+	__u32 hit = screen_check(screens, fscr, p);
 	if (!hit && (screens & SCR_FLOODS))
 		hit = flood_check(v->slot, v->zone, p, v->now);
 	if (hit)
 		return xpf_screen_drop(v, sc, hit);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fragments (no reassembly; the model's frag.rs): every fragment's byte    */
+/* range is recorded per datagram and one overlapping a recorded range (or  */
+/* one too many) is an overlap, dropped by the zone's tear-drop screen; the */
+/* first fragment's ports are remembered and a non-first fragment of a      */
+/* port-carrying or ICMP protocol follows them (without them:               */
+/* fragment-no-session). A datagram is forgotten once complete, 2 s after   */
+/* its first fragment, or when the table is full (the oldest goes).         */
+
+/* Makes room in a full datagram table: deletes the oldest datagram still
+ * present (queue entries of datagrams already gone are skipped). */
+static __always_inline void frag_evict(struct scratch *sc)
+{
+	for (int i = 0; i < 8; i++) {
+		if (bpf_map_pop_elem(&xpf_frag_ages, &sc->fa))
+			return;
+		struct frag_val *old = bpf_map_lookup_elem(&xpf_frags, &sc->fa.key);
+		if (old && old->f.first_seen == sc->fa.first_seen) {
+			bpf_map_delete_elem(&xpf_frags, &sc->fa.key);
+			return;
+		}
+	}
+}
+
+/* 0: the fragment goes on (a non-first one with its datagram's ports in
+ * p->sport / p->dport); else the XDP action of its drop. A global
+ * function, called by the entry point for fragments only. */
+__noinline int xpf_fragment(struct verdict_ctx *v, struct scratch *sc)
+{
+	if (!v || !sc)
+		return XDP_DROP;
+	struct pkt *p = &sc->p;
+	cnt_add(XC_FRAGMENTS, 1);
+	__u64 now = v->now;
+	struct xpf_frag_key *fk = &sc->fk;
+	__builtin_memset(fk, 0, sizeof(*fk));
+	fk->family = p->family;
+	fk->proto = p->proto;
+	fk->id = p->frag_id;
+	addr_cpy(fk->src, p->src);
+	addr_cpy(fk->dst, p->dst);
+	__u32 hl = p->l4 - p->l3;
+	__u32 start = p->frag_off;
+	__u32 stop = start + (p->l3_len > hl ? p->l3_len - hl : 0);
+	int carries = start == 0 && (p->kind == L4_TCP || p->kind == L4_UDP || p->kind == L4_ICMP_QUERY);
+	struct frag_val *e = bpf_map_lookup_elem(&xpf_frags, fk);
+	if (!e) {
+		__builtin_memset(&sc->fv, 0, sizeof(sc->fv));
+		sc->fv.f.first_seen = now;
+		long err = bpf_map_update_elem(&xpf_frags, fk, &sc->fv, BPF_NOEXIST);
+		if (err == -7 /* E2BIG: full */) {
+			frag_evict(sc);
+			err = bpf_map_update_elem(&xpf_frags, fk, &sc->fv, BPF_NOEXIST);
+		}
+		if (!err) {
+			__builtin_memcpy(&sc->fa.key, fk, sizeof(*fk));
+			sc->fa.first_seen = now;
+			bpf_map_push_elem(&xpf_frag_ages, &sc->fa, BPF_EXIST);
+		}
+		/* A lost race (EEXIST) finds the other CPU's entry. */
+		e = bpf_map_lookup_elem(&xpf_frags, fk);
+	}
+	int overlap = 0, complete = 0, known = 0;
+	__u16 sp = 0, dp = 0;
+	if (e) {
+		struct xpf_frag *d = &e->f;
+		bpf_spin_lock(&e->lock);
+		if (now > d->first_seen && now - d->first_seen >= XPF_FRAG_TIMEOUT_NS) {
+			/* Expired: a new datagram with the same identity. */
+			d->first_seen = now;
+			d->n = 0;
+			d->covered = 0;
+			d->max_stop = 0;
+			d->end = 0;
+			d->has_ports = 0;
+			d->has_end = 0;
+		}
+		__u32 n = d->n;
+		if (n >= XPF_FRAG_RANGES)
+			overlap = 1;
+		for (int i = 0; i < XPF_FRAG_RANGES; i++) {
+			if (i >= n)
+				break;
+			if (start < d->ranges[i].stop && d->ranges[i].start < stop)
+				overlap = 1;
+		}
+		if (!overlap && n < XPF_FRAG_RANGES) {
+			d->ranges[n].start = start;
+			d->ranges[n].stop = stop;
+			d->n = n + 1;
+			d->covered += stop - start;
+			if (stop > d->max_stop)
+				d->max_stop = stop;
+		}
+		if (carries) {
+			d->sport = p->sport;
+			d->dport = p->dport;
+			d->has_ports = 1;
+		}
+		if (!p->frag_more) {
+			d->end = stop;
+			d->has_end = 1;
+		}
+		known = d->has_ports;
+		sp = d->sport;
+		dp = d->dport;
+		/* Disjoint ranges cover [0, max_stop) exactly when their lengths
+		 * add up to it. */
+		complete = d->has_end && d->covered == d->max_stop && d->max_stop >= d->end;
+		bpf_spin_unlock(&e->lock);
+		if (complete)
+			bpf_map_delete_elem(&xpf_frags, fk);
+	}
+	if (overlap) {
+		__u32 zidx = (v->slot & 1) * XPF_MAX_ZONES + (v->zone & (XPF_MAX_ZONES - 1));
+		struct xpf_zone *z = bpf_map_lookup_elem(&xpf_zones, &zidx);
+		if (z && (z->frag_screens & FSCR_TEAR_DROP))
+			return xpf_screen_drop(v, sc, DR_SCREEN_TEAR_DROP);
+	}
+	if (p->frag_off && (has_ports(p->proto) || is_icmp(p->proto))) {
+		if (!known)
+			return do_drop(v, DR_FRAGMENT_NO_SESSION);
+		p->sport = sp;
+		p->dport = dp;
+	}
 	return 0;
 }
 
@@ -3368,8 +3737,10 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	int loose = zc->loose;
 	/* The entry point cleared sc->nv and built the TCP tracker. */
 	struct xpf_sess *ns = &sc->nv.s;
+	/* TCP without its header: a non-first fragment (its session is gone
+	 * or was never made). */
 	if (p->proto == 6 && p->kind != L4_TCP)
-		return do_drop(v, DR_MALFORMED_TCP);
+		return do_drop(v, p->fragment && p->frag_off ? DR_FRAGMENT_NO_SESSION : DR_MALFORMED_TCP);
 	/* Static inbound, then destination NAT. */
 	struct nat_q q;
 	__builtin_memset(&q, 0, sizeof(q));
@@ -3427,6 +3798,10 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 			return do_drop(v, DR_HOST_INBOUND_DENIED);
 		}
 	}
+	/* A non-first fragment follows its datagram's session; it never opens
+	 * one (its first fragment was dropped, or the session is gone). */
+	if (p->fragment && p->frag_off)
+		return do_drop(v, DR_FRAGMENT_NO_SESSION);
 	if (!route_lookup(slot, p->family, dst2, &sc->rt))
 		return do_drop(v, DR_NO_ROUTE);
 	if (sc->rt.kind == RT_DISCARD)
@@ -3862,8 +4237,9 @@ int xpf_xdp(struct xdp_md *ctx)
 	if (rg_inactive(v.rg))
 		return do_drop(&v, DR_HA_INACTIVE);
 	if (p->fragment) {
-		cnt_add(XC_FRAGMENTS, 1);
-		return do_drop(&v, DR_FRAGMENT_NO_SESSION);
+		int fr = xpf_fragment(&v, sc);
+		if (fr)
+			return fr;
 	}
 	if (v.fin[p->family == 4 ? 0 : 1]) {
 		int fr = xpf_in_filter(&v, sc);

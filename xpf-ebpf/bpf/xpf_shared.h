@@ -35,6 +35,9 @@
 #define XPF_MAX_POOLS 256       /* NatPoolId < 256 */
 #define XPF_MAX_POOL_SLOTS (1u << 20) /* addresses * ports per protocol */
 #define XPF_MAX_SESSIONS 1048576      /* forward sessions (2 entries each) */
+#define XPF_FRAG_CAPACITY 4096  /* datagrams followed at once (map xpf_frags) */
+#define XPF_FRAG_RANGES 64      /* fragments recorded per datagram */
+#define XPF_FRAG_TIMEOUT_NS 2000000000ULL /* a datagram is followed 2 s from its first fragment */
 #define XPF_NAT_PREFIXES 4      /* prefixes per NAT match side */
 #define XPF_NAT_PORTS 4         /* port ranges per NAT match side */
 #define XPF_NAT_PROTOS 4        /* protocols per NAT match */
@@ -96,7 +99,10 @@ enum xpf_drop {
 	DR_SCREEN_TCP_NO_FLAG = 14,
 	DR_SCREEN_FIN_NO_ACK = 15,
 	DR_SCREEN_WINNUKE = 16,
+	DR_SCREEN_PING_DEATH = 17,
+	DR_SCREEN_TEAR_DROP = 18,
 	DR_SCREEN_SOURCE_ROUTE = 19,
+	DR_SCREEN_SYN_FRAG = 20,
 	DR_SCREEN_SYN_FLOOD = 21,
 	DR_SCREEN_ICMP_FLOOD = 22,
 	DR_SCREEN_UDP_FLOOD = 23,
@@ -329,6 +335,12 @@ _Static_assert(__builtin_offsetof(struct xpf_iface, v6) == 24, "iface.v6");
 #define SCR_WINNUKE (1u << 4)
 #define SCR_SOURCE_ROUTE (1u << 5)
 #define SCR_FLOODS (1u << 6) /* the zone has flood buckets (xpf_floods) */
+#define SCR_FRAGS (1u << 7)  /* the zone has fragment screens (xpf_zone.frag_screens) */
+
+/* Fragment screens of a zone's profile (bits of xpf_zone.frag_screens). */
+#define FSCR_TEAR_DROP (1u << 0)
+#define FSCR_SYN_FRAG (1u << 1)
+#define FSCR_PING_DEATH (1u << 2)
 
 /* A zone. Map xpf_zones, key = slot * XPF_MAX_ZONES + ZoneId. */
 struct xpf_zone {
@@ -340,8 +352,11 @@ struct xpf_zone {
 	__u32 host_protocols; /* xpf_host_protocol bits */
 	__u16 src_limit;      /* live sessions per source (0: no limit) */
 	__u16 dst_limit;      /* live sessions per destination (0: no limit) */
+	__u8 frag_screens;    /* FSCR_* of the zone's screen profile */
+	__u8 pad0[3];
 };
-_Static_assert(sizeof(struct xpf_zone) == 16, "xpf_zone size");
+_Static_assert(sizeof(struct xpf_zone) == 20, "xpf_zone size");
+_Static_assert(__builtin_offsetof(struct xpf_zone, frag_screens) == 16, "zone.frag_screens");
 _Static_assert(__builtin_offsetof(struct xpf_zone, valid) == 0, "zone.valid");
 _Static_assert(__builtin_offsetof(struct xpf_zone, tcp_rst) == 1, "zone.tcp_rst");
 _Static_assert(__builtin_offsetof(struct xpf_zone, loose) == 2, "zone.loose");
@@ -953,5 +968,77 @@ _Static_assert(__builtin_offsetof(struct xpf_zone_cnt, in_bytes) == 8, "zone_cnt
 _Static_assert(__builtin_offsetof(struct xpf_zone_cnt, eg_packets) == 16, "zone_cnt.eg_packets");
 _Static_assert(__builtin_offsetof(struct xpf_zone_cnt, eg_bytes) == 24, "zone_cnt.eg_bytes");
 _Static_assert(__builtin_offsetof(struct xpf_zone_cnt, dropped) == 32, "zone_cnt.dropped");
+
+/* IP fragments (no reassembly): a datagram being followed. Map xpf_frags
+ * (hash, XPF_FRAG_CAPACITY entries), key = (family, protocol,
+ * identification, source, destination); the protocol of an IPv6 datagram
+ * is the one after its walked chain. */
+struct xpf_frag_key {
+	__u8 family;
+	__u8 proto;
+	__u16 pad0;
+	__u32 id;     /* IPv4: 16 bits, IPv6: the Fragment header's 32 bits */
+	__u8 src[16];
+	__u8 dst[16];
+};
+_Static_assert(sizeof(struct xpf_frag_key) == 40, "xpf_frag_key size");
+_Static_assert(__builtin_offsetof(struct xpf_frag_key, proto) == 1, "frag_key.proto");
+_Static_assert(__builtin_offsetof(struct xpf_frag_key, id) == 4, "frag_key.id");
+_Static_assert(__builtin_offsetof(struct xpf_frag_key, src) == 8, "frag_key.src");
+_Static_assert(__builtin_offsetof(struct xpf_frag_key, dst) == 24, "frag_key.dst");
+
+/* One fragment's bytes of its datagram: [start, stop). */
+struct xpf_frag_range {
+	__u32 start;
+	__u32 stop;
+};
+_Static_assert(sizeof(struct xpf_frag_range) == 8, "xpf_frag_range size");
+
+/* What is known of a datagram: its recorded (pairwise disjoint) ranges,
+ * their total length and largest end (they cover [0, end) without a gap
+ * exactly when the total equals the largest end), the datagram's end once
+ * the last fragment came, and the ports of its first fragment. */
+struct xpf_frag {
+	__u64 first_seen; /* ns, the first fragment seen */
+	__u32 n;          /* ranges recorded */
+	__u32 covered;    /* sum of the recorded ranges' lengths */
+	__u32 max_stop;   /* largest recorded stop */
+	__u32 end;        /* the datagram's end, when has_end */
+	__u16 sport;
+	__u16 dport;
+	__u8 has_ports;   /* the first fragment carried the flow's ports */
+	__u8 has_end;     /* the last fragment (no more-fragments) was seen */
+	__u8 pad0[2];
+	struct xpf_frag_range ranges[XPF_FRAG_RANGES];
+};
+_Static_assert(sizeof(struct xpf_frag) == 544, "xpf_frag size");
+_Static_assert(__builtin_offsetof(struct xpf_frag, n) == 8, "frag.n");
+_Static_assert(__builtin_offsetof(struct xpf_frag, covered) == 12, "frag.covered");
+_Static_assert(__builtin_offsetof(struct xpf_frag, max_stop) == 16, "frag.max_stop");
+_Static_assert(__builtin_offsetof(struct xpf_frag, end) == 20, "frag.end");
+_Static_assert(__builtin_offsetof(struct xpf_frag, sport) == 24, "frag.sport");
+_Static_assert(__builtin_offsetof(struct xpf_frag, dport) == 26, "frag.dport");
+_Static_assert(__builtin_offsetof(struct xpf_frag, has_ports) == 28, "frag.has_ports");
+_Static_assert(__builtin_offsetof(struct xpf_frag, has_end) == 29, "frag.has_end");
+_Static_assert(__builtin_offsetof(struct xpf_frag, ranges) == 32, "frag.ranges");
+
+/* Map xpf_frags value: a lock serialising a datagram's updates (its
+ * fragments may arrive on several CPUs at once), then the data. */
+struct xpf_frag_val {
+	__u32 lock;  /* struct bpf_spin_lock in the program */
+	__u32 pad0;
+	struct xpf_frag f;
+};
+_Static_assert(sizeof(struct xpf_frag_val) == 552, "xpf_frag_val size");
+_Static_assert(__builtin_offsetof(struct xpf_frag_val, f) == 8, "frag_val.f");
+
+/* Insertion order of the datagrams (map xpf_frag_ages, a queue): when
+ * xpf_frags is full the oldest still present goes, as in the model. */
+struct xpf_frag_age {
+	struct xpf_frag_key key;
+	__u64 first_seen;
+};
+_Static_assert(sizeof(struct xpf_frag_age) == 48, "xpf_frag_age size");
+_Static_assert(__builtin_offsetof(struct xpf_frag_age, first_seen) == 40, "frag_age.first_seen");
 
 #endif /* XPF_SHARED_H */

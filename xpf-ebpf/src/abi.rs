@@ -158,6 +158,14 @@ pub mod flags {
     pub const SCR_SOURCE_ROUTE: u8 = 1 << 5;
     /// The zone has flood buckets.
     pub const SCR_FLOODS: u8 = 1 << 6;
+    /// The zone has fragment screens (`Zone::frag_screens`).
+    pub const SCR_FRAGS: u8 = 1 << 7;
+    /// Fragment screen: tear-drop (overlapping fragments).
+    pub const FSCR_TEAR_DROP: u8 = 1 << 0;
+    /// Fragment screen: a TCP SYN in a fragment.
+    pub const FSCR_SYN_FRAG: u8 = 1 << 1;
+    /// Fragment screen: ping-of-death (an ICMP fragment ending beyond 65,535).
+    pub const FSCR_PING_DEATH: u8 = 1 << 2;
     /// Pool: persistent mappings.
     pub const POOL_PERSISTENT: u8 = 1;
     /// Pool: address persistence.
@@ -600,15 +608,23 @@ pub struct Zone {
     pub src_limit: u16,
     /// Live sessions per destination (0: no limit).
     pub dst_limit: u16,
+    /// Fragment screens (`FSCR_*`).
+    pub frag_screens: u8,
+    /// Padding.
+    pub pad0: [u8; 3],
 }
 layout!(
     Zone,
-    16,
+    20,
     valid == 0,
     tcp_rst == 1,
     loose == 2,
+    screens == 3,
     host_services == 4,
-    host_protocols == 8
+    host_protocols == 8,
+    src_limit == 12,
+    dst_limit == 14,
+    frag_screens == 16
 );
 
 /// `struct xpf_ifindex_key`.
@@ -1196,6 +1212,133 @@ pub struct SessVal {
 }
 layout!(SessVal, 216, lock == 0, s == 8, nh == 200);
 
+/// Datagrams the fragment table follows at once (`xpf_frags`).
+pub const FRAG_CAPACITY: u32 = 4096;
+/// Fragments recorded per datagram.
+pub const FRAG_RANGES: usize = 64;
+
+/// `struct xpf_frag_key`: a datagram's identity.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FragKey {
+    /// 4 or 6.
+    pub family: u8,
+    /// Protocol (IPv6: after the walked chain).
+    pub proto: u8,
+    /// Padding.
+    pub pad0: u16,
+    /// Identification.
+    pub id: u32,
+    /// Source address (IPv4 in the first 4 bytes).
+    pub src: [u8; 16],
+    /// Destination address.
+    pub dst: [u8; 16],
+}
+layout!(
+    FragKey,
+    40,
+    family == 0,
+    proto == 1,
+    id == 4,
+    src == 8,
+    dst == 24
+);
+
+/// `struct xpf_frag_range`: `[start, stop)` bytes of a datagram.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FragRange {
+    /// First byte.
+    pub start: u32,
+    /// One past the last byte.
+    pub stop: u32,
+}
+layout!(FragRange, 8, start == 0, stop == 4);
+
+/// `struct xpf_frag`: what is known of a datagram.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frag {
+    /// Unix ns of its first fragment.
+    pub first_seen: u64,
+    /// Ranges recorded.
+    pub n: u32,
+    /// Sum of the recorded ranges' lengths.
+    pub covered: u32,
+    /// Largest recorded stop.
+    pub max_stop: u32,
+    /// The datagram's end (when `has_end`).
+    pub end: u32,
+    /// First fragment's source port.
+    pub sport: u16,
+    /// First fragment's destination port.
+    pub dport: u16,
+    /// The ports are known.
+    pub has_ports: u8,
+    /// The last fragment was seen.
+    pub has_end: u8,
+    /// Padding.
+    pub pad0: [u8; 2],
+    /// Recorded ranges (`n` of them).
+    pub ranges: [FragRange; FRAG_RANGES],
+}
+layout!(
+    Frag,
+    544,
+    first_seen == 0,
+    n == 8,
+    covered == 12,
+    max_stop == 16,
+    end == 20,
+    sport == 24,
+    dport == 26,
+    has_ports == 28,
+    has_end == 29,
+    ranges == 32
+);
+
+impl Default for Frag {
+    fn default() -> Self {
+        Self {
+            first_seen: 0,
+            n: 0,
+            covered: 0,
+            max_stop: 0,
+            end: 0,
+            sport: 0,
+            dport: 0,
+            has_ports: 0,
+            has_end: 0,
+            pad0: [0; 2],
+            ranges: [FragRange::default(); FRAG_RANGES],
+        }
+    }
+}
+
+/// `struct xpf_frag_val`: the map value of `xpf_frags`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FragVal {
+    /// The program's spin lock (never touched here).
+    pub lock: u32,
+    /// Padding.
+    pub pad0: u32,
+    /// The data.
+    pub f: Frag,
+}
+layout!(FragVal, 552, lock == 0, f == 8);
+
+/// `struct xpf_frag_age`: insertion record of a datagram (`xpf_frag_ages`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FragAge {
+    /// The datagram.
+    pub key: FragKey,
+    /// Its first fragment's time.
+    pub first_seen: u64,
+}
+layout!(FragAge, 48, key == 0, first_seen == 40);
+
 /// `struct xpf_embryo`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -1334,6 +1477,11 @@ pod!(
     Tcp,
     Sess,
     SessVal,
+    FragKey,
+    FragRange,
+    Frag,
+    FragVal,
+    FragAge,
     Embryo,
     Record,
     PktCnt,
@@ -1364,6 +1512,11 @@ mod tests {
         assert_eq!(DropReason::IcmpErrorNoSession.index(), 45);
         assert_eq!(DropReason::TcpNonSynFirst.index(), 29);
         assert_eq!(DropReason::NoNeighbour.index(), 41);
+        assert_eq!(DropReason::MalformedExtensionHeader.index(), 5);
+        assert_eq!(DropReason::ScreenPingOfDeath.index(), 17);
+        assert_eq!(DropReason::ScreenTearDrop.index(), 18);
+        assert_eq!(DropReason::ScreenSynFrag.index(), 20);
+        assert_eq!(DropReason::FragmentNoSession.index(), 43);
         assert_eq!(BaseCounter::DeltasDropped.index(), 17);
         assert_eq!(BaseCounter::MssClamped.index(), 14);
     }

@@ -412,6 +412,7 @@ impl Firewall {
             let _ = self.prog.maps.slots.remove(&k);
         }
         while self.prog.maps.embryonic.pop(0).is_ok() {}
+        self.prog.maps.clear_fragments();
         for g in 0..abi::MAX_RGS {
             self.prog
                 .maps

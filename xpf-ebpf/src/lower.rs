@@ -10,7 +10,7 @@
 use crate::abi::{self, flags::*};
 use ipnet::IpNet;
 use std::net::IpAddr;
-use xpf_dataplane::apply::{Capabilities, Capability};
+use xpf_dataplane::apply::Capabilities;
 use xpf_dataplane::compile::{
     CompiledConfig, CompiledNatContext, CompiledNatMatch, CompiledSourceAction, RouteTarget,
 };
@@ -25,14 +25,6 @@ use xpf_runtime::ZoneId;
 /// does not (each of these is refused at apply time, never ignored).
 pub fn capabilities() -> Capabilities {
     Capabilities::all_supported()
-        .unsupported(
-            Capability::Fragments,
-            "fragments are dropped (fragment-no-session); no fragment tracking yet",
-        )
-        .unsupported(
-            Capability::Ipv6ExtensionHeaders,
-            "the parser classifies an IPv6 packet by its first next header; the extension-header chain is not walked yet",
-        )
 }
 
 /// The map contents of one configuration slot.
@@ -250,9 +242,24 @@ fn protocol_bits(p: &[HostProtocol]) -> u32 {
         .fold(0, |a, b| a | b)
 }
 
-/// The stateless screens (`SCR_*`) of profile `id`. The fragment checks
-/// (syn-frag, ping-of-death, tear-drop) stay inert as in the model: the
-/// program drops every fragment (`fragment-no-session`) before screening.
+/// The fragment screens (`FSCR_*`) of profile `id`: tear-drop, syn-frag,
+/// ping-of-death.
+fn frag_screens(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> u8 {
+    let Some(s) = id.and_then(|id| c.screens.iter().find(|s| s.id == id)) else {
+        return 0;
+    };
+    [
+        (s.tear_drop, FSCR_TEAR_DROP),
+        (s.syn_frag, FSCR_SYN_FRAG),
+        (s.ping_death, FSCR_PING_DEATH),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |a, (_, b)| a | b)
+}
+
+/// The stateless screens (`SCR_*`) of profile `id` (the fragment screens
+/// are [`frag_screens`], flagged here by `SCR_FRAGS`).
 fn screen_bits(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> u8 {
     let Some(s) = id.and_then(|id| c.screens.iter().find(|s| s.id == id)) else {
         return 0;
@@ -555,11 +562,19 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
                 valid: 1,
                 tcp_rst: u8::from(z.tcp_rst),
                 loose: u8::from(z.tcp_window_check == TcpWindowCheck::Loose),
-                screens: screen_bits(c, z.screen) | flood_bit(c, z.screen),
+                screens: screen_bits(c, z.screen)
+                    | flood_bit(c, z.screen)
+                    | if frag_screens(c, z.screen) != 0 {
+                        SCR_FRAGS
+                    } else {
+                        0
+                    },
+                frag_screens: frag_screens(c, z.screen),
                 host_services: service_bits(&z.host_services),
                 host_protocols: protocol_bits(&z.host_protocols),
                 src_limit: limits.0,
                 dst_limit: limits.1,
+                pad0: [0; 3],
             },
         ));
     }
@@ -987,6 +1002,7 @@ pub fn ip_u128(a: IpAddr) -> u128 {
 mod tests {
     use super::*;
     use xpf_dataplane::Config;
+    use xpf_dataplane::apply::Capability;
     use xpf_dataplane::compile::compile_with_previous;
 
     fn example(name: &str) -> CompiledConfig {
@@ -1048,6 +1064,29 @@ mod tests {
         assert!(capabilities().supports(Capability::SourceNatPool));
         assert!(capabilities().supports(Capability::Screens));
         assert!(capabilities().supports(Capability::Filters));
-        assert!(!capabilities().supports(Capability::Fragments));
+        assert!(capabilities().supports(Capability::Fragments));
+        assert!(capabilities().supports(Capability::Ipv6ExtensionHeaders));
+    }
+
+    #[test]
+    fn fragment_screens_lower_to_their_own_bits_flagged_in_the_screen_byte() {
+        let c = example("branch-office.toml");
+        let l = lower(&c, 0).expect("branch office lowers");
+        let zone = |name: &str| {
+            let id = c.zones.iter().find(|z| z.name == name).expect("zone").id;
+            l.zones
+                .iter()
+                .find(|(k, _)| *k == u32::from(id.0))
+                .map(|(_, z)| *z)
+                .expect("lowered zone")
+        };
+        // untrust-screen: ping-death and tear-drop, no syn-frag.
+        let untrust = zone("untrust");
+        assert_eq!(untrust.frag_screens, FSCR_TEAR_DROP | FSCR_PING_DEATH);
+        assert_ne!(untrust.screens & SCR_FRAGS, 0);
+        assert_ne!(untrust.screens & SCR_SOURCE_ROUTE, 0);
+        let trust = zone("trust");
+        assert_eq!(trust.frag_screens, 0);
+        assert_eq!(trust.screens & SCR_FRAGS, 0);
     }
 }

@@ -153,6 +153,10 @@ pub struct Maps {
     pub sessions: HashMap<MapData, SessKey, SessVal>,
     /// `xpf_embryonic`.
     pub embryonic: Queue<MapData, Embryo>,
+    /// `xpf_frags`: datagrams whose fragments are being followed.
+    pub frags: HashMap<MapData, FragKey, FragVal>,
+    /// `xpf_frag_ages`: their insertion order.
+    pub frag_ages: Queue<MapData, FragAge>,
     /// `xpf_events`.
     pub events: RingBuf<MapData>,
     /// `xpf_cnt_global`.
@@ -165,6 +169,17 @@ pub struct Maps {
     pub cnt_policy: PerCpuArray<MapData, PktCnt>,
     /// `xpf_cnt_nat`.
     pub cnt_nat: PerCpuArray<MapData, PktCnt>,
+}
+
+impl Maps {
+    /// Forgets every datagram the fragment table follows.
+    pub fn clear_fragments(&mut self) {
+        let keys: Vec<FragKey> = self.frags.keys().filter_map(Result::ok).collect();
+        for k in keys {
+            let _ = self.frags.remove(&k);
+        }
+        while self.frag_ages.pop(0).is_ok() {}
+    }
 }
 
 /// The loaded object: programs and maps.
@@ -262,6 +277,8 @@ impl Loaded {
             slots: take!(ebpf, "xpf_slots"),
             sessions: take!(ebpf, "xpf_sessions"),
             embryonic: take!(ebpf, "xpf_embryonic"),
+            frags: take!(ebpf, "xpf_frags"),
+            frag_ages: take!(ebpf, "xpf_frag_ages"),
             events: take!(ebpf, "xpf_events"),
             cnt_global: take!(ebpf, "xpf_cnt_global"),
             cnt_iface: take!(ebpf, "xpf_cnt_iface"),

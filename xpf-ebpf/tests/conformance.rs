@@ -505,3 +505,209 @@ fn an_ipv6_packet_with_hop_limit_one_is_answered_with_the_models_time_exceeded()
         "the program's verdict and ICMPv6 error are the model's, byte for byte"
     );
 }
+
+/// Runs `frames` in order into `ge-0/0/1.0` on the reference model and on
+/// the program under `EMIT_CONFIG` (one millisecond apart); returns both
+/// outcomes of each.
+fn model_and_program_all(frames: &[Vec<u8>]) -> Vec<(Outcome, Outcome)> {
+    let cfg = Config::from_toml_str(EMIT_CONFIG).expect("test config parses");
+    let compiled = compile_with_previous(&cfg, None).expect("test config compiles");
+    let trust = compiled
+        .interfaces
+        .iter()
+        .find(|i| i.name == "ge-0/0/1.0")
+        .map(|i| i.id)
+        .expect("trust interface");
+    let mut model = xpf_conformance::Model::new();
+    model.apply(&cfg, 1_000).expect("model applies");
+    let mut h = EbpfHarness::new();
+    h.apply(&cfg, 1_000).expect("program applies");
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let now = 2_000 + i as u64 * 1_000_000;
+            (model.inject(trust, f, now), h.inject(trust, f, now))
+        })
+        .collect()
+}
+
+/// An IPv6 UDP packet 2001:db8:10::5 -> 2001:db8:99::53 (5353 -> 53)
+/// behind the extension headers `chain` (each `(type, bytes)`: the next
+/// header fields are filled in here), checksummed.
+fn udp6_behind(chain: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    use xpf_conformance::model::wire;
+    let (src, dst): (std::net::Ipv6Addr, std::net::Ipv6Addr) = (
+        "2001:db8:10::5".parse().unwrap(),
+        "2001:db8:99::53".parse().unwrap(),
+    );
+    let mut ext = Vec::new();
+    for (i, (_, bytes)) in chain.iter().enumerate() {
+        let mut h = bytes.clone();
+        h[0] = chain.get(i + 1).map_or(17, |(t, _)| *t);
+        ext.extend(h);
+    }
+    let udp_len = 8 + 16;
+    let payload = ext.len() + udp_len;
+    let mut ip = vec![0u8; 40];
+    ip[0] = 0x60;
+    ip[4..6].copy_from_slice(&(payload as u16).to_be_bytes());
+    ip[6] = chain.first().map_or(17, |(t, _)| *t);
+    ip[7] = 64;
+    ip[8..24].copy_from_slice(&src.octets());
+    ip[24..40].copy_from_slice(&dst.octets());
+    ip.extend(ext);
+    let l4 = 14 + ip.len();
+    ip.extend(5_353u16.to_be_bytes());
+    ip.extend(53u16.to_be_bytes());
+    ip.extend((udp_len as u16).to_be_bytes());
+    ip.extend([0, 0]);
+    ip.extend((0..16u8).map(|b| b.wrapping_mul(11)));
+    let mut f = eth(0x86dd, &ip);
+    let end = f.len();
+    wire::fix_l4(
+        &mut f,
+        xpf_runtime::AddressFamily::Inet6,
+        src.into(),
+        dst.into(),
+        17,
+        l4,
+        end,
+    );
+    f
+}
+
+#[test]
+fn ipv6_extension_header_chains_are_walked_like_the_model() {
+    if !privileged("ipv6_extension_header_chains_are_walked_like_the_model") {
+        return;
+    }
+    // Hop-by-hop, routing (type 2), destination options (16 bytes), then UDP.
+    let hop = (0u8, vec![0, 0, 1, 4, 0, 0, 0, 0]);
+    let routing = (43u8, {
+        let mut r = vec![0u8; 24];
+        r[1] = 2;
+        r[2] = 2;
+        r[3] = 1;
+        r
+    });
+    let dest = (60u8, {
+        let mut d = vec![0u8; 16];
+        d[1] = 1;
+        d[2] = 1;
+        d[3] = 12;
+        d
+    });
+    let walked = udp6_behind(&[hop.clone(), routing, dest.clone()]);
+    // A hop-by-hop header after another one is malformed.
+    let misplaced = udp6_behind(&[dest.clone(), hop]);
+    // A destination options header claiming more bytes than the packet has.
+    let mut cut = dest;
+    cut.1[1] = 200;
+    let truncated = udp6_behind(&[cut]);
+    let outcomes = model_and_program_all(&[walked, misplaced, truncated]);
+    assert!(
+        matches!(outcomes[0].0.verdict, Verdict::Forward { .. }),
+        "the model forwards the walked chain: {:?}",
+        outcomes[0].0
+    );
+    for bad in &outcomes[1..] {
+        assert_eq!(
+            bad.0.verdict,
+            Verdict::Drop {
+                reason: DropReason::MalformedExtensionHeader
+            }
+        );
+    }
+    for (i, (m, b)) in outcomes.iter().enumerate() {
+        assert_eq!(b, m, "frame {i}: the program's outcome is the model's");
+    }
+}
+
+/// IPv4 UDP 198.18.10.5 -> 198.19.200.53 (5353 -> 53) with 40 payload
+/// bytes, cut into fragments at `cuts` (byte offsets of the transport
+/// bytes, multiples of 8) with identification `id`; `keep` selects the
+/// fragments returned, in that order.
+fn udp4_fragments(id: u16, cuts: &[usize], keep: &[usize]) -> Vec<Vec<u8>> {
+    use xpf_conformance::model::wire;
+    let (src, dst) = ([198, 18, 10, 5], [198, 19, 200, 53]);
+    let mut seg = Vec::new();
+    seg.extend(5_353u16.to_be_bytes());
+    seg.extend(53u16.to_be_bytes());
+    seg.extend(48u16.to_be_bytes());
+    seg.extend([0, 0]);
+    seg.extend((0..40u8).map(|b| b.wrapping_mul(13)));
+    // The transport checksum over the whole datagram.
+    let mut whole = vec![0u8; 20];
+    whole[0] = 0x45;
+    whole.extend(&seg);
+    let mut wf = eth(0x0800, &whole);
+    let end = wf.len();
+    wire::fix_l4(
+        &mut wf,
+        xpf_runtime::AddressFamily::Inet,
+        std::net::Ipv4Addr::from(src).into(),
+        std::net::Ipv4Addr::from(dst).into(),
+        17,
+        34,
+        end,
+    );
+    let seg = wf[34..].to_vec();
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(seg.len());
+    let frags: Vec<Vec<u8>> = bounds
+        .windows(2)
+        .map(|w| {
+            let (a, b) = (w[0], w[1]);
+            let more = b < seg.len();
+            let mut ip = vec![0u8; 20];
+            ip[0] = 0x45;
+            ip[2..4].copy_from_slice(&((20 + b - a) as u16).to_be_bytes());
+            ip[4..6].copy_from_slice(&id.to_be_bytes());
+            let word = (a / 8) as u16 | if more { 0x2000 } else { 0 };
+            ip[6..8].copy_from_slice(&word.to_be_bytes());
+            ip[8] = 64;
+            ip[9] = 17;
+            ip[12..16].copy_from_slice(&src);
+            ip[16..20].copy_from_slice(&dst);
+            ip.extend_from_slice(&seg[a..b]);
+            let mut f = eth(0x0800, &ip);
+            wire::fix_ipv4_header(&mut f, 14);
+            f
+        })
+        .collect();
+    keep.iter().map(|&i| frags[i].clone()).collect()
+}
+
+#[test]
+fn fragments_follow_their_first_fragment_like_the_model() {
+    if !privileged("fragments_follow_their_first_fragment_like_the_model") {
+        return;
+    }
+    let mut frames = udp4_fragments(7, &[16, 32], &[0, 1, 2]);
+    // The later fragments of a datagram whose first fragment never came.
+    frames.extend(udp4_fragments(8, &[16, 32], &[1, 2]));
+    // A datagram whose last fragment overlaps its first.
+    let mut overlap = udp4_fragments(9, &[24], &[0]);
+    overlap.extend(udp4_fragments(9, &[16], &[1]));
+    frames.extend(overlap);
+    let outcomes = model_and_program_all(&frames);
+    let verdicts: Vec<Verdict> = outcomes.iter().map(|(m, _)| m.verdict).collect();
+    assert!(
+        verdicts[..3]
+            .iter()
+            .all(|v| matches!(v, Verdict::Forward { .. })),
+        "the model forwards the whole datagram: {verdicts:?}"
+    );
+    assert_eq!(
+        &verdicts[3..5],
+        &[Verdict::Drop {
+            reason: DropReason::FragmentNoSession
+        }; 2],
+        "no first fragment, no flow"
+    );
+    for (i, (m, b)) in outcomes.iter().enumerate() {
+        assert_eq!(b, m, "frame {i}: the program's outcome is the model's");
+    }
+}
