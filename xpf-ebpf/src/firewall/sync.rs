@@ -53,6 +53,9 @@ use xpf_runtime::{
     SessionValue, TcpState,
 };
 
+/// `BPF_NOEXIST`: an update that fails when the key is present.
+const BPF_NOEXIST: u64 = 1;
+
 /// What [`Firewall::install_synced`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyncedInstall {
@@ -352,16 +355,32 @@ impl Firewall {
             },
             ..SessVal::default()
         };
+        // Orphaned reverse entries (their forward entry gone) under either
+        // key are leftovers, not sessions: they make way. A live entry that
+        // appeared meanwhile (the program raced us) is not overwritten.
+        for k in [fwd, rev] {
+            if let Ok(v) = self.prog.maps.sessions.get(&k, 0)
+                && v.s.is_reverse != 0
+                && !self
+                    .prog
+                    .maps
+                    .sessions
+                    .get(&v.s.other, 0)
+                    .is_ok_and(|f| f.s.is_reverse == 0 && f.s.session_id == v.s.session_id)
+            {
+                let _ = self.prog.maps.sessions.remove(&k);
+            }
+        }
         let inserted = self
             .prog
             .maps
             .sessions
-            .insert(fwd, value, 0)
+            .insert(fwd, value, BPF_NOEXIST)
             .and_then(|()| {
                 self.prog
                     .maps
                     .sessions
-                    .insert(rev, stub, 0)
+                    .insert(rev, stub, BPF_NOEXIST)
                     .inspect_err(|_| {
                         let _ = self.prog.maps.sessions.remove(&fwd);
                     })
