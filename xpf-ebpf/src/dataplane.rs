@@ -378,18 +378,25 @@ impl RuntimeDataPlane for EbpfDataPlane {
     }
 
     fn status(&self) -> RuntimeStatus {
-        let fw = self.shared.fw();
-        let (live, _) = fw.occupancy();
+        let (live, generation, compiled) = {
+            let fw = self.shared.fw();
+            let (live, _) = fw.occupancy();
+            let generation = fw.last_apply().map_or(0, |a| a.generation);
+            (live, generation, fw.compiled().cloned())
+        };
+        // The HA locks are taken before the firewall's, never while it is
+        // held (set_rg_active holds them while writing the map).
+        let redundancy_groups = self.shared.ha.groups(compiled.as_deref());
         RuntimeStatus {
             backend: "ebpf".into(),
             running: self.shared.running.load(Ordering::Relaxed),
-            generation: fw.last_apply().map_or(0, |a| a.generation),
+            generation,
             workers: aya::util::nr_cpus().map_or(1, |n| n as u32),
             sessions: TableStats {
                 occupancy: live as u64,
                 capacity: u64::from(self.shared.opts.load.max_sessions),
             },
-            redundancy_groups: self.shared.ha.groups(fw.compiled().map(|c| c.as_ref())),
+            redundancy_groups,
         }
     }
 
