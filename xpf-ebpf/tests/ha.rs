@@ -109,13 +109,17 @@ interface = "lan"
 "#;
 
 fn backend() -> EbpfDataPlane {
+    backend_with(CONFIG)
+}
+
+fn backend_with(config: &str) -> EbpfDataPlane {
     let dp = EbpfDataPlane::new(DataPlaneOptions {
         load: LoadOptions { max_sessions: 1024 },
         watchdog_timeout_ns: 5 * SEC,
         ..DataPlaneOptions::default()
     })
     .unwrap_or_else(|e| panic!("loading the XDP program: {e}"));
-    let cfg = Config::from_toml_str(CONFIG).expect("test config");
+    let cfg = Config::from_toml_str(config).expect("test config");
     block_on(dp.apply(&cfg, &Cancel::new())).expect("apply");
     dp.with_firewall(|fw| fw.set_trace(true))
         .expect("test mode");
@@ -469,4 +473,36 @@ fn a_synced_session_passes_its_reply_and_continuation_with_the_peers_nat_rewrite
     block_on(dp.ha().set_rg_active(RG, false)).unwrap();
     let (v, _) = run(&dp, wan, &reply, NOW + 4 * SEC);
     assert_eq!(v, FrameVerdict::Drop(DropReason::HaInactive));
+}
+
+#[test]
+fn synced_sessions_count_against_session_limits_and_release_them_when_deleted() {
+    if !privileged("synced_sessions_count_against_session_limits") {
+        return;
+    }
+    let limited = CONFIG.replace("name = \"trust\"\n", "name = \"trust\"\nscreen = \"two\"\n")
+        + "\n[[security.screen.ids-options]]\nname = \"two\"\n\
+           [security.screen.ids-options.limit-session]\nsource-ip-based = 2\n";
+    let dp = backend_with(&limited);
+    let (_, wan) = ids(&dp);
+    let store = dp.sessions();
+    let first = peer_session(&dp, 1, 41_000, 2_000);
+    block_on(store.put_cluster_synced(first)).expect("first synced");
+    block_on(store.put_cluster_synced(peer_session(&dp, 2, 41_001, 2_001))).expect("second synced");
+    // The client already has two sessions (both from the peer): a third,
+    // its own, is over the limit.
+    assert_eq!(
+        from_client(&dp, 40_000, NOW),
+        FrameVerdict::Drop(DropReason::ScreenSourceSessionLimit)
+    );
+    // Ending a synced session releases its count.
+    let deleted = block_on(
+        store.delete_with_companions(&first.key(), xpf_runtime::CloseReason::ClusterReconcile),
+    )
+    .unwrap();
+    assert!(deleted.forward && deleted.reverse);
+    assert_eq!(
+        from_client(&dp, 40_000, NOW + SEC),
+        FrameVerdict::Forward(wan)
+    );
 }
