@@ -19,9 +19,9 @@ use xpf_dataplane::traits::{
 };
 use xpf_ebpf::{DataPlaneOptions, EbpfDataPlane, FrameVerdict, LoadOptions};
 use xpf_runtime::{
-    BaseCounter, DropReason, InterfaceId, IpProtocol, NatPoolId, PacketCounters, PolicyRuleId,
-    RedundancyGroupId, SessionEntry, SessionFlags, SessionId, SessionKey, SessionState,
-    SessionValue, TcpState, ZoneId,
+    AnySessionKey, BaseCounter, DropReason, InterfaceId, IpProtocol, NatPoolId, PacketCounters,
+    PolicyRuleId, RedundancyGroupId, SessionEntry, SessionFlags, SessionId, SessionKey,
+    SessionState, SessionValue, TcpState, ZoneId,
 };
 
 const NOW: u64 = 1_800_000_000_000_000_000;
@@ -505,4 +505,64 @@ fn synced_sessions_count_against_session_limits_and_release_them_when_deleted() 
         from_client(&dp, 40_000, NOW + SEC),
         FrameVerdict::Forward(wan)
     );
+}
+
+#[test]
+fn a_synced_install_into_a_full_table_evicts_the_oldest_embryonic_session_or_is_refused() {
+    if !privileged("a_synced_install_into_a_full_table_evicts") {
+        return;
+    }
+    let dp = backend_with(&(CONFIG.to_string() + "\n[security.flow]\nsession-capacity = 2\n"));
+    let (_, wan) = ids(&dp);
+    let store = dp.sessions();
+    let deltas = dp.session_deltas().expect("delta source");
+    // A local UDP flow that has not been answered (embryonic) and an
+    // established synced session fill the table.
+    assert_eq!(from_client(&dp, 40_000, NOW), FrameVerdict::Forward(wan));
+    block_on(store.put_cluster_synced(peer_session(&dp, 1, 41_000, 2_000))).expect("first");
+    let udp = AnySessionKey::V4(SessionKey {
+        src: CLIENT,
+        dst: SERVER,
+        src_port: 40_000,
+        dst_port: 53,
+        protocol: IpProtocol(17),
+    });
+    assert!(block_on(store.get(&udp)).unwrap().is_some());
+    let _ = deltas.drain(100).unwrap();
+    // The next synced session takes the embryonic one's place.
+    let second = peer_session(&dp, 2, 41_001, 2_001);
+    block_on(store.put_cluster_synced(second)).expect("evicting install");
+    assert!(block_on(store.get(&udp)).unwrap().is_none());
+    assert!(block_on(store.get(&second.key())).unwrap().is_some());
+    let closes: Vec<_> = deltas
+        .drain(100)
+        .unwrap()
+        .deltas
+        .into_iter()
+        .map(|d| (d.reason, d.entry.key()))
+        .collect();
+    assert_eq!(
+        closes,
+        vec![(
+            xpf_runtime::SessionDeltaReason::Close(xpf_runtime::CloseReason::Evicted),
+            udp
+        )]
+    );
+    let evicted = block_on(
+        dp.telemetry()
+            .global_counter(BaseCounter::SessionsEvicted.into()),
+    )
+    .unwrap();
+    assert_eq!(evicted, 1);
+    // Full of established sessions: the next one is refused, nothing changes.
+    let third = peer_session(&dp, 3, 41_002, 2_002);
+    assert!(matches!(
+        block_on(store.put_cluster_synced(third)),
+        Err(DataplaneError::InvalidArgument(_))
+    ));
+    assert!(block_on(store.get(&third.key())).unwrap().is_none());
+    assert_eq!(block_on(store.count()).unwrap().v4, 2);
+    // Its public port was not taken: a later install may use it.
+    block_on(store.delete_with_companions(&second.key(), xpf_runtime::CloseReason::Admin)).unwrap();
+    block_on(store.put_cluster_synced(third)).expect("room again");
 }
