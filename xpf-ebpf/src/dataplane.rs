@@ -4,8 +4,11 @@
 //! [`SessionTable`] semantics: known-value deletes, companion deletes with
 //! the NAT slot, reconcile), [`Telemetry`] (per-CPU counters summed,
 //! ring-buffer events as an async stream, table occupancy),
-//! [`LinkController`] (XDP attach/detach), an [`HAController`] that refuses
-//! with a typed `Unsupported`, and the [`SessionDeltaSource`] HA sync
+//! [`LinkController`] (XDP attach/detach), the [`HAController`]
+//! ([`EbpfHa`]: redundancy-group roles in the program's map, the watchdog,
+//! fabric state), cluster-synced installs
+//! ([`Firewall::install_synced`](crate::firewall::Firewall::install_synced)
+//! behind `put_cluster_synced`) and the [`SessionDeltaSource`] HA sync
 //! drains. The session GC ([`EbpfDataPlane::sweep`]) expires sessions by
 //! their timeouts through the single `delete_known` path; it runs on the
 //! service thread `start` spawns, or from [`EbpfDataPlane::poll`] when the
@@ -14,6 +17,10 @@
 //! Attaching resolves device names in the network namespace of the calling
 //! thread (the kernel binds an XDP link to a device of that namespace).
 
+mod ha;
+
+pub use ha::EbpfHa;
+use ha::HaState;
 use xpf_dataplane::event_hub::{DeltaLog, EventHub};
 
 /// Locks `m`, recovering the data of a poisoned lock (a panicked holder
@@ -38,8 +45,8 @@ use xpf_dataplane::compile::CompiledConfig;
 use xpf_dataplane::error::{DataplaneError, Result};
 use xpf_dataplane::session_store::{self, SessionTable};
 use xpf_dataplane::traits::{
-    ConfigSink, EventStream, FabricForwarding, FabricId, HAController, LinkController, LinkState,
-    LinkStatus, NatPoolUsage, RuntimeDataPlane, SessionStore, TableKind, Telemetry, ZoneCounters,
+    ConfigSink, EventStream, FabricForwarding, HAController, LinkController, LinkState, LinkStatus,
+    NatPoolUsage, RuntimeDataPlane, SessionStore, TableKind, Telemetry, ZoneCounters,
 };
 use xpf_runtime::{
     AnySessionKey, CloseReason, CounterValue, FilterTermId, FloodCounters, GlobalCounter,
@@ -63,6 +70,10 @@ pub struct DataPlaneOptions {
     pub poll_interval: Duration,
     /// How often the service thread sweeps expired sessions.
     pub gc_interval: Duration,
+    /// The HA watchdog timeout, ns: without a kick for this long every
+    /// redundancy group is treated as inactive (fail closed). 0 disables
+    /// the watchdog.
+    pub watchdog_timeout_ns: u64,
 }
 
 impl Default for DataPlaneOptions {
@@ -74,6 +85,7 @@ impl Default for DataPlaneOptions {
             delta_capacity: 262_144,
             poll_interval: Duration::from_millis(20),
             gc_interval: Duration::from_secs(1),
+            watchdog_timeout_ns: 0,
         }
     }
 }
@@ -90,9 +102,6 @@ fn unix_now_ns() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
 }
-
-const HA_REASON: &str = "redundancy groups, the watchdog and fabric forwarding are not \
-                         implemented for the eBPF backend yet (the program has no RG map)";
 
 /// State shared by the backend and its controllers.
 pub(crate) struct Shared {
@@ -111,6 +120,8 @@ pub(crate) struct Shared {
     sweep_now: AtomicU64,
     sweep: Mutex<SweepProfile>,
     service: Mutex<Option<(Arc<AtomicBool>, JoinHandle<()>)>>,
+    /// Redundancy-group roles, the watchdog and fabric state.
+    ha: HaState,
 }
 
 impl Shared {
@@ -178,6 +189,7 @@ impl EbpfDataPlane {
                 sweep_now: AtomicU64::new(0),
                 sweep: Mutex::new(SweepProfile::default()),
                 service: Mutex::new(None),
+                ha: HaState::new(opts.watchdog_timeout_ns),
             }),
         })
     }
@@ -187,12 +199,27 @@ impl EbpfDataPlane {
         f(&mut self.shared.fw())
     }
 
-    /// Drains the ring buffer into the event stream and delta log, then
-    /// sweeps sessions expired at `now_ns` (Unix ns). What the service
-    /// thread does; an embedder that does not `start` the thread calls it.
+    /// Drains the ring buffer into the event stream and delta log, checks
+    /// the HA watchdog and sweeps sessions expired at `now_ns` (Unix ns).
+    /// What the service thread does; an embedder that does not `start` the
+    /// thread calls it.
     pub fn poll(&self, now_ns: u64) -> Result<SweepReport> {
         self.shared.pump();
+        ha::check_watchdog(&self.shared, now_ns)?;
         self.sweep(now_ns)
+    }
+
+    /// The fabric links as last synced by
+    /// [`HAController::sync_fabric_state`] (what the packet path would
+    /// read; the program does not forward over the fabric yet, see
+    /// [`EbpfHa`]).
+    pub fn fabric_view(&self) -> Arc<Vec<FabricForwarding>> {
+        self.shared.ha.fabric_view()
+    }
+
+    /// Fabric view syncs performed.
+    pub fn fabric_syncs(&self) -> u64 {
+        self.shared.ha.fabric_syncs()
     }
 
     /// The session GC: expires every session whose deadline
@@ -311,6 +338,7 @@ impl RuntimeDataPlane for EbpfDataPlane {
                             return;
                         };
                         shared.pump();
+                        let _ = ha::check_watchdog(&shared, unix_now_ns());
                         if last_gc.elapsed() >= shared.opts.gc_interval {
                             let _ = sweep(&shared, unix_now_ns());
                             last_gc = Instant::now();
@@ -350,18 +378,25 @@ impl RuntimeDataPlane for EbpfDataPlane {
     }
 
     fn status(&self) -> RuntimeStatus {
-        let fw = self.shared.fw();
-        let (live, _) = fw.occupancy();
+        let (live, generation, compiled) = {
+            let fw = self.shared.fw();
+            let (live, _) = fw.occupancy();
+            let generation = fw.last_apply().map_or(0, |a| a.generation);
+            (live, generation, fw.compiled().cloned())
+        };
+        // The HA locks are taken before the firewall's, never while it is
+        // held (set_rg_active holds them while writing the map).
+        let redundancy_groups = self.shared.ha.groups(compiled.as_deref());
         RuntimeStatus {
             backend: "ebpf".into(),
             running: self.shared.running.load(Ordering::Relaxed),
-            generation: fw.last_apply().map_or(0, |a| a.generation),
+            generation,
             workers: aya::util::nr_cpus().map_or(1, |n| n as u32),
             sessions: TableStats {
                 occupancy: live as u64,
                 capacity: u64::from(self.shared.opts.load.max_sessions),
             },
-            redundancy_groups: Vec::new(),
+            redundancy_groups,
         }
     }
 
@@ -372,7 +407,9 @@ impl RuntimeDataPlane for EbpfDataPlane {
     }
 
     fn ha(&self) -> Arc<dyn HAController> {
-        Arc::new(EbpfHa)
+        Arc::new(EbpfHa {
+            shared: self.shared.clone(),
+        })
     }
 
     fn sessions(&self) -> Arc<dyn SessionStore> {
@@ -478,58 +515,30 @@ impl LinkController for EbpfLinks {
 }
 
 // ----------------------------------------------------------------------
-// HA
-
-/// [`HAController`]: every operation is refused with a typed `Unsupported`
-/// until redundancy groups land in the program. A standalone node is active
-/// for every group.
-pub struct EbpfHa;
-
-fn ha_unsupported() -> DataplaneError {
-    DataplaneError::unsupported(Capability::HighAvailability.name(), HA_REASON)
-}
-
-#[async_trait]
-impl HAController for EbpfHa {
-    async fn set_rg_active(&self, _rg: RedundancyGroupId, _active: bool) -> Result<()> {
-        Err(ha_unsupported())
-    }
-
-    fn rg_active(&self, _rg: RedundancyGroupId) -> bool {
-        true
-    }
-
-    async fn watchdog(&self, _now_ns: u64) -> Result<()> {
-        Err(ha_unsupported())
-    }
-
-    async fn set_fabric_forwarding(
-        &self,
-        _fabric: FabricId,
-        _state: FabricForwarding,
-        cancel: &Cancel,
-    ) -> Result<()> {
-        cancel.check("fabric forwarding update")?;
-        Err(ha_unsupported())
-    }
-
-    async fn sync_fabric_state(&self) -> Result<()> {
-        Err(ha_unsupported())
-    }
-
-    fn fabric_forwarding(&self, _fabric: FabricId) -> Option<FabricForwarding> {
-        None
-    }
-}
-
-// ----------------------------------------------------------------------
 // Sessions
 
 /// The session map as a [`SessionTable`], hence a [`SessionStore`] with the
 /// shared semantics. A forward entry's NAT companion is its source-NAT port
-/// slot; a reverse entry is derived from its forward entry.
+/// slot; a reverse entry is derived from its forward entry. Cluster-synced
+/// installs go through
+/// [`Firewall::install_synced`](crate::firewall::Firewall::install_synced)
+/// in one step (replacement, re-key and refusal as the engine's).
 pub struct EbpfSessions {
     shared: Arc<Shared>,
+}
+
+impl EbpfSessions {
+    /// Installs the session of the forward entry `forward` into the maps
+    /// and publishes the closes it caused.
+    fn install(&self, forward: &SessionEntry) -> Result<()> {
+        let result = {
+            let mut fw = self.shared.fw();
+            let now = fw.clock_ns();
+            fw.install_synced(forward, now).map(|_| ())
+        };
+        self.shared.pump();
+        result
+    }
 }
 
 impl SessionTable for EbpfSessions {
@@ -562,15 +571,28 @@ impl SessionTable for EbpfSessions {
         self.shared.fw().entry_at(&sess_key(key)).map_err(dp_err)
     }
 
+    fn install_synced(&self, forward: &SessionEntry) -> Option<Result<()>> {
+        // The firewall replaces a local session holding the key (closing it
+        // with its events) or refuses with nothing changed, in one step.
+        Some(self.install(forward))
+    }
+
     fn insert(&self, entry: SessionEntry) -> Result<()> {
-        Err(DataplaneError::unsupported(
-            Capability::HighAvailability.name(),
-            format!(
-                "installing session {} from outside the packet path needs the program's TCP \
-                 tracker and NAT slot state, which a session entry does not carry yet",
-                entry.key()
-            ),
-        ))
+        if !entry.is_reverse() {
+            // A forward entry brings its whole session (reverse entry, NAT
+            // slot, limit counts), as a synced install.
+            return self.install(&entry);
+        }
+        match self.lookup(&entry.key())? {
+            Some(present) if present.is_reverse() && present.session_id() == entry.session_id() => {
+                Ok(())
+            }
+            _ => Err(DataplaneError::InvalidArgument(format!(
+                "the reverse entry {} of session {} is installed with its forward entry",
+                entry.key(),
+                entry.session_id()
+            ))),
+        }
     }
 
     fn remove(&self, key: &AnySessionKey) -> Result<Option<SessionEntry>> {

@@ -30,6 +30,9 @@ use xpf_runtime::{
     ZoneId,
 };
 
+mod sync;
+pub use sync::SyncedInstall;
+
 const SEC: u64 = 1_000_000_000;
 
 /// Every screen kind (a screen-drop record names its drop reason).
@@ -116,6 +119,10 @@ struct Link {
     up: bool,
 }
 
+/// Install-order sort key: the order, then 0 for a synced install (with
+/// its sequence) before 1 for the program's session of that order.
+type OrderKey = (u64, u8, u64);
+
 /// A session due for expiry: its forward key and value, and the reason its
 /// close reports.
 pub type Expired = (SessKey, SessVal, CloseReason);
@@ -157,7 +164,16 @@ pub struct Firewall {
     suspended: bool,
     /// Control-plane tallies (closes done here, not in the program).
     user_global: BTreeMap<GlobalCounter, u64>,
+    /// Sessions the control plane removed and installed (cluster sync);
+    /// `xpf_state` key 1 holds their difference (see
+    /// [`write_user_state`](Self::write_user_state)).
     user_removed: u64,
+    user_inserted: u64,
+    /// Synced sessions `(forward key, id)` -> install sequence: a synced
+    /// install takes the order the program's next session will also get, and
+    /// sorts before it (and after earlier synced installs of that order).
+    synced_seq: std::collections::HashMap<(SessKey, u64), u64>,
+    next_synced_seq: u64,
     events: Vec<Event>,
     deltas: Vec<SessionDelta>,
     delta_seq: u64,
@@ -380,6 +396,9 @@ impl Firewall {
             suspended: false,
             user_global: BTreeMap::new(),
             user_removed: 0,
+            user_inserted: 0,
+            synced_seq: std::collections::HashMap::new(),
+            next_synced_seq: 0,
             events: Vec::new(),
             deltas: Vec::new(),
             delta_seq: 0,
@@ -502,6 +521,9 @@ impl Firewall {
         self.active = 0;
         self.user_global.clear();
         self.user_removed = 0;
+        self.user_inserted = 0;
+        self.synced_seq.clear();
+        self.next_synced_seq = 0;
         self.events.clear();
         self.deltas.clear();
         self.delta_seq = 0;
@@ -526,12 +548,49 @@ impl Firewall {
         self.last.as_ref()
     }
 
+    /// Writes the control plane's tally (`xpf_state` key 1): the program
+    /// counts live sessions as `inserted - removed - removed[1]` in
+    /// wrapping 64-bit arithmetic, so key 1 holds the sessions the control
+    /// plane removed minus those it installed (wrapping when it installed
+    /// more).
+    fn write_user_state(&mut self) -> Result<(), Error> {
+        let st = abi::State {
+            removed: self.user_removed.wrapping_sub(self.user_inserted),
+            ..abi::State::default()
+        };
+        self.prog
+            .maps
+            .state
+            .set(1, st, 0)
+            .map_err(map_err("xpf_state"))
+    }
+
+    /// The install-order sort key of session `k`: its order, then synced
+    /// installs before the program's session of the same order.
+    fn order_key(&self, k: &SessKey, s: &abi::Sess) -> OrderKey {
+        match self.synced_seq.get(&(*k, s.session_id)) {
+            Some(seq) => (s.order, 0, *seq),
+            None => (s.order, 1, 0),
+        }
+    }
+
     fn write_globals(&mut self) -> Result<(), Error> {
         self.prog
             .maps
             .globals
             .set(0, self.globals, 0)
             .map_err(map_err("xpf_globals"))
+    }
+
+    /// The program's clock: the test clock of the last
+    /// [`run_frame`](Self::run_frame) when one was set, else Unix time.
+    pub fn clock_ns(&self) -> u64 {
+        if self.globals.clock_ns != 0 {
+            return self.globals.clock_ns;
+        }
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
     }
 
     /// Test mode: the program reports each verdict in `xpf_trace` and reads
@@ -773,7 +832,7 @@ impl Firewall {
         // Mappings are installed in session creation order (as the model
         // does), persistent mappings and address bindings reference-counted.
         let mut sessions = self.forward_sessions().map_err(dp_err)?;
-        sessions.sort_by_key(|(_, v)| v.s.order);
+        sessions.sort_by_key(|(k, v)| self.order_key(k, &v.s));
         let mut keep_slots: Vec<abi::SlotKey> = Vec::new();
         let mut orphans: Vec<SessKey> = Vec::new();
         let mut persist: BTreeMap<abi::PersistKey, abi::Binding> = BTreeMap::new();
@@ -1475,18 +1534,8 @@ impl Firewall {
         }
         if v.s.is_reverse == 0 {
             self.user_removed += 1;
-            self.prog
-                .maps
-                .state
-                .set(
-                    1,
-                    abi::State {
-                        removed: self.user_removed,
-                        ..Default::default()
-                    },
-                    0,
-                )
-                .map_err(map_err("xpf_state"))?;
+            self.synced_seq.remove(&(*key, v.s.session_id));
+            self.write_user_state()?;
         }
         Ok(Some(v))
     }
@@ -1552,6 +1601,18 @@ impl Firewall {
         reason: CloseReason,
         now_ns: u64,
     ) -> Result<bool, Error> {
+        self.close_with(fwd, reason, now_ns, true)
+    }
+
+    /// [`close`](Self::close); the source-NAT mapping is released only when
+    /// `release_mapping` (a caller that released it already passes false).
+    fn close_with(
+        &mut self,
+        fwd: &SessKey,
+        reason: CloseReason,
+        now_ns: u64,
+        release_mapping: bool,
+    ) -> Result<bool, Error> {
         match self.prog.maps.sessions.get(fwd, 0) {
             Ok(v) if v.s.is_reverse == 0 => {}
             _ => return Ok(false),
@@ -1564,7 +1625,11 @@ impl Firewall {
         {
             self.remove_entry(&v.s.other)?;
         }
-        self.release_slot(fwd, &v);
+        if release_mapping {
+            self.release_slot(fwd, &v);
+        } else {
+            self.release_limits(fwd);
+        }
         self.report_close(&entry_of(fwd, &v.s), reason, now_ns);
         Ok(true)
     }
@@ -1693,13 +1758,13 @@ impl Firewall {
     pub fn expired(&self, now_ns: u64) -> Result<(Vec<Expired>, usize), Error> {
         let all = self.forward_sessions()?;
         let scanned = all.len();
-        let mut due: Vec<(u64, u64, SessKey, SessVal)> = all
+        let mut due: Vec<(u64, OrderKey, SessKey, SessVal)> = all
             .into_iter()
             .filter_map(|(k, v)| {
                 let d =
                     v.s.last_seen_ns
                         .saturating_add(u64::from(v.s.timeout) * SEC);
-                (d <= now_ns).then_some((d, v.s.order, k, v))
+                (d <= now_ns).then_some((d, self.order_key(&k, &v.s), k, v))
             })
             .collect();
         due.sort_by_key(|(d, o, k, _)| (*d, *o, *k));
@@ -1975,9 +2040,7 @@ impl Firewall {
                 .map_err(map_err("xpf_state"))
         };
         let (p, u) = (st(0)?, st(1)?);
-        Ok(p.inserted
-            .saturating_sub(p.removed)
-            .saturating_sub(u.removed))
+        Ok(p.inserted.wrapping_sub(p.removed).wrapping_sub(u.removed))
     }
 
     /// Live forward sessions and the configured capacity.

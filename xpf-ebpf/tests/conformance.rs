@@ -271,15 +271,13 @@ impl Harness for EbpfHarness {
         Ok(summary)
     }
 
-    fn put_cluster_synced(
-        &mut self,
-        _entry: SessionEntry,
-        _now_ns: u64,
-    ) -> Result<(), HarnessError> {
-        Err(HarnessError::Unsupported {
-            capability: "put-cluster-synced".into(),
-            reason: "cluster-synced installs are not implemented for the eBPF backend".into(),
-        })
+    fn put_cluster_synced(&mut self, entry: SessionEntry, now_ns: u64) -> Result<(), HarnessError> {
+        self.expire(now_ns);
+        self.fw
+            .borrow_mut()
+            .install_synced(&entry, now_ns)
+            .map(|_| ())
+            .map_err(harness_err)
     }
 }
 

@@ -3,9 +3,10 @@
 //! from either key, known-value and companion deletes releasing the NAT
 //! slot), the GC expiring sessions with close events and deltas, telemetry
 //! (summed counters, the async event stream, occupancy), links (native XDP
-//! attach / detach on a veth), HA refused with a typed error, and the
-//! lifecycle. Sessions are created by running real frames through the
-//! loaded program (`BPF_PROG_TEST_RUN`). Needs root: without it the tests
+//! attach / detach on a veth), a cleared session put back as a
+//! cluster-synced one, and the lifecycle (HA itself: `tests/ha.rs`).
+//! Sessions are created by running real frames through the loaded program
+//! (`BPF_PROG_TEST_RUN`). Needs root: without it the tests
 //! fail with a clear message unless `XPF_ALLOW_SKIP_PRIVILEGED=1` is set.
 
 use futures::executor::block_on;
@@ -412,34 +413,41 @@ fn telemetry_sums_counters_and_names_what_it_cannot_report() {
 }
 
 #[test]
-fn ha_is_refused_with_a_typed_unsupported_and_a_standalone_node_is_active() {
-    if !privileged("ha_is_refused") {
+fn a_standalone_node_is_active_and_a_cleared_session_put_back_from_the_peer_is_cluster_synced() {
+    if !privileged("a_standalone_node_is_active_and_a_cleared_session_put_back") {
         return;
     }
     let dp = backend();
     let ha = dp.ha();
-    let err = block_on(ha.set_rg_active(RedundancyGroupId(1), false)).unwrap_err();
-    assert!(
-        matches!(&err, DataplaneError::Unsupported { capability, reason }
-            if capability == "high-availability" && !reason.is_empty()),
-        "{err}"
-    );
-    assert!(block_on(ha.watchdog(1)).is_err());
     assert!(ha.rg_active(RedundancyGroupId(1)));
     assert!(
         ha.fabric_forwarding(xpf_dataplane::traits::FabricId::FAB0)
             .is_none()
     );
-    // Cluster-synced installs need state a session entry does not carry.
     send(&dp, 44_000, NOW);
-    let e = block_on(dp.sessions().get(&client_key(44_000)))
-        .unwrap()
-        .unwrap();
-    block_on(dp.sessions().clear()).unwrap();
+    let store = dp.sessions();
+    let e = block_on(store.get(&client_key(44_000))).unwrap().unwrap();
+    block_on(store.clear()).unwrap();
+    assert!(block_on(store.get(&client_key(44_000))).unwrap().is_none());
+    // A reverse entry is not a session: refused.
+    let rev = xpf_dataplane::session_store::reverse_entry(&e);
     assert!(matches!(
-        block_on(dp.sessions().put_cluster_synced(e)),
-        Err(DataplaneError::Unsupported { .. })
+        block_on(store.put_cluster_synced(rev)),
+        Err(DataplaneError::InvalidArgument(_))
     ));
+    // The forward entry comes back whole, flagged as the peer's, and its
+    // traffic passes again with the same translation.
+    block_on(store.put_cluster_synced(e)).expect("synced install");
+    let back = block_on(store.get(&client_key(44_000))).unwrap().unwrap();
+    assert!(
+        back.flags()
+            .contains(xpf_runtime::SessionFlags::CLUSTER_SYNCED)
+    );
+    assert_eq!(back.companion_key(), e.companion_key());
+    assert!(block_on(store.get(&e.companion_key())).unwrap().is_some());
+    let (_, wan) = lan_wan_ids(&dp);
+    assert_eq!(send(&dp, 44_000, NOW + SEC), FrameVerdict::Forward(wan));
+    assert_eq!(block_on(store.count()).unwrap().v4, 1);
 }
 
 /// A namespace with one veth pair, deleted on drop.
