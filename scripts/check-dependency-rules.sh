@@ -210,6 +210,11 @@ run_case fail xpf-dataplane   aya@=0.14.0   normal
 run_case fail xpf-runtime     aya@=0.14.0   normal
 run_case fail xpf-userspace   aya@=0.14.0   normal
 
+# The AF_XDP FFI crate is used only by the userspace backend (and bench).
+run_case fail xpf-dataplane   xpf-xsk       dev
+run_case fail xpf-ebpf        xpf-xsk       normal
+run_case fail xpf-dpdk        xpf-xsk       normal
+
 # Allowed edges stay allowed.
 run_case pass xpf-userspace   xpf-conformance dev
 run_case pass xpf-ebpf        xpf-conformance dev

@@ -1,8 +1,9 @@
 //! The configurations under test behind one [`Backend`] trait: plain kernel
 //! forwarding, nftables (with conntrack, optionally masquerade), and the xpf
-//! backends: the eBPF backend (`crate::ebpf`, with and without SNAT); the
-//! others plug in here as they gain real I/O (until then they are listed as
-//! not yet available, never measured with a made-up figure).
+//! backends: the eBPF backend (`crate::ebpf`) and the userspace backend on
+//! AF_XDP (`crate::userspace`), each with and without SNAT; the others plug
+//! in here as they gain real I/O (until then they are listed as not yet
+//! available, never measured with a made-up figure).
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -86,6 +87,13 @@ pub trait Backend {
     fn availability(&self) -> Availability;
     /// Whether it takes part in `scenario`.
     fn supports(&self, scenario: Scenario) -> bool;
+    /// Whether its threads poll without sleeping under load (their CPU time
+    /// then grows with the window, not with the packets): its UDP
+    /// measurements are valid only when the offered load exceeds what it
+    /// forwarded, which the run checks.
+    fn busy_polls(&self) -> bool {
+        false
+    }
     /// Installs the configuration in the topology's firewall namespace
     /// (XDP programs on f0/f1, an nftables ruleset, worker threads...).
     fn setup(&mut self, topo: &Topology, work_dir: &std::path::Path) -> Result<()>;
@@ -303,17 +311,6 @@ pub struct PendingXpfBackend {
     pub reason: &'static str,
 }
 
-impl PendingXpfBackend {
-    /// The userspace backend (engine shards on AF_XDP / AF_PACKET).
-    pub fn userspace() -> Self {
-        Self {
-            name: "xpf-userspace",
-            description: "xpf userspace backend on AF_XDP / AF_PACKET",
-            reason: "xpf-userspace has in-memory ports only (AF_XDP / AF_PACKET planned)",
-        }
-    }
-}
-
 impl Backend for PendingXpfBackend {
     fn name(&self) -> &'static str {
         self.name
@@ -350,7 +347,8 @@ pub fn all_backends() -> Vec<Box<dyn Backend>> {
         Box::new(Nftables { masquerade: true }),
         Box::new(crate::ebpf::XpfEbpf::plain()),
         Box::new(crate::ebpf::XpfEbpf::snat()),
-        Box::new(PendingXpfBackend::userspace()),
+        Box::new(crate::userspace::XpfUserspace::plain()),
+        Box::new(crate::userspace::XpfUserspace::snat()),
     ]
 }
 

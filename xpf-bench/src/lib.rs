@@ -1,7 +1,8 @@
 //! xpf-bench: the netns macro-benchmark (issue 6). It puts each firewall
 //! configuration — plain kernel forwarding, nftables with conntrack, nftables
 //! with masquerade, and the xpf backends that forward on real interfaces
-//! (today the eBPF backend, with and without SNAT) — between a client and a server namespace, drives 60-byte UDP
+//! (the eBPF backend and the userspace backend on AF_XDP, each with and
+//! without SNAT) — between a client and a server namespace, drives 60-byte UDP
 //! frames over ≥ 10,000 flows from an XDP program run with `BPF_PROG_RUN`
 //! in live-frames mode, and reports the firewall's CPU nanoseconds per
 //! forwarded packet (from schedstat), as JSON lines, a Markdown table and a
@@ -20,6 +21,7 @@ pub mod report;
 pub mod run;
 pub mod sys;
 pub mod topology;
+pub mod userspace;
 
 pub use error::{BenchError, Result};
 pub use run::run_netns;

@@ -154,8 +154,12 @@ pub struct Comparison {
 
 /// The xpf configurations and the nftables configuration each is
 /// equivalent to.
-pub const EQUIVALENTS: &[(&str, &str)] =
-    &[("xpf-ebpf", NFTABLES), ("xpf-ebpf-snat", "nftables-masq")];
+pub const EQUIVALENTS: &[(&str, &str)] = &[
+    ("xpf-ebpf", NFTABLES),
+    ("xpf-ebpf-snat", "nftables-masq"),
+    ("xpf-userspace", NFTABLES),
+    ("xpf-userspace-snat", "nftables-masq"),
+];
 
 /// Per-round ratios of `this` to `base` in every scenario both ran.
 pub fn compare(ms: &[Measurement], this: &str, base: &str) -> Vec<Comparison> {

@@ -20,6 +20,7 @@ const FORBIDDEN: &[&str] = &[
     "libbpf-sys",
     "libbpf-rs",
     "xsk-rs",
+    "xpf-xsk",
     "afxdp",
 ];
 

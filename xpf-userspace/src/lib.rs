@@ -70,9 +70,11 @@
 //! # Ports
 //!
 //! [`port::Port`] is a receive burst / transmit burst over queues;
-//! [`port::MemoryPort`] is the in-memory implementation. AF_XDP and
-//! AF_PACKET ports are future [`port::PortFactory`] implementations; nothing
-//! else changes for them.
+//! [`port::MemoryPort`] is the in-memory implementation and
+//! [`port_xsk::XskPortFactory`] opens real interfaces as AF_XDP sockets in
+//! copy mode (through `xpf-xsk`, the crate that holds the FFI; this crate
+//! stays free of `unsafe`). AF_PACKET ports are a future
+//! [`port::PortFactory`]; nothing else changes for them.
 
 #![forbid(unsafe_code)]
 
@@ -84,6 +86,7 @@ pub mod ha;
 pub mod link;
 pub mod plan;
 pub mod port;
+pub mod port_xsk;
 pub mod sessions;
 pub mod steer;
 pub mod telemetry;
@@ -94,3 +97,4 @@ pub use dataplane::{
     capabilities,
 };
 pub use port::{MemoryPort, MemoryPortFactory, MemoryPortHandle, Port, PortError, PortFactory};
+pub use port_xsk::{XskPort, XskPortFactory, XskPortOptions};

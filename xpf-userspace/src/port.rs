@@ -7,7 +7,8 @@
 //! `tx_burst`, or an AF_PACKET `TPACKET_V3` ring — and are opened by a
 //! [`PortFactory`] when the control plane attaches an interface.
 //!
-//! This module provides the in-memory port used by the tests, the
+//! The AF_XDP port is [`crate::port_xsk::XskPortFactory`]. This module
+//! provides the in-memory port used by the tests, the
 //! conformance harness and the replay tool: [`MemoryPort`] is a pair of
 //! bounded FIFOs, one towards the dataplane and one away from it, and
 //! [`MemoryPortHandle`] is the far end (a test "wire") that injects frames
@@ -30,6 +31,16 @@ pub enum PortError {
         port: String,
         /// The queue asked for.
         queue: usize,
+    },
+    /// The kernel refused an AF_XDP operation (no root, no such
+    /// interface, a program already attached, ...).
+    #[error("AF_XDP port {name}: {source}")]
+    Xsk {
+        /// Port (config interface) name.
+        name: String,
+        /// What the kernel said.
+        #[source]
+        source: xpf_xsk::Error,
     },
     /// The factory cannot open this kind of port.
     #[error("cannot open port {name}: {reason}")]

@@ -1,0 +1,576 @@
+//! Real traffic through the userspace backend on AF_XDP ports: client /
+//! firewall / server network namespaces joined by two veth pairs, the
+//! backend's worker thread reading and writing the firewall's veths through
+//! AF_XDP sockets in copy mode (`XskPortFactory`: the XSKMAP redirect
+//! program in native XDP mode on each veth). The firewall namespace has no
+//! addresses and no kernel forwarding, so whatever crosses it was forwarded
+//! by the engine. Real TCP sockets prove interface SNAT end to end (the
+//! server sees the SNAT address), that an unsolicited inbound connection is
+//! dropped, and destination NAT port forwarding; counters are checked
+//! against the hosts' own link statistics.
+//!
+//! Needs root: without it the test fails with a clear message unless
+//! `XPF_ALLOW_SKIP_PRIVILEGED=1` is set. Every namespace (and with it every
+//! link) is removed on every exit path by an RAII guard; names are unique
+//! per process and test.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::executor::block_on;
+use nix::sched::{CloneFlags, setns};
+use xpf_dataplane::Config;
+use xpf_dataplane::cancel::Cancel;
+use xpf_dataplane::traits::{ConfigSink, RuntimeDataPlane};
+use xpf_runtime::{BaseCounter, DropReason, GlobalCounter};
+use xpf_userspace::{
+    RunMode, UserspaceDataplane, UserspaceOptions, XskPortFactory, XskPortOptions,
+};
+
+const MAC_C0: &str = "02:58:50:45:00:01";
+const MAC_F0: &str = "02:58:50:45:01:01";
+const MAC_F1: &str = "02:58:50:45:01:02";
+const MAC_S0: &str = "02:58:50:45:02:01";
+const ADDR_C0: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const ADDR_F0: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const ADDR_F1: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
+const ADDR_S0: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
+/// The public address destination NAT forwards to the client.
+const ADDR_PUBLIC: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 10);
+const SERVER_PORT: u16 = 5201;
+const PUBLIC_PORT: u16 = 80;
+const FORWARDED_PORT: u16 = 8080;
+const CLOSED_PORT: u16 = 9000;
+
+fn privileged(what: &str) -> bool {
+    if xpf_xsk::is_root() {
+        return true;
+    }
+    let msg = format!(
+        "{what} creates network namespaces and AF_XDP sockets and needs root; run as root or \
+         set XPF_ALLOW_SKIP_PRIVILEGED=1 to skip it"
+    );
+    if std::env::var("XPF_ALLOW_SKIP_PRIVILEGED").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: {msg}");
+        false
+    } else {
+        panic!("{msg}");
+    }
+}
+
+fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("spawning {program} {}: {e}", args.join(" ")));
+    assert!(
+        out.status.success(),
+        "{program} {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The three namespaces and two veth pairs; deleted on drop (deleting a
+/// namespace deletes its links and detaches their programs).
+struct Topology {
+    ns: [String; 3],
+    c0: String,
+    f0: String,
+    f1: String,
+    s0: String,
+    created: Vec<String>,
+}
+
+impl Topology {
+    fn client(&self) -> &str {
+        &self.ns[0]
+    }
+    fn fw(&self) -> &str {
+        &self.ns[1]
+    }
+    fn server(&self) -> &str {
+        &self.ns[2]
+    }
+
+    fn create(tag: &str) -> Self {
+        let pid = std::process::id();
+        let mut t = Topology {
+            ns: [
+                format!("xpfu{pid}{tag}-client"),
+                format!("xpfu{pid}{tag}-fw"),
+                format!("xpfu{pid}{tag}-server"),
+            ],
+            c0: format!("xu{pid}{tag}c0"),
+            f0: format!("xu{pid}{tag}f0"),
+            f1: format!("xu{pid}{tag}f1"),
+            s0: format!("xu{pid}{tag}s0"),
+            created: Vec::new(),
+        };
+        for ns in t.ns.clone() {
+            run("ip", &["netns", "add", &ns]);
+            t.created.push(ns.clone());
+            run(
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    &ns,
+                    "sysctl",
+                    "-qw",
+                    "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.default.disable_ipv6=1",
+                ],
+            );
+            run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+        }
+        let (c, f, s) = (t.ns[0].clone(), t.ns[1].clone(), t.ns[2].clone());
+        for (a, amac, ans, b, bmac, bns) in [
+            (&t.c0, MAC_C0, &c, &t.f0, MAC_F0, &f),
+            (&t.f1, MAC_F1, &f, &t.s0, MAC_S0, &s),
+        ] {
+            run(
+                "ip",
+                &[
+                    "link", "add", a, "address", amac, "netns", ans, "type", "veth", "peer",
+                    "name", b, "address", bmac, "netns", bns,
+                ],
+            );
+        }
+        // The end hosts: addresses, the firewall as gateway, permanent
+        // neighbours (no ARP crosses the firewall), and checksums computed
+        // in software (a partial checksum cannot be updated incrementally
+        // by a NAT in XDP). GRO on the edges gives their veths NAPI, which
+        // XDP_REDIRECT into a veth needs on the receiving peer.
+        for (ns, dev, addr, gw, gw_mac) in [
+            (&c, &t.c0, ADDR_C0, ADDR_F0, MAC_F0),
+            (&s, &t.s0, ADDR_S0, ADDR_F1, MAC_F1),
+        ] {
+            run(
+                "ip",
+                &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev],
+            );
+            run(
+                "ip",
+                &[
+                    "netns", "exec", ns, "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso",
+                    "off", "gro", "on",
+                ],
+            );
+            run("ip", &["-n", ns, "link", "set", dev, "up"]);
+            run(
+                "ip",
+                &["-n", ns, "route", "add", "default", "via", &gw.to_string()],
+            );
+            run(
+                "ip",
+                &[
+                    "-n",
+                    ns,
+                    "neigh",
+                    "replace",
+                    &gw.to_string(),
+                    "lladdr",
+                    gw_mac,
+                    "dev",
+                    dev,
+                    "nud",
+                    "permanent",
+                ],
+            );
+        }
+        // The public (DNAT) address is on the server's link.
+        run(
+            "ip",
+            &[
+                "-n",
+                &s,
+                "neigh",
+                "replace",
+                &ADDR_PUBLIC.to_string(),
+                "lladdr",
+                MAC_F1,
+                "dev",
+                &t.s0,
+                "nud",
+                "permanent",
+            ],
+        );
+        // The firewall: links up, no addresses, no kernel forwarding.
+        for dev in [&t.f0, &t.f1] {
+            run(
+                "ip",
+                &[
+                    "netns", "exec", &f, "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso",
+                    "off", "gro", "on",
+                ],
+            );
+            run("ip", &["-n", &f, "link", "set", dev, "up"]);
+        }
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &f,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=0",
+            ],
+        );
+        t
+    }
+
+    /// A link's kernel statistics (`ip -s link`): (tx packets, rx packets).
+    fn link_packets(&self, ns: &str, dev: &str) -> (u64, u64) {
+        let text = run("ip", &["-n", ns, "-s", "-j", "link", "show", "dev", dev]);
+        let v: serde_json::Value = serde_json::from_str(&text).expect("ip -j output");
+        let st = &v[0]["stats64"];
+        (
+            st["tx"]["packets"].as_u64().expect("tx packets"),
+            st["rx"]["packets"].as_u64().expect("rx packets"),
+        )
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        for ns in self.created.drain(..).rev() {
+            let ok = Command::new("ip")
+                .args(["netns", "del", &ns])
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                eprintln!("cleanup: could not delete namespace {ns}");
+            }
+        }
+    }
+}
+
+/// Runs `f` on a thread that has entered network namespace `ns`. Sockets
+/// created there stay in that namespace wherever they are used later.
+fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let file = File::open(format!("/run/netns/{ns}"))
+                .unwrap_or_else(|e| panic!("opening namespace {ns}: {e}"));
+            setns(&file, CloneFlags::CLONE_NEWNET)
+                .unwrap_or_else(|e| panic!("entering namespace {ns}: {e}"));
+            f()
+        })
+        .join()
+        .expect("namespace thread")
+    })
+}
+
+fn config(t: &Topology) -> Config {
+    let text = format!(
+        r#"
+[[interfaces]]
+name = "{f0}"
+zone = "trust"
+mac = "{MAC_F0}"
+addresses = ["{ADDR_F0}/24"]
+
+[[interfaces]]
+name = "{f1}"
+zone = "untrust"
+mac = "{MAC_F1}"
+addresses = ["{ADDR_F1}/24"]
+
+[[zones]]
+name = "trust"
+
+[[zones.address-book.addresses]]
+name = "client"
+prefix = "{ADDR_C0}/32"
+
+[[zones]]
+name = "untrust"
+
+[[applications.applications]]
+name = "forwarded-service"
+protocol = "tcp"
+destination-port = {FORWARDED_PORT}
+
+[security]
+default-policy = "deny"
+
+[[security.policies]]
+from-zone = "trust"
+to-zone = "untrust"
+
+[[security.policies.policies]]
+name = "outbound"
+match = {{ source-address = ["any"], destination-address = ["any"], application = ["any"] }}
+then = {{ action = "permit", log = {{ session-init = true, session-close = true }}, count = true }}
+
+[[security.policies]]
+from-zone = "untrust"
+to-zone = "trust"
+
+[[security.policies.policies]]
+name = "published"
+match = {{ source-address = ["any"], destination-address = ["client"], application = ["forwarded-service"] }}
+then = {{ action = "permit", log = {{ session-init = true, session-close = true }}, count = true }}
+
+[[security.global-policies]]
+name = "deny-log"
+match = {{ source-address = ["any"], destination-address = ["any"], application = ["any"] }}
+then = {{ action = "deny", log = {{ session-init = true }}, count = true }}
+
+[[security.nat.source.rule-sets]]
+name = "outbound"
+from = {{ zone = ["trust"] }}
+to = {{ zone = ["untrust"] }}
+
+[[security.nat.source.rule-sets.rules]]
+name = "masquerade"
+match = {{ source-address = ["198.18.0.0/16"] }}
+then = "interface"
+
+[[security.nat.destination.pools]]
+name = "client-service"
+address = "{ADDR_C0}"
+port = {FORWARDED_PORT}
+
+[[security.nat.destination.rule-sets]]
+name = "inbound"
+from = {{ zone = ["untrust"] }}
+
+[[security.nat.destination.rule-sets.rules]]
+name = "port-forward"
+match = {{ destination-address = ["{ADDR_PUBLIC}/32"], destination-port = [{PUBLIC_PORT}], protocol = ["tcp"] }}
+then = {{ pool = "client-service" }}
+
+[[forwarding.neighbours]]
+address = "{ADDR_C0}"
+mac = "{MAC_C0}"
+interface = "{f0}"
+
+[[forwarding.neighbours]]
+address = "{ADDR_S0}"
+mac = "{MAC_S0}"
+interface = "{f1}"
+"#,
+        f0 = t.f0,
+        f1 = t.f1,
+    );
+    Config::from_toml_str(&text).expect("test config parses")
+}
+
+/// Sends `msg`, reads the peer's echo of it.
+fn round_trip(stream: &mut TcpStream, msg: &[u8]) {
+    stream.write_all(msg).expect("write");
+    let mut back = vec![0u8; msg.len()];
+    stream.read_exact(&mut back).expect("read echo");
+    assert_eq!(back, msg);
+}
+
+/// Accepts one connection and echoes everything until EOF; returns the
+/// peer address the server saw and the bytes echoed.
+fn echo_server(listener: TcpListener) -> std::thread::JoinHandle<(SocketAddr, usize)> {
+    std::thread::spawn(move || {
+        let (mut s, peer) = listener.accept().expect("accept");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let mut buf = [0u8; 4096];
+        let mut total = 0;
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    total += n;
+                    s.write_all(&buf[..n]).expect("echo");
+                }
+                Err(e) => panic!("echo server read: {e}"),
+            }
+        }
+        (peer, total)
+    })
+}
+
+#[test]
+fn tcp_through_the_userspace_backend_on_af_xdp_snat_dnat_and_unsolicited_drop_with_matching_counters()
+ {
+    if !privileged("the AF_XDP netns traffic test") {
+        return;
+    }
+    let topo = Topology::create("a");
+    let ports = Arc::new(XskPortFactory::new(XskPortOptions::single_queue()));
+    let dp = UserspaceDataplane::new(UserspaceOptions {
+        workers: 1,
+        mode: RunMode::Threaded,
+        port_factory: ports.clone(),
+        ..UserspaceOptions::default()
+    });
+    let applied = block_on(dp.apply(&config(&topo), &Cancel::new())).expect("config applies");
+    // Attach in the firewall namespace: the devices are resolved there.
+    let link = dp.link();
+    in_ns(topo.fw(), || {
+        for dev in [&topo.f0, &topo.f1] {
+            block_on(link.attach(dev))
+                .unwrap_or_else(|e| panic!("opening {dev} as an AF_XDP port: {e}"));
+        }
+    });
+    for dev in [&topo.f0, &topo.f1] {
+        assert_eq!(link.link_state(dev).expect("attached").mode, "af-xdp-copy");
+    }
+    block_on(dp.start()).expect("start");
+    let before = [
+        topo.link_packets(topo.client(), &topo.c0),
+        topo.link_packets(topo.server(), &topo.s0),
+    ];
+
+    // 1. Outbound through interface SNAT.
+    let listener = in_ns(topo.server(), || {
+        TcpListener::bind((ADDR_S0, SERVER_PORT)).expect("server listen")
+    });
+    let server = echo_server(listener);
+    let mut client = in_ns(topo.client(), || {
+        TcpStream::connect_timeout(
+            &SocketAddr::new(IpAddr::V4(ADDR_S0), SERVER_PORT),
+            Duration::from_secs(5),
+        )
+    })
+    .unwrap_or_else(|e| panic!("client -> server through SNAT: {e}"));
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    round_trip(&mut client, b"hello through af_xdp");
+    round_trip(&mut client, &payload);
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).expect("server closes");
+    drop(client);
+    let (seen_by_server, echoed) = server.join().expect("server thread");
+    assert_eq!(
+        seen_by_server.ip(),
+        IpAddr::V4(ADDR_F1),
+        "the server sees the SNAT (interface) address"
+    );
+    assert_eq!(echoed, 20 + payload.len());
+
+    // 2. Unsolicited inbound: the client listens, only the firewall can
+    // stop the server's connection.
+    let closed = in_ns(topo.client(), || {
+        TcpListener::bind((ADDR_C0, CLOSED_PORT)).expect("client listen")
+    });
+    closed.set_nonblocking(true).unwrap();
+    let unsolicited = in_ns(topo.server(), || {
+        TcpStream::connect_timeout(
+            &SocketAddr::new(IpAddr::V4(ADDR_C0), CLOSED_PORT),
+            Duration::from_millis(1500),
+        )
+    });
+    assert!(
+        unsolicited.is_err(),
+        "an unsolicited inbound connection must not get through"
+    );
+    assert!(
+        closed.accept().is_err(),
+        "the client never saw the unsolicited connection"
+    );
+
+    // 3. Destination NAT port forwarding.
+    let service = in_ns(topo.client(), || {
+        TcpListener::bind((ADDR_C0, FORWARDED_PORT)).expect("service listen")
+    });
+    let service = echo_server(service);
+    let mut inbound = in_ns(topo.server(), || {
+        TcpStream::connect_timeout(
+            &SocketAddr::new(IpAddr::V4(ADDR_PUBLIC), PUBLIC_PORT),
+            Duration::from_secs(5),
+        )
+    })
+    .unwrap_or_else(|e| panic!("server -> public address through DNAT: {e}"));
+    inbound
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    round_trip(&mut inbound, b"port forwarded");
+    inbound.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    inbound.read_to_end(&mut rest).expect("service closes");
+    drop(inbound);
+    let (seen_by_service, _) = service.join().expect("service thread");
+    assert_eq!(seen_by_service.ip(), IpAddr::V4(ADDR_S0));
+
+    // Counters against what the end hosts' kernels sent and received.
+    std::thread::sleep(Duration::from_millis(300));
+    let after = [
+        topo.link_packets(topo.client(), &topo.c0),
+        topo.link_packets(topo.server(), &topo.s0),
+    ];
+    let c0_tx = after[0].0 - before[0].0;
+    let c0_rx = after[0].1 - before[0].1;
+    let s0_tx = after[1].0 - before[1].0;
+    let s0_rx = after[1].1 - before[1].1;
+    let tables = dp.counter_tables();
+    let id = |name: &str| {
+        applied
+            .managed_interfaces
+            .iter()
+            .find(|i| i.name == name)
+            .unwrap()
+            .id
+            .index()
+    };
+    let (if0, if1) = (
+        tables.interfaces[id(&topo.f0)],
+        tables.interfaces[id(&topo.f1)],
+    );
+    assert_eq!(if0.rx.packets, c0_tx, "f0 received what c0 sent");
+    assert_eq!(if1.rx.packets, s0_tx, "f1 received what s0 sent");
+    assert_eq!(if1.tx.packets, s0_rx, "s0 received what f1 forwarded");
+    assert_eq!(if0.tx.packets, c0_rx, "c0 received what f0 forwarded");
+    let g = |k: GlobalCounter| {
+        tables
+            .global
+            .iter()
+            .find(|(c, _)| *c == k)
+            .map_or(0, |(_, v)| *v)
+    };
+    let denied = g(DropReason::PolicyDeny.into());
+    assert!(denied >= 1, "the unsolicited SYN(s) were denied");
+    assert_eq!(
+        g(BaseCounter::Forwarded.into()) + g(BaseCounter::Dropped.into()),
+        c0_tx + s0_tx,
+        "every frame was forwarded or dropped"
+    );
+    assert_eq!(g(BaseCounter::SessionsCreated.into()), 2);
+    let backend = dp.backend_counters();
+    assert_eq!(backend.tx_discarded, 0, "{backend:?}");
+    for dev in [&topo.f0, &topo.f1] {
+        let s = ports.port(dev).expect("open port").stats().expect("stats");
+        assert_eq!(
+            s.tx_ring_full + s.tx_oversize + s.rx_bad_desc,
+            0,
+            "{dev}: {s:?}"
+        );
+        assert_eq!(
+            s.kernel_rx_dropped + s.kernel_rx_ring_full,
+            0,
+            "{dev}: {s:?}"
+        );
+    }
+
+    // Detach: the ports are closed and the programs detached.
+    block_on(dp.teardown()).expect("teardown");
+    assert!(ports.port(&topo.f0).is_none());
+    let shown = run(
+        "ip",
+        &["-n", topo.fw(), "-d", "-j", "link", "show", &topo.f0],
+    );
+    assert!(!shown.contains("\"xdp\""), "program detached: {shown}");
+    let names = topo.ns.clone();
+    drop(topo);
+    let left = run("ip", &["netns", "list"]);
+    for ns in names {
+        assert!(!left.contains(&ns), "namespace {ns} left behind");
+    }
+}
