@@ -522,7 +522,7 @@ impl SessionTable {
     /// # Panics
     ///
     /// If `handle` is not live (checked in debug builds only).
-    #[inline]
+    #[inline(always)]
     pub fn touch(
         &mut self,
         handle: SessionHandle,
