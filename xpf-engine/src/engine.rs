@@ -640,7 +640,10 @@ impl Engine {
         frame: &mut Vec<u8>,
         out: &mut Vec<Emitted>,
     ) -> Verdict {
-        self.check_schedules(now_ns);
+        // Most configs have no schedulers: skip the per-second check.
+        if !self.state.sched_active.is_empty() {
+            self.check_schedules(now_ns);
+        }
         let v = self.process_one(now_ns, ingress, frame, out, None);
         self.state.tally.flush(&mut self.state.telemetry.counters);
         v

@@ -26,7 +26,10 @@ pub struct ZoneTraffic {
 /// The engine's counters.
 #[derive(Clone, Debug)]
 pub struct Counters {
-    global: Vec<u64>,
+    /// Every global counter, by [`GlobalCounter::index`]: a fixed-size
+    /// array, so adding to a counter named by a constant needs no bounds
+    /// check.
+    global: Box<[u64; GlobalCounter::COUNT]>,
     /// Per interface, indexed by `InterfaceId`.
     pub interfaces: Vec<InterfaceCounters>,
     /// Per zone, indexed by `ZoneId`.
@@ -41,7 +44,7 @@ pub struct Counters {
 impl Default for Counters {
     fn default() -> Self {
         Self {
-            global: vec![0; GlobalCounter::COUNT],
+            global: Box::new([0; GlobalCounter::COUNT]),
             interfaces: Vec::new(),
             zones: Vec::new(),
             policies: Vec::new(),

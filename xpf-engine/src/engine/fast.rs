@@ -154,7 +154,7 @@ pub(super) fn parse(frame: &[u8]) -> Option<FastPacket> {
     let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
     match ethertype {
         ETHERTYPE_IPV4 => {
-            let ip = frame.get(ETH_LEN..ETH_LEN + 20)?;
+            let ip: &[u8; 20] = frame.get(ETH_LEN..ETH_LEN + 20)?.try_into().ok()?;
             // Version 4, no options.
             if ip[0] != 0x45 {
                 return None;
@@ -164,7 +164,7 @@ pub(super) fn parse(frame: &[u8]) -> Option<FastPacket> {
             if total < 20 || ETH_LEN + total > frame.len() || be16(ip, 6) & 0x3fff != 0 {
                 return None;
             }
-            if ip[8] <= 1 || !checksum::verify_ipv4_header(ip) {
+            if ip[8] <= 1 || !checksum::verify_ipv4_header20(ip) {
                 return None;
             }
             let l4 = ETH_LEN + 20;
@@ -398,7 +398,7 @@ impl NextHopCache {
     }
 
     /// The resolution of `dst` under `t`.
-    #[inline]
+    #[inline(always)]
     fn resolve_v4(&mut self, t: &Tables, dst: Ipv4Addr) -> Resolved {
         let bits = dst.to_bits();
         let at = (bits.wrapping_mul(0x9e37_79b1) >> 24) as usize % NEXT_HOP_SLOTS;

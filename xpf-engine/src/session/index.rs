@@ -109,7 +109,7 @@ impl Index {
     /// [`find`](Self::find), given the home bucket's current content
     /// `first` (from [`home_bucket`](Self::home_bucket), with no change to
     /// the index since).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find_from(
         &self,
         hash: u64,

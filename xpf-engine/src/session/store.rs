@@ -70,6 +70,7 @@ impl Stores {
     }
 
     /// A live session's record; `None` for a free or never-used slot.
+    #[inline(always)]
     pub(super) fn live(&self, node: u32) -> Option<&Session> {
         let slot = (node >> 1) as usize;
         let len = if node & 1 == 0 {

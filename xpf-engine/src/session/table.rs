@@ -136,6 +136,46 @@ impl MemoryUsage {
     }
 }
 
+/// The record of a session being installed: built by the caller (synced
+/// sessions), or made from the insert's values in the slot itself.
+enum NewRecord<'a> {
+    /// A complete record.
+    Built(Session),
+    /// [`Session::new`]'s arguments but the time.
+    Init {
+        init: &'a SessionInit,
+        tcp: TcpTracker,
+        timeout_secs: u32,
+    },
+}
+
+impl NewRecord<'_> {
+    /// The record, created at `now_ns`.
+    fn build(self, now_ns: u64) -> Session {
+        match self {
+            Self::Built(s) => s,
+            Self::Init {
+                init,
+                tcp,
+                timeout_secs,
+            } => Session::new(init, tcp, timeout_secs, now_ns),
+        }
+    }
+
+    /// Writes the record over `slot`.
+    #[inline(always)]
+    fn write(self, slot: &mut Session, now_ns: u64) {
+        match self {
+            Self::Built(s) => *slot = s,
+            Self::Init {
+                init,
+                tcp,
+                timeout_secs,
+            } => slot.reset(init, tcp, timeout_secs, now_ns),
+        }
+    }
+}
+
 /// The session table. See the [module docs](super).
 #[derive(Debug)]
 pub struct SessionTable {
@@ -522,7 +562,7 @@ impl SessionTable {
     /// # Panics
     ///
     /// If `handle` is not live (checked in debug builds only).
-    #[inline]
+    #[inline(always)]
     pub fn touch(
         &mut self,
         handle: SessionHandle,
@@ -692,8 +732,17 @@ impl SessionTable {
         let timeout = self
             .timeouts
             .for_session(protocol, tcp.state(), init.app_timeout);
-        let session = Session::new(init, tcp, timeout, now_ns);
-        let node = self.install_hashed(forward, reverse, hashes, session, now_ns);
+        let node = self.install_hashed(
+            forward,
+            reverse,
+            hashes,
+            NewRecord::Init {
+                init,
+                tcp,
+                timeout_secs: timeout,
+            },
+            now_ns,
+        );
         Ok(Inserted {
             handle: SessionHandle(node),
             evicted,
@@ -758,7 +807,7 @@ impl SessionTable {
             A::hash_key(&forward, &self.seeds),
             A::hash_key(&reverse, &self.seeds),
         ];
-        self.install_hashed(forward, reverse, hashes, session, now_ns)
+        self.install_hashed(forward, reverse, hashes, NewRecord::Built(session), now_ns)
     }
 
     /// [`install`](Self::install) given the keys' hashes
@@ -768,7 +817,7 @@ impl SessionTable {
         forward: SessionKey<A>,
         reverse: SessionKey<A>,
         hashes: [u64; 2],
-        session: Session,
+        record: NewRecord<'_>,
         now_ns: u64,
     ) -> u32 {
         if self.len == 0 {
@@ -776,31 +825,35 @@ impl SessionTable {
             self.wheel.advance_to(tick_of(now_ns));
         }
         let store = A::store_mut(&mut self.stores);
-        let slot = Slot {
-            keys: [forward, reverse],
-            session,
-        };
-        let index = if store.free == NIL {
-            store.slots.push(slot)
+        let (index, session) = if store.free == NIL {
+            let index = store.slots.push(Slot {
+                keys: [forward, reverse],
+                session: record.build(now_ns),
+            });
+            (index, &store.slots.get(index).session)
         } else {
+            // A freed slot (the steady state): the record is written in
+            // place.
             let index = store.free as usize;
             let reused = store.slots.get_mut(index);
             store.free = reused.session.wheel.next;
-            *reused = slot;
-            index
+            reused.keys = [forward, reverse];
+            record.write(&mut reused.session, now_ns);
+            (index, &reused.session)
         };
+        let deadline = session.deadline_ns();
+        let unanswered = is_unanswered(session.state, session.tcp.state());
         let node = ((index as u32) << 1) | A::BIT;
 
         self.index
             .insert(hashes[0], entry_ref(node, Direction::Forward));
         self.index
             .insert(hashes[1], entry_ref(node, Direction::Reverse));
-        let deadline = session.deadline_ns();
         let bucket = self
             .wheel
             .schedule(&mut WheelLinks(&mut self.stores), node, deadline);
         self.stores.session_mut(node).wheel_bucket = bucket;
-        if is_unanswered(session.state, session.tcp.state()) {
+        if unanswered {
             self.embryonic
                 .push_back(&mut EmbryoLinks(&mut self.stores), node);
             self.stores.session_mut(node).marks |= EMBRYONIC;

@@ -722,8 +722,9 @@ fn even_delta<const N: usize>(old: &[u8; N], new: &[u8; N]) -> u32 {
 /// checksums included, and exhaustively over the checksum field.
 /// `ttl` is only honoured when the TTL / hop limit is above 1 (else
 /// [`RewriteError::TtlExceeded`] and nothing is written). On a mismatch
-/// between `lay` and the frame nothing is written.
-#[inline]
+/// between `lay` and the frame nothing is written. The family is that of
+/// the addresses (`N` = 16: IPv6), which `lay.v6` must agree with.
+#[inline(always)]
 pub(crate) fn rewrite_plain_and_ttl<const N: usize>(
     frame: &mut [u8],
     lay: PlainLayout,
@@ -731,12 +732,15 @@ pub(crate) fn rewrite_plain_and_ttl<const N: usize>(
     new: ([u8; N], [u8; N], u16, u16),
     ttl: bool,
 ) -> Result<(), RewriteError> {
+    debug_assert_eq!(lay.v6, N == 16, "layout and address family disagree");
+    // Known at compile time for each family.
+    let v6 = N == 16;
     let l4_len = if lay.udp {
         udp::HEADER_LEN
     } else {
         tcp::MIN_HEADER_LEN
     };
-    let l3_min = if lay.v6 {
+    let l3_min = if v6 {
         ipv6::HEADER_LEN
     } else {
         ipv4::MIN_HEADER_LEN
@@ -744,7 +748,7 @@ pub(crate) fn rewrite_plain_and_ttl<const N: usize>(
     if frame.len() < lay.l4 + l4_len || lay.l4 < lay.l3 + l3_min {
         return Err(RewriteError::FrameMismatch);
     }
-    let (src_at, dst_at, ttl_at) = if lay.v6 {
+    let (src_at, dst_at, ttl_at) = if v6 {
         (ipv6::SRC_OFFSET, ipv6::DST_OFFSET, ipv6::HOP_LIMIT_OFFSET)
     } else {
         (ipv4::SRC_OFFSET, ipv4::DST_OFFSET, ipv4::TTL_OFFSET)
@@ -795,7 +799,7 @@ pub(crate) fn rewrite_plain_and_ttl<const N: usize>(
         header += even_delta(&[old_ttl, 0], &[old_ttl - 1, 0]);
         header_changed = true;
     }
-    if !lay.v6 && header_changed {
+    if !v6 && header_changed {
         let at = ipv4::CHECKSUM_OFFSET;
         let c = checksum::update_with_delta(get16_slice(l3, at), header);
         l3[at..at + 2].copy_from_slice(&c.to_be_bytes());
@@ -804,7 +808,7 @@ pub(crate) fn rewrite_plain_and_ttl<const N: usize>(
         let at = l4_csum_at;
         let old_csum = get16_slice(l4, at);
         let c = if lay.udp {
-            checksum::update_udp(old_csum, !lay.v6, |c| checksum::update_with_delta(c, ports))
+            checksum::update_udp(old_csum, !v6, |c| checksum::update_with_delta(c, ports))
         } else {
             checksum::update_with_delta(old_csum, ports)
         };
