@@ -17,6 +17,7 @@ pub mod compile;
 pub mod config;
 pub mod error;
 pub mod event_hub;
+pub mod ha_state;
 pub mod session_store;
 pub mod syslog;
 pub mod traits;

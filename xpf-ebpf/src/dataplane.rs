@@ -20,8 +20,8 @@
 mod ha;
 
 pub use ha::EbpfHa;
-use ha::HaState;
 use xpf_dataplane::event_hub::{DeltaLog, EventHub};
+use xpf_dataplane::ha_state::HaState;
 
 /// Locks `m`, recovering the data of a poisoned lock (a panicked holder
 /// leaves nothing half-written here that the next holder cannot use).

@@ -3,7 +3,6 @@
 //! and the lifecycle.
 
 use crate::events::{DeltaLog, EventHub};
-use crate::ha::HaState;
 use crate::link::LinkTable;
 use crate::plan::ShardPlan;
 use crate::port::{MemoryPortFactory, PortFactory};
@@ -18,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use xpf_dataplane::apply::{ApplyResult, Capabilities};
 use xpf_dataplane::cancel::Cancel;
 use xpf_dataplane::compile::CompiledConfig;
+use xpf_dataplane::ha_state::HaState;
 use xpf_dataplane::traits::{
     ConfigSink, HAController, LinkController, RuntimeDataPlane, SessionStore, Telemetry,
 };
@@ -26,8 +26,8 @@ use xpf_engine::engine::{Emitted, Engine, EngineOptions, Verdict};
 use xpf_engine::nat::SourceNat;
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
-    DropReason, Event, InterfaceId, RedundancyGroupStatus, RuntimeStatus, SessionDeltaReason,
-    SessionDeltaSource, SessionId, TableStats,
+    DropReason, Event, InterfaceId, RuntimeStatus, SessionDeltaReason, SessionDeltaSource,
+    SessionId, TableStats,
 };
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -451,11 +451,13 @@ impl Inner {
         let Some(set) = self.shard_set() else {
             return;
         };
-        let groups = self.ha.groups(self.installed().as_deref());
+        let groups = self
+            .ha
+            .groups(self.installed().as_deref().map(|i| &*i.compiled));
         for slot in &set.slots {
             let mut shard = lock(&slot.shard);
-            for (rg, active) in &groups {
-                shard.engine.set_rg_active(*rg, *active);
+            for g in &groups {
+                shard.engine.set_rg_active(g.group, g.active);
             }
         }
     }
@@ -622,7 +624,8 @@ impl Inner {
     /// Time-driven work: expiry (at most every 100 ms of backend time in
     /// threaded mode) and the HA watchdog.
     pub fn housekeeping(&self, now_ns: u64) {
-        if self.ha.check_watchdog(now_ns) {
+        // The roles are pushed after the HA lock is released.
+        if self.ha.check_watchdog(now_ns, || Ok(())).unwrap_or(false) {
             self.push_roles();
         }
     }
@@ -914,12 +917,7 @@ impl RuntimeDataPlane for UserspaceDataplane {
                 occupancy,
                 capacity,
             },
-            redundancy_groups: inner
-                .ha
-                .groups(installed.as_deref())
-                .into_iter()
-                .map(|(group, active)| RedundancyGroupStatus { group, active })
-                .collect(),
+            redundancy_groups: inner.ha.groups(installed.as_deref().map(|i| &*i.compiled)),
         }
     }
 

@@ -19,102 +19,21 @@
 //! - **Watchdog.** Armed by the first kick when a timeout is configured;
 //!   when no kick arrives within the timeout (backend clock) every group is
 //!   treated as backup (fail closed) until the next kick.
+//!
+//! The state itself (roles, watchdog, fabric commit / view) is the shared
+//! [`HaState`](xpf_dataplane::ha_state::HaState); this module pushes it
+//! into the shards' engines.
 
-use crate::dataplane::{Inner, lock, read, write};
+use crate::dataplane::Inner;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+use xpf_dataplane::Result;
 use xpf_dataplane::cancel::Cancel;
 use xpf_dataplane::traits::{
     FabricBackend, FabricForwarding, FabricId, HAController, set_fabric_forwarding_then_sync,
 };
-use xpf_dataplane::{DataplaneError, Result};
 use xpf_runtime::{RedundancyGroupId, ZoneId};
-
-#[derive(Debug, Default)]
-struct Watchdog {
-    timeout_ns: u64,
-    last_kick: Option<u64>,
-    expired: bool,
-}
-
-/// HA state shared by the backend.
-#[derive(Debug)]
-pub(crate) struct HaState {
-    roles: Mutex<BTreeMap<RedundancyGroupId, bool>>,
-    watchdog: Mutex<Watchdog>,
-    committed: Mutex<BTreeMap<FabricId, FabricForwarding>>,
-    view: RwLock<Arc<Vec<FabricForwarding>>>,
-    syncs: AtomicU64,
-}
-
-impl HaState {
-    pub fn new(watchdog_timeout_ns: u64) -> Self {
-        Self {
-            roles: Mutex::new(BTreeMap::new()),
-            watchdog: Mutex::new(Watchdog {
-                timeout_ns: watchdog_timeout_ns,
-                ..Watchdog::default()
-            }),
-            committed: Mutex::new(BTreeMap::new()),
-            view: RwLock::new(Arc::new(Vec::new())),
-            syncs: AtomicU64::new(0),
-        }
-    }
-
-    fn expired(&self) -> bool {
-        lock(&self.watchdog).expired
-    }
-
-    /// The role set for `rg` (before the watchdog).
-    fn role(&self, rg: RedundancyGroupId) -> bool {
-        lock(&self.roles).get(&rg).copied().unwrap_or(true)
-    }
-
-    /// Every known group (configured or given a role) with its effective role.
-    pub fn groups(
-        &self,
-        installed: Option<&crate::dataplane::Installed>,
-    ) -> Vec<(RedundancyGroupId, bool)> {
-        let mut ids: BTreeSet<RedundancyGroupId> = lock(&self.roles).keys().copied().collect();
-        if let Some(i) = installed {
-            if let Some(ha) = &i.compiled.ha {
-                ids.extend(ha.redundancy_groups.iter().map(|g| g.id));
-            }
-            ids.extend(
-                i.compiled
-                    .interfaces
-                    .iter()
-                    .filter_map(|i| i.redundancy_group),
-            );
-        }
-        let expired = self.expired();
-        ids.into_iter()
-            .map(|g| (g, !expired && self.role(g)))
-            .collect()
-    }
-
-    /// Checks the watchdog at `now_ns`; true when it just expired.
-    pub fn check_watchdog(&self, now_ns: u64) -> bool {
-        let mut w = lock(&self.watchdog);
-        match w.last_kick {
-            Some(kick) if w.timeout_ns > 0 && !w.expired => {
-                if now_ns.saturating_sub(kick) > w.timeout_ns {
-                    w.expired = true;
-                    return true;
-                }
-                false
-            }
-            _ => false,
-        }
-    }
-
-    /// The fabric links the packet path uses (the synced view).
-    pub fn fabric_view(&self) -> Arc<Vec<FabricForwarding>> {
-        Arc::clone(&read(&self.view))
-    }
-}
 
 /// The backend's [`HAController`].
 pub struct UserspaceHa {
@@ -129,7 +48,13 @@ impl UserspaceHa {
         let Some(installed) = self.inner.installed() else {
             return BTreeSet::new();
         };
-        let roles: BTreeMap<_, _> = self.inner.ha.groups(Some(&installed)).into_iter().collect();
+        let roles: BTreeMap<_, _> = self
+            .inner
+            .ha
+            .groups(Some(&installed.compiled))
+            .into_iter()
+            .map(|g| (g.group, g.active))
+            .collect();
         installed
             .compiled
             .interfaces
@@ -144,26 +69,17 @@ impl UserspaceHa {
 
     /// Fabric view syncs performed.
     pub fn fabric_syncs(&self) -> u64 {
-        self.inner.ha.syncs.load(Ordering::Relaxed)
+        self.inner.ha.fabric_syncs()
     }
 }
 
 impl FabricBackend for UserspaceHa {
     fn commit_fabric_forwarding(&self, fabric: FabricId, state: &FabricForwarding) -> Result<()> {
-        if state.interface.is_empty() {
-            return Err(DataplaneError::InvalidArgument(format!(
-                "{fabric}: the fabric interface name is empty"
-            )));
-        }
-        lock(&self.inner.ha.committed).insert(fabric, state.clone());
-        Ok(())
+        self.inner.ha.commit_fabric(fabric, state)
     }
 
     fn sync_fabric_view(&self) -> Result<()> {
-        let ha = &self.inner.ha;
-        let view: Vec<FabricForwarding> = lock(&ha.committed).values().cloned().collect();
-        *write(&ha.view) = Arc::new(view);
-        ha.syncs.fetch_add(1, Ordering::Relaxed);
+        self.inner.ha.sync_fabric_view();
         Ok(())
     }
 }
@@ -171,25 +87,21 @@ impl FabricBackend for UserspaceHa {
 #[async_trait]
 impl HAController for UserspaceHa {
     async fn set_rg_active(&self, rg: RedundancyGroupId, active: bool) -> Result<()> {
-        lock(&self.inner.ha.roles).insert(rg, active);
+        self.inner.ha.set_role(rg, active, |_| Ok(()))?;
+        // Pushed after the HA locks are released (push_roles reads them).
         self.inner.push_roles();
         Ok(())
     }
 
     fn rg_active(&self, rg: RedundancyGroupId) -> bool {
-        !self.inner.ha.expired() && self.inner.ha.role(rg)
+        self.inner.ha.rg_active(rg)
     }
 
     async fn watchdog(&self, now_ns: u64) -> Result<()> {
         let inner = &self.inner;
         inner.clock.advance(now_ns);
         let now = inner.clock.now();
-        let restored = {
-            let mut w = lock(&inner.ha.watchdog);
-            w.last_kick = Some(now);
-            std::mem::replace(&mut w.expired, false)
-        };
-        if restored {
+        if inner.ha.kick(now, |_| Ok(()))? {
             inner.push_roles();
         }
         Ok(())
@@ -209,6 +121,6 @@ impl HAController for UserspaceHa {
     }
 
     fn fabric_forwarding(&self, fabric: FabricId) -> Option<FabricForwarding> {
-        lock(&self.inner.ha.committed).get(&fabric).cloned()
+        self.inner.ha.fabric_forwarding(fabric)
     }
 }

@@ -25,97 +25,26 @@
 //!   [`EbpfDataPlane::fabric_view`](super::EbpfDataPlane::fabric_view)) as
 //!   the userspace backend keeps it, ready for the program to read.
 
-use super::{Shared, lock};
+//!
+//! The state itself (roles, watchdog, fabric commit / view) is the shared
+//! [`HaState`](xpf_dataplane::ha_state::HaState); this module writes it
+//! into the program's map.
+
+use super::Shared;
 use crate::abi;
 use async_trait::async_trait;
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use xpf_dataplane::cancel::Cancel;
-use xpf_dataplane::compile::CompiledConfig;
-use xpf_dataplane::error::{DataplaneError, Result};
+use xpf_dataplane::error::Result;
+use xpf_dataplane::ha_state::Roles;
 use xpf_dataplane::traits::{
     FabricBackend, FabricForwarding, FabricId, HAController, set_fabric_forwarding_then_sync,
 };
-use xpf_runtime::{RedundancyGroupId, RedundancyGroupStatus};
-
-#[derive(Debug, Default)]
-struct Watchdog {
-    timeout_ns: u64,
-    last_kick: Option<u64>,
-    expired: bool,
-}
-
-/// HA state of one backend, shared by its controllers.
-#[derive(Debug)]
-pub(crate) struct HaState {
-    roles: Mutex<BTreeMap<RedundancyGroupId, bool>>,
-    watchdog: Mutex<Watchdog>,
-    committed: Mutex<BTreeMap<FabricId, FabricForwarding>>,
-    view: Mutex<Arc<Vec<FabricForwarding>>>,
-    syncs: AtomicU64,
-}
-
-impl HaState {
-    pub(crate) fn new(watchdog_timeout_ns: u64) -> Self {
-        Self {
-            roles: Mutex::new(BTreeMap::new()),
-            watchdog: Mutex::new(Watchdog {
-                timeout_ns: watchdog_timeout_ns,
-                ..Watchdog::default()
-            }),
-            committed: Mutex::new(BTreeMap::new()),
-            view: Mutex::new(Arc::new(Vec::new())),
-            syncs: AtomicU64::new(0),
-        }
-    }
-
-    fn expired(&self) -> bool {
-        lock(&self.watchdog).expired
-    }
-
-    /// The role set for `rg` (before the watchdog).
-    fn role(&self, rg: RedundancyGroupId) -> bool {
-        lock(&self.roles).get(&rg).copied().unwrap_or(true)
-    }
-
-    /// Every known group (configured or given a role) with its effective
-    /// role.
-    pub(crate) fn groups(&self, compiled: Option<&CompiledConfig>) -> Vec<RedundancyGroupStatus> {
-        let mut ids: BTreeSet<RedundancyGroupId> = lock(&self.roles).keys().copied().collect();
-        if let Some(c) = compiled {
-            if let Some(ha) = &c.ha {
-                ids.extend(ha.redundancy_groups.iter().map(|g| g.id));
-            }
-            ids.extend(c.interfaces.iter().filter_map(|i| i.redundancy_group));
-        }
-        let expired = self.expired();
-        ids.into_iter()
-            .map(|group| RedundancyGroupStatus {
-                group,
-                active: !expired && self.role(group),
-            })
-            .collect()
-    }
-
-    /// The fabric links as last synced.
-    pub(crate) fn fabric_view(&self) -> Arc<Vec<FabricForwarding>> {
-        Arc::clone(&lock(&self.view))
-    }
-
-    /// Fabric view syncs performed.
-    pub(crate) fn fabric_syncs(&self) -> u64 {
-        self.syncs.load(Ordering::Relaxed)
-    }
-}
+use xpf_runtime::RedundancyGroupId;
 
 /// Writes every group's effective role to the program: all inactive while
 /// the watchdog has expired, else the roles set (unset groups active).
-fn write_all(
-    shared: &Shared,
-    roles: &BTreeMap<RedundancyGroupId, bool>,
-    expired: bool,
-) -> Result<()> {
+fn write_all(shared: &Shared, roles: &Roles, expired: bool) -> Result<()> {
     let mut fw = shared.fw();
     for g in 1..abi::MAX_RGS {
         let Ok(id) = u8::try_from(g) else { break };
@@ -129,18 +58,9 @@ fn write_all(
 /// Checks the watchdog at `now_ns`: when it has not been kicked within its
 /// timeout, every group is written inactive. True when it expired now.
 pub(crate) fn check_watchdog(shared: &Shared, now_ns: u64) -> Result<bool> {
-    let ha = &shared.ha;
-    let mut w = lock(&ha.watchdog);
-    match w.last_kick {
-        Some(kick)
-            if w.timeout_ns > 0 && !w.expired && now_ns.saturating_sub(kick) > w.timeout_ns =>
-        {
-            w.expired = true;
-            write_all(shared, &BTreeMap::new(), true)?;
-            Ok(true)
-        }
-        _ => Ok(false),
-    }
+    shared
+        .ha
+        .check_watchdog(now_ns, || write_all(shared, &Roles::new(), true))
 }
 
 /// The backend's [`HAController`].
@@ -150,20 +70,11 @@ pub struct EbpfHa {
 
 impl FabricBackend for EbpfHa {
     fn commit_fabric_forwarding(&self, fabric: FabricId, state: &FabricForwarding) -> Result<()> {
-        if state.interface.is_empty() {
-            return Err(DataplaneError::InvalidArgument(format!(
-                "{fabric}: the fabric interface name is empty"
-            )));
-        }
-        lock(&self.shared.ha.committed).insert(fabric, state.clone());
-        Ok(())
+        self.shared.ha.commit_fabric(fabric, state)
     }
 
     fn sync_fabric_view(&self) -> Result<()> {
-        let ha = &self.shared.ha;
-        let view: Vec<FabricForwarding> = lock(&ha.committed).values().cloned().collect();
-        *lock(&ha.view) = Arc::new(view);
-        ha.syncs.fetch_add(1, Ordering::Relaxed);
+        self.shared.ha.sync_fabric_view();
         Ok(())
     }
 }
@@ -171,33 +82,26 @@ impl FabricBackend for EbpfHa {
 #[async_trait]
 impl HAController for EbpfHa {
     async fn set_rg_active(&self, rg: RedundancyGroupId, active: bool) -> Result<()> {
-        let ha = &self.shared.ha;
-        let mut roles = lock(&ha.roles);
-        roles.insert(rg, active);
-        // Lock order: roles, watchdog, firewall.
-        let w = lock(&ha.watchdog);
-        if !w.expired {
+        // Written under the HA locks (order: roles, watchdog, firewall).
+        self.shared.ha.set_role(rg, active, |expired| {
+            if expired {
+                return Ok(());
+            }
             self.shared
                 .fw()
                 .set_redundancy_group(rg, active)
-                .map_err(super::dp_err)?;
-        }
-        Ok(())
+                .map_err(super::dp_err)
+        })
     }
 
     fn rg_active(&self, rg: RedundancyGroupId) -> bool {
-        let ha = &self.shared.ha;
-        !ha.expired() && ha.role(rg)
+        self.shared.ha.rg_active(rg)
     }
 
     async fn watchdog(&self, now_ns: u64) -> Result<()> {
-        let ha = &self.shared.ha;
-        let roles = lock(&ha.roles);
-        let mut w = lock(&ha.watchdog);
-        w.last_kick = Some(now_ns);
-        if std::mem::replace(&mut w.expired, false) {
-            write_all(&self.shared, &roles, false)?;
-        }
+        self.shared
+            .ha
+            .kick(now_ns, |roles| write_all(&self.shared, roles, false))?;
         Ok(())
     }
 
@@ -215,6 +119,6 @@ impl HAController for EbpfHa {
     }
 
     fn fabric_forwarding(&self, fabric: FabricId) -> Option<FabricForwarding> {
-        lock(&self.shared.ha.committed).get(&fabric).cloned()
+        self.shared.ha.fabric_forwarding(fabric)
     }
 }
