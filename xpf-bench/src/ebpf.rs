@@ -196,33 +196,6 @@ interface = "{f1}"
     s
 }
 
-/// The service thread of the backend in this process, if it runs.
-fn service_threads() -> Result<Vec<KThread>> {
-    let dir = std::fs::read_dir("/proc/self/task").map_err(|source| BenchError::Io {
-        action: "listing",
-        path: "/proc/self/task".into(),
-        source,
-    })?;
-    let mut out = Vec::new();
-    for entry in dir.flatten() {
-        let Some(tid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() == SERVICE_THREAD {
-            out.push(KThread {
-                tid,
-                name: SERVICE_THREAD.to_owned(),
-            });
-        }
-    }
-    Ok(out)
-}
-
 impl Backend for XpfEbpf {
     fn name(&self) -> &'static str {
         if self.snat {
@@ -274,13 +247,13 @@ impl Backend for XpfEbpf {
         })?;
         block_on(dp.start()).map_err(|e| self.err("start", &e))?;
         // The thread names itself once it runs: wait for it (bounded).
-        let mut service = service_threads()?;
+        let mut service = sys::threads_named(SERVICE_THREAD)?;
         for _ in 0..200 {
             if !service.is_empty() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
-            service = service_threads()?;
+            service = sys::threads_named(SERVICE_THREAD)?;
         }
         if service.is_empty() {
             let _ = block_on(dp.teardown());

@@ -10,6 +10,7 @@ use nix::sched::{CloneFlags, CpuSet, sched_setaffinity, setns};
 use nix::unistd::Pid;
 
 use crate::error::{BenchError, Result};
+use crate::topology::KThread;
 
 /// Environment variable that turns "not root" into a reported skip.
 pub const ALLOW_SKIP_ENV: &str = "XPF_ALLOW_SKIP_PRIVILEGED";
@@ -203,4 +204,32 @@ mod tests {
     fn run_returns_stdout() {
         assert_eq!(run("sh", &["-c", "echo hi"]).unwrap(), "hi\n");
     }
+}
+
+/// The threads of this process whose name starts with `prefix`.
+pub fn threads_named(prefix: &str) -> Result<Vec<KThread>> {
+    let dir = std::fs::read_dir("/proc/self/task").map_err(|source| BenchError::Io {
+        action: "listing",
+        path: "/proc/self/task".into(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let Some(tid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        let comm = comm.trim_end();
+        if comm.starts_with(prefix) {
+            out.push(KThread {
+                tid,
+                name: comm.to_owned(),
+            });
+        }
+    }
+    Ok(out)
 }

@@ -98,13 +98,13 @@ impl XpfUserspace {
         })?;
         block_on(dp.start()).map_err(|e| self.err("start", &e))?;
         // A thread names itself once it runs: wait for them (bounded).
-        let mut workers = threads_named(WORKER_PREFIX)?;
+        let mut workers = sys::threads_named(WORKER_PREFIX)?;
         for _ in 0..200 {
             if workers.len() >= BENCH_WORKERS {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
-            workers = threads_named(WORKER_PREFIX)?;
+            workers = sys::threads_named(WORKER_PREFIX)?;
         }
         if workers.len() != BENCH_WORKERS {
             return Err(BenchError::Check(format!(
@@ -119,34 +119,6 @@ impl XpfUserspace {
         self.workers = workers;
         Ok(())
     }
-}
-
-/// The threads of this process whose name starts with `prefix`.
-fn threads_named(prefix: &str) -> Result<Vec<KThread>> {
-    let dir = std::fs::read_dir("/proc/self/task").map_err(|source| BenchError::Io {
-        action: "listing",
-        path: "/proc/self/task".into(),
-        source,
-    })?;
-    let mut out = Vec::new();
-    for entry in dir.flatten() {
-        let Some(tid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-        let comm = comm.trim_end();
-        if comm.starts_with(prefix) {
-            out.push(KThread {
-                tid,
-                name: comm.to_owned(),
-            });
-        }
-    }
-    Ok(out)
 }
 
 impl Backend for XpfUserspace {
