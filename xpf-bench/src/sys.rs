@@ -188,24 +188,6 @@ pub fn online_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_reports_command_and_stderr_on_failure() {
-        let err = run("sh", &["-c", "echo oops >&2; exit 3"]).unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("sh -c"), "{text}");
-        assert!(text.contains("oops"), "{text}");
-    }
-
-    #[test]
-    fn run_returns_stdout() {
-        assert_eq!(run("sh", &["-c", "echo hi"]).unwrap(), "hi\n");
-    }
-}
-
 /// The threads of this process whose name starts with `prefix`.
 pub fn threads_named(prefix: &str) -> Result<Vec<KThread>> {
     let dir = std::fs::read_dir("/proc/self/task").map_err(|source| BenchError::Io {
@@ -232,4 +214,22 @@ pub fn threads_named(prefix: &str) -> Result<Vec<KThread>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_reports_command_and_stderr_on_failure() {
+        let err = run("sh", &["-c", "echo oops >&2; exit 3"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("sh -c"), "{text}");
+        assert!(text.contains("oops"), "{text}");
+    }
+
+    #[test]
+    fn run_returns_stdout() {
+        assert_eq!(run("sh", &["-c", "echo hi"]).unwrap(), "hi\n");
+    }
 }
