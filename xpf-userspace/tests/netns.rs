@@ -14,15 +14,13 @@
 //! link) is removed on every exit path by an RAII guard; names are unique
 //! per process and test.
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
+use xpf_netns_testkit::*;
 
 use futures::executor::block_on;
-use nix::sched::{CloneFlags, setns};
 use xpf_dataplane::Config;
 use xpf_dataplane::cancel::Cancel;
 use xpf_dataplane::traits::{ConfigSink, RuntimeDataPlane};
@@ -30,21 +28,6 @@ use xpf_runtime::{BaseCounter, DropReason, GlobalCounter};
 use xpf_userspace::{
     RunMode, UserspaceDataplane, UserspaceOptions, XskPortFactory, XskPortOptions,
 };
-
-const MAC_C0: &str = "02:58:50:45:00:01";
-const MAC_F0: &str = "02:58:50:45:01:01";
-const MAC_F1: &str = "02:58:50:45:01:02";
-const MAC_S0: &str = "02:58:50:45:02:01";
-const ADDR_C0: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-const ADDR_F0: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const ADDR_F1: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
-const ADDR_S0: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
-/// The public address destination NAT forwards to the client.
-const ADDR_PUBLIC: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 10);
-const SERVER_PORT: u16 = 5201;
-const PUBLIC_PORT: u16 = 80;
-const FORWARDED_PORT: u16 = 8080;
-const CLOSED_PORT: u16 = 9000;
 
 fn privileged(what: &str) -> bool {
     if xpf_xsk::is_root() {
@@ -60,212 +43,6 @@ fn privileged(what: &str) -> bool {
     } else {
         panic!("{msg}");
     }
-}
-
-fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("spawning {program} {}: {e}", args.join(" ")));
-    assert!(
-        out.status.success(),
-        "{program} {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The three namespaces and two veth pairs; deleted on drop (deleting a
-/// namespace deletes its links and detaches their programs).
-struct Topology {
-    ns: [String; 3],
-    c0: String,
-    f0: String,
-    f1: String,
-    s0: String,
-    created: Vec<String>,
-}
-
-impl Topology {
-    fn client(&self) -> &str {
-        &self.ns[0]
-    }
-    fn fw(&self) -> &str {
-        &self.ns[1]
-    }
-    fn server(&self) -> &str {
-        &self.ns[2]
-    }
-
-    fn create(tag: &str) -> Self {
-        let pid = std::process::id();
-        let mut t = Topology {
-            ns: [
-                format!("xpfu{pid}{tag}-client"),
-                format!("xpfu{pid}{tag}-fw"),
-                format!("xpfu{pid}{tag}-server"),
-            ],
-            c0: format!("xu{pid}{tag}c0"),
-            f0: format!("xu{pid}{tag}f0"),
-            f1: format!("xu{pid}{tag}f1"),
-            s0: format!("xu{pid}{tag}s0"),
-            created: Vec::new(),
-        };
-        for ns in t.ns.clone() {
-            run("ip", &["netns", "add", &ns]);
-            t.created.push(ns.clone());
-            run(
-                "ip",
-                &[
-                    "netns",
-                    "exec",
-                    &ns,
-                    "sysctl",
-                    "-qw",
-                    "net.ipv6.conf.all.disable_ipv6=1",
-                    "net.ipv6.conf.default.disable_ipv6=1",
-                ],
-            );
-            run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
-        }
-        let (c, f, s) = (t.ns[0].clone(), t.ns[1].clone(), t.ns[2].clone());
-        for (a, amac, ans, b, bmac, bns) in [
-            (&t.c0, MAC_C0, &c, &t.f0, MAC_F0, &f),
-            (&t.f1, MAC_F1, &f, &t.s0, MAC_S0, &s),
-        ] {
-            run(
-                "ip",
-                &[
-                    "link", "add", a, "address", amac, "netns", ans, "type", "veth", "peer",
-                    "name", b, "address", bmac, "netns", bns,
-                ],
-            );
-        }
-        // The end hosts: addresses, the firewall as gateway, permanent
-        // neighbours (no ARP crosses the firewall), and checksums computed
-        // in software (a partial checksum cannot be updated incrementally
-        // by a NAT in XDP). GRO on the edges gives their veths NAPI, which
-        // XDP_REDIRECT into a veth needs on the receiving peer.
-        for (ns, dev, addr, gw, gw_mac) in [
-            (&c, &t.c0, ADDR_C0, ADDR_F0, MAC_F0),
-            (&s, &t.s0, ADDR_S0, ADDR_F1, MAC_F1),
-        ] {
-            run(
-                "ip",
-                &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev],
-            );
-            run(
-                "ip",
-                &[
-                    "netns", "exec", ns, "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso",
-                    "off", "gro", "on",
-                ],
-            );
-            run("ip", &["-n", ns, "link", "set", dev, "up"]);
-            run(
-                "ip",
-                &["-n", ns, "route", "add", "default", "via", &gw.to_string()],
-            );
-            run(
-                "ip",
-                &[
-                    "-n",
-                    ns,
-                    "neigh",
-                    "replace",
-                    &gw.to_string(),
-                    "lladdr",
-                    gw_mac,
-                    "dev",
-                    dev,
-                    "nud",
-                    "permanent",
-                ],
-            );
-        }
-        // The public (DNAT) address is on the server's link.
-        run(
-            "ip",
-            &[
-                "-n",
-                &s,
-                "neigh",
-                "replace",
-                &ADDR_PUBLIC.to_string(),
-                "lladdr",
-                MAC_F1,
-                "dev",
-                &t.s0,
-                "nud",
-                "permanent",
-            ],
-        );
-        // The firewall: links up, no addresses, no kernel forwarding.
-        for dev in [&t.f0, &t.f1] {
-            run(
-                "ip",
-                &[
-                    "netns", "exec", &f, "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso",
-                    "off", "gro", "on",
-                ],
-            );
-            run("ip", &["-n", &f, "link", "set", dev, "up"]);
-        }
-        run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &f,
-                "sysctl",
-                "-qw",
-                "net.ipv4.ip_forward=0",
-            ],
-        );
-        t
-    }
-
-    /// A link's kernel statistics (`ip -s link`): (tx packets, rx packets).
-    fn link_packets(&self, ns: &str, dev: &str) -> (u64, u64) {
-        let text = run("ip", &["-n", ns, "-s", "-j", "link", "show", "dev", dev]);
-        let v: serde_json::Value = serde_json::from_str(&text).expect("ip -j output");
-        let st = &v[0]["stats64"];
-        (
-            st["tx"]["packets"].as_u64().expect("tx packets"),
-            st["rx"]["packets"].as_u64().expect("rx packets"),
-        )
-    }
-}
-
-impl Drop for Topology {
-    fn drop(&mut self) {
-        for ns in self.created.drain(..).rev() {
-            let ok = Command::new("ip")
-                .args(["netns", "del", &ns])
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                eprintln!("cleanup: could not delete namespace {ns}");
-            }
-        }
-    }
-}
-
-/// Runs `f` on a thread that has entered network namespace `ns`. Sockets
-/// created there stay in that namespace wherever they are used later.
-fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let file = File::open(format!("/run/netns/{ns}"))
-                .unwrap_or_else(|e| panic!("opening namespace {ns}: {e}"));
-            setns(&file, CloneFlags::CLONE_NEWNET)
-                .unwrap_or_else(|e| panic!("entering namespace {ns}: {e}"));
-            f()
-        })
-        .join()
-        .expect("namespace thread")
-    })
 }
 
 fn config(t: &Topology) -> Config {
@@ -365,42 +142,13 @@ interface = "{f1}"
 }
 
 /// Sends `msg`, reads the peer's echo of it.
-fn round_trip(stream: &mut TcpStream, msg: &[u8]) {
-    stream.write_all(msg).expect("write");
-    let mut back = vec![0u8; msg.len()];
-    stream.read_exact(&mut back).expect("read echo");
-    assert_eq!(back, msg);
-}
-
-/// Accepts one connection and echoes everything until EOF; returns the
-/// peer address the server saw and the bytes echoed.
-fn echo_server(listener: TcpListener) -> std::thread::JoinHandle<(SocketAddr, usize)> {
-    std::thread::spawn(move || {
-        let (mut s, peer) = listener.accept().expect("accept");
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        let mut buf = [0u8; 4096];
-        let mut total = 0;
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    total += n;
-                    s.write_all(&buf[..n]).expect("echo");
-                }
-                Err(e) => panic!("echo server read: {e}"),
-            }
-        }
-        (peer, total)
-    })
-}
-
 #[test]
 fn tcp_through_the_userspace_backend_on_af_xdp_snat_dnat_and_unsolicited_drop_with_matching_counters()
  {
     if !privileged("the AF_XDP netns traffic test") {
         return;
     }
-    let topo = Topology::create("a");
+    let topo = Topology::create("u", "a");
     let ports = Arc::new(XskPortFactory::new(XskPortOptions::single_queue()));
     let dp = UserspaceDataplane::new(UserspaceOptions {
         workers: 1,
