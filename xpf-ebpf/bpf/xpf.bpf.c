@@ -3936,7 +3936,8 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 					int has = p->family == 4 ? eif->has_v4 : eif->has_v6;
 					if (!has)
 						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
-					a.target = 0x8000 | (egress & 0x7fff);
+					a.target = SNAT_TARGET_IFACE | (p->family == 6 ? SNAT_TARGET_V6 : 0) |
+						   (egress & SNAT_TARGET_IFACE_MASK);
 					low = 1024;
 					high = 65535;
 					naddr = 1;

@@ -770,9 +770,16 @@ _Static_assert(__builtin_offsetof(struct xpf_pool_addr_key, index) == 8, "pool_a
 
 /* Taken source-NAT port slots. Map xpf_slots (hash): a key exists while the
  * slot is taken. Claimed with BPF_NOEXIST (atomic across CPUs), released by
- * deleting the key. A target is a pool (its id) or an interface allocator
- * (0x8000 | InterfaceId); slots are numbered as docs/nat-allocation.md says.
+ * deleting the key. A target is a pool (its id) or an interface allocator:
+ * SNAT_TARGET_IFACE | InterfaceId, plus SNAT_TARGET_V6 for the interface's
+ * IPv6 address (one allocator per interface address, as the engine and the
+ * model have, so IPv4 and IPv6 flows never share a port space); slots are
+ * numbered as docs/nat-allocation.md says.
  * Shared by both configuration slots; the loader re-lays mappings on apply. */
+#define SNAT_TARGET_IFACE 0x8000
+#define SNAT_TARGET_V6 0x4000
+#define SNAT_TARGET_IFACE_MASK 0x3fff
+_Static_assert(XPF_MAX_IFACES <= SNAT_TARGET_IFACE_MASK + 1, "interface ids fit a target");
 struct xpf_slot_key {
 	__u16 target;
 	__u8 proto;

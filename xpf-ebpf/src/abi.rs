@@ -39,6 +39,32 @@ pub const MAX_DNAT_RULES: u32 = 64;
 pub const MAX_STATIC_RULES: u32 = 64;
 /// Source pools per slot (`NatPoolId` < this).
 pub const MAX_POOLS: u32 = 256;
+/// A slot target naming an interface allocator (`SNAT_TARGET_IFACE`); the
+/// other targets are pool ids (< [`MAX_POOLS`]).
+pub const SNAT_TARGET_IFACE: u16 = 0x8000;
+/// With [`SNAT_TARGET_IFACE`]: the interface's IPv6 address allocator (one
+/// allocator per interface address, as in the engine).
+pub const SNAT_TARGET_V6: u16 = 0x4000;
+/// The interface id bits of an interface target.
+pub const SNAT_TARGET_IFACE_MASK: u16 = 0x3fff;
+const _: () = assert!(MAX_IFACES <= SNAT_TARGET_IFACE_MASK as u32 + 1);
+const _: () = assert!(MAX_POOLS <= SNAT_TARGET_V6 as u32);
+
+/// The slot target of interface `iface`'s allocator for the address of
+/// family `v6` (true: IPv6).
+pub const fn iface_target(iface: u16, v6: bool) -> u16 {
+    SNAT_TARGET_IFACE | if v6 { SNAT_TARGET_V6 } else { 0 } | (iface & SNAT_TARGET_IFACE_MASK)
+}
+
+/// The interface of an interface slot target, `None` for a pool target.
+pub const fn target_iface(target: u16) -> Option<u16> {
+    if target & SNAT_TARGET_IFACE != 0 {
+        Some(target & SNAT_TARGET_IFACE_MASK)
+    } else {
+        None
+    }
+}
+
 /// Port slots (addresses x ports) of one pool and protocol.
 pub const MAX_POOL_SLOTS: u64 = 1 << 20;
 /// Forward sessions (each has two map entries) the maps are sized for by default.

@@ -769,7 +769,7 @@ impl Telemetry for EbpfTelemetry {
         let mut used_addrs = std::collections::BTreeSet::new();
         let mut ports_in_use = 0u64;
         for (_, v) in fw.forward_sessions().map_err(dp_err)? {
-            if v.s.snat_target == pool.0 && v.s.snat_target & 0x8000 == 0 {
+            if v.s.snat_target == pool.0 && crate::abi::target_iface(v.s.snat_target).is_none() {
                 ports_in_use += 1;
                 used_addrs.insert(u64::from(v.s.slot) / ports);
             }

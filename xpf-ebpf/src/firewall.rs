@@ -2057,7 +2057,7 @@ impl Firewall {
 /// The `POOL_*` flags and ports per address of slot target `target` (an
 /// interface allocator: none, 64,512 ports).
 fn pool_kind(c: &CompiledConfig, target: u16) -> (u8, u32) {
-    if target & 0x8000 != 0 {
+    if abi::target_iface(target).is_some() {
         return (0, 64_512);
     }
     c.nat
@@ -2218,9 +2218,8 @@ fn relay_slot(c: &CompiledConfig, l: &Lowered, k: &SessKey, s: &abi::Sess) -> Op
     // The public side of the mapping is the reverse key's destination.
     let public = ip_of(s.other.family, &s.other.dst);
     let port = s.other.dport;
-    if s.snat_target & 0x8000 != 0 {
+    if let Some(iface) = abi::target_iface(s.snat_target) {
         // Interface mapping: same interface allocator layout (ports 1024-65535).
-        let iface = s.snat_target & 0x7fff;
         let ifc = c.interfaces.iter().find(|i| i.id.0 == iface)?;
         let fam = if public.is_ipv4() {
             xpf_runtime::AddressFamily::Inet

@@ -552,7 +552,7 @@ impl Firewall {
                 .filter(|i| i.id.0 == s.out_if)
                 .chain(c.interfaces.iter())
                 .find(|i| i.primary_address(fam) == Some(public))?;
-            probe.snat_target = 0x8000 | ifc.id.0;
+            probe.snat_target = abi::iface_target(ifc.id.0, public.is_ipv6());
         }
         let sk = relay_slot(c, l, fwd, &probe)?;
         let kind = session_kind(pool_kind(c, sk.target).0, fwd.proto);
