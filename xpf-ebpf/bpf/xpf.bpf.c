@@ -291,10 +291,10 @@ struct {
 
 /* The session value as the program sees it: the lock is a real spin lock. */
 struct sess_val {
+	__u64 nh[2]; /* cached next hop per direction (xpf_shared.h) */
+	struct xpf_sess s;
 	struct bpf_spin_lock lock;
 	__u32 pad0;
-	struct xpf_sess s;
-	__u64 nh[2]; /* cached next hop per direction (xpf_shared.h) */
 };
 _Static_assert(sizeof(struct sess_val) == sizeof(struct xpf_sess_val), "sess_val");
 
@@ -3710,10 +3710,13 @@ __noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct
 		__u64 nh = dir == 0 ? fv->nh[0] : fv->nh[1];
 		sc->fc_dir = dir;
 		sc->fc_epoch = gc->epoch;
-		sc->fc_sid = fv->s.session_id;
 		sc->fc_nh = (__u32)nh;
 		sc->fc_state = (__u32)(nh >> 32) == gc->epoch && sc->fc_nh < XPF_MAX_NEIGHBOURS ?
 				       FC_HIT : FC_FILL;
+		/* The id is only needed to fill (it lies outside the lines a
+		 * hit touches). */
+		if (sc->fc_state == FC_FILL)
+			sc->fc_sid = fv->s.session_id;
 	}
 	return FWD_TO(egress);
 }

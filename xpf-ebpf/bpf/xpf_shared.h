@@ -840,68 +840,78 @@ _Static_assert(__builtin_offsetof(struct xpf_tcp, valid) == 34, "tcp.valid");
 _Static_assert(__builtin_offsetof(struct xpf_tcp, version) == 36, "tcp.version");
 
 /* Session data (what records carry). A forward entry holds everything; a
- * reverse entry only `is_reverse`, `session_id` and `other` (the forward key). */
+ * reverse entry only `is_reverse`, `session_id` and `other` (the forward key).
+ *
+ * Field order is the established path's: what every established packet reads
+ * or writes comes first (flags, interfaces, rule, last seen, counters, the
+ * other key's tuple), so that with the next-hop words in front of it
+ * (xpf_sess_val) and the map element's 88-byte header + key before that, an
+ * established IPv4 UDP packet touches three cache lines of the element
+ * (header + key, and value bytes 0-104) instead of five; the TCP tracker, the
+ * id and the NAT bookkeeping follow, the control plane's fields last
+ * (BENCHMARKS.md, eBPF, "Session entry layout"). */
 struct xpf_sess {
-	__u64 session_id;
-	__u64 created_ns;
-	__u64 last_seen_ns;
-	__u64 order;
-	__u64 fwd_packets;
-	__u64 fwd_bytes;
-	__u64 rev_packets;
-	__u64 rev_bytes;
-	__u32 timeout;      /* seconds */
-	__u32 rule;         /* PolicyRuleId */
-	__u32 app_timeout;  /* 0: none */
-	__u32 nat_rule_src; /* NatRuleId */
-	__u32 nat_rule_dst;
-	__u32 slot;         /* port slot of the source mapping */
-	__u16 flags;        /* SF_* */
-	__u16 app;          /* AppId */
-	__u16 in_zone;
-	__u16 out_zone;
-	__u16 in_if;
-	__u16 out_if;
-	__u16 nat_pool;     /* NatPoolId */
-	__u16 snat_target;  /* bitmap target of the mapping (0: none) */
 	__u8 is_reverse;
 	__u8 state;         /* xpf_sess_state */
 	__u8 embryonic;
 	__u8 rg;            /* RedundancyGroupId */
 	__u8 nat_kind;      /* POOL_* flags of the source mapping's pool */
-	__u8 pad0[3];
+	__u8 pad0;
+	__u16 flags;        /* SF_* */
+	__u16 in_if;
+	__u16 out_if;
+	__u32 rule;         /* PolicyRuleId */
+	__u64 last_seen_ns;
+	__u64 fwd_packets;
+	__u64 fwd_bytes;
+	__u64 rev_packets;
+	__u64 rev_bytes;
 	struct xpf_sess_key other; /* reverse key (forward entry) / forward key (reverse entry) */
+	__u64 session_id;
 	struct xpf_tcp tcp;
+	__u32 timeout;      /* seconds */
+	__u32 app_timeout;  /* 0: none */
+	__u32 nat_rule_src; /* NatRuleId */
+	__u32 nat_rule_dst;
+	__u32 slot;         /* port slot of the source mapping */
+	__u16 app;          /* AppId */
+	__u16 in_zone;
+	__u16 out_zone;
+	__u16 nat_pool;     /* NatPoolId */
+	__u16 snat_target;  /* bitmap target of the mapping (0: none) */
+	__u16 pad1;
+	__u64 created_ns;
+	__u64 order;
 };
 _Static_assert(sizeof(struct xpf_sess) == 192, "xpf_sess size");
-_Static_assert(__builtin_offsetof(struct xpf_sess, created_ns) == 8, "sess.created_ns");
+_Static_assert(__builtin_offsetof(struct xpf_sess, state) == 1, "sess.state");
+_Static_assert(__builtin_offsetof(struct xpf_sess, embryonic) == 2, "sess.embryonic");
+_Static_assert(__builtin_offsetof(struct xpf_sess, rg) == 3, "sess.rg");
+_Static_assert(__builtin_offsetof(struct xpf_sess, nat_kind) == 4, "sess.nat_kind");
+_Static_assert(__builtin_offsetof(struct xpf_sess, flags) == 6, "sess.flags");
+_Static_assert(__builtin_offsetof(struct xpf_sess, in_if) == 8, "sess.in_if");
+_Static_assert(__builtin_offsetof(struct xpf_sess, out_if) == 10, "sess.out_if");
+_Static_assert(__builtin_offsetof(struct xpf_sess, rule) == 12, "sess.rule");
 _Static_assert(__builtin_offsetof(struct xpf_sess, last_seen_ns) == 16, "sess.last_seen_ns");
-_Static_assert(__builtin_offsetof(struct xpf_sess, order) == 24, "sess.order");
-_Static_assert(__builtin_offsetof(struct xpf_sess, fwd_packets) == 32, "sess.fwd_packets");
-_Static_assert(__builtin_offsetof(struct xpf_sess, fwd_bytes) == 40, "sess.fwd_bytes");
-_Static_assert(__builtin_offsetof(struct xpf_sess, rev_packets) == 48, "sess.rev_packets");
-_Static_assert(__builtin_offsetof(struct xpf_sess, rev_bytes) == 56, "sess.rev_bytes");
-_Static_assert(__builtin_offsetof(struct xpf_sess, timeout) == 64, "sess.timeout");
-_Static_assert(__builtin_offsetof(struct xpf_sess, rule) == 68, "sess.rule");
-_Static_assert(__builtin_offsetof(struct xpf_sess, app_timeout) == 72, "sess.app_timeout");
-_Static_assert(__builtin_offsetof(struct xpf_sess, nat_rule_src) == 76, "sess.nat_rule_src");
-_Static_assert(__builtin_offsetof(struct xpf_sess, nat_rule_dst) == 80, "sess.nat_rule_dst");
-_Static_assert(__builtin_offsetof(struct xpf_sess, slot) == 84, "sess.slot");
-_Static_assert(__builtin_offsetof(struct xpf_sess, flags) == 88, "sess.flags");
-_Static_assert(__builtin_offsetof(struct xpf_sess, app) == 90, "sess.app");
-_Static_assert(__builtin_offsetof(struct xpf_sess, in_zone) == 92, "sess.in_zone");
-_Static_assert(__builtin_offsetof(struct xpf_sess, out_zone) == 94, "sess.out_zone");
-_Static_assert(__builtin_offsetof(struct xpf_sess, in_if) == 96, "sess.in_if");
-_Static_assert(__builtin_offsetof(struct xpf_sess, out_if) == 98, "sess.out_if");
-_Static_assert(__builtin_offsetof(struct xpf_sess, nat_pool) == 100, "sess.nat_pool");
-_Static_assert(__builtin_offsetof(struct xpf_sess, snat_target) == 102, "sess.snat_target");
-_Static_assert(__builtin_offsetof(struct xpf_sess, is_reverse) == 104, "sess.is_reverse");
-_Static_assert(__builtin_offsetof(struct xpf_sess, state) == 105, "sess.state");
-_Static_assert(__builtin_offsetof(struct xpf_sess, embryonic) == 106, "sess.embryonic");
-_Static_assert(__builtin_offsetof(struct xpf_sess, rg) == 107, "sess.rg");
-_Static_assert(__builtin_offsetof(struct xpf_sess, nat_kind) == 108, "sess.nat_kind");
-_Static_assert(__builtin_offsetof(struct xpf_sess, other) == 112, "sess.other");
-_Static_assert(__builtin_offsetof(struct xpf_sess, tcp) == 152, "sess.tcp");
+_Static_assert(__builtin_offsetof(struct xpf_sess, fwd_packets) == 24, "sess.fwd_packets");
+_Static_assert(__builtin_offsetof(struct xpf_sess, fwd_bytes) == 32, "sess.fwd_bytes");
+_Static_assert(__builtin_offsetof(struct xpf_sess, rev_packets) == 40, "sess.rev_packets");
+_Static_assert(__builtin_offsetof(struct xpf_sess, rev_bytes) == 48, "sess.rev_bytes");
+_Static_assert(__builtin_offsetof(struct xpf_sess, other) == 56, "sess.other");
+_Static_assert(__builtin_offsetof(struct xpf_sess, session_id) == 96, "sess.session_id");
+_Static_assert(__builtin_offsetof(struct xpf_sess, tcp) == 104, "sess.tcp");
+_Static_assert(__builtin_offsetof(struct xpf_sess, timeout) == 144, "sess.timeout");
+_Static_assert(__builtin_offsetof(struct xpf_sess, app_timeout) == 148, "sess.app_timeout");
+_Static_assert(__builtin_offsetof(struct xpf_sess, nat_rule_src) == 152, "sess.nat_rule_src");
+_Static_assert(__builtin_offsetof(struct xpf_sess, nat_rule_dst) == 156, "sess.nat_rule_dst");
+_Static_assert(__builtin_offsetof(struct xpf_sess, slot) == 160, "sess.slot");
+_Static_assert(__builtin_offsetof(struct xpf_sess, app) == 164, "sess.app");
+_Static_assert(__builtin_offsetof(struct xpf_sess, in_zone) == 166, "sess.in_zone");
+_Static_assert(__builtin_offsetof(struct xpf_sess, out_zone) == 168, "sess.out_zone");
+_Static_assert(__builtin_offsetof(struct xpf_sess, nat_pool) == 170, "sess.nat_pool");
+_Static_assert(__builtin_offsetof(struct xpf_sess, snat_target) == 172, "sess.snat_target");
+_Static_assert(__builtin_offsetof(struct xpf_sess, created_ns) == 176, "sess.created_ns");
+_Static_assert(__builtin_offsetof(struct xpf_sess, order) == 184, "sess.order");
 
 /* Session map value: a lock serialising tracker updates, the data, then
  * per direction (0: forward, 1: reply) the cached next hop:
@@ -910,14 +920,14 @@ _Static_assert(__builtin_offsetof(struct xpf_sess, tcp) == 152, "sess.tcp");
  * slot's `xpf_gen_cfg.epoch` (later packets skip the route and neighbour
  * lookups). One aligned 8-byte word: read and written without the lock. */
 struct xpf_sess_val {
+	__u64 nh[2];
+	struct xpf_sess s;
 	__u32 lock;  /* struct bpf_spin_lock in the program */
 	__u32 pad0;
-	struct xpf_sess s;
-	__u64 nh[2];
 };
 _Static_assert(sizeof(struct xpf_sess_val) == 216, "xpf_sess_val size");
-_Static_assert(__builtin_offsetof(struct xpf_sess_val, s) == 8, "sess_val.s");
-_Static_assert(__builtin_offsetof(struct xpf_sess_val, nh) == 200, "sess_val.nh");
+_Static_assert(__builtin_offsetof(struct xpf_sess_val, s) == 16, "sess_val.s");
+_Static_assert(__builtin_offsetof(struct xpf_sess_val, lock) == 208, "sess_val.lock");
 
 /* Embryonic FIFO entry (map xpf_embryonic, a queue). */
 struct xpf_embryo {

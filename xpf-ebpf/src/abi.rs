@@ -1123,54 +1123,11 @@ layout!(
     version == 36
 );
 
-/// `struct xpf_sess`.
+/// `struct xpf_sess`. Field order is the established path's (hot fields
+/// first; see the C header).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sess {
-    /// Session id.
-    pub session_id: u64,
-    /// Created, Unix ns.
-    pub created_ns: u64,
-    /// Last packet, Unix ns.
-    pub last_seen_ns: u64,
-    /// Install order.
-    pub order: u64,
-    /// Forward packets.
-    pub fwd_packets: u64,
-    /// Forward L3 bytes.
-    pub fwd_bytes: u64,
-    /// Reverse packets.
-    pub rev_packets: u64,
-    /// Reverse L3 bytes.
-    pub rev_bytes: u64,
-    /// Timeout, s.
-    pub timeout: u32,
-    /// Policy rule.
-    pub rule: u32,
-    /// Application timeout (0: none).
-    pub app_timeout: u32,
-    /// Source NAT rule.
-    pub nat_rule_src: u32,
-    /// Destination NAT rule.
-    pub nat_rule_dst: u32,
-    /// Port slot of the mapping.
-    pub slot: u32,
-    /// `SessionFlags` bits.
-    pub flags: u16,
-    /// Application.
-    pub app: u16,
-    /// Ingress zone.
-    pub in_zone: u16,
-    /// Egress zone.
-    pub out_zone: u16,
-    /// Ingress interface.
-    pub in_if: u16,
-    /// Egress interface.
-    pub out_if: u16,
-    /// Pool.
-    pub nat_pool: u16,
-    /// Slot target of the mapping (0: none).
-    pub snat_target: u16,
     /// Reverse entry.
     pub is_reverse: u8,
     /// `SessionState` number.
@@ -1182,61 +1139,109 @@ pub struct Sess {
     /// `POOL_*` flags of the source mapping's pool.
     pub nat_kind: u8,
     /// Padding.
-    pub pad0: [u8; 3],
+    pub pad0: u8,
+    /// `SessionFlags` bits.
+    pub flags: u16,
+    /// Ingress interface.
+    pub in_if: u16,
+    /// Egress interface.
+    pub out_if: u16,
+    /// Policy rule.
+    pub rule: u32,
+    /// Last packet, Unix ns.
+    pub last_seen_ns: u64,
+    /// Forward packets.
+    pub fwd_packets: u64,
+    /// Forward L3 bytes.
+    pub fwd_bytes: u64,
+    /// Reverse packets.
+    pub rev_packets: u64,
+    /// Reverse L3 bytes.
+    pub rev_bytes: u64,
     /// The other entry's key.
     pub other: SessKey,
+    /// Session id.
+    pub session_id: u64,
     /// TCP tracker.
     pub tcp: Tcp,
+    /// Timeout, s.
+    pub timeout: u32,
+    /// Application timeout (0: none).
+    pub app_timeout: u32,
+    /// Source NAT rule.
+    pub nat_rule_src: u32,
+    /// Destination NAT rule.
+    pub nat_rule_dst: u32,
+    /// Port slot of the mapping.
+    pub slot: u32,
+    /// Application.
+    pub app: u16,
+    /// Ingress zone.
+    pub in_zone: u16,
+    /// Egress zone.
+    pub out_zone: u16,
+    /// Pool.
+    pub nat_pool: u16,
+    /// Slot target of the mapping (0: none).
+    pub snat_target: u16,
+    /// Padding.
+    pub pad1: u16,
+    /// Created, Unix ns.
+    pub created_ns: u64,
+    /// Install order.
+    pub order: u64,
 }
 layout!(
     Sess,
     192,
-    session_id == 0,
-    created_ns == 8,
+    is_reverse == 0,
+    state == 1,
+    embryonic == 2,
+    rg == 3,
+    nat_kind == 4,
+    flags == 6,
+    in_if == 8,
+    out_if == 10,
+    rule == 12,
     last_seen_ns == 16,
-    order == 24,
-    fwd_packets == 32,
-    fwd_bytes == 40,
-    rev_packets == 48,
-    rev_bytes == 56,
-    timeout == 64,
-    rule == 68,
-    app_timeout == 72,
-    nat_rule_src == 76,
-    nat_rule_dst == 80,
-    slot == 84,
-    flags == 88,
-    app == 90,
-    in_zone == 92,
-    out_zone == 94,
-    in_if == 96,
-    out_if == 98,
-    nat_pool == 100,
-    snat_target == 102,
-    is_reverse == 104,
-    state == 105,
-    embryonic == 106,
-    rg == 107,
-    other == 112,
-    tcp == 152
+    fwd_packets == 24,
+    fwd_bytes == 32,
+    rev_packets == 40,
+    rev_bytes == 48,
+    other == 56,
+    session_id == 96,
+    tcp == 104,
+    timeout == 144,
+    app_timeout == 148,
+    nat_rule_src == 152,
+    nat_rule_dst == 156,
+    slot == 160,
+    app == 164,
+    in_zone == 166,
+    out_zone == 168,
+    nat_pool == 170,
+    snat_target == 172,
+    created_ns == 176,
+    order == 184
 );
 
 /// `struct xpf_sess_val`: the session map value.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SessVal {
+    /// The program's cached next hop per direction, `epoch << 32 |
+    /// neighbour id` (written by the program; the control plane writes it
+    /// zeroed or as read: a stale epoch is never used). First, so it shares
+    /// the established path's cache lines with the session's hot fields.
+    pub nh: [u64; 2],
+    /// The data.
+    pub s: Sess,
     /// The program's spin lock (never touched here).
     pub lock: u32,
     /// Padding.
     pub pad0: u32,
-    /// The data.
-    pub s: Sess,
-    /// The program's cached next hop per direction, `epoch << 32 |
-    /// neighbour id` (written by the program; the control plane writes it
-    /// zeroed or as read: a stale epoch is never used).
-    pub nh: [u64; 2],
 }
-layout!(SessVal, 216, lock == 0, s == 8, nh == 200);
+layout!(SessVal, 216, nh == 0, s == 16, lock == 208);
 
 /// Datagrams the fragment table follows at once (`xpf_frags`).
 pub const FRAG_CAPACITY: u32 = 4096;
