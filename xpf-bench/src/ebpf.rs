@@ -298,13 +298,24 @@ impl Backend for XpfEbpf {
         self.service.clear();
         // The smoke check: the program itself forwarded (kernel forwarding
         // is off, but say so plainly if the program never did).
-        let forwarded = dp
+        let counters = dp
             .with_firewall(|fw| fw.counters())
-            .map_err(|e| self.err("reading counters", &e))?
+            .map_err(|e| self.err("reading counters", &e))?;
+        let forwarded = counters
             .global
             .get(&GlobalCounter::from(BaseCounter::Forwarded))
             .copied()
             .unwrap_or(0);
+        if std::env::var_os("XPF_BENCH_COUNTERS").is_some() {
+            // Diagnostics: where the packets of this measurement went.
+            let nonzero: Vec<String> = counters
+                .global
+                .iter()
+                .filter(|(_, v)| **v != 0)
+                .map(|(k, v)| format!("{k:?}={v}"))
+                .collect();
+            eprintln!("xpf-bench: {} counters: {}", self.name(), nonzero.join(" "));
+        }
         block_on(dp.teardown()).map_err(|e| self.err("teardown", &e))?;
         if forwarded == 0 {
             return Err(BenchError::Check(format!(

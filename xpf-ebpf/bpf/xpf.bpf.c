@@ -209,6 +209,22 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XPF_MAX_SET_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_lpm4_key);
+	__type(value, struct xpf_members);
+} xpf_members4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XPF_MAX_SET_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_lpm6_key);
+	__type(value, struct xpf_members);
+} xpf_members6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, XPF_MAX_ROUTES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct xpf_lpm4_key);
@@ -458,6 +474,8 @@ struct scratch {
 	struct xpf_tcp tcp;
 	struct xpf_embryo embryo;
 	struct xpf_route rt;
+	struct xpf_members msrc; /* set membership of the source (policy) */
+	struct xpf_members mdst; /* ... of the (translated) destination */
 	__u8 src2[16];
 	__u8 dst2[16];
 	__u8 q_out[16];
@@ -1362,6 +1380,37 @@ static __always_inline int set_contains(__u32 slot, __u32 set, __u8 family, cons
 	return bpf_map_lookup_elem(&xpf_sets6, &k) != 0;
 }
 
+/* Loads the set membership of `addr` (xpf_members4/6) into `out`: empty
+ * when no prefix of any set with an id below XPF_MEMBER_SETS covers it. */
+static __always_inline void members_load(__u32 slot, __u8 family, const __u8 *addr,
+					 struct xpf_members *out)
+{
+	struct xpf_members *m;
+	__u32 tag = __builtin_bswap32(slot);
+	if (family == 4) {
+		struct xpf_lpm4_key k = { .prefixlen = 64, .tag = tag };
+		__builtin_memcpy(k.addr, addr, 4);
+		m = bpf_map_lookup_elem(&xpf_members4, &k);
+	} else {
+		struct xpf_lpm6_key k = { .prefixlen = 160, .tag = tag };
+		__builtin_memcpy(k.addr, addr, 16);
+		m = bpf_map_lookup_elem(&xpf_members6, &k);
+	}
+	if (m)
+		__builtin_memcpy(out, m, sizeof(*out));
+	else
+		__builtin_memset(out, 0, sizeof(*out));
+}
+
+/* Whether set `set` contains the address whose membership is `m`. */
+static __always_inline int set_has(const struct xpf_members *m, __u32 slot, __u32 set,
+				   __u8 family, const __u8 *addr)
+{
+	if (set < XPF_MEMBER_SETS)
+		return (m->bits[(set >> 6) & (XPF_MEMBER_SETS / 64 - 1)] >> (set & 63)) & 1;
+	return set_contains(slot, set, family, addr);
+}
+
 static long policy_step(__u64 i, void *arg)
 {
 	struct policy_ctx *c = arg;
@@ -1392,10 +1441,10 @@ static long policy_step(__u64 i, void *arg)
 				return 0;
 		}
 	}
-	int in_src = set_contains(c->slot, r->src_set, c->family, sc->p.src);
+	int in_src = set_has(&sc->msrc, c->slot, r->src_set, c->family, sc->p.src);
 	if (in_src == !!(r->flags & RF_SRC_NEGATE))
 		return 0;
-	int in_dst = set_contains(c->slot, r->dst_set, c->family, sc->dst2);
+	int in_dst = set_has(&sc->mdst, c->slot, r->dst_set, c->family, sc->dst2);
 	if (in_dst == !!(r->flags & RF_DST_NEGATE))
 		return 0;
 	if (r->sched && !sched_active(c->slot, r->sched - 1, sc->local))
@@ -3833,6 +3882,10 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	pk->from = zone;
 	pk->to = to_zone;
 	struct xpf_span *span = bpf_map_lookup_elem(&xpf_zone_pairs, pk);
+	if ((span && span->count) || gc->global_count) {
+		members_load(slot, p->family, p->src, &sc->msrc);
+		members_load(slot, p->family, dst2, &sc->mdst);
+	}
 	if (span && span->count) {
 		pc.start = span->start;
 		bpf_loop(span->count, policy_step, &pc, 0);

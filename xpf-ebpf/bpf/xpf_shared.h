@@ -470,6 +470,19 @@ _Static_assert(__builtin_offsetof(struct xpf_rule, dport_hi) == 46, "rule.dport_
 
 /* LPM keys. `tag` (network order) is (slot << 31) | AddressSetId for address
  * sets and the slot for routes; prefixlen counts the 32 tag bits. */
+/* Address-set membership of an address, for policy matching: bit `id` of
+ * `bits` is set when address set `id` (< XPF_MEMBER_SETS) contains it. Maps
+ * xpf_members4 / xpf_members6 (LPM tries keyed by slot tag + prefix): every
+ * prefix of every such set carries the sets of all prefixes covering it, so
+ * the longest match alone answers for every set, and a new session's policy
+ * evaluation does one lookup per address instead of one per rule (sets with
+ * larger ids are looked up in xpf_sets4/6 per rule, as before). */
+#define XPF_MEMBER_SETS 1024
+struct xpf_members {
+	__u64 bits[XPF_MEMBER_SETS / 64];
+};
+_Static_assert(sizeof(struct xpf_members) == 128, "xpf_members size");
+
 struct xpf_lpm4_key {
 	__u32 prefixlen;
 	__u32 tag;

@@ -773,6 +773,46 @@ pub struct Lpm6 {
 }
 layout!(Lpm6, 20, tag == 0, addr == 4);
 
+/// Address sets a membership bitset covers (`AddressSetId` < this).
+pub const MEMBER_SETS: u32 = 1024;
+
+/// `struct xpf_members`: bit `id` set when address set `id` contains the
+/// looked-up address (maps `xpf_members4` / `xpf_members6`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Members {
+    /// The set bits, `id / 64` then `id % 64`.
+    pub bits: [u64; MEMBER_SETS as usize / 64],
+}
+layout!(Members, 128, bits == 0);
+
+impl Default for Members {
+    fn default() -> Self {
+        Self {
+            bits: [0; MEMBER_SETS as usize / 64],
+        }
+    }
+}
+
+impl Members {
+    /// Adds set `id` (< [`MEMBER_SETS`]).
+    pub fn insert(&mut self, id: u32) {
+        self.bits[(id / 64) as usize] |= 1 << (id % 64);
+    }
+
+    /// Whether set `id` is in.
+    pub fn contains(&self, id: u32) -> bool {
+        id < MEMBER_SETS && self.bits[(id / 64) as usize] >> (id % 64) & 1 == 1
+    }
+
+    /// Adds every set of `other`.
+    pub fn union(&mut self, other: &Self) {
+        for (a, b) in self.bits.iter_mut().zip(other.bits) {
+            *a |= b;
+        }
+    }
+}
+
 /// `struct xpf_route`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -1491,6 +1531,7 @@ pod!(
     Rule,
     Lpm4,
     Lpm6,
+    Members,
     Route,
     AddrKey,
     Neighbour,

@@ -644,6 +644,12 @@ impl Firewall {
         for (plen, k) in &old.sets6 {
             let _ = m.sets6.remove(&LpmKey::new(*plen, *k));
         }
+        for (plen, k, _) in &old.members4 {
+            let _ = m.members4.remove(&LpmKey::new(*plen, *k));
+        }
+        for (plen, k, _) in &old.members6 {
+            let _ = m.members6.remove(&LpmKey::new(*plen, *k));
+        }
         for (plen, k, _) in &old.routes4 {
             let _ = m.routes4.remove(&LpmKey::new(*plen, *k));
         }
@@ -745,6 +751,16 @@ impl Firewall {
             m.sets6
                 .insert(&LpmKey::new(*plen, *k), 1, 0)
                 .map_err(map_err("xpf_sets6"))?;
+        }
+        for (plen, k, v) in &l.members4 {
+            m.members4
+                .insert(&LpmKey::new(*plen, *k), v, 0)
+                .map_err(map_err("xpf_members4"))?;
+        }
+        for (plen, k, v) in &l.members6 {
+            m.members6
+                .insert(&LpmKey::new(*plen, *k), v, 0)
+                .map_err(map_err("xpf_members6"))?;
         }
         for (plen, k, v) in &l.routes4 {
             m.routes4

@@ -44,6 +44,11 @@ pub struct Lowered {
     pub sets4: Vec<(u32, abi::Lpm4)>,
     /// IPv6 address-set prefixes.
     pub sets6: Vec<(u32, abi::Lpm6)>,
+    /// IPv4 set memberships `(prefix length incl. the 32 tag bits, key,
+    /// the sets containing the prefix)`: see [`memberships`].
+    pub members4: Vec<(u32, abi::Lpm4, abi::Members)>,
+    /// IPv6 set memberships.
+    pub members6: Vec<(u32, abi::Lpm6, abi::Members)>,
     /// IPv4 routes.
     pub routes4: Vec<(u32, abi::Lpm4, abi::Route)>,
     /// IPv6 routes.
@@ -452,6 +457,48 @@ fn flood_bit(c: &CompiledConfig, id: Option<xpf_runtime::ScreenProfileId>) -> u8
     }
 }
 
+/// The set-membership trie entries of one family (`xpf_members4/6`) from
+/// `(address left-aligned in 128 bits, prefix length, set id)`: every
+/// distinct prefix once, carrying its own sets and those of every prefix
+/// covering it, so the longest match of an address alone says which sets
+/// contain it (an address no prefix covers is in none). Same construction
+/// as the engine's combined LPM index.
+pub fn memberships(prefixes: Vec<(u128, u8, u32)>) -> Vec<(u128, u8, abi::Members)> {
+    fn mask(len: u8) -> u128 {
+        if len == 0 {
+            0
+        } else {
+            !0u128 << (128 - u32::from(len))
+        }
+    }
+    // Each distinct prefix with its own sets, in (network, length) order:
+    // a covering prefix comes before everything it covers.
+    let mut own: std::collections::BTreeMap<(u128, u8), abi::Members> =
+        std::collections::BTreeMap::new();
+    for (addr, len, set) in prefixes {
+        let len = len.min(128);
+        own.entry((addr & mask(len), len)).or_default().insert(set);
+    }
+    let mut out: Vec<(u128, u8, abi::Members)> = Vec::with_capacity(own.len());
+    // Indices into `out` of the prefixes covering the current one.
+    let mut stack: Vec<usize> = Vec::new();
+    for ((addr, len), mut m) in own {
+        while let Some(&top) = stack.last() {
+            let (ta, tl, _) = out[top];
+            if tl <= len && addr & mask(tl) == ta {
+                break;
+            }
+            stack.pop();
+        }
+        if let Some(&top) = stack.last() {
+            m.union(&out[top].2);
+        }
+        stack.push(out.len());
+        out.push((addr, len, m));
+    }
+    out
+}
+
 /// The network-order tag of an address-set key.
 pub fn set_tag(slot: u32, set: u32) -> u32 {
     ((slot << 31) | (set & 0x7fff_ffff)).to_be()
@@ -759,6 +806,36 @@ pub fn lower(c: &CompiledConfig, slot: u32) -> Result<Lowered, DataplaneError> {
             ));
         }
     }
+    // Set memberships for policy matching: sets with small ids, one trie
+    // entry per distinct prefix.
+    let (mut m4, mut m6) = (Vec::new(), Vec::new());
+    for set in c.address_sets.iter().filter(|s| s.id.0 < abi::MEMBER_SETS) {
+        for n in &set.v4 {
+            m4.push((
+                u128::from(u32::from(n.network())) << 96,
+                n.prefix_len(),
+                set.id.0,
+            ));
+        }
+        for n in &set.v6 {
+            m6.push((u128::from(n.network()), n.prefix_len(), set.id.0));
+        }
+    }
+    let mtag = slot.to_be();
+    for (addr, len, m) in memberships(m4) {
+        let key = abi::Lpm4 {
+            tag: mtag,
+            addr: ((addr >> 96) as u32).to_be_bytes(),
+        };
+        out.members4.push((32 + u32::from(len), key, m));
+    }
+    for (addr, len, m) in memberships(m6) {
+        let key = abi::Lpm6 {
+            tag: mtag,
+            addr: addr.to_be_bytes(),
+        };
+        out.members6.push((32 + u32::from(len), key, m));
+    }
     let rtag = slot.to_be();
     for r in &c.forwarding.routes {
         let route = match r.target {
@@ -1009,6 +1086,42 @@ mod tests {
         let path = format!("{}/../examples/configs/{name}", env!("CARGO_MANIFEST_DIR"));
         let cfg = Config::from_path(&path).expect("example parses");
         compile_with_previous(&cfg, None).expect("example compiles")
+    }
+
+    fn covers(addr: u128, len: u8, x: u128) -> bool {
+        len == 0 || (addr ^ x) >> (128 - u32::from(len)) == 0
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// The longest matching membership entry of any address names exactly
+        /// the sets with a prefix containing it (what a per-set lookup says).
+        #[test]
+        fn the_longest_membership_match_names_exactly_the_sets_containing_the_address(
+            prefixes in proptest::collection::vec((0u128..16, 0u8..=6, 0u32..70), 0..24),
+            probes in proptest::collection::vec(0u128..16, 1..16),
+        ) {
+            // A 4-bit address space at the top of the word: nesting and
+            // siblings are frequent.
+            let prefixes: Vec<(u128, u8, u32)> =
+                prefixes.into_iter().map(|(a, l, s)| (a << 124, l.min(4), s)).collect();
+            let entries = memberships(prefixes.clone());
+            for probe in probes {
+                let x = probe << 124;
+                let want: std::collections::BTreeSet<u32> = prefixes
+                    .iter()
+                    .filter(|(a, l, _)| covers(*a, *l, x))
+                    .map(|(_, _, s)| *s)
+                    .collect();
+                let got: std::collections::BTreeSet<u32> = entries
+                    .iter()
+                    .filter(|(a, l, _)| covers(*a, *l, x))
+                    .max_by_key(|(_, l, _)| *l)
+                    .map(|(_, _, m)| (0..abi::MEMBER_SETS).filter(|s| m.contains(*s)).collect())
+                    .unwrap_or_default();
+                proptest::prop_assert_eq!(got, want, "address {:x}", probe);
+            }
+        }
     }
 
     #[test]

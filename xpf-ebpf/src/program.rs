@@ -127,6 +127,10 @@ pub struct Maps {
     pub sets4: LpmTrie<MapData, Lpm4, u8>,
     /// `xpf_sets6`.
     pub sets6: LpmTrie<MapData, Lpm6, u8>,
+    /// `xpf_members4`.
+    pub members4: LpmTrie<MapData, Lpm4, Members>,
+    /// `xpf_members6`.
+    pub members6: LpmTrie<MapData, Lpm6, Members>,
     /// `xpf_routes4`.
     pub routes4: LpmTrie<MapData, Lpm4, Route>,
     /// `xpf_routes6`.
@@ -264,6 +268,8 @@ impl Loaded {
             binds: take!(ebpf, "xpf_binds"),
             sets4: take!(ebpf, "xpf_sets4"),
             sets6: take!(ebpf, "xpf_sets6"),
+            members4: take!(ebpf, "xpf_members4"),
+            members6: take!(ebpf, "xpf_members6"),
             routes4: take!(ebpf, "xpf_routes4"),
             routes6: take!(ebpf, "xpf_routes6"),
             neighbours: take!(ebpf, "xpf_neighbours"),
