@@ -1471,13 +1471,8 @@ impl Firewall {
 
     /// Every forward session `(key, value)`.
     pub fn forward_sessions(&self) -> Result<Vec<(SessKey, SessVal)>, Error> {
-        let mut v = Vec::new();
-        for item in self.prog.maps.sessions.iter() {
-            let (k, val) = item.map_err(map_err("xpf_sessions"))?;
-            if val.s.is_reverse == 0 {
-                v.push((k, val));
-            }
-        }
+        let mut v = self.prog.maps.all_sessions()?;
+        v.retain(|(_, val)| val.s.is_reverse == 0);
         Ok(v)
     }
 

@@ -17,6 +17,7 @@
 //! without it unless `XPF_ALLOW_SKIP_PRIVILEGED=1` is set.
 
 pub mod abi;
+mod batch;
 pub mod dataplane;
 pub mod firewall;
 pub mod lower;

@@ -51,6 +51,15 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// A syscall on a map failed.
+    #[error("map {name}: {source}")]
+    MapIo {
+        /// Map name.
+        name: &'static str,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// Not running with the privileges BPF needs.
     #[error("the eBPF backend needs root (CAP_BPF / CAP_NET_ADMIN): {0}")]
     NotPrivileged(String),
@@ -155,6 +164,9 @@ pub struct Maps {
     pub slots: HashMap<MapData, SlotKey, u8>,
     /// `xpf_sessions`.
     pub sessions: HashMap<MapData, SessKey, SessVal>,
+    /// A duplicate of `xpf_sessions`' descriptor, for batched reads
+    /// ([`Maps::all_sessions`]; aya's map keeps its own).
+    sessions_fd: std::os::fd::OwnedFd,
     /// `xpf_embryonic`.
     pub embryonic: Queue<MapData, Embryo>,
     /// `xpf_frags`: datagrams whose fragments are being followed.
@@ -176,6 +188,16 @@ pub struct Maps {
 }
 
 impl Maps {
+    /// Every entry of `xpf_sessions` (forward and reverse), read in batches
+    /// of thousands per syscall.
+    pub fn all_sessions(&self) -> Result<Vec<(SessKey, SessVal)>, Error> {
+        use std::os::fd::AsFd;
+        crate::batch::lookup_all(self.sessions_fd.as_fd()).map_err(|source| Error::MapIo {
+            name: "xpf_sessions",
+            source,
+        })
+    }
+
     /// Forgets every datagram the fragment table follows.
     pub fn clear_fragments(&mut self) {
         let keys: Vec<FragKey> = self.frags.keys().filter_map(Result::ok).collect();
@@ -246,7 +268,21 @@ impl Loaded {
                 source,
             })?;
         }
+        let sessions_fd = match ebpf.map("xpf_sessions") {
+            Some(aya::maps::Map::HashMap(data)) => {
+                use std::os::fd::AsFd;
+                data.fd()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|source| Error::MapIo {
+                        name: "xpf_sessions",
+                        source,
+                    })?
+            }
+            _ => return Err(Error::Missing("xpf_sessions (a hash map)")),
+        };
         let maps = Maps {
+            sessions_fd,
             globals: take!(ebpf, "xpf_globals"),
             state: take!(ebpf, "xpf_state"),
             trace: take!(ebpf, "xpf_trace"),
