@@ -4164,10 +4164,14 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 	ns->fwd_bytes = p->l3_len;
 	__builtin_memcpy(&ns->other, rk, sizeof(ns->other));
 	ns->order = __sync_fetch_and_add(&st->next_order, 1);
-	if (bpf_map_update_elem(&xpf_sessions, &sc->key, &sc->nv, BPF_NOEXIST) != 0) {
+	long ins = bpf_map_update_elem(&xpf_sessions, &sc->key, &sc->nv, BPF_NOEXIST);
+	if (ins != 0) {
 		if (target && !sc->nat.reused)
 			release_slot(target, sc->nat.sproto, mslot);
-		return do_drop(v, DR_SESSION_CONFLICT);
+		/* EEXIST: another CPU made it first; anything else: the map
+		 * itself is full (it has room for the capacity, so only when
+		 * more CPUs race at capacity than its headroom covers). */
+		return do_drop(v, ins == -17 ? DR_SESSION_CONFLICT : DR_SESSION_TABLE_FULL);
 	}
 	/* Reverse entry: only the forward key and the session id. */
 	{

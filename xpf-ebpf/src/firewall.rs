@@ -152,6 +152,9 @@ fn mode_name(mode: XdpMode) -> &'static str {
 /// The eBPF backend's state around the loaded program.
 pub struct Firewall {
     prog: Loaded,
+    /// Sessions the maps were sized for ([`LoadOptions::max_sessions`]): the
+    /// effective capacity is the configured one capped at it.
+    max_sessions: u32,
     compiled: Option<Arc<CompiledConfig>>,
     last: Option<ApplyResult>,
     generation: u64,
@@ -364,6 +367,7 @@ fn ip_of(family: u8, b: &[u8; 16]) -> IpAddr {
 impl Firewall {
     /// Loads the program (needs root) with an empty configuration.
     pub fn new(opts: LoadOptions) -> Result<Self, Error> {
+        let max_sessions = opts.max_sessions.max(16);
         let mut prog = Loaded::load(opts)?;
         let boot = boot_offset_ns();
         let globals = abi::Globals {
@@ -387,6 +391,7 @@ impl Firewall {
             .map_err(map_err("xpf_state"))?;
         Ok(Self {
             prog,
+            max_sessions,
             compiled: None,
             last: None,
             generation: 0,
@@ -828,6 +833,7 @@ impl Firewall {
         // Last: the slot becomes valid only when everything else is in place.
         let mut g = l.gen_cfg;
         g.epoch = epoch;
+        g.session_capacity = g.session_capacity.min(self.max_sessions);
         m.gen_cfg.set(slot, g, 0).map_err(map_err("xpf_gen"))?;
         Ok(())
     }
@@ -1252,6 +1258,7 @@ impl Firewall {
         // epoch, so no packet uses a result cached with the old binding.
         let mut g = lowered.gen_cfg;
         g.epoch = self.next_epoch();
+        g.session_capacity = g.session_capacity.min(self.max_sessions);
         if let Err(e) = self
             .prog
             .maps
@@ -2054,14 +2061,23 @@ impl Firewall {
         Ok(p.inserted.wrapping_sub(p.removed).wrapping_sub(u.removed))
     }
 
-    /// Live forward sessions and the configured capacity.
+    /// Live forward sessions and the effective capacity.
     pub fn occupancy(&self) -> (usize, u32) {
         let live = self.forward_sessions().map(|v| v.len()).unwrap_or(0);
-        let cap = self
-            .compiled
-            .as_ref()
-            .map_or(0, |c| c.flow.session_capacity);
+        let cap = self.compiled.as_ref().map_or(0, |_| self.capacity());
         (live, cap)
+    }
+
+    /// The effective session capacity: the configuration's
+    /// (`security.flow.session-capacity`) capped at what the maps were
+    /// sized for at load ([`LoadOptions::max_sessions`]), so that a full
+    /// table evicts its oldest embryonic session at the map's size rather
+    /// than refusing inserts. The program enforces the same value
+    /// (`xpf_gen_cfg.session_capacity`).
+    pub fn capacity(&self) -> u32 {
+        self.compiled.as_ref().map_or(self.max_sessions, |c| {
+            c.flow.session_capacity.min(self.max_sessions)
+        })
     }
 }
 

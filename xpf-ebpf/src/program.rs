@@ -246,8 +246,16 @@ impl Loaded {
             ));
         }
         let sessions = opts.max_sessions.max(16);
+        // Two entries per session, plus room for the two entries a CPU
+        // inserts before it deletes the embryonic session it evicts at
+        // capacity (the new session goes in first so that a refused insert
+        // leaves the victim alive).
+        let cpus = aya::util::nr_cpus().map_or(256, |n| n as u32);
         let mut ebpf = EbpfLoader::new()
-            .map_max_entries("xpf_sessions", sessions.saturating_mul(2))
+            .map_max_entries(
+                "xpf_sessions",
+                sessions.saturating_mul(2).saturating_add(2 * cpus),
+            )
             .map_max_entries("xpf_embryonic", sessions)
             .map_max_entries("xpf_slots", sessions)
             .map_max_entries("xpf_limit_cnt", sessions.saturating_mul(2))

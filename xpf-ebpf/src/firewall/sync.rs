@@ -299,12 +299,7 @@ impl Firewall {
 
         // Room: the holder's place is reused; otherwise a full table evicts
         // its oldest embryonic session.
-        let capacity = self
-            .compiled
-            .as_ref()
-            .map_or(u64::from(abi::MAX_SESSIONS), |c| {
-                u64::from(c.flow.session_capacity)
-            });
+        let capacity = u64::from(self.capacity());
         let live = self
             .live_sessions()
             .map_err(backend)?
