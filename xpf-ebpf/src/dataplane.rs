@@ -378,11 +378,11 @@ impl RuntimeDataPlane for EbpfDataPlane {
     }
 
     fn status(&self) -> RuntimeStatus {
-        let (live, generation, compiled) = {
+        let (live, capacity, generation, compiled) = {
             let fw = self.shared.fw();
             let (live, _) = fw.occupancy();
             let generation = fw.last_apply().map_or(0, |a| a.generation);
-            (live, generation, fw.compiled().cloned())
+            (live, fw.capacity(), generation, fw.compiled().cloned())
         };
         // The HA locks are taken before the firewall's, never while it is
         // held (set_rg_active holds them while writing the map).
@@ -394,7 +394,7 @@ impl RuntimeDataPlane for EbpfDataPlane {
             workers: aya::util::nr_cpus().map_or(1, |n| n as u32),
             sessions: TableStats {
                 occupancy: live as u64,
-                capacity: u64::from(self.shared.opts.load.max_sessions),
+                capacity: u64::from(capacity),
             },
             redundancy_groups,
         }

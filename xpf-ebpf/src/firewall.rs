@@ -153,8 +153,11 @@ fn mode_name(mode: XdpMode) -> &'static str {
 pub struct Firewall {
     prog: Loaded,
     /// Sessions the maps were sized for ([`LoadOptions::max_sessions`]): the
-    /// effective capacity is the configured one capped at it.
+    /// effective capacity is the configured one capped at it, less one
+    /// session per CPU ([`capacity`](Self::capacity)).
     max_sessions: u32,
+    /// Possible CPUs.
+    cpus: u32,
     compiled: Option<Arc<CompiledConfig>>,
     last: Option<ApplyResult>,
     generation: u64,
@@ -392,6 +395,7 @@ impl Firewall {
         Ok(Self {
             prog,
             max_sessions,
+            cpus: aya::util::nr_cpus().map_or(256, |n| n as u32),
             compiled: None,
             last: None,
             generation: 0,
@@ -726,6 +730,7 @@ impl Firewall {
 
     fn write_slot(&mut self, slot: u32, l: &Lowered) -> Result<(), Error> {
         let epoch = self.next_epoch();
+        let room = self.room();
         let m = &mut self.prog.maps;
         for (id, v) in &l.ifaces {
             m.ifaces
@@ -833,7 +838,7 @@ impl Firewall {
         // Last: the slot becomes valid only when everything else is in place.
         let mut g = l.gen_cfg;
         g.epoch = epoch;
-        g.session_capacity = g.session_capacity.min(self.max_sessions);
+        g.session_capacity = g.session_capacity.min(room);
         m.gen_cfg.set(slot, g, 0).map_err(map_err("xpf_gen"))?;
         Ok(())
     }
@@ -1258,7 +1263,7 @@ impl Firewall {
         // epoch, so no packet uses a result cached with the old binding.
         let mut g = lowered.gen_cfg;
         g.epoch = self.next_epoch();
-        g.session_capacity = g.session_capacity.min(self.max_sessions);
+        g.session_capacity = g.session_capacity.min(self.room());
         if let Err(e) = self
             .prog
             .maps
@@ -2068,16 +2073,25 @@ impl Firewall {
         (live, cap)
     }
 
+    /// The most sessions the maps take with room for an eviction per CPU.
+    fn room(&self) -> u32 {
+        self.max_sessions.saturating_sub(self.cpus).max(1)
+    }
+
     /// The effective session capacity: the configuration's
     /// (`security.flow.session-capacity`) capped at what the maps were
-    /// sized for at load ([`LoadOptions::max_sessions`]), so that a full
-    /// table evicts its oldest embryonic session at the map's size rather
-    /// than refusing inserts. The program enforces the same value
+    /// sized for at load ([`LoadOptions::max_sessions`]) less one session
+    /// per CPU, so that a full table evicts its oldest embryonic session
+    /// rather than refusing inserts: a CPU admitting a session at capacity
+    /// inserts the new one (two entries) before it deletes its victim, so
+    /// that a refused insert leaves the victim alive, and the map must have
+    /// that room. The program enforces the same value
     /// (`xpf_gen_cfg.session_capacity`).
     pub fn capacity(&self) -> u32 {
-        self.compiled.as_ref().map_or(self.max_sessions, |c| {
-            c.flow.session_capacity.min(self.max_sessions)
-        })
+        let room = self.room();
+        self.compiled
+            .as_ref()
+            .map_or(room, |c| c.flow.session_capacity.min(room))
     }
 }
 

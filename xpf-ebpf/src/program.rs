@@ -246,16 +246,13 @@ impl Loaded {
             ));
         }
         let sessions = opts.max_sessions.max(16);
-        // Two entries per session, plus room for the two entries a CPU
-        // inserts before it deletes the embryonic session it evicts at
-        // capacity (the new session goes in first so that a refused insert
-        // leaves the victim alive).
-        let cpus = aya::util::nr_cpus().map_or(256, |n| n as u32);
+        // Two entries per session, exactly: a power of two stays one (the
+        // kernel rounds the bucket array up to one, and a doubled bucket
+        // array is a cache miss more per lookup). The room an eviction at
+        // capacity needs is kept out of the capacity instead
+        // (`Firewall::capacity`).
         let mut ebpf = EbpfLoader::new()
-            .map_max_entries(
-                "xpf_sessions",
-                sessions.saturating_mul(2).saturating_add(2 * cpus),
-            )
+            .map_max_entries("xpf_sessions", sessions.saturating_mul(2))
             .map_max_entries("xpf_embryonic", sessions)
             .map_max_entries("xpf_slots", sessions)
             .map_max_entries("xpf_limit_cnt", sessions.saturating_mul(2))
