@@ -2099,12 +2099,15 @@ static __always_inline int do_local(struct verdict_ctx *v)
 	return XDP_PASS;
 }
 
-/* A frame of a redundancy group that is backup on this node, before any
- * rewrite: counted as the ha-inactive drop it is (as the userspace backend
- * counts the engine's verdict), then, when the synced fabric view holds a
- * usable link (map xpf_fabric), sent to the peer over it unchanged except
- * destination MAC = the peer's, source MAC = this node's, and counted as
- * fabric-forwarded. Without a link it is dropped. */
+/* A frame of a redundancy group that is backup on this node: counted as the
+ * ha-inactive drop it is (as the userspace backend counts the engine's
+ * verdict), then, when the synced fabric view holds a usable link (map
+ * xpf_fabric), sent to the peer over it as it stands except destination
+ * MAC = the peer's, source MAC = this node's, and counted as
+ * fabric-forwarded. Without a link it is dropped. The frame stands as the
+ * engine's would at the same drop: as it arrived at the entry point and in
+ * the established path (before any rewrite), with its translated tuple at
+ * the egress check of xpf_forward (before the TTL and MSS stages). */
 __noinline int xpf_ha_inactive(struct xdp_md *ctx, struct verdict_ctx *v)
 {
 	if (!ctx || !v)
@@ -2527,7 +2530,7 @@ __noinline int xpf_forward(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 	if (!eif || !eif->valid || egress >= XPF_MAX_IFACES)
 		return do_drop(v, DR_NO_ROUTE);
 	if (rg_inactive(eif->rg))
-		return do_drop(v, DR_HA_INACTIVE);
+		return xpf_ha_inactive(ctx, v);
 	/* A cached next hop stands for this lookup: under the same epoch the
 	 * route of the direction's (translated) destination forwards to it. */
 	if (sc->fc_state != FC_HIT) {

@@ -25,10 +25,12 @@
 //!   the first enabled link of the view whose device is bound (attached,
 //!   up, an interface of the config in force, see
 //!   [`Firewall::set_fabric_view`](crate::firewall::Firewall::set_fabric_view));
-//!   a frame of a backup group (`ha-inactive`, arriving on a backup group's
-//!   interface or of a session a backup group owns) is then sent unchanged
-//!   to the peer over it, destination MAC = peer, source MAC = local,
-//!   counted as `ha-inactive` and as fabric-forwarded
+//!   a frame of a backup group (`ha-inactive`: arriving on a backup
+//!   group's interface or of a session a backup group owns, sent as it
+//!   arrived; or leaving through a backup group's interface, sent with its
+//!   translated tuple, as the engine leaves it) is then sent to the peer
+//!   over it, destination MAC = peer, source MAC = local, counted as
+//!   `ha-inactive` and as fabric-forwarded
 //!   ([`EbpfDataPlane::backend_counters`](super::EbpfDataPlane::backend_counters)),
 //!   as the userspace backend does. Without such a link (empty view, every
 //!   link disabled or unbound) the frame is dropped.
