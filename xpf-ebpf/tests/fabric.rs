@@ -14,7 +14,10 @@
 //!
 //! The fabric device is one end of a veth pair in a network namespace of
 //! the test's own (removed on drop, so on every exit path), attached
-//! through the link controller. Needs root: without it the tests fail with
+//! through the link controller. One real-traffic test (native XDP on the
+//! client / firewall / server topology of `xpf-netns-testkit`) shows a
+//! client's datagram of a backup group arriving through the fabric veth in
+//! a "peer" namespace, seen there by a packet socket with the fabric MACs. Needs root: without it the tests fail with
 //! a clear message unless `XPF_ALLOW_SKIP_PRIVILEGED=1` is set.
 
 use futures::executor::block_on;
@@ -522,4 +525,218 @@ fn the_program_sends_over_the_fabric_exactly_what_the_userspace_backend_sends() 
     assert_eq!(b.fabric_forwarded(), 3);
     assert_eq!(us.backend_counters().fabric_forwarded, 3);
     assert_eq!(b.ha_inactive_drops(), 3);
+}
+
+/// Real traffic: a backup group's frame received on a native-XDP firewall
+/// veth comes out of the fabric veth into a "peer" namespace, where a
+/// packet socket sees it with the fabric MACs and the datagram intact.
+#[test]
+fn a_backup_groups_real_frames_reach_the_peer_namespace_over_the_fabric_veth() {
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+    use std::time::{Duration, Instant};
+    use xpf_netns_testkit::{ADDR_C0, ADDR_S0, MAC_F0, MAC_F1, MAC_S0, Topology};
+
+    if !privileged("a_backup_groups_real_frames_reach_the_peer_namespace") {
+        return;
+    }
+    let topo = Topology::create("f", "a");
+    // The peer node: its own namespace at the far end of the fabric veth
+    // (removed on drop, before the topology).
+    let peer = PeerNs(format!("xpff{}a-peer", std::process::id()));
+    run("ip", &["netns", "add", &peer.0]);
+    let (fb, fp) = (
+        format!("xf{}afb", std::process::id()),
+        format!("xf{}afp", std::process::id()),
+    );
+    let mac = |m: [u8; 6]| {
+        m.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    run(
+        "ip",
+        &[
+            "link",
+            "add",
+            &fb,
+            "address",
+            &mac(LOCAL_MAC),
+            "netns",
+            topo.fw(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &fp,
+            "address",
+            &mac(PEER_MAC),
+            "netns",
+            &peer.0,
+        ],
+    );
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &peer.0,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ],
+    );
+    // GRO gives the receiving veth the NAPI an XDP redirect into it needs.
+    run(
+        "ip",
+        &["netns", "exec", &peer.0, "ethtool", "-K", &fp, "gro", "on"],
+    );
+    run("ip", &["-n", &peer.0, "link", "set", &fp, "up"]);
+    run("ip", &["-n", topo.fw(), "link", "set", &fb, "up"]);
+
+    let config = format!(
+        r#"
+[[interfaces]]
+name = "{f0}"
+zone = "trust"
+mac = "{MAC_F0}"
+addresses = ["198.18.0.1/24"]
+redundancy-group = 1
+
+[[interfaces]]
+name = "{f1}"
+zone = "untrust"
+mac = "{MAC_F1}"
+addresses = ["198.19.0.1/24"]
+
+[[interfaces]]
+name = "{fb}"
+mac = "{local}"
+
+[[zones]]
+name = "trust"
+
+[[zones]]
+name = "untrust"
+
+[ha]
+node-id = 0
+
+[[ha.redundancy-groups]]
+id = 1
+node0-priority = 200
+node1-priority = 100
+
+[security]
+default-policy = "permit"
+
+[[forwarding.neighbours]]
+address = "{ADDR_S0}"
+mac = "{MAC_S0}"
+interface = "{f1}"
+"#,
+        f0 = topo.f0,
+        f1 = topo.f1,
+        local = mac(LOCAL_MAC),
+    );
+    let dp = EbpfDataPlane::new(DataPlaneOptions {
+        load: LoadOptions { max_sessions: 1024 },
+        ..DataPlaneOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("loading the XDP program: {e}"));
+    let cfg = Config::from_toml_str(&config).expect("test config");
+    block_on(dp.apply(&cfg, &Cancel::new())).expect("apply");
+    block_on(dp.start()).expect("start");
+    let links = dp.link();
+    in_ns(topo.fw(), || {
+        for dev in [&topo.f0, &topo.f1, &fb] {
+            block_on(links.attach(dev)).unwrap_or_else(|e| panic!("attaching {dev}: {e}"));
+        }
+    });
+    block_on(dp.ha().set_fabric_forwarding(
+        FabricId::FAB0,
+        fabric_state(&fb, true),
+        &Cancel::new(),
+    ))
+    .expect("fabric update");
+    block_on(dp.ha().set_rg_active(RG, false)).expect("backup");
+
+    // The peer's packet socket (every frame of its namespace: only the
+    // fabric veth is there besides loopback).
+    let sock = in_ns(&peer.0, || {
+        use nix::sys::socket::{
+            AddressFamily, SockFlag, SockProtocol, SockType, setsockopt, socket, sockopt,
+        };
+        let fd = socket(
+            AddressFamily::Packet,
+            SockType::Raw,
+            SockFlag::empty(),
+            SockProtocol::EthAll,
+        )
+        .expect("packet socket");
+        setsockopt(
+            &fd,
+            sockopt::ReceiveTimeout,
+            &nix::sys::time::TimeVal::new(0, 200_000),
+        )
+        .expect("receive timeout");
+        fd
+    });
+    let payload = b"xpf-fabric-real";
+    let client = in_ns(topo.client(), || UdpSocket::bind((ADDR_C0, 0))).expect("client socket");
+    let sport = client.local_addr().expect("bound").port();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = None;
+    while seen.is_none() && Instant::now() < deadline {
+        client
+            .send_to(payload, (ADDR_S0, 5300))
+            .expect("client send");
+        let mut buf = [0u8; 2048];
+        while let Ok(n) = nix::sys::socket::recv(
+            sock.as_raw_fd(),
+            &mut buf,
+            nix::sys::socket::MsgFlags::empty(),
+        ) {
+            let f = &buf[..n];
+            // IPv4 / UDP from the client's port, carrying the payload.
+            if n >= 42 + payload.len()
+                && f[12..14] == [0x08, 0x00]
+                && f[23] == 17
+                && f[34..36] == sport.to_be_bytes()
+                && f.ends_with(payload)
+            {
+                seen = Some(f.to_vec());
+                break;
+            }
+        }
+    }
+    let f = seen.expect("the peer saw the client's datagram over the fabric");
+    assert_eq!(f[0..6], PEER_MAC, "destination MAC = peer");
+    assert_eq!(f[6..12], LOCAL_MAC, "source MAC = local");
+    assert_eq!(f[26..30], ADDR_C0.octets(), "untranslated source");
+    assert_eq!(f[30..34], ADDR_S0.octets(), "destination");
+    assert_eq!(f[22], 64, "TTL untouched");
+    let forwarded = dp.backend_counters().expect("counters").fabric_forwarded;
+    assert!(forwarded >= 1, "fabric-forwarded counted: {forwarded}");
+    // Nothing reached the server: the firewall is backup for the group.
+    let (_, server_rx) = topo.link_packets(topo.server(), &topo.s0);
+    assert_eq!(server_rx, 0, "no frame reached the server");
+    block_on(dp.teardown()).expect("teardown");
+}
+
+/// A network namespace deleted on drop.
+struct PeerNs(String);
+
+impl Drop for PeerNs {
+    fn drop(&mut self) {
+        let ok = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("cleanup: could not delete namespace {}", self.0);
+        }
+    }
 }
