@@ -175,6 +175,16 @@ struct {
 	__type(value, __u32);
 } xpf_rg_state SEC(".maps");
 
+/* Fabric forwarding of a backup group's frames (struct xpf_fabric, key 0):
+ * written by the loader from the synced fabric view only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct xpf_fabric);
+} xpf_fabric SEC(".maps");
+
 static __always_inline int rg_inactive(__u32 rg)
 {
 	if (rg == 0)
@@ -2138,6 +2148,44 @@ static __always_inline int do_local(struct verdict_ctx *v)
 	return XDP_PASS;
 }
 
+/* A frame of a redundancy group that is backup on this node: counted as the
+ * ha-inactive drop it is (as the userspace backend counts the engine's
+ * verdict), then, when the synced fabric view holds a usable link (map
+ * xpf_fabric), sent to the peer over it as it stands except destination
+ * MAC = the peer's, source MAC = this node's, and counted as
+ * fabric-forwarded. Without a link it is dropped. The frame stands as the
+ * engine's would at the same drop: as it arrived at the entry point and in
+ * the established path (before any rewrite), with its translated tuple at
+ * the egress check of xpf_forward (before the TTL and MSS stages). */
+__noinline int xpf_ha_inactive(struct xdp_md *ctx, struct verdict_ctx *v)
+{
+	if (!ctx || !v)
+		return XDP_DROP;
+	do_drop(v, DR_HA_INACTIVE);
+	__u32 zero = 0;
+	struct xpf_fabric *f = bpf_map_lookup_elem(&xpf_fabric, &zero);
+	if (!f)
+		return XDP_DROP;
+	__u32 ifindex = f->ifindex;
+	if (!ifindex)
+		return XDP_DROP;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	if (data + 12 > end)
+		return XDP_DROP;
+	__builtin_memcpy(data, f->peer_mac, 6);
+	__builtin_memcpy(data + 6, f->local_mac, 6);
+	cnt_add(XC_FABRIC_FORWARDED, 1);
+	if (v->trace) {
+		struct xpf_trace *t = bpf_map_lookup_elem(&xpf_trace, &zero);
+		if (t)
+			t->fabric = ifindex;
+	}
+	if (!v->test_mode && ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	return bpf_redirect(ifindex, 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Rewrites                                                                  */
 
@@ -2531,7 +2579,7 @@ __noinline int xpf_forward(struct xdp_md *ctx, struct verdict_ctx *v, struct scr
 	if (!eif || !eif->valid || egress >= XPF_MAX_IFACES)
 		return do_drop(v, DR_NO_ROUTE);
 	if (rg_inactive(eif->rg))
-		return do_drop(v, DR_HA_INACTIVE);
+		return xpf_ha_inactive(ctx, v);
 	/* A cached next hop stands for this lookup: under the same epoch the
 	 * route of the direction's (translated) destination forwards to it. */
 	if (sc->fc_state != FC_HIT) {
@@ -3738,7 +3786,7 @@ __noinline int xpf_established(struct xdp_md *ctx, struct verdict_ctx *v, struct
 		fv->s.embryonic = 0;
 	}
 	if (rg_inactive(fv->s.rg))
-		return do_drop(v, DR_HA_INACTIVE);
+		return xpf_ha_inactive(ctx, v);
 	__u32 egress = dir == 0 ? fv->s.out_if : fv->s.in_if;
 	__u32 rule = fv->s.rule;
 	/* Rewrite to the other direction's key. */
@@ -4296,7 +4344,7 @@ int xpf_xdp(struct xdp_md *ctx)
 		}
 	}
 	if (rg_inactive(v.rg))
-		return do_drop(&v, DR_HA_INACTIVE);
+		return xpf_ha_inactive(ctx, &v);
 	if (p->fragment) {
 		int fr = xpf_fragment(&v, sc);
 		if (fr)

@@ -56,8 +56,9 @@
 #define XPF_SCHED_DATES 4       /* date ranges per scheduler */
 #define XPF_EVICT_SCAN 64       /* queue entries examined per eviction */
 
-/* Global counter slots: xpf_runtime::BaseCounter then DropReason. */
-#define XPF_COUNTERS 64
+/* Global counter slots: xpf_runtime::BaseCounter, then DropReason, then the
+ * backend's own counters (XC_FABRIC_FORWARDED). */
+#define XPF_COUNTERS 72
 enum xpf_base_counter {
 	XC_RX_PACKETS = 0,
 	XC_RX_BYTES = 1,
@@ -129,6 +130,15 @@ enum xpf_drop {
 	DR_ICMP_ERROR_NO_SESSION = 45,
 	DR_COUNT = 46,
 };
+
+/* The backend's own counter slots, after the drop reasons. */
+enum xpf_backend_counter {
+	/* Frames of a backup redundancy group sent to the cluster peer over
+	 * the fabric link (also counted as ha-inactive drops). */
+	XC_FABRIC_FORWARDED = XC_BASE_COUNT + DR_COUNT,
+};
+_Static_assert(XC_FABRIC_FORWARDED == 64, "fabric-forwarded counter slot");
+_Static_assert(XC_FABRIC_FORWARDED < XPF_COUNTERS, "counter slots");
 
 /* Host-inbound services and protocols (bits of xpf_zone.host_services / host_protocols). */
 enum xpf_host_service {
@@ -215,12 +225,32 @@ struct xpf_trace {
 	__u32 egress;  /* InterfaceId when verdict == XV_FORWARD */
 	__u32 emitted; /* 1: the output frame is one the firewall built (RST / ICMP
 			* error), sent back out of the ingress; the packet was dropped */
+	__u32 fabric;  /* a backup group's frame (XV_DROP, ha-inactive) redirected to
+			* the peer: the fabric link's ifindex (0: not sent) */
 };
-_Static_assert(sizeof(struct xpf_trace) == 16, "xpf_trace size");
+_Static_assert(sizeof(struct xpf_trace) == 20, "xpf_trace size");
 _Static_assert(__builtin_offsetof(struct xpf_trace, verdict) == 0, "trace.verdict");
 _Static_assert(__builtin_offsetof(struct xpf_trace, reason) == 4, "trace.reason");
 _Static_assert(__builtin_offsetof(struct xpf_trace, egress) == 8, "trace.egress");
 _Static_assert(__builtin_offsetof(struct xpf_trace, emitted) == 12, "trace.emitted");
+_Static_assert(__builtin_offsetof(struct xpf_trace, fabric) == 16, "trace.fabric");
+
+/* Fabric forwarding: where a backup redundancy group's frames go instead of
+ * being dropped (map xpf_fabric, key 0, a hash map without preallocation,
+ * so an update replaces the element whole: a packet reads the old link or
+ * the new one, never a mix). The loader writes it only from the *synced*
+ * fabric view (never from a commit): the first enabled link of the view
+ * whose device is bound (attached, up, an interface of the configuration
+ * in force). No element: no usable link, the frames drop (ha-inactive). */
+struct xpf_fabric {
+	__u32 ifindex;     /* kernel ifindex of the fabric link's device */
+	__u8 peer_mac[6];  /* destination MAC of a forwarded frame (the peer) */
+	__u8 local_mac[6]; /* source MAC (this node on the fabric link) */
+};
+_Static_assert(sizeof(struct xpf_fabric) == 16, "xpf_fabric size");
+_Static_assert(__builtin_offsetof(struct xpf_fabric, ifindex) == 0, "fabric.ifindex");
+_Static_assert(__builtin_offsetof(struct xpf_fabric, peer_mac) == 4, "fabric.peer_mac");
+_Static_assert(__builtin_offsetof(struct xpf_fabric, local_mac) == 10, "fabric.local_mac");
 
 /* Per-generation settings. Map xpf_gen, key = slot. */
 struct xpf_gen_cfg {

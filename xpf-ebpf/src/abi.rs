@@ -99,10 +99,16 @@ pub const MAX_SCHEDULES: u32 = 64;
 pub const SCHED_WINDOWS: usize = 16;
 /// Date ranges per scheduler.
 pub const SCHED_DATES: usize = 4;
-/// Global counter slots (`BaseCounter` then `DropReason`).
-pub const COUNTERS: u32 = 64;
+/// Global counter slots (`BaseCounter`, then `DropReason`, then the
+/// backend's own counters such as [`FABRIC_FORWARDED`]).
+pub const COUNTERS: u32 = 72;
 /// Index of the first drop reason among the global counters.
 pub const BASE_COUNT: u32 = 18;
+/// The counter slot of frames of a backup redundancy group sent to the
+/// peer over the fabric link (`XC_FABRIC_FORWARDED`, after the drop
+/// reasons; such a frame is also counted as an `ha-inactive` drop).
+pub const FABRIC_FORWARDED: u32 = 64;
+const _: () = assert!(FABRIC_FORWARDED < COUNTERS);
 
 /// Zone-rule and session flags (see the C header for their meaning).
 pub mod flags {
@@ -291,15 +297,34 @@ pub struct Trace {
     /// 1: the output frame is a RST / ICMP error the program built, sent
     /// back out of the ingress (the packet itself was dropped).
     pub emitted: u32,
+    /// A backup group's frame (dropped `ha-inactive`) redirected to the
+    /// peer: the fabric link's ifindex (0: not sent).
+    pub fabric: u32,
 }
 layout!(
     Trace,
-    16,
+    20,
     verdict == 0,
     reason == 4,
     egress == 8,
-    emitted == 12
+    emitted == 12,
+    fabric == 16
 );
+
+/// `struct xpf_fabric`: the fabric link a backup redundancy group's frames
+/// are sent to the peer over (map `xpf_fabric`, key 0; no element: none).
+/// Written only from the synced fabric view. No padding: 4 + 6 + 6 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fabric {
+    /// Kernel ifindex of the fabric link's device.
+    pub ifindex: u32,
+    /// Destination MAC of a forwarded frame (the peer's).
+    pub peer_mac: [u8; 6],
+    /// Source MAC of a forwarded frame (this node's on the fabric link).
+    pub local_mac: [u8; 6],
+}
+layout!(Fabric, 16, ifindex == 0, peer_mac == 4, local_mac == 10);
 
 /// `struct xpf_gen_cfg`.
 #[repr(C)]
@@ -1514,6 +1539,7 @@ pod!(
     Globals,
     State,
     Trace,
+    Fabric,
     GenCfg,
     Sched,
     Flood,
@@ -1581,6 +1607,11 @@ mod tests {
     fn counter_slots_match_the_runtime_enums() {
         assert_eq!(BaseCounter::COUNT as u32, BASE_COUNT);
         assert!(BASE_COUNT as usize + DropReason::COUNT <= COUNTERS as usize);
+        assert_eq!(
+            BASE_COUNT as usize + DropReason::COUNT,
+            FABRIC_FORWARDED as usize,
+            "the backend's counters follow the drop reasons"
+        );
         assert_eq!(DropReason::IcmpErrorNoSession.index(), 45);
         assert_eq!(DropReason::TcpNonSynFirst.index(), 29);
         assert_eq!(DropReason::NoNeighbour.index(), 41);

@@ -6,7 +6,7 @@
 //! ring-buffer events as an async stream, table occupancy),
 //! [`LinkController`] (XDP attach/detach), the [`HAController`]
 //! ([`EbpfHa`]: redundancy-group roles in the program's map, the watchdog,
-//! fabric state), cluster-synced installs
+//! fabric forwarding from the synced view), cluster-synced installs
 //! ([`Firewall::install_synced`](crate::firewall::Firewall::install_synced)
 //! behind `put_cluster_synced`) and the [`SessionDeltaSource`] HA sync
 //! drains. The session GC ([`EbpfDataPlane::sweep`]) expires sessions by
@@ -160,6 +160,14 @@ pub struct EbpfDataPlane {
     shared: Arc<Shared>,
 }
 
+/// Counters the eBPF backend keeps besides the runtime's global counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackendCounters {
+    /// Frames of a backup redundancy group sent to the peer over a fabric
+    /// link (each also counted as an `ha-inactive` drop).
+    pub fabric_forwarded: u64,
+}
+
 /// What one [`EbpfDataPlane::sweep`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -210,11 +218,36 @@ impl EbpfDataPlane {
     }
 
     /// The fabric links as last synced by
-    /// [`HAController::sync_fabric_state`] (what the packet path would
-    /// read; the program does not forward over the fabric yet, see
-    /// [`EbpfHa`]).
+    /// [`HAController::sync_fabric_state`]: what the program's fabric link
+    /// is chosen from (see [`EbpfHa`]).
     pub fn fabric_view(&self) -> Arc<Vec<FabricForwarding>> {
         self.shared.ha.fabric_view()
+    }
+
+    /// The concrete [`HAController`], whose
+    /// [`FabricBackend`](xpf_dataplane::traits::FabricBackend) steps
+    /// (commit, sync) are reachable one at a time (tests of their order).
+    pub fn ebpf_ha(&self) -> EbpfHa {
+        EbpfHa {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The fabric link the program sends a backup group's frames over
+    /// (the first enabled link of the synced view whose device is bound),
+    /// `None` when there is none and such frames are dropped.
+    pub fn fabric_link(&self) -> Result<Option<crate::abi::Fabric>> {
+        self.shared.fw().fabric_link().map_err(dp_err)
+    }
+
+    /// Counters the backend keeps besides the runtime's global counters
+    /// (per-CPU values summed), as the userspace backend's
+    /// `backend_counters`.
+    pub fn backend_counters(&self) -> Result<BackendCounters> {
+        let c = self.shared.fw().counters().map_err(dp_err)?;
+        Ok(BackendCounters {
+            fabric_forwarded: c.fabric_forwarded,
+        })
     }
 
     /// Fabric view syncs performed.

@@ -20,6 +20,7 @@ use xpf_dataplane::config::{DefaultPolicy, PolicyAction, PortOverload};
 use xpf_dataplane::error::DataplaneError;
 use xpf_dataplane::session_store::reverse_entry;
 use xpf_dataplane::session_store::{close_event, open_event};
+use xpf_dataplane::traits::FabricForwarding;
 use xpf_runtime::counters::BaseCounter;
 use xpf_runtime::{
     AnySessionKey, AppId, CloseReason, CounterValue, DropReason, Event, FilterDirection, FilterId,
@@ -34,6 +35,8 @@ mod sync;
 pub use sync::SyncedInstall;
 
 const SEC: u64 = 1_000_000_000;
+/// The `XDP_REDIRECT` action.
+const XDP_REDIRECT: u32 = 4;
 
 /// Every screen kind (a screen-drop record names its drop reason).
 const SCREEN_KINDS: [ScreenKind; 14] = [
@@ -74,6 +77,10 @@ pub struct FrameRun {
     /// `frame` is a RST / ICMP error the program built, sent out of this
     /// interface (the packet was dropped).
     pub emitted: Option<InterfaceId>,
+    /// A backup redundancy group's frame (verdict `ha-inactive`) that the
+    /// program redirected (`XDP_REDIRECT`) to the peer over the fabric
+    /// link: that link's kernel ifindex; `frame` is what was sent.
+    pub fabric: Option<u32>,
 }
 
 /// Per-zone counters.
@@ -100,6 +107,9 @@ pub struct CounterSet {
     pub policies: BTreeMap<PolicyRuleId, CounterValue>,
     /// Per NAT rule.
     pub nat_rules: BTreeMap<NatRuleId, CounterValue>,
+    /// Frames of a backup redundancy group sent to the peer over the fabric
+    /// link (each also counted as an `ha-inactive` drop).
+    pub fabric_forwarded: u64,
 }
 
 /// Map keys written into one configuration slot (cleared before reuse).
@@ -198,6 +208,10 @@ pub struct Firewall {
     /// or neighbours takes a new one, so sessions' cached forwarding results
     /// from before are not used.
     epoch: u32,
+    /// The fabric links as last synced (`HAController::sync_fabric_state`):
+    /// what `xpf_fabric` is written from, again whenever the bound links
+    /// or the configuration change.
+    fabric_view: Vec<FabricForwarding>,
 }
 
 fn map_err(name: &'static str) -> impl Fn(MapError) -> Error {
@@ -416,6 +430,7 @@ impl Firewall {
             globals,
             sched: (u64::MAX, Vec::new()),
             epoch: 0,
+            fabric_view: Vec::new(),
         })
     }
 
@@ -539,6 +554,7 @@ impl Firewall {
         self.sizes = [0; 4];
         self.touched = [0; 3];
         self.sched = (u64::MAX, Vec::new());
+        self.set_fabric_view(&[])?;
         Ok(())
     }
 
@@ -1105,6 +1121,8 @@ impl Firewall {
         self.generation += 1;
         self.compiled = Some(compiled.clone());
         self.resize(&compiled);
+        // The fabric link must be an interface of the config in force.
+        self.write_fabric().map_err(dp_err)?;
         for k in orphans {
             if let Ok(mut v) = self.prog.maps.sessions.get(&k, 0) {
                 // Its mapping was never re-laid: nothing to release.
@@ -1302,6 +1320,8 @@ impl Firewall {
                 .map_err(map_err("xpf_ifindex"))?;
             self.slots[slot as usize].ifindex.push(k);
         }
+        // A bound link appeared or went: the fabric link follows.
+        self.write_fabric()?;
         res
     }
 
@@ -1471,10 +1491,12 @@ impl Firewall {
             let want = (frame.len() as i64 + grown).max(0) as usize;
             out.truncate(want);
         }
+        let fabric = (r.action == XDP_REDIRECT && t.fabric != 0).then_some(t.fabric);
         Ok(FrameRun {
             verdict,
             frame: out,
             emitted,
+            fabric,
         })
     }
 
@@ -1671,6 +1693,74 @@ impl Firewall {
             }
         }
         Ok(out)
+    }
+
+    /// Installs the synced fabric view (`HAController::sync_fabric_state`,
+    /// never a mere commit) and writes the program's fabric link from it:
+    /// the first enabled link, in view order, whose device is bound. Returns
+    /// what the program now uses (`None`: no usable link, a backup group's
+    /// frames are dropped as `ha-inactive`).
+    ///
+    /// A link is usable only while its device is **bound**: attached
+    /// through the link controller, administratively up, and an interface
+    /// of the configuration in force (the userspace backend's "installed";
+    /// the fabric interface is usually a zoneless one). A link that is not
+    /// bound is skipped; when none is, no frame is sent over the fabric.
+    /// The choice is made again whenever a device is attached, detached or
+    /// set up or down and at every apply, always from this synced view.
+    pub fn set_fabric_view(
+        &mut self,
+        view: &[FabricForwarding],
+    ) -> Result<Option<abi::Fabric>, Error> {
+        self.fabric_view = view.to_vec();
+        self.write_fabric()?;
+        self.fabric_link()
+    }
+
+    /// The fabric link the program forwards a backup group's frames over
+    /// (`xpf_fabric`), `None` when there is none.
+    pub fn fabric_link(&self) -> Result<Option<abi::Fabric>, Error> {
+        match self.prog.maps.fabric.get(&0, 0) {
+            Ok(f) => Ok(Some(f)),
+            Err(MapError::KeyNotFound) => Ok(None),
+            Err(e) => Err(map_err("xpf_fabric")(e)),
+        }
+    }
+
+    /// The bound fabric link of the synced view (see
+    /// [`set_fabric_view`](Self::set_fabric_view)).
+    fn usable_fabric(&self) -> Option<abi::Fabric> {
+        let c = self.compiled.as_ref()?;
+        self.fabric_view.iter().filter(|f| f.enabled).find_map(|f| {
+            let l = self.links.get(&f.interface)?;
+            let configured = c.interfaces.iter().any(|i| i.name == f.interface);
+            (l.up && configured).then_some(abi::Fabric {
+                ifindex: l.ifindex,
+                peer_mac: f.peer_mac.0,
+                local_mac: f.local_mac.0,
+            })
+        })
+    }
+
+    /// Writes `xpf_fabric` from the synced view: one element replaced whole
+    /// (a packet sees the old link or the new one), or removed.
+    fn write_fabric(&mut self) -> Result<(), Error> {
+        match self.usable_fabric() {
+            Some(f) => self
+                .prog
+                .maps
+                .fabric
+                .insert(0, f, 0)
+                .map_err(map_err("xpf_fabric")),
+            // Only the loader writes the map: absent stays absent.
+            None if self.fabric_link()?.is_none() => Ok(()),
+            None => self
+                .prog
+                .maps
+                .fabric
+                .remove(&0)
+                .map_err(map_err("xpf_fabric")),
+        }
     }
 
     /// Marks redundancy group `rg` active or inactive on this node: while
@@ -2001,6 +2091,12 @@ impl Firewall {
                 *out.global.entry(c).or_default() += v;
             }
         }
+        out.fabric_forwarded = m
+            .cnt_global
+            .get(&abi::FABRIC_FORWARDED, 0)
+            .map_err(map_err("xpf_cnt_global"))?
+            .iter()
+            .sum();
         for i in 0..self.sizes[0].min(abi::MAX_IFACES as usize) {
             let vals: PerCpuValues<abi::IfCnt> = m
                 .cnt_iface

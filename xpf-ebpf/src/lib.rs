@@ -23,8 +23,8 @@ pub mod firewall;
 pub mod lower;
 pub mod program;
 
-pub use dataplane::{DataPlaneOptions, EbpfDataPlane, SweepReport};
-pub use firewall::{CounterSet, Firewall, FrameVerdict, LinkInfo};
+pub use dataplane::{BackendCounters, DataPlaneOptions, EbpfDataPlane, SweepReport};
+pub use firewall::{CounterSet, Firewall, FrameRun, FrameVerdict, LinkInfo};
 pub use program::{Error, LoadOptions, is_root};
 
 /// For tests that need root: `Ok(())` as root; without root an error naming

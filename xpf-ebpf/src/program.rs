@@ -128,6 +128,8 @@ pub struct Maps {
     pub cnt_term: PerCpuArray<MapData, PktCnt>,
     /// `xpf_rg_state`.
     pub rg_state: Array<MapData, u32>,
+    /// `xpf_fabric`: key 0, the fabric link of the synced view (absent: none).
+    pub fabric: HashMap<MapData, u32, Fabric>,
     /// `xpf_persist`.
     pub persist: HashMap<MapData, PersistKey, Binding>,
     /// `xpf_binds`.
@@ -302,6 +304,7 @@ impl Loaded {
             limit_cnt: take!(ebpf, "xpf_limit_cnt"),
             persist: take!(ebpf, "xpf_persist"),
             rg_state: take!(ebpf, "xpf_rg_state"),
+            fabric: take!(ebpf, "xpf_fabric"),
             terms: take!(ebpf, "xpf_terms"),
             filters: take!(ebpf, "xpf_filters"),
             policers: take!(ebpf, "xpf_policers"),

@@ -18,13 +18,22 @@
 //! - **Fabric.** Updates go through [`set_fabric_forwarding_then_sync`]: the
 //!   commit stores the link's state, the sync publishes every committed
 //!   link as the view, with no `.await` in between, so cancellation can
-//!   never leave a committed update unsynced. **The XDP program does not
-//!   forward a backup group's frames over the fabric yet** (it has no fabric
-//!   map; they are dropped as `ha-inactive`): the state is stored and
-//!   reported ([`HAController::fabric_forwarding`],
-//!   [`EbpfDataPlane::fabric_view`](super::EbpfDataPlane::fabric_view)) as
-//!   the userspace backend keeps it, ready for the program to read.
-
+//!   never leave a committed update unsynced. Only the sync writes the
+//!   program's fabric map (`xpf_fabric`), from the view, so a committed
+//!   but not yet synced update never reaches a packet: the reference
+//!   review's commit-then-sync order holds for packets too. The map holds
+//!   the first enabled link of the view whose device is bound (attached,
+//!   up, an interface of the config in force, see
+//!   [`Firewall::set_fabric_view`](crate::firewall::Firewall::set_fabric_view));
+//!   a frame of a backup group (`ha-inactive`: arriving on a backup
+//!   group's interface or of a session a backup group owns, sent as it
+//!   arrived; or leaving through a backup group's interface, sent with its
+//!   translated tuple, as the engine leaves it) is then sent to the peer
+//!   over it, destination MAC = peer, source MAC = local, counted as
+//!   `ha-inactive` and as fabric-forwarded
+//!   ([`EbpfDataPlane::backend_counters`](super::EbpfDataPlane::backend_counters)),
+//!   as the userspace backend does. Without such a link (empty view, every
+//!   link disabled or unbound) the frame is dropped.
 //!
 //! The state itself (roles, watchdog, fabric commit / view) is the shared
 //! [`HaState`](xpf_dataplane::ha_state::HaState); this module writes it
@@ -74,8 +83,14 @@ impl FabricBackend for EbpfHa {
     }
 
     fn sync_fabric_view(&self) -> Result<()> {
+        // Under the firewall's lock, so concurrent syncs write the program
+        // in the order they publish (the view's locks are leaves: nothing
+        // is taken while they are held, so this order cannot deadlock).
+        let mut fw = self.shared.fw();
         self.shared.ha.sync_fabric_view();
-        Ok(())
+        fw.set_fabric_view(&self.shared.ha.fabric_view())
+            .map(|_| ())
+            .map_err(super::dp_err)
     }
 }
 
