@@ -482,7 +482,7 @@ impl SessionTable {
 
     /// Every live session, IPv4 first, in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (SessionHandle, &Session)> + '_ {
-        fn live<A>(
+        fn live<A: super::store::SlotAlign>(
             store: &Store<A>,
             bit: u32,
         ) -> impl Iterator<Item = (SessionHandle, &Session)> + '_ {
@@ -573,7 +573,7 @@ impl SessionTable {
         let node = handle.0;
         let session = self.stores.session_mut(node);
         debug_assert!(session.is_live(), "stale session handle");
-        session.counters[dir.index()].add(bytes);
+        session.count(dir.index(), bytes);
         if now_ns > session.last_seen_ns {
             session.last_seen_ns = now_ns;
         }
@@ -826,10 +826,9 @@ impl SessionTable {
         }
         let store = A::store_mut(&mut self.stores);
         let (index, session) = if store.free == NIL {
-            let index = store.slots.push(Slot {
-                keys: [forward, reverse],
-                session: record.build(now_ns),
-            });
+            let index = store
+                .slots
+                .push(Slot::new([forward, reverse], record.build(now_ns)));
             (index, &store.slots.get(index).session)
         } else {
             // A freed slot (the steady state): the record is written in
@@ -1186,7 +1185,8 @@ fn synced_session<A: SessionAddr>(
     } else {
         value.state
     };
-    session.counters = [value.fwd, value.rev];
+    session.set_counters(0, value.fwd);
+    session.set_counters(1, value.rev);
     session
 }
 
@@ -1196,7 +1196,10 @@ mod tests {
 
     #[test]
     fn slots_fit_the_memory_budget() {
-        assert_eq!(size_of::<Slot<Ipv4Addr>>(), 184);
+        // IPv4 slots are cache-line aligned (see `Slot`).
+        assert_eq!(size_of::<Slot<Ipv4Addr>>(), 192);
+        assert_eq!(std::mem::align_of::<Slot<Ipv4Addr>>(), 64);
+        assert_eq!(std::mem::offset_of!(Slot<Ipv4Addr>, session), 32);
         assert_eq!(size_of::<Slot<Ipv6Addr>>(), 232);
         let table = SessionTable::new(1_000_000);
         let v4 = table.bytes_per_session(AddressFamily::Inet);
