@@ -612,6 +612,49 @@ mod tests {
     }
 
     #[test]
+    fn split_counters_add_like_u64_counters() {
+        let mut s = Session::new(&SessionInit::default(), TcpTracker::none(), 60, 0);
+        let mut want = [PacketCounters::default(); 2];
+        // Start near every wrap of the low and middle parts.
+        let starts = [
+            PacketCounters {
+                packets: 0xffff - 2,
+                bytes: 0xffff_ffff - 3000,
+            },
+            PacketCounters {
+                packets: 0xffff_ffff - 1,
+                bytes: (7 << 32) | 0xffff_f000,
+            },
+        ];
+        for (d, start) in starts.into_iter().enumerate() {
+            s.set_counters(d, start);
+            want[d] = start;
+            assert_eq!(s.counters_at(d), start);
+        }
+        for i in 0..200_000u64 {
+            let d = (i % 2) as usize;
+            let bytes = match i % 5 {
+                0 => 1500,
+                1 => 64,
+                2 => 65_535,
+                3 => 1 << 33,
+                _ => 0,
+            };
+            s.count(d, bytes);
+            want[d].add(bytes);
+            assert_eq!(s.counters_at(d), want[d], "after {i}");
+        }
+        for v in [0, 1, 0xffff, 0x1_0000, 0xffff_ffff, 0x1_0000_0000, u64::MAX] {
+            let c = PacketCounters {
+                packets: v,
+                bytes: v.rotate_left(13),
+            };
+            s.set_counters(1, c);
+            assert_eq!(s.counters(Direction::Reverse), c);
+        }
+    }
+
+    #[test]
     fn handles_carry_family_and_slot() {
         let h = SessionHandle((7 << 1) | 1);
         assert_eq!(h.family(), AddressFamily::Inet6);

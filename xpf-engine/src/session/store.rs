@@ -188,6 +188,12 @@ impl<B: Eq + Hash> FamilyCounts<B> {
         self.by_destination.clear();
     }
 
+    /// Gives the maps' memory back.
+    pub(super) fn shrink(&mut self) {
+        self.by_source.shrink_to_fit();
+        self.by_destination.shrink_to_fit();
+    }
+
     pub(super) fn bytes(&self) -> usize {
         // hashbrown: one (key, value) pair and one control byte per bucket.
         (self.by_source.capacity() + self.by_destination.capacity()) * (size_of::<(B, u32)>() + 1)
