@@ -268,13 +268,15 @@ impl Engine {
                 pool,
                 reason: e.to_string(),
             })?;
-        let sessions = SessionTable::with_timeouts(
+        let mut sessions = SessionTable::with_timeouts(
             compiled.flow.session_capacity as usize,
             Timeouts::from(&compiled.flow),
         );
         let filters = FilterTable::new(&compiled.filters, now_ns);
         let nat = Arc::new(NatRules::new(&compiled.nat));
         let tables = Arc::new(Tables::new(compiled, generation));
+        // Per-address session counts only for the screens' session limits.
+        sessions.set_address_counts(tables.has_session_limits());
         let mut telemetry = Telemetry::new(opts.event_capacity, opts.delta_capacity);
         resize_counters(&mut telemetry, &tables);
         Ok(Self {
@@ -405,6 +407,8 @@ impl Engine {
         s.next_hops.clear();
         s.sessions
             .set_timeouts(Timeouts::from(&self.tables.compiled.flow));
+        s.sessions
+            .set_address_counts(self.tables.has_session_limits());
         resize_counters(&mut s.telemetry, &self.tables);
         for h in orphaned {
             // Its mapping does not exist in the new allocators: close the

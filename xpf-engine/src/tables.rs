@@ -170,6 +170,15 @@ impl Tables {
         self.zones.get(id.index()).and_then(Option::as_ref)
     }
 
+    /// True when a screen profile has a per-source or per-destination
+    /// session limit (the session table then keeps per-address counts).
+    pub fn has_session_limits(&self) -> bool {
+        self.screens
+            .iter()
+            .flatten()
+            .any(|s| s.source_session_limit.is_some() || s.destination_session_limit.is_some())
+    }
+
     /// The screen profile of a zone, if it has one.
     pub fn zone_screen(&self, id: ZoneId) -> Option<&CompiledScreen> {
         let s = self.zone(id)?.screen?;

@@ -273,15 +273,17 @@ pub(super) fn look_ahead(
             };
         }
     }
-    // 4: read the session records (hot fields and the interfaces, which
-    // sit in different cache lines of the slot).
+    // 4: read the session records: the hot part (with the keys, one cache
+    // line of an IPv4 slot) and, for TCP, the tracker.
     let mut sum = 0u64;
-    for (h, dir) in ahead.iter().flatten().filter_map(|a| a.1) {
-        if let Some(sess) = s.sessions.try_get(h) {
-            sum ^= sess.last_seen_ns()
-                ^ sess.counters(dir).packets
-                ^ u64::from(sess.egress_interface().0)
-                ^ sess.tcp_state() as u64;
+    for (pkt, hit) in ahead.iter().flatten() {
+        if let Some((h, _)) = hit
+            && let Some(sess) = s.sessions.try_get(*h)
+        {
+            sum ^= sess.last_seen_ns() ^ u64::from(sess.egress_interface().0);
+            if pkt.seg.is_some() {
+                sum ^= sess.tcp_state() as u64;
+            }
         }
     }
     std::hint::black_box(sum);

@@ -81,10 +81,12 @@
 //! # Memory
 //!
 //! Per session pair: one slab slot (the 152-byte [`Session`] record plus
-//! both keys: 184 bytes for IPv4, 232 for IPv6) and two index buckets of 8
-//! bytes at a load of at most 3/4 (21.3 bytes per session at full
-//! capacity). At 1,000,000 sessions that is **205 bytes per IPv4 pair and
-//! 253 per IPv6 pair** ([`SessionTable::bytes_per_session`]; printed by the
+//! both keys: 192 bytes for IPv4, whose slots are cache-line aligned so
+//! the keys and the record's hot part share one line, and 232 for IPv6)
+//! and two index buckets of 8 bytes at a load of at most 3/4 (21.3 bytes
+//! per session at full capacity). At 1,000,000 sessions that is **213
+//! bytes per IPv4 pair and 253 per IPv6 pair**
+//! ([`SessionTable::bytes_per_session`]; printed by the
 //! `slots_fit_the_memory_budget` test and the `sessions` benchmark). The
 //! index is allocated for the capacity up front (zeroed pages, mapped by
 //! the OS on first touch); slabs grow in chunks of 4096 slots as sessions

@@ -10,9 +10,12 @@
 //! [`SessionValue::reply_key`](xpf_runtime::SessionValue::reply_key)
 //! derives the reverse key from it.
 //!
-//! Fields are laid out hot-first (`#[repr(C)]`): the per-packet ones
-//! (last-seen, counters, TCP tracker, timeout, flags, state, policy rule,
-//! interfaces, owner group) share the first 89 bytes.
+//! Fields are laid out hot-first (`#[repr(C)]`): what an established UDP
+//! packet reads or writes (last-seen, policy rule, the low 12 bytes of
+//! the counters, interfaces, owner group, state, liveness) is the first 32
+//! bytes; the TCP tracker, the loose-TCP flag and the timeout follow in
+//! the next 64. The counters are split ([`HotCounts`] / [`ColdCounts`])
+//! so their per-packet part fits there without growing the record.
 
 use super::slab::Link;
 use super::tcp::TcpTracker;
@@ -155,35 +158,112 @@ pub(crate) const EMBRYONIC: u8 = 1 << 1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub struct Session {
-    // Hot: read or written by every packet of the established fast path
-    // (the first 89 bytes, next to the keys in the slot, so a packet
-    // touches two or three cache lines of its slot instead of four).
+    // Hot: the first 32 bytes, everything an established UDP packet reads
+    // or writes (with the keys, which precede the record in its slot, one
+    // cache line of an IPv4 slot: see `store::Slot`).
     pub(crate) last_seen_ns: u64,
-    pub(crate) counters: [PacketCounters; 2],
-    pub(crate) tcp: TcpTracker,
-    pub(crate) timeout_secs: u32,
-    pub(crate) flags: SessionFlags,
-    pub(crate) state: SessionState,
-    pub(crate) marks: u8,
     pub(crate) policy_rule: PolicyRuleId,
+    pub(crate) counts: HotCounts,
     pub(crate) ingress_interface: InterfaceId,
     pub(crate) egress_interface: InterfaceId,
     pub(crate) owner_rg: RedundancyGroupId,
-    // Warm: state changes and expiry.
+    pub(crate) state: SessionState,
+    pub(crate) marks: u8,
+    // Warm: TCP packets (tracker, loose flag), state changes and expiry.
+    pub(crate) tcp: TcpTracker,
+    pub(crate) timeout_secs: u32,
+    pub(crate) app_timeout: Option<NonZeroU32>,
+    pub(crate) flags: SessionFlags,
     pub(crate) wheel_bucket: u16,
+    pub(crate) app: AppId,
+    pub(crate) ingress_zone: ZoneId,
     pub(crate) wheel: Link,
     pub(crate) embryo: Link,
-    pub(crate) app_timeout: Option<NonZeroU32>,
-    pub(crate) app: AppId,
-    // Cold: creation, export, logging.
-    pub(crate) ingress_zone: ZoneId,
+    // Cold: creation, export, logging, counter carries.
     pub(crate) egress_zone: ZoneId,
     pub(crate) nat_pool: NatPoolId,
+    pub(crate) nat_rule_src: NatRuleId,
+    pub(crate) nat_rule_dst: NatRuleId,
+    pub(crate) carries: ColdCounts,
     pub(crate) id: SessionId,
     pub(crate) created_ns: u64,
     pub(crate) generation: u64,
-    pub(crate) nat_rule_src: NatRuleId,
-    pub(crate) nat_rule_dst: NatRuleId,
+}
+
+/// The low bits of a session's packet and byte counts, both directions
+/// (12 bytes, in the record's hot part): a packet adds to these and
+/// touches [`ColdCounts`] only when a low part wraps (every 65,536 packets
+/// or 4 GiB in a direction).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub(crate) struct HotCounts {
+    bytes_lo: [u32; 2],
+    packets_lo: [u16; 2],
+}
+
+/// The high bits of a session's counts (20 bytes, in the record's cold
+/// part). A direction's packet count is `hi << 32 | mid << 16 | lo`, its
+/// byte count `hi << 32 | lo`: every `u64` value is represented, exactly
+/// once, so the counts are those of a pair of `u64` counters (wrapping as
+/// they would in a release build) in the same 32 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub(crate) struct ColdCounts {
+    packets_hi: [u32; 2],
+    bytes_hi: [u32; 2],
+    packets_mid: [u16; 2],
+}
+
+impl Session {
+    /// Adds one packet of `bytes` bytes in direction `d` (0 forward, 1
+    /// reverse): `PacketCounters::add` on the split representation.
+    #[inline(always)]
+    pub(crate) fn count(&mut self, d: usize, bytes: u64) {
+        let (p, wrapped) = self.counts.packets_lo[d].overflowing_add(1);
+        self.counts.packets_lo[d] = p;
+        let (b, carry) = self.counts.bytes_lo[d].overflowing_add(bytes as u32);
+        self.counts.bytes_lo[d] = b;
+        let bytes_hi = (bytes >> 32) + u64::from(carry);
+        if wrapped || bytes_hi != 0 {
+            self.carry(d, wrapped, bytes_hi);
+        }
+    }
+
+    /// The rare part of [`count`](Self::count): carries into the high bits.
+    #[cold]
+    #[inline(never)]
+    fn carry(&mut self, d: usize, packets: bool, bytes_hi: u64) {
+        let c = &mut self.carries;
+        if packets {
+            let (m, wrapped) = c.packets_mid[d].overflowing_add(1);
+            c.packets_mid[d] = m;
+            if wrapped {
+                c.packets_hi[d] = c.packets_hi[d].wrapping_add(1);
+            }
+        }
+        c.bytes_hi[d] = c.bytes_hi[d].wrapping_add(bytes_hi as u32);
+    }
+
+    /// Sets the counts of direction `d` (0 forward, 1 reverse).
+    pub(crate) fn set_counters(&mut self, d: usize, value: PacketCounters) {
+        self.counts.packets_lo[d] = value.packets as u16;
+        self.carries.packets_mid[d] = (value.packets >> 16) as u16;
+        self.carries.packets_hi[d] = (value.packets >> 32) as u32;
+        self.counts.bytes_lo[d] = value.bytes as u32;
+        self.carries.bytes_hi[d] = (value.bytes >> 32) as u32;
+    }
+
+    /// The counts of direction `d` (0 forward, 1 reverse).
+    #[inline]
+    pub(crate) fn counters_at(&self, d: usize) -> PacketCounters {
+        let c = &self.carries;
+        PacketCounters {
+            packets: u64::from(c.packets_hi[d]) << 32
+                | u64::from(c.packets_mid[d]) << 16
+                | u64::from(self.counts.packets_lo[d]),
+            bytes: u64::from(c.bytes_hi[d]) << 32 | u64::from(self.counts.bytes_lo[d]),
+        }
+    }
 }
 
 impl Session {
@@ -193,7 +273,8 @@ impl Session {
     pub(crate) fn new(init: &SessionInit, tcp: TcpTracker, timeout_secs: u32, now_ns: u64) -> Self {
         Self {
             last_seen_ns: now_ns,
-            counters: [PacketCounters::default(); 2],
+            counts: HotCounts::default(),
+            carries: ColdCounts::default(),
             tcp,
             timeout_secs,
             flags: init.flags,
@@ -233,7 +314,8 @@ impl Session {
     ) {
         let Self {
             last_seen_ns,
-            counters,
+            counts,
+            carries,
             tcp: tracker,
             timeout_secs: timeout,
             flags,
@@ -260,7 +342,8 @@ impl Session {
         // Every field is assigned (the destructuring above lists them all,
         // so a new field is a compile error until it is set here too).
         *last_seen_ns = now_ns;
-        *counters = [PacketCounters::default(); 2];
+        *counts = HotCounts::default();
+        *carries = ColdCounts::default();
         *tracker = tcp;
         *timeout = timeout_secs;
         *flags = init.flags;
@@ -361,7 +444,7 @@ impl Session {
 
     /// Packets and bytes in `dir`.
     pub fn counters(&self, dir: Direction) -> PacketCounters {
-        self.counters[dir.index()]
+        self.counters_at(dir.index())
     }
 
     /// The initiator's ingress zone.
@@ -517,7 +600,7 @@ mod tests {
             ..SessionInit::default()
         };
         let mut slot = Session::new(&other, TcpTracker::none(), 60, 5);
-        slot.counters[1].add(1500);
+        slot.count(1, 1500);
         slot.wheel = Link { prev: 1, next: 2 };
         slot.embryo = Link { prev: 3, next: 4 };
         slot.wheel_bucket = 17;
@@ -525,6 +608,49 @@ mod tests {
         for (tcp, timeout) in [(tracker, 120), (TcpTracker::none(), 30)] {
             slot.reset(&init, tcp, timeout, 1_000);
             assert_eq!(slot, Session::new(&init, tcp, timeout, 1_000));
+        }
+    }
+
+    #[test]
+    fn split_counters_add_like_u64_counters() {
+        let mut s = Session::new(&SessionInit::default(), TcpTracker::none(), 60, 0);
+        let mut want = [PacketCounters::default(); 2];
+        // Start near every wrap of the low and middle parts.
+        let starts = [
+            PacketCounters {
+                packets: 0xffff - 2,
+                bytes: 0xffff_ffff - 3000,
+            },
+            PacketCounters {
+                packets: 0xffff_ffff - 1,
+                bytes: (7 << 32) | 0xffff_f000,
+            },
+        ];
+        for (d, start) in starts.into_iter().enumerate() {
+            s.set_counters(d, start);
+            want[d] = start;
+            assert_eq!(s.counters_at(d), start);
+        }
+        for i in 0..200_000u64 {
+            let d = (i % 2) as usize;
+            let bytes = match i % 5 {
+                0 => 1500,
+                1 => 64,
+                2 => 65_535,
+                3 => 1 << 33,
+                _ => 0,
+            };
+            s.count(d, bytes);
+            want[d].add(bytes);
+            assert_eq!(s.counters_at(d), want[d], "after {i}");
+        }
+        for v in [0, 1, 0xffff, 0x1_0000, 0xffff_ffff, 0x1_0000_0000, u64::MAX] {
+            let c = PacketCounters {
+                packets: v,
+                bytes: v.rotate_left(13),
+            };
+            s.set_counters(1, c);
+            assert_eq!(s.counters(Direction::Reverse), c);
         }
     }
 

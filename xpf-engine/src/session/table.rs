@@ -21,7 +21,8 @@ use super::record::{
 };
 use super::slab::{List, NIL};
 use super::store::{
-    AddrCounts, EmbryoLinks, Family, Slot, Store, Stores, WheelLinks, forward_entry_in,
+    AddrCounts, EmbryoLinks, Family, FamilyCounts, Slot, Store, Stores, WheelLinks,
+    forward_entry_in,
 };
 use super::tcp::{TcpSegment, TcpTracker, TcpUpdate, TcpViolation};
 use super::timeout::Timeouts;
@@ -189,6 +190,9 @@ pub struct SessionTable {
     embryonic: List,
     embryonic_len: usize,
     counts: AddrCounts,
+    /// Whether `counts` is kept (see
+    /// [`set_address_counts`](SessionTable::set_address_counts)).
+    track_counts: bool,
     /// Bumped by every insert and removal: a handle looked up while it was
     /// `n` is still valid while it is `n` (batch lookahead).
     mutations: u64,
@@ -227,6 +231,7 @@ impl SessionTable {
             embryonic: List::EMPTY,
             embryonic_len: 0,
             counts: AddrCounts::new(SeededState::new(&seeds)),
+            track_counts: true,
             mutations: 0,
         }
     }
@@ -482,7 +487,7 @@ impl SessionTable {
 
     /// Every live session, IPv4 first, in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (SessionHandle, &Session)> + '_ {
-        fn live<A>(
+        fn live<A: super::store::SlotAlign>(
             store: &Store<A>,
             bit: u32,
         ) -> impl Iterator<Item = (SessionHandle, &Session)> + '_ {
@@ -527,10 +532,70 @@ impl SessionTable {
         }
     }
 
+    /// Whether the per-address session counts are kept as maps (the
+    /// default): see [`set_address_counts`](Self::set_address_counts).
+    pub fn address_counts(&self) -> bool {
+        self.track_counts
+    }
+
+    /// Keeps (`true`, the default) or stops keeping the per-address
+    /// session counts behind [`count_by_source`](Self::count_by_source)
+    /// and [`count_by_destination`](Self::count_by_destination). Kept, they
+    /// cost two hash-map updates per insert and per removal and about 9
+    /// (IPv4) or 21 (IPv6) bytes per distinct address; not kept, the two
+    /// queries give the same answers by scanning the live sessions (O(n)).
+    /// The engine keeps them only while a screen profile has a session
+    /// limit. Turning them on rebuilds them from the live sessions.
+    pub fn set_address_counts(&mut self, on: bool) {
+        if on == self.track_counts {
+            return;
+        }
+        self.track_counts = on;
+        self.counts.v4.clear();
+        self.counts.v6.clear();
+        if on {
+            fn add_all<A: Family>(store: &Store<A>, counts: &mut FamilyCounts<A::Bits>) {
+                for (_, slot) in store.slots.iter() {
+                    if slot.session.is_live() {
+                        counts.add(slot.keys[0].src.bits(), slot.keys[0].dst.bits());
+                    }
+                }
+            }
+            add_all(&self.stores.v4, &mut self.counts.v4);
+            add_all(&self.stores.v6, &mut self.counts.v6);
+        } else {
+            self.counts.v4.shrink();
+            self.counts.v6.shrink();
+        }
+    }
+
+    /// Live sessions whose forward source (`source`) or destination
+    /// address is `addr`, counted by a scan (address counts not kept).
+    fn scan_count(&self, addr: IpAddr, source: bool) -> u32 {
+        fn scan<A: Family>(store: &Store<A>, addr: A, source: bool) -> u32 {
+            let n = store
+                .slots
+                .iter()
+                .filter(|(_, slot)| {
+                    let k = &slot.keys[0];
+                    slot.session.is_live() && (if source { k.src } else { k.dst }) == addr
+                })
+                .count();
+            u32::try_from(n).unwrap_or(u32::MAX)
+        }
+        match addr {
+            IpAddr::V4(a) => scan(&self.stores.v4, a, source),
+            IpAddr::V6(a) => scan(&self.stores.v6, a, source),
+        }
+    }
+
     /// Live sessions whose forward key has source address `addr` (the
     /// initiator as it arrived, before NAT); for the screens' per-source
     /// session limits.
     pub fn count_by_source(&self, addr: IpAddr) -> u32 {
+        if !self.track_counts {
+            return self.scan_count(addr, true);
+        }
         match addr {
             IpAddr::V4(a) => self.counts.v4.by_source.get(&a.to_bits()).copied(),
             IpAddr::V6(a) => self.counts.v6.by_source.get(&a.to_bits()).copied(),
@@ -541,6 +606,9 @@ impl SessionTable {
     /// Live sessions whose forward key has destination address `addr`
     /// (before destination NAT); for the per-destination session limits.
     pub fn count_by_destination(&self, addr: IpAddr) -> u32 {
+        if !self.track_counts {
+            return self.scan_count(addr, false);
+        }
         match addr {
             IpAddr::V4(a) => self.counts.v4.by_destination.get(&a.to_bits()).copied(),
             IpAddr::V6(a) => self.counts.v6.by_destination.get(&a.to_bits()).copied(),
@@ -573,7 +641,7 @@ impl SessionTable {
         let node = handle.0;
         let session = self.stores.session_mut(node);
         debug_assert!(session.is_live(), "stale session handle");
-        session.counters[dir.index()].add(bytes);
+        session.count(dir.index(), bytes);
         if now_ns > session.last_seen_ns {
             session.last_seen_ns = now_ns;
         }
@@ -826,10 +894,9 @@ impl SessionTable {
         }
         let store = A::store_mut(&mut self.stores);
         let (index, session) = if store.free == NIL {
-            let index = store.slots.push(Slot {
-                keys: [forward, reverse],
-                session: record.build(now_ns),
-            });
+            let index = store
+                .slots
+                .push(Slot::new([forward, reverse], record.build(now_ns)));
             (index, &store.slots.get(index).session)
         } else {
             // A freed slot (the steady state): the record is written in
@@ -859,7 +926,9 @@ impl SessionTable {
             self.stores.session_mut(node).marks |= EMBRYONIC;
             self.embryonic_len += 1;
         }
-        A::counts_mut(&mut self.counts).add(forward.src.bits(), forward.dst.bits());
+        if self.track_counts {
+            A::counts_mut(&mut self.counts).add(forward.src.bits(), forward.dst.bits());
+        }
         self.len += 1;
         self.mutations += 1;
         node
@@ -918,7 +987,9 @@ impl SessionTable {
         if slot.session.marks & EMBRYONIC != 0 {
             self.leave_embryonic(node);
         }
-        A::counts_mut(&mut self.counts).sub(forward.src.bits(), forward.dst.bits());
+        if self.track_counts {
+            A::counts_mut(&mut self.counts).sub(forward.src.bits(), forward.dst.bits());
+        }
         let store = A::store_mut(&mut self.stores);
         let freed = &mut store.slots.get_mut(index).session;
         freed.marks = 0;
@@ -1186,7 +1257,8 @@ fn synced_session<A: SessionAddr>(
     } else {
         value.state
     };
-    session.counters = [value.fwd, value.rev];
+    session.set_counters(0, value.fwd);
+    session.set_counters(1, value.rev);
     session
 }
 
@@ -1196,12 +1268,95 @@ mod tests {
 
     #[test]
     fn slots_fit_the_memory_budget() {
-        assert_eq!(size_of::<Slot<Ipv4Addr>>(), 184);
+        // IPv4 slots are cache-line aligned (see `Slot`).
+        assert_eq!(size_of::<Slot<Ipv4Addr>>(), 192);
+        assert_eq!(std::mem::align_of::<Slot<Ipv4Addr>>(), 64);
+        assert_eq!(std::mem::offset_of!(Slot<Ipv4Addr>, session), 32);
         assert_eq!(size_of::<Slot<Ipv6Addr>>(), 232);
         let table = SessionTable::new(1_000_000);
         let v4 = table.bytes_per_session(AddressFamily::Inet);
         let v6 = table.bytes_per_session(AddressFamily::Inet6);
         println!("bytes per session pair at 1M capacity: IPv4 {v4:.1}, IPv6 {v6:.1}");
         assert!(v4 <= 256.0 && v6 <= 256.0, "v4 {v4} v6 {v6}");
+    }
+
+    #[test]
+    fn address_counts_answer_the_same_kept_or_scanned() {
+        use xpf_runtime::SessionId;
+        let mut t = SessionTable::new(64);
+        let key = |src: u8, dst: u8, port: u16| SessionKey {
+            src: Ipv4Addr::new(198, 18, 0, src),
+            dst: Ipv4Addr::new(198, 19, 0, dst),
+            src_port: port,
+            dst_port: 53,
+            protocol: IpProtocol::UDP,
+        };
+        let reverse = |k: SessionKey<Ipv4Addr>| SessionKey {
+            src: k.dst,
+            dst: k.src,
+            src_port: k.dst_port,
+            dst_port: k.src_port,
+            protocol: k.protocol,
+        };
+        let v6 = SessionKey {
+            src: "2001:db8::1".parse::<Ipv6Addr>().unwrap(),
+            dst: "2001:db8::2".parse::<Ipv6Addr>().unwrap(),
+            src_port: 1000,
+            dst_port: 53,
+            protocol: IpProtocol::UDP,
+        };
+        let mut handles = Vec::new();
+        for (i, (s, d)) in [(1, 1), (1, 2), (2, 2), (1, 2), (3, 1)]
+            .into_iter()
+            .enumerate()
+        {
+            let k = key(s, d, 1000 + i as u16);
+            let init = SessionInit {
+                id: SessionId::compose(1, i as u64),
+                ..SessionInit::default()
+            };
+            let h = t.insert(k.into(), reverse(k).into(), init, 0).unwrap();
+            handles.push(h.handle);
+        }
+        let init = SessionInit::default();
+        let v6_rev = SessionKey {
+            src: v6.dst,
+            dst: v6.src,
+            src_port: v6.dst_port,
+            dst_port: v6.src_port,
+            protocol: v6.protocol,
+        };
+        t.insert(v6.into(), v6_rev.into(), init, 0).unwrap();
+        t.remove(handles[1], CloseReason::Admin);
+        let addrs: Vec<IpAddr> = (0..5)
+            .flat_map(|h| {
+                [
+                    IpAddr::V4(Ipv4Addr::new(198, 18, 0, h)),
+                    IpAddr::V4(Ipv4Addr::new(198, 19, 0, h)),
+                ]
+            })
+            .chain([IpAddr::V6(v6.src), IpAddr::V6(v6.dst)])
+            .collect();
+        let answers = |t: &SessionTable| -> Vec<(u32, u32)> {
+            addrs
+                .iter()
+                .map(|a| (t.count_by_source(*a), t.count_by_destination(*a)))
+                .collect()
+        };
+        let kept = answers(&t);
+        assert_eq!(kept[2], (2, 0), "198.18.0.1: two live sessions from it");
+        assert_eq!(kept[5], (0, 2), "198.19.0.2: two live sessions to it");
+        t.set_address_counts(false);
+        assert!(!t.address_counts());
+        assert_eq!(t.memory().address_counts, 0);
+        assert_eq!(answers(&t), kept);
+        // Not kept: inserts and removals leave no maps, answers still right.
+        t.remove(handles[0], CloseReason::Admin);
+        let scanned = answers(&t);
+        assert_eq!(scanned[2], (1, 0));
+        assert_eq!(t.memory().address_counts, 0);
+        // Turned on again: rebuilt from the live sessions.
+        t.set_address_counts(true);
+        assert_eq!(answers(&t), scanned);
     }
 }
