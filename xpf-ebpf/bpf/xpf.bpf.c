@@ -315,6 +315,14 @@ struct {
 	__type(value, __u8);
 } xpf_slots SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xpf_slot_key);
+	__type(value, struct xpf_exhaust);
+} xpf_exhausted SEC(".maps");
+
 /* The session value as the program sees it: the lock is a real spin lock. */
 struct sess_val {
 	__u64 nh[2]; /* cached next hop per direction (xpf_shared.h) */
@@ -505,6 +513,8 @@ struct scratch {
 		__u16 target;
 		__u8 kind;     /* POOL_* */
 		__u8 sproto;   /* protocol of the slot key (HOLD_PROTO: address hold) */
+		__u32 memo;    /* the exhaustion memo applies to this scan */
+		__u64 memo_r0; /* its release count when the scan started */
 	} nat;
 	__s64 local; /* local time of the packet, seconds (schedulers) */
 	/* The session direction's cached next hop (FC_HIT: `fc_nh` is the
@@ -1725,7 +1735,14 @@ static long alloc_step(__u64 k, void *arg)
 static __always_inline int release_slot(__u16 target, __u8 proto, __u32 slot)
 {
 	struct xpf_slot_key key = { .target = target, .proto = proto, .slot = slot };
-	return bpf_map_delete_elem(&xpf_slots, &key);
+	int r = bpf_map_delete_elem(&xpf_slots, &key);
+	if (r == 0) {
+		key.slot = 0;
+		struct xpf_exhaust *ex = bpf_map_lookup_elem(&xpf_exhausted, &key);
+		if (ex)
+			__sync_fetch_and_add(&ex->releases, 1);
+	}
+	return r;
 }
 
 /* The slot plan of a source-NAT allocation (docs/nat-allocation.md) into
@@ -1798,6 +1815,46 @@ __noinline int xpf_nat_plan(struct scratch *sc, __u32 naddr, __u32 ports, __u32 
 		n->slots = naddr * ports;
 		n->start = h % n->slots;
 	}
+	return 0;
+}
+
+/* The exhaustion memo (struct xpf_exhaust) before a scan of sc->nat's
+ * plan: 1 when the last full scan of this (target, proto) failed and no
+ * slot has been released since, so the pool is still full. Otherwise notes
+ * the release count the scan starts from. Only whole-pool scans (not an
+ * address hold, not one address's ports) are remembered. Global functions:
+ * the first-packet stage's stack is at its limit. */
+__noinline int xpf_nat_memo(struct scratch *sc, __u32 proto)
+{
+	if (!sc)
+		return 0;
+	struct nat_plan *n = &sc->nat;
+	n->memo = 0;
+	if (n->kind & (POOL_ADDR_ONLY | POOL_ADDR_PERSISTENT))
+		return 0;
+	struct xpf_slot_key ek = { .target = n->target, .proto = (__u8)proto };
+	struct xpf_exhaust fresh = {};
+	bpf_map_update_elem(&xpf_exhausted, &ek, &fresh, BPF_NOEXIST);
+	struct xpf_exhaust *ex = bpf_map_lookup_elem(&xpf_exhausted, &ek);
+	if (!ex)
+		return 0;
+	__u64 r0 = ex->releases;
+	if (ex->failed_at == r0 + 1)
+		return 1;
+	n->memo = 1;
+	n->memo_r0 = r0;
+	return 0;
+}
+
+/* Records that the scan xpf_nat_memo prepared found no free slot. */
+__noinline int xpf_nat_memo_fail(struct scratch *sc, __u32 proto)
+{
+	if (!sc || !sc->nat.memo)
+		return 0;
+	struct xpf_slot_key ek = { .target = sc->nat.target, .proto = (__u8)proto };
+	struct xpf_exhaust *ex = bpf_map_lookup_elem(&xpf_exhausted, &ek);
+	if (ex)
+		ex->failed_at = sc->nat.memo_r0 + 1;
 	return 0;
 }
 
@@ -4080,9 +4137,15 @@ __noinline int xpf_first_packet(struct xdp_md *ctx, struct verdict_ctx *v, struc
 					a.slots = sc->nat.slots;
 					a.base = sc->nat.base;
 					a.start = sc->nat.start;
-					bpf_loop(a.slots, alloc_step, &a, 0);
-					if (!a.taken)
+					/* A scan of the whole pool is remembered when it
+					 * fails (struct xpf_exhaust). */
+					if (xpf_nat_memo(sc, a.proto))
 						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
+					bpf_loop(a.slots, alloc_step, &a, 0);
+					if (!a.taken) {
+						xpf_nat_memo_fail(sc, a.proto);
+						return do_drop(v, DR_NAT_POOL_EXHAUSTED);
+					}
 					mslot = a.taken - 1;
 				}
 				__u32 aidx = (__u32)(mslot / ports);

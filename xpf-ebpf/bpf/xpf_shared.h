@@ -833,6 +833,22 @@ _Static_assert(sizeof(struct xpf_slot_key) == 8, "xpf_slot_key size");
 _Static_assert(__builtin_offsetof(struct xpf_slot_key, proto) == 2, "slot_key.proto");
 _Static_assert(__builtin_offsetof(struct xpf_slot_key, slot) == 4, "slot_key.slot");
 
+/* Source-NAT exhaustion memo per (target, proto) (map xpf_exhausted, keyed
+ * by an xpf_slot_key with slot 0). `releases` counts the slots the program
+ * released; a full scan that found no free slot records the count it
+ * started from, plus one, in `failed_at`. While no slot has been released
+ * since (failed_at == releases + 1) the pool is still full, so the next
+ * allocation is refused at once instead of probing every slot again (a
+ * full 64,512-port interface pool made each new flow of a flood cost
+ * milliseconds). The control plane deletes the entries whenever it frees
+ * slots itself. Only scans of the whole pool are remembered. */
+struct xpf_exhaust {
+	__u64 releases;
+	__u64 failed_at;
+};
+_Static_assert(sizeof(struct xpf_exhaust) == 16, "xpf_exhaust size");
+_Static_assert(__builtin_offsetof(struct xpf_exhaust, failed_at) == 8, "exhaust.failed_at");
+
 /* Session key (both directions use the same layout). */
 struct xpf_sess_key {
 	__u8 family; /* 4 or 6 */

@@ -798,6 +798,18 @@ pub struct Lpm6 {
 }
 layout!(Lpm6, 20, tag == 0, addr == 4);
 
+/// `struct xpf_exhaust`: the source-NAT exhaustion memo of one
+/// (target, proto) (map `xpf_exhausted`, see the C header).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exhaust {
+    /// Slots the program released.
+    pub releases: u64,
+    /// `releases + 1` at the start of the last failed full scan (0: none).
+    pub failed_at: u64,
+}
+layout!(Exhaust, 16, releases == 0, failed_at == 8);
+
 /// Address sets a membership bitset covers (`AddressSetId` < this).
 pub const MEMBER_SETS: u32 = 1024;
 
@@ -1558,6 +1570,7 @@ pod!(
     Lpm4,
     Lpm6,
     Members,
+    Exhaust,
     Route,
     AddrKey,
     Neighbour,

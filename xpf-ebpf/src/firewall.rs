@@ -454,6 +454,7 @@ impl Firewall {
         for k in slots {
             let _ = self.prog.maps.slots.remove(&k);
         }
+        self.prog.maps.forget_exhaustion();
         while self.prog.maps.embryonic.pop(0).is_ok() {}
         self.prog.maps.clear_fragments();
         for g in 0..abi::MAX_RGS {
@@ -983,6 +984,7 @@ impl Firewall {
         for k in &keep_slots {
             let _ = self.prog.maps.slots.insert(k, 1, 0);
         }
+        self.prog.maps.forget_exhaustion();
         let old_persist: Vec<abi::PersistKey> = self
             .prog
             .maps
@@ -1815,6 +1817,7 @@ impl Firewall {
                 pad0: 0,
                 slot: s.slot,
             });
+            m.forget_exhaustion();
             return;
         }
         if s.nat_kind & abi::flags::POOL_PERSISTENT != 0 {
@@ -1846,6 +1849,7 @@ impl Firewall {
         if m.slots.remove(&sk).is_err() {
             return;
         }
+        m.forget_exhaustion();
         if s.nat_kind & abi::flags::POOL_ADDR_PERSISTENT != 0 {
             let bk = bind_key(s.snat_target, fwd, 0);
             if let Ok(b) = m.binds.get(&bk, 0) {

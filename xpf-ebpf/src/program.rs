@@ -164,6 +164,8 @@ pub struct Maps {
     pub pool_addrs: HashMap<MapData, PoolAddrKey, Prefix>,
     /// `xpf_slots`.
     pub slots: HashMap<MapData, SlotKey, u8>,
+    /// `xpf_exhausted`: the program's source-NAT exhaustion memo.
+    pub exhausted: HashMap<MapData, SlotKey, Exhaust>,
     /// `xpf_sessions`.
     pub sessions: HashMap<MapData, SessKey, SessVal>,
     /// A duplicate of `xpf_sessions`' descriptor, for batched reads
@@ -198,6 +200,15 @@ impl Maps {
             name: "xpf_sessions",
             source,
         })
+    }
+
+    /// Forgets every remembered source-NAT exhaustion: called whenever the
+    /// control plane frees port slots, so the program scans again.
+    pub fn forget_exhaustion(&mut self) {
+        let keys: Vec<SlotKey> = self.exhausted.keys().filter_map(Result::ok).collect();
+        for k in keys {
+            let _ = self.exhausted.remove(&k);
+        }
     }
 
     /// Forgets every datagram the fragment table follows.
@@ -325,6 +336,7 @@ impl Loaded {
             pools: take!(ebpf, "xpf_pools"),
             pool_addrs: take!(ebpf, "xpf_pool_addrs"),
             slots: take!(ebpf, "xpf_slots"),
+            exhausted: take!(ebpf, "xpf_exhausted"),
             sessions: take!(ebpf, "xpf_sessions"),
             embryonic: take!(ebpf, "xpf_embryonic"),
             frags: take!(ebpf, "xpf_frags"),

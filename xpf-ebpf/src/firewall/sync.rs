@@ -598,6 +598,7 @@ impl Firewall {
                     };
                     if m.binds.insert(bk, b, 0).is_err() {
                         let _ = m.slots.remove(&sk);
+                        m.forget_exhaustion();
                         return false;
                     }
                     true
