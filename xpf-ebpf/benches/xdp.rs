@@ -7,52 +7,14 @@
 
 #![allow(missing_docs)]
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::sync::Arc;
 use std::time::Duration;
-use xpf_dataplane::Config;
-use xpf_dataplane::compile::compile_with_previous;
 use xpf_ebpf::program::{PASS_PROGRAM, PROGRAM};
-use xpf_ebpf::{Firewall, FrameVerdict, LoadOptions};
+use xpf_ebpf::{Firewall, FrameVerdict};
 use xpf_runtime::InterfaceId;
-
-const CONFIG: &str = r#"
-[[interfaces]]
-name = "ge-0/0/0.0"
-zone = "untrust"
-mac = "02:00:0a:00:00:00"
-addresses = ["198.19.10.2/29"]
-
-[[interfaces]]
-name = "ge-0/0/1.0"
-zone = "trust"
-mac = "02:00:0a:00:00:01"
-addresses = ["198.18.10.1/24"]
-
-[[zones]]
-name = "trust"
-
-[[zones]]
-name = "untrust"
-
-[[security.policies]]
-from-zone = "trust"
-to-zone = "untrust"
-
-[[security.policies.policies]]
-name = "allow"
-match = { source-address = ["any"], destination-address = ["any"], application = ["any"] }
-then = { action = "permit" }
-
-[[forwarding.routes]]
-destination = "0.0.0.0/0"
-next-hop = "198.19.10.1"
-
-[[forwarding.neighbours]]
-address = "198.19.10.1"
-mac = "02:00:0a:ff:00:01"
-interface = "ge-0/0/0.0"
-"#;
 
 const NAT: &str = r#"
 [[security.nat.source.rule-sets]]
@@ -66,37 +28,15 @@ match = { source-address = ["198.18.10.0/24"] }
 then = "interface"
 "#;
 
-fn csum(data: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in data.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
 /// A UDP/IPv4 frame 198.18.10.5:sport -> 198.19.200.53:53 into ge-0/0/1.0.
 fn frame(sport: u16) -> Vec<u8> {
-    let mut f = vec![0u8; 14 + 20 + 8 + 18];
-    f[0..6].copy_from_slice(&[0x02, 0, 0x0a, 0, 0, 0x01]);
-    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x05]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    let ip = &mut f[14..34];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&(20u16 + 8 + 18).to_be_bytes());
-    ip[8] = 64;
-    ip[9] = 17;
-    ip[12..16].copy_from_slice(&[198, 18, 10, 5]);
-    ip[16..20].copy_from_slice(&[198, 19, 200, 53]);
-    let c = csum(ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let udp = &mut f[34..42];
-    udp[0..2].copy_from_slice(&sport.to_be_bytes());
-    udp[2..4].copy_from_slice(&53u16.to_be_bytes());
-    udp[4..6].copy_from_slice(&(8u16 + 18).to_be_bytes());
-    f
+    support::udp4(
+        support::TRUST_MAC,
+        [198, 18, 10, 5],
+        sport,
+        [198, 19, 200, 53],
+        53,
+    )
 }
 
 fn firewall(nat: bool) -> Option<Firewall> {
@@ -104,20 +44,8 @@ fn firewall(nat: bool) -> Option<Firewall> {
         eprintln!("xdp bench: needs root, skipped");
         return None;
     }
-    let mut fw = Firewall::new(LoadOptions {
-        max_sessions: 1 << 20,
-    })
-    .expect("load");
-    fw.set_trace(true).expect("test mode");
-    let text = if nat {
-        format!("{CONFIG}{NAT}")
-    } else {
-        CONFIG.to_string()
-    };
-    let cfg = Config::from_toml_str(&text).expect("bench config parses");
-    let compiled = compile_with_previous(&cfg, None).expect("bench config compiles");
-    fw.apply_compiled(Arc::new(compiled), 1).expect("apply");
-    Some(fw)
+    let config = support::two_zones(if nat { NAT } else { "" });
+    Some(support::firewall_with(1 << 20, &config))
 }
 
 /// Sums the kernel-measured run time of `iters` single runs.
@@ -168,7 +96,7 @@ fn bench(c: &mut Criterion) {
                 let mut fr = frame(port as u16);
                 // Vary the destination too so flows never repeat.
                 fr[33] = (port >> 8) as u8 ^ 0x35;
-                let c = csum(&{
+                let c = support::csum(&{
                     let mut h = fr[14..34].to_vec();
                     h[10] = 0;
                     h[11] = 0;

@@ -7,6 +7,9 @@
 //! One program is loaded per test thread (verification takes seconds) and
 //! reset between cases.
 
+mod support;
+use support::privileged;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -278,17 +281,6 @@ impl Harness for EbpfHarness {
             .install_synced(&entry, now_ns)
             .map(|_| ())
             .map_err(harness_err)
-    }
-}
-
-fn privileged(what: &str) -> bool {
-    match xpf_ebpf::require_root(what) {
-        Ok(()) => true,
-        Err((true, msg)) => {
-            eprintln!("skipped: {msg}");
-            false
-        }
-        Err((false, msg)) => panic!("{msg}"),
     }
 }
 

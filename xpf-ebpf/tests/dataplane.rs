@@ -9,6 +9,9 @@
 //! (`BPF_PROG_TEST_RUN`). Needs root: without it the tests
 //! fail with a clear message unless `XPF_ALLOW_SKIP_PRIVILEGED=1` is set.
 
+mod support;
+use support::privileged;
+
 use futures::executor::block_on;
 use std::net::Ipv4Addr;
 use std::ops::ControlFlow;
@@ -29,17 +32,6 @@ const LAN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
 const WAN_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
-
-fn privileged(what: &str) -> bool {
-    match xpf_ebpf::require_root(what) {
-        Ok(()) => true,
-        Err((true, msg)) => {
-            eprintln!("skipped: {msg}");
-            false
-        }
-        Err((false, msg)) => panic!("{msg}"),
-    }
-}
 
 const CONFIG: &str = r#"
 [[interfaces]]

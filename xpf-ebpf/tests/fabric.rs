@@ -20,6 +20,9 @@
 //! Needs root: without it the tests fail with a clear message unless
 //! `XPF_ALLOW_SKIP_PRIVILEGED=1` is set.
 
+mod support;
+use support::privileged;
+
 use futures::executor::block_on;
 use std::net::Ipv4Addr;
 use xpf_dataplane::Config;
@@ -45,17 +48,6 @@ const WAN_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
 const RG: RedundancyGroupId = RedundancyGroupId(1);
 /// The fabric device, inside the test's namespace.
 const FAB: &str = "fab0";
-
-fn privileged(what: &str) -> bool {
-    match xpf_ebpf::require_root(what) {
-        Ok(()) => true,
-        Err((true, msg)) => {
-            eprintln!("skipped: {msg}");
-            false
-        }
-        Err((false, msg)) => panic!("{msg}"),
-    }
-}
 
 /// `lan` belongs to no group, `wan` to group 1 (so a client session from
 /// `lan` to `wan` is owned by group 1), `fab0` is the zoneless fabric link.

@@ -7,6 +7,9 @@
 //! Needs root: without it the tests fail with a clear message unless
 //! `XPF_ALLOW_SKIP_PRIVILEGED=1` is set.
 
+mod support;
+use support::privileged;
+
 use futures::executor::block_on;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -34,17 +37,6 @@ const WAN_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
 const RG: RedundancyGroupId = RedundancyGroupId(1);
 const ACK: u8 = 0x10;
 const PSH: u8 = 0x08;
-
-fn privileged(what: &str) -> bool {
-    match xpf_ebpf::require_root(what) {
-        Ok(()) => true,
-        Err((true, msg)) => {
-            eprintln!("skipped: {msg}");
-            false
-        }
-        Err((false, msg)) => panic!("{msg}"),
-    }
-}
 
 const CONFIG: &str = r#"
 [[interfaces]]

@@ -1,19 +1,11 @@
 //! The XDP program loads and passes the verifier on this kernel, and the
 //! pass-through baseline program runs. Needs root (see the crate docs).
 
+mod support;
+use support::privileged;
+
 use xpf_ebpf::{Firewall, FrameVerdict, LoadOptions};
 use xpf_runtime::{DropReason, InterfaceId};
-
-fn privileged(what: &str) -> bool {
-    match xpf_ebpf::require_root(what) {
-        Ok(()) => true,
-        Err((true, msg)) => {
-            eprintln!("skipped: {msg}");
-            false
-        }
-        Err((false, msg)) => panic!("{msg}"),
-    }
-}
 
 #[test]
 fn the_xdp_program_passes_the_verifier_and_runs() {

@@ -13,6 +13,9 @@
 //! link) is removed on every exit path by an RAII guard; names are unique
 //! per process and test.
 
+mod support;
+use support::privileged;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -28,17 +31,6 @@ use xpf_runtime::{
     BaseCounter, CloseReason, DropReason, Event, GlobalCounter, SessionDeltaReason, SessionEntry,
     TcpState,
 };
-
-fn privileged(what: &str) -> bool {
-    match xpf_ebpf::require_root(what) {
-        Ok(()) => true,
-        Err((true, msg)) => {
-            eprintln!("skipped: {msg}");
-            false
-        }
-        Err((false, msg)) => panic!("{msg}"),
-    }
-}
 
 fn config(t: &Topology) -> Config {
     let text = format!(

@@ -4,6 +4,9 @@
 //! the configuration's forwarding epoch has changed. Runs the real program
 //! with `BPF_PROG_TEST_RUN`; needs root (or the README's opt-out).
 
+mod support;
+use support::{TRUST_MAC, privileged, udp4};
+
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use xpf_dataplane::Config;
@@ -12,17 +15,6 @@ use xpf_ebpf::abi::SessVal;
 use xpf_ebpf::firewall::sess_key;
 use xpf_ebpf::{Firewall, FrameVerdict, LoadOptions};
 use xpf_runtime::{AnySessionKey, DropReason, InterfaceId, IpProtocol, SessionKey};
-
-fn privileged(what: &str) -> bool {
-    match xpf_ebpf::require_root(what) {
-        Ok(()) => true,
-        Err((true, msg)) => {
-            eprintln!("skipped: {msg}");
-            false
-        }
-        Err((false, msg)) => panic!("{msg}"),
-    }
-}
 
 const WAN_MAC: [u8; 6] = [0x02, 0, 0x0a, 0, 0, 0x00];
 const GW1_MAC: [u8; 6] = [0x02, 0, 0x0a, 0xff, 0, 0x01];
@@ -122,40 +114,12 @@ fn firewall(fwd: &str) -> Firewall {
     fw
 }
 
-fn csum(data: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in data.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
+const LAN: InterfaceId = InterfaceId(2);
 
 /// UDP/IPv4 198.18.10.5:40000 -> 198.19.200.53:53, into ge-0/0/1.0.
 fn frame() -> Vec<u8> {
-    let mut f = vec![0u8; 14 + 20 + 8 + 18];
-    f[0..6].copy_from_slice(&[0x02, 0, 0x0a, 0, 0, 0x01]);
-    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x05]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    let ip = &mut f[14..34];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&(20u16 + 8 + 18).to_be_bytes());
-    ip[8] = 64;
-    ip[9] = 17;
-    ip[12..16].copy_from_slice(&[198, 18, 10, 5]);
-    ip[16..20].copy_from_slice(&[198, 19, 200, 53]);
-    let c = csum(ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let udp = &mut f[34..42];
-    udp[0..2].copy_from_slice(&40000u16.to_be_bytes());
-    udp[2..4].copy_from_slice(&53u16.to_be_bytes());
-    udp[4..6].copy_from_slice(&(8u16 + 18).to_be_bytes());
-    f
+    udp4(TRUST_MAC, [198, 18, 10, 5], 40000, [198, 19, 200, 53], 53)
 }
-
-const LAN: InterfaceId = InterfaceId(2);
 
 /// Sends the flow's packet; returns the verdict and the frame that left.
 fn send(fw: &mut Firewall, now: u64) -> (FrameVerdict, Vec<u8>) {

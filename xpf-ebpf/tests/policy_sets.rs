@@ -6,23 +6,15 @@
 //! both paths and nested prefixes against the rule order with the real
 //! program (`BPF_PROG_TEST_RUN`); they need root (or the README's opt-out).
 
+mod support;
+use support::{TRUST, TRUST_MAC, privileged, udp4};
+
 use std::fmt::Write as _;
 use std::sync::Arc;
 use xpf_dataplane::Config;
 use xpf_dataplane::compile::{CompiledConfig, compile_with_previous};
 use xpf_ebpf::{Firewall, FrameVerdict, LoadOptions};
-use xpf_runtime::{DropReason, InterfaceId};
-
-fn privileged(what: &str) -> bool {
-    match xpf_ebpf::require_root(what) {
-        Ok(()) => true,
-        Err((true, msg)) => {
-            eprintln!("skipped: {msg}");
-            false
-        }
-        Err((false, msg)) => panic!("{msg}"),
-    }
-}
+use xpf_runtime::DropReason;
 
 /// Source hosts with a deny rule each (more than the bitset holds).
 const HOSTS: u32 = 1100;
@@ -127,43 +119,8 @@ fn firewall(hosts: u32) -> (Firewall, Arc<CompiledConfig>) {
     (fw, compiled)
 }
 
-fn csum(data: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in data.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
-/// UDP/IPv4 `src`:40000 -> `dst`:53 into the trust interface.
-fn frame(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
-    let mut f = vec![0u8; 14 + 20 + 8 + 18];
-    f[0..6].copy_from_slice(&[0x02, 0, 0x0a, 0, 0, 0x01]);
-    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x05]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    let ip = &mut f[14..34];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&(20u16 + 8 + 18).to_be_bytes());
-    ip[8] = 64;
-    ip[9] = 17;
-    ip[12..16].copy_from_slice(&src);
-    ip[16..20].copy_from_slice(&dst);
-    let c = csum(ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let udp = &mut f[34..42];
-    udp[0..2].copy_from_slice(&40000u16.to_be_bytes());
-    udp[2..4].copy_from_slice(&53u16.to_be_bytes());
-    udp[4..6].copy_from_slice(&(8u16 + 18).to_be_bytes());
-    f
-}
-
-const TRUST: InterfaceId = InterfaceId(2);
-
 fn verdict(fw: &mut Firewall, src: [u8; 4], dst: [u8; 4]) -> FrameVerdict {
-    fw.run_frame(TRUST, &frame(src, dst), 1_000)
+    fw.run_frame(TRUST, &udp4(TRUST_MAC, src, 40000, dst, 53), 1_000)
         .expect("test run")
         .0
 }
