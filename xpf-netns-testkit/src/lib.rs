@@ -290,3 +290,104 @@ pub fn echo_server(listener: TcpListener) -> std::thread::JoinHandle<(SocketAddr
         (peer, total)
     })
 }
+
+/// The firewall configuration the real-traffic tests of every backend
+/// apply on this topology (TOML): trust (f0) and untrust (f1) zones,
+/// outbound permitted with interface source NAT, destination NAT of
+/// [`ADDR_PUBLIC`]:[`PUBLIC_PORT`] to the server's [`FORWARDED_PORT`],
+/// everything else inbound denied, routes and permanent neighbours for
+/// both sides.
+pub fn firewall_config(t: &Topology) -> String {
+    format!(
+        r#"
+[[interfaces]]
+name = "{f0}"
+zone = "trust"
+mac = "{MAC_F0}"
+addresses = ["{ADDR_F0}/24"]
+
+[[interfaces]]
+name = "{f1}"
+zone = "untrust"
+mac = "{MAC_F1}"
+addresses = ["{ADDR_F1}/24"]
+
+[[zones]]
+name = "trust"
+
+[[zones.address-book.addresses]]
+name = "client"
+prefix = "{ADDR_C0}/32"
+
+[[zones]]
+name = "untrust"
+
+[[applications.applications]]
+name = "forwarded-service"
+protocol = "tcp"
+destination-port = {FORWARDED_PORT}
+
+[security]
+default-policy = "deny"
+
+[[security.policies]]
+from-zone = "trust"
+to-zone = "untrust"
+
+[[security.policies.policies]]
+name = "outbound"
+match = {{ source-address = ["any"], destination-address = ["any"], application = ["any"] }}
+then = {{ action = "permit", log = {{ session-init = true, session-close = true }}, count = true }}
+
+[[security.policies]]
+from-zone = "untrust"
+to-zone = "trust"
+
+[[security.policies.policies]]
+name = "published"
+match = {{ source-address = ["any"], destination-address = ["client"], application = ["forwarded-service"] }}
+then = {{ action = "permit", log = {{ session-init = true, session-close = true }}, count = true }}
+
+[[security.global-policies]]
+name = "deny-log"
+match = {{ source-address = ["any"], destination-address = ["any"], application = ["any"] }}
+then = {{ action = "deny", log = {{ session-init = true }}, count = true }}
+
+[[security.nat.source.rule-sets]]
+name = "outbound"
+from = {{ zone = ["trust"] }}
+to = {{ zone = ["untrust"] }}
+
+[[security.nat.source.rule-sets.rules]]
+name = "masquerade"
+match = {{ source-address = ["198.18.0.0/16"] }}
+then = "interface"
+
+[[security.nat.destination.pools]]
+name = "client-service"
+address = "{ADDR_C0}"
+port = {FORWARDED_PORT}
+
+[[security.nat.destination.rule-sets]]
+name = "inbound"
+from = {{ zone = ["untrust"] }}
+
+[[security.nat.destination.rule-sets.rules]]
+name = "port-forward"
+match = {{ destination-address = ["{ADDR_PUBLIC}/32"], destination-port = [{PUBLIC_PORT}], protocol = ["tcp"] }}
+then = {{ pool = "client-service" }}
+
+[[forwarding.neighbours]]
+address = "{ADDR_C0}"
+mac = "{MAC_C0}"
+interface = "{f0}"
+
+[[forwarding.neighbours]]
+address = "{ADDR_S0}"
+mac = "{MAC_S0}"
+interface = "{f1}"
+"#,
+        f0 = t.f0,
+        f1 = t.f1,
+    )
+}
