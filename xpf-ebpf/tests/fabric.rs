@@ -21,7 +21,7 @@
 //! `XPF_ALLOW_SKIP_PRIVILEGED=1` is set.
 
 mod support;
-use support::privileged;
+use support::{fold, privileged, sum16, udp4};
 
 use futures::executor::block_on;
 use std::net::Ipv4Addr;
@@ -207,14 +207,14 @@ impl Bench {
 
     /// A client datagram of flow `sport`, arriving on `lan`.
     fn client_sends(&self, sport: u16, now: u64) -> (Vec<u8>, FrameRun) {
-        let f = udp(LAN_MAC, CLIENT, sport, SERVER, 53);
+        let f = udp4(LAN_MAC, CLIENT.octets(), sport, SERVER.octets(), 53);
         let r = self.run(self.lan, &f, now);
         (f, r)
     }
 
     /// A server datagram to the public address, arriving on `wan`.
     fn server_sends(&self, dport: u16, now: u64) -> (Vec<u8>, FrameRun) {
-        let f = udp(WAN_MAC, SERVER, 53, WAN_ADDR, dport);
+        let f = udp4(WAN_MAC, SERVER.octets(), 53, WAN_ADDR.octets(), dport);
         let r = self.run(self.wan, &f, now);
         (f, r)
     }
@@ -271,42 +271,6 @@ fn fabric_state(interface: &str, enabled: bool) -> FabricForwarding {
         local_mac: MacAddr(LOCAL_MAC),
         enabled,
     }
-}
-
-fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn sum16(b: &[u8]) -> u32 {
-    b.chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum()
-}
-
-/// An Ethernet + IPv4 + UDP frame (UDP checksum 0: none, valid for IPv4).
-fn udp(dst_mac: [u8; 6], src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
-    let payload = b"xpf-fabric";
-    let mut f = Vec::new();
-    f.extend_from_slice(&dst_mac);
-    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x10]);
-    f.extend_from_slice(&[0x08, 0x00]);
-    let total = (20 + 8 + payload.len()) as u16;
-    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0];
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    ip.extend_from_slice(&src.octets());
-    ip.extend_from_slice(&dst.octets());
-    let c = fold(sum16(&ip));
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    f.extend_from_slice(&ip);
-    f.extend_from_slice(&sport.to_be_bytes());
-    f.extend_from_slice(&dport.to_be_bytes());
-    f.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
-    f.extend_from_slice(&[0, 0]);
-    f.extend_from_slice(payload);
-    f
 }
 
 /// `run` is `sent` redirected over the fabric device `ifindex`: verdict

@@ -8,7 +8,7 @@
 //! `XPF_ALLOW_SKIP_PRIVILEGED=1` is set.
 
 mod support;
-use support::privileged;
+use support::{fold, privileged, sum16};
 
 use futures::executor::block_on;
 use std::net::Ipv4Addr;
@@ -128,19 +128,6 @@ fn ids(dp: &EbpfDataPlane) -> (InterfaceId, InterfaceId) {
             .id
     };
     (id("lan"), id("wan"))
-}
-
-fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn sum16(b: &[u8]) -> u32 {
-    b.chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum()
 }
 
 /// An Ethernet + IPv4 + TCP frame to `dst_mac` with valid checksums.

@@ -84,16 +84,25 @@ pub fn firewall_with(max_sessions: u32, config: &str) -> Firewall {
     fw
 }
 
+/// The 16-bit one's-complement sum of `b` (unfolded; add pseudo-header
+/// sums to it, then [`fold`]).
+pub fn sum16(b: &[u8]) -> u32 {
+    b.chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum()
+}
+
+/// Folds a [`sum16`] into the checksum field's value.
+pub fn fold(mut sum: u32) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
 /// The Internet checksum of `data`.
 pub fn csum(data: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in data.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
+    fold(sum16(data))
 }
 
 /// A 60-byte UDP/IPv4 frame `src:sport -> dst:dport` (TTL 64, 18 zero
